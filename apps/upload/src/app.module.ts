@@ -1,0 +1,27 @@
+import { Global, Module } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { APP_CONFIG, loadAppConfig } from '@koodrive/config';
+import { DatabaseModule } from '@koodrive/database';
+import { RedisModule } from '@koodrive/redis';
+import { StorageModule } from '@koodrive/storage';
+import { FilesModule } from './files/files.module.js';
+import { HealthController } from './health/health.controller.js';
+import { ApiExceptionFilter } from './http/api-exception.filter.js';
+import { ApiValidationPipe } from './http/validation.pipe.js';
+
+@Global()
+@Module({
+  providers: [{ provide: APP_CONFIG, useFactory: loadAppConfig }],
+  exports: [APP_CONFIG],
+})
+class ConfigModule {}
+
+@Module({
+  imports: [ConfigModule, DatabaseModule, RedisModule, StorageModule, FilesModule],
+  controllers: [HealthController],
+  providers: [
+    { provide: APP_FILTER, useClass: ApiExceptionFilter },
+    { provide: APP_PIPE, useClass: ApiValidationPipe },
+  ],
+})
+export class AppModule {}

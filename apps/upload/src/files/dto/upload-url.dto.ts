@@ -1,0 +1,52 @@
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsInt,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { MAX_FILE_LENGTH, MAX_PARTS, MAX_PARTS_PER_REQUEST, MAX_PART_SIZE } from '../upload-limits.js';
+import { IsFileId } from './field-rules.js';
+
+export class PartRequestDto {
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: `must be 1 to ${MAX_PARTS}` })
+  @Max(MAX_PARTS, { message: `must be 1 to ${MAX_PARTS}` })
+  partNumber!: number;
+
+  // the 5 MiB minimum depends on whether this is the file's last part: checked by the service
+  @IsInt({ message: 'must be an integer' })
+  @Min(0, { message: `must be 0 to ${MAX_PART_SIZE}` })
+  @Max(MAX_PART_SIZE, { message: `must be 0 to ${MAX_PART_SIZE}` })
+  partSize!: number;
+
+  @IsOptional()
+  @IsInt({ message: 'must be an integer' })
+  @Min(0, { message: `must be 0 to ${MAX_FILE_LENGTH}` })
+  @Max(MAX_FILE_LENGTH, { message: `must be 0 to ${MAX_FILE_LENGTH}` })
+  partOffset?: number;
+
+  @IsOptional()
+  @IsString({ message: 'must be a string' })
+  @MaxLength(1024, { message: 'must be at most 1024 characters' })
+  hashCtx?: string;
+}
+
+export class UploadUrlDto {
+  @IsString({ message: 'must be a string' })
+  @IsFileId()
+  fileId!: string;
+
+  @IsArray({ message: 'must be an array' })
+  @ArrayMinSize(1, { message: 'must hold at least one part' })
+  @ArrayMaxSize(MAX_PARTS_PER_REQUEST, { message: `must hold at most ${MAX_PARTS_PER_REQUEST} parts` })
+  @ValidateNested({ each: true })
+  @Type(() => PartRequestDto)
+  multiParts!: PartRequestDto[];
+}

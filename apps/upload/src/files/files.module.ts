@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { AuthModule } from '@koodrive/auth';
+import { CompleteUploadService } from './complete-upload.service.js';
+import { CreateUploadService } from './create-upload.service.js';
+import { FilesController } from './files.controller.js';
+import { UploadUrlService } from './upload-url.service.js';
+
+@Module({
+  imports: [AuthModule],
+  controllers: [FilesController],
+  providers: [CreateUploadService, UploadUrlService, CompleteUploadService],
+})
+export class FilesModule {}

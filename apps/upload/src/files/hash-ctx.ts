@@ -1,0 +1,68 @@
+// KooDrive's `hashCtx`: base64 of JSON holding an OpenSSL SHA256_CTX, the SHA-256 state after
+// all bytes before a part (API.md, uploadUrl).
+
+export const SHA256_INITIAL_STATE: readonly number[] = [
+  0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+const UINT32_LIMIT = 2 ** 32;
+
+export interface HashState {
+  // the eight state words
+  readonly h: readonly number[];
+  // bytes hashed so far (a multiple of 64: parallel-mode parts start on a block boundary)
+  readonly offset: number;
+}
+
+export class HashCtxError extends Error {}
+
+export function parseHashCtx(encoded: string): HashState {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) {
+    throw new HashCtxError('must be base64');
+  }
+  let ctx: unknown;
+  try {
+    ctx = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8'));
+  } catch {
+    throw new HashCtxError('must be base64 of a JSON object');
+  }
+  if (typeof ctx !== 'object' || ctx === null) {
+    throw new HashCtxError('must be base64 of a JSON object');
+  }
+  const { md_len: mdLen, num, h, nh, nl, hash_type: hashType } = ctx as Record<string, unknown>;
+  if (hashType !== 'sha256' || mdLen !== 32) {
+    throw new HashCtxError('must be a sha256 context (hash_type "sha256", md_len 32)');
+  }
+  if (!Array.isArray(h) || h.length !== 8 || !h.every(isUint32)) {
+    throw new HashCtxError('h must hold 8 unsigned 32-bit words');
+  }
+  if (!isUint32(nl) || !isUint32(nh)) {
+    throw new HashCtxError('nl and nh must be unsigned 32-bit integers');
+  }
+  const bits = nh * UINT32_LIMIT + nl;
+  if (num !== 0 || bits % 512 !== 0) {
+    throw new HashCtxError('must end on a 64-byte block boundary (num 0)');
+  }
+  const offset = bits / 8;
+  if (offset === 0 && !h.every((word, i) => word === SHA256_INITIAL_STATE[i])) {
+    throw new HashCtxError('must be the SHA-256 initial state at offset 0');
+  }
+  return { h, offset };
+}
+
+export function encodeHashCtx(state: HashState): string {
+  const bits = state.offset * 8;
+  const ctx = {
+    md_len: 32,
+    num: 0,
+    h: state.h,
+    nh: Math.floor(bits / UINT32_LIMIT),
+    nl: bits % UINT32_LIMIT,
+    hash_type: 'sha256',
+  };
+  return Buffer.from(JSON.stringify(ctx)).toString('base64');
+}
+
+function isUint32(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < UINT32_LIMIT;
+}

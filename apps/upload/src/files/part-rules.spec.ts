@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { encodeHashCtx, SHA256_INITIAL_STATE } from './hash-ctx.js';
+import { describeIncompleteParts, PartRuleError, planParts } from './part-rules.js';
+
+const MIB = 1024 * 1024;
+
+describe(planParts.name, () => {
+  it('accepts parts in any order, with or without offsets, and a small last part', () => {
+    const plans = planParts(
+      12 * MIB,
+      [
+        { partNumber: 3, partSize: 2 * MIB, partOffset: 10 * MIB },
+        { partNumber: 1, partSize: 5 * MIB },
+      ],
+      [],
+    );
+    assert.deepEqual(plans, [
+      { partNumber: 3, partSize: 2 * MIB, partOffset: 10 * MIB, hashCtx: null },
+      { partNumber: 1, partSize: 5 * MIB, partOffset: null, hashCtx: null },
+    ]);
+  });
+
+  it('takes the offset from hashCtx and checks it against partOffset', () => {
+    const hashCtx = encodeHashCtx({ h: [1, 2, 3, 4, 5, 6, 7, 8], offset: 5 * MIB });
+    const [plan] = planParts(12 * MIB, [{ partNumber: 2, partSize: 5 * MIB, hashCtx }], []);
+    assert.equal(plan?.partOffset, 5 * MIB);
+    assert.throws(
+      () => planParts(12 * MIB, [{ partNumber: 2, partSize: 5 * MIB, partOffset: 6 * MIB, hashCtx }], []),
+      PartRuleError,
+    );
+  });
+
+  it('requires whole 64-byte blocks of every part but the last in parallel mode', () => {
+    const first = encodeHashCtx({ h: SHA256_INITIAL_STATE, offset: 0 });
+    assert.throws(
+      () => planParts(12 * MIB, [{ partNumber: 1, partSize: 5 * MIB + 1, partOffset: 0, hashCtx: first }], []),
+      /multiple of 64/,
+    );
+    const last = encodeHashCtx({ h: [9, 9, 9, 9, 9, 9, 9, 9], offset: 10 * MIB });
+    assert.equal(planParts(10 * MIB + 5, [{ partNumber: 3, partSize: 5, hashCtx: last }], []).length, 1);
+  });
+
+  it('rejects overlaps with parts planned earlier, but lets a part be planned again', () => {
+    const stored = [{ partNumber: 1, partSize: 6 * MIB, partOffset: 0, hashCtx: null }];
+    assert.throws(
+      () => planParts(12 * MIB, [{ partNumber: 2, partSize: 5 * MIB, partOffset: 5 * MIB }], stored),
+      /overlaps/,
+    );
+    assert.equal(planParts(12 * MIB, [{ partNumber: 1, partSize: 5 * MIB, partOffset: 0 }], stored).length, 1);
+  });
+
+  it('rejects parts out of order by offset', () => {
+    assert.throws(
+      () =>
+        planParts(
+          20 * MIB,
+          [
+            { partNumber: 2, partSize: 5 * MIB, partOffset: 0 },
+            { partNumber: 1, partSize: 5 * MIB, partOffset: 5 * MIB },
+          ],
+          [],
+        ),
+      PartRuleError,
+    );
+  });
+
+  it('allows only one empty part for an empty file', () => {
+    assert.deepEqual(planParts(0, [{ partNumber: 1, partSize: 0 }], []), [
+      { partNumber: 1, partSize: 0, partOffset: 0, hashCtx: null },
+    ]);
+    assert.throws(() => planParts(0, [{ partNumber: 2, partSize: 0 }], []), /empty file/);
+    assert.throws(() => planParts(10, [{ partNumber: 1, partSize: 0 }], []), /only for an empty file/);
+  });
+});
+
+describe(describeIncompleteParts.name, () => {
+  const part = (partNumber: number, size: number) => ({ partNumber, size, etag: `"${partNumber}"` });
+
+  it('accepts parts 1..N that add up to the length', () => {
+    assert.equal(describeIncompleteParts([part(1, 5 * MIB), part(2, 3)], 5 * MIB + 3), null);
+    assert.equal(describeIncompleteParts([part(1, 0)], 0), null);
+  });
+
+  it('names missing parts, small parts and a wrong total', () => {
+    assert.equal(describeIncompleteParts([], 10), 'missing parts: 1');
+    assert.equal(describeIncompleteParts([part(1, 5 * MIB), part(4, 1)], 10), 'missing parts: 2, 3');
+    assert.match(describeIncompleteParts([part(1, MIB), part(2, 1)], MIB + 1)!, /not the last part: 1$/);
+    assert.match(
+      describeIncompleteParts([part(1, 5 * MIB)], 6 * MIB)!,
+      /hold 5242880 bytes, the file's length is 6291456/,
+    );
+  });
+});

@@ -1,0 +1,119 @@
+// Rules for parts: what uploadUrl accepts (API.md) and what complete requires of what was uploaded.
+import type { PartPlan } from '@koodrive/database';
+import type { StoredPart } from '@koodrive/storage';
+import { HashCtxError, parseHashCtx } from './hash-ctx.js';
+import { MIN_PART_SIZE, SHA256_BLOCK } from './upload-limits.js';
+
+export interface RequestedPart {
+  readonly partNumber: number;
+  readonly partSize: number;
+  readonly partOffset?: number;
+  readonly hashCtx?: string;
+}
+
+export class PartRuleError extends Error {}
+
+// Checks the requested parts against the file and the parts planned before; returns the plans
+// to store. A part asked for again replaces its earlier plan.
+export function planParts(
+  length: number,
+  requested: readonly RequestedPart[],
+  stored: readonly PartPlan[],
+): PartPlan[] {
+  const numbers = new Set<number>();
+  const plans = requested.map((part, index) => {
+    const at = `multiParts[${index}]`;
+    if (numbers.has(part.partNumber)) {
+      throw new PartRuleError(`${at}.partNumber: part ${part.partNumber} is asked for twice`);
+    }
+    numbers.add(part.partNumber);
+    return planPart(length, part, at);
+  });
+  const others = stored.filter((plan) => !numbers.has(plan.partNumber));
+  const placed = [...others, ...plans]
+    .filter((plan): plan is PartPlan & { partOffset: number } => plan.partOffset !== null)
+    .sort((a, b) => a.partOffset - b.partOffset || a.partNumber - b.partNumber);
+  for (let i = 1; i < placed.length; i++) {
+    const before = placed[i - 1]!;
+    const current = placed[i]!;
+    if (before.partOffset + before.partSize > current.partOffset) {
+      throw new PartRuleError(`multiParts: part ${current.partNumber} overlaps part ${before.partNumber}`);
+    }
+    if (before.partNumber > current.partNumber) {
+      throw new PartRuleError(`multiParts: part ${current.partNumber} lies after part ${before.partNumber}`);
+    }
+  }
+  return plans;
+}
+
+function planPart(length: number, part: RequestedPart, at: string): PartPlan {
+  let offset = part.partOffset ?? null;
+  if (part.hashCtx !== undefined) {
+    let stateOffset: number;
+    try {
+      stateOffset = parseHashCtx(part.hashCtx).offset;
+    } catch (error) {
+      throw new PartRuleError(`${at}.hashCtx: ${error instanceof HashCtxError ? error.message : 'invalid'}`);
+    }
+    if (offset !== null && offset !== stateOffset) {
+      throw new PartRuleError(`${at}.hashCtx: counts ${stateOffset} bytes, partOffset says ${offset}`);
+    }
+    offset = stateOffset;
+  }
+  if (length === 0) {
+    if (part.partNumber !== 1 || part.partSize !== 0 || (offset ?? 0) !== 0) {
+      throw new PartRuleError(`${at}: an empty file has one part, number 1, of size 0`);
+    }
+    return { partNumber: 1, partSize: 0, partOffset: 0, hashCtx: part.hashCtx ?? null };
+  }
+  if (part.partSize === 0) {
+    throw new PartRuleError(`${at}.partSize: 0 is allowed only for an empty file`);
+  }
+  if (part.partNumber === 1 && offset !== null && offset !== 0) {
+    throw new PartRuleError(`${at}.partOffset: part 1 starts at 0`);
+  }
+  const end = (offset ?? 0) + part.partSize;
+  if (end > length) {
+    throw new PartRuleError(`${at}: runs past the file's length ${length}`);
+  }
+  // only the file's last part may be under 5 MiB; without an offset, we can't tell yet (complete checks)
+  const isLast = offset !== null && end === length;
+  if (part.partSize < MIN_PART_SIZE && offset !== null && !isLast) {
+    throw new PartRuleError(`${at}.partSize: must be at least ${MIN_PART_SIZE} unless it is the last part`);
+  }
+  if (part.hashCtx !== undefined && !isLast && part.partSize % SHA256_BLOCK !== 0) {
+    throw new PartRuleError(`${at}.partSize: must be a multiple of ${SHA256_BLOCK} in parallel mode`);
+  }
+  return { partNumber: part.partNumber, partSize: part.partSize, partOffset: offset, hashCtx: part.hashCtx ?? null };
+}
+
+// What is wrong with the uploaded parts, in words for the client; null when they make the file.
+export function describeIncompleteParts(parts: readonly StoredPart[], length: number): string | null {
+  if (parts.length === 0) {
+    return 'missing parts: 1';
+  }
+  const last = parts[parts.length - 1]!.partNumber;
+  const present = new Set(parts.map((p) => p.partNumber));
+  const missing: number[] = [];
+  for (let n = 1; n <= last && missing.length <= 20; n++) {
+    if (!present.has(n)) {
+      missing.push(n);
+    }
+  }
+  if (missing.length > 0) {
+    return `missing parts: ${list(missing)}`;
+  }
+  const small = parts.filter((p) => p.partNumber !== last && p.size < MIN_PART_SIZE).map((p) => p.partNumber);
+  if (small.length > 0) {
+    return `parts under ${MIN_PART_SIZE} bytes that are not the last part: ${list(small)}`;
+  }
+  const total = parts.reduce((sum, p) => sum + p.size, 0);
+  if (total !== length) {
+    return `parts 1-${last} hold ${total} bytes, the file's length is ${length}`;
+  }
+  return null;
+}
+
+function list(numbers: readonly number[]): string {
+  return numbers.length > 20 ? `${numbers.slice(0, 20).join(', ')}, ...` : numbers.join(', ');
+}

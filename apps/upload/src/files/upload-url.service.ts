@@ -1,0 +1,56 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Principal } from '@koodrive/auth';
+import { APP_CONFIG, type AppConfig } from '@koodrive/config';
+import { FileRepository } from '@koodrive/database';
+import { ApiCode, ApiException } from '@koodrive/errors';
+import { OBJECT_STORAGE, type ObjectStorage } from '@koodrive/storage';
+import type { UploadUrlDto } from './dto/upload-url.dto.js';
+import { openFileForOwner } from './open-file.js';
+import { PartRuleError, planParts } from './part-rules.js';
+
+export interface PartUrl {
+  readonly partNumber: number;
+  readonly partSize: number;
+  readonly partOffset: number | null;
+  readonly partId: string;
+  readonly uploadUrl: string;
+  readonly expiresAt: string;
+}
+
+@Injectable()
+export class UploadUrlService {
+  constructor(
+    private readonly files: FileRepository,
+    @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async presign(principal: Principal, dto: UploadUrlDto): Promise<{ multiParts: PartUrl[] }> {
+    const file = openFileForOwner(await this.files.findForOwner(dto.fileId, principal.userId));
+    if (file.uploadId === null) {
+      throw new ApiException(ApiCode.StatusChangeFailed, { detail: 'the file needs no parts' });
+    }
+    let plans;
+    try {
+      plans = planParts(file.length, dto.multiParts, await this.files.listPartPlans(file.id));
+    } catch (error) {
+      throw error instanceof PartRuleError ? ApiException.invalidParameter(error.message) : error;
+    }
+    if (!(await this.files.savePartPlans(file.id, plans))) {
+      throw new ApiException(ApiCode.StatusChangeFailed, { detail: 'the file is no longer open for upload' });
+    }
+    const ttl = this.config.upload.partUrlTtlSeconds;
+    const expiresAt = new Date(Date.now() + ttl * 1000).toISOString();
+    const multiParts = await Promise.all(
+      plans.map(async (plan) => ({
+        partNumber: plan.partNumber,
+        partSize: plan.partSize,
+        partOffset: plan.partOffset,
+        partId: `${file.id}-${plan.partNumber}`,
+        uploadUrl: await this.storage.presignUploadPart(file.storageKey, file.uploadId!, plan.partNumber, ttl),
+        expiresAt,
+      })),
+    );
+    return { multiParts };
+  }
+}

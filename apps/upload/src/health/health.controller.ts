@@ -1,0 +1,57 @@
+import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import type { Redis } from 'ioredis';
+import { PrismaService } from '@koodrive/database';
+import { InjectRedis } from '@koodrive/redis';
+import { OBJECT_STORAGE, type ObjectStorage } from '@koodrive/storage';
+
+type CheckResult = 'ok' | 'unavailable';
+
+const CHECK_TIMEOUT_MS = 2_000;
+
+// Kubernetes probes: /healthz says the process serves; /readyz that its dependencies answer.
+@Controller()
+export class HealthController {
+  constructor(
+    private readonly prisma: PrismaService,
+    @InjectRedis() private readonly redis: Redis,
+    @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
+  ) {}
+
+  @Get('healthz')
+  @Header('cache-control', 'no-store')
+  healthz(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  @Get('readyz')
+  @Header('cache-control', 'no-store')
+  async readyz(
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<{ status: 'ok' | 'unavailable'; checks: Record<string, CheckResult> }> {
+    const [database, redis, storage] = await Promise.all([
+      check(() => this.prisma.$queryRaw`SELECT 1`),
+      check(() => this.redis.ping()),
+      check(() => this.storage.ping()),
+    ]);
+    const checks = { database, redis, storage };
+    const ready = Object.values(checks).every((result) => result === 'ok');
+    void reply.status(ready ? 200 : 503);
+    return { status: ready ? 'ok' : 'unavailable', checks };
+  }
+}
+
+async function check(probe: () => Promise<unknown>): Promise<CheckResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timeout')), CHECK_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([probe(), timeout]);
+    return 'ok';
+  } catch {
+    return 'unavailable';
+  } finally {
+    clearTimeout(timer);
+  }
+}

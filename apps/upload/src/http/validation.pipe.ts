@@ -1,0 +1,42 @@
+import { Injectable, type ArgumentMetadata, ValidationPipe, type ValidationError } from '@nestjs/common';
+import { ApiCode, ApiException } from '@koodrive/errors';
+
+// Bodies must be JSON objects (else 13000101); fields are checked by the DTO's decorators
+// (else 13000102 naming the first field at fault). Unknown fields are dropped, not stored.
+@Injectable()
+export class ApiValidationPipe extends ValidationPipe {
+  constructor() {
+    super({
+      transform: true,
+      whitelist: true,
+      forbidUnknownValues: true,
+      stopAtFirstError: true,
+      validationError: { target: false, value: false },
+      exceptionFactory: (errors) => ApiException.invalidParameter(describe(errors)),
+    });
+  }
+
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'body' && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+      throw new ApiException(ApiCode.RequestError);
+    }
+    return super.transform(value, metadata);
+  }
+}
+
+function describe(errors: readonly ValidationError[], path = ''): string {
+  const first = errors[0];
+  if (first === undefined) {
+    return 'invalid body';
+  }
+  const field = /^\d+$/.test(first.property)
+    ? `${path}[${first.property}]`
+    : path
+      ? `${path}.${first.property}`
+      : first.property;
+  const constraint = Object.values(first.constraints ?? {})[0];
+  if (constraint !== undefined) {
+    return `${field}: ${constraint}`;
+  }
+  return describe(first.children ?? [], field);
+}

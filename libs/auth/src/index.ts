@@ -1,0 +1,11 @@
+export { AuthModule } from './auth.module.js';
+export { CurrentPrincipal, type Principal } from './principal.js';
+export {
+  SESSION_KEY_PREFIX,
+  SESSION_TTL_SECONDS,
+  type SessionRecord,
+  UPLOAD_SCOPE,
+  sessionKey,
+} from './session-key.js';
+export { SessionStore } from './session.store.js';
+export { UploadAuthGuard } from './upload-auth.guard.js';

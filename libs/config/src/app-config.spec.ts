@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from './app-config.js';
+
+describe(loadConfig.name, () => {
+  it('has defaults for a local run, and freezes the result', () => {
+    const config = loadConfig({});
+    assert.equal(config.port, 3000);
+    assert.equal(config.s3.bucket, 'koodrive-uploads');
+    assert.equal(config.upload.partUrlTtlSeconds, 3600);
+    assert.ok(Object.isFrozen(config) && Object.isFrozen(config.s3));
+  });
+
+  it('fails naming every bad variable at once', () => {
+    try {
+      loadConfig({
+        PORT: 'eighty',
+        DATABASE_URL: 'mysql://x',
+        S3_FORCE_PATH_STYLE: 'yes',
+        AWS_ACCESS_KEY_ID: 'only-one',
+      });
+      assert.fail('no error');
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      const text = error.problems.join('\n');
+      for (const name of ['PORT', 'DATABASE_URL', 'S3_FORCE_PATH_STYLE', 'AWS_ACCESS_KEY_ID']) {
+        assert.match(text, new RegExp(name));
+      }
+      assert.equal(error.problems.length, 4);
+    }
+  });
+});

@@ -1,0 +1,185 @@
+// The service's one configuration object: read from the environment once, validated, frozen.
+// Nothing else in the code base reads process.env.
+
+export interface AppConfig {
+  readonly nodeEnv: 'development' | 'production' | 'test';
+  readonly host: string;
+  readonly port: number;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  readonly databaseUrl: string;
+  readonly databasePoolSize: number;
+  readonly redisUrl: string;
+  readonly s3: {
+    readonly endpoint: string | undefined;
+    readonly publicEndpoint: string | undefined;
+    readonly bucket: string;
+    readonly forcePathStyle: boolean;
+    readonly region: string;
+    readonly accessKeyId: string | undefined;
+    readonly secretAccessKey: string | undefined;
+    readonly keyPrefix: string;
+  };
+  readonly upload: {
+    readonly taskTtlSeconds: number;
+    readonly partUrlTtlSeconds: number;
+    readonly completeLeaseSeconds: number;
+    readonly completeWaitSeconds: number;
+  };
+  readonly telemetry: {
+    readonly disabled: boolean;
+    readonly serviceName: string;
+    readonly otlpEndpoint: string | undefined;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  string(name: string, fallback: string): string {
+    const value = this.optional(name);
+    return value ?? fallback;
+  }
+
+  optional(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  url(name: string, fallback: string | undefined, protocols: readonly string[]): string | undefined {
+    const value = this.optional(name) ?? fallback;
+    if (value === undefined) {
+      return undefined;
+    }
+    try {
+      const url = new URL(value);
+      if (!protocols.includes(url.protocol)) {
+        this.problems.push(`${name} must be a ${protocols.join(' or ')} URL, got protocol "${url.protocol}"`);
+      }
+    } catch {
+      this.problems.push(`${name} must be a URL`);
+    }
+    return value;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.optional(name);
+    if (raw === undefined) {
+      return fallback;
+    }
+    const value = Number(raw);
+    if (!/^-?\d+$/.test(raw) || value < min || value > max) {
+      this.problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const raw = this.optional(name)?.toLowerCase();
+    if (raw === undefined) {
+      return fallback;
+    }
+    if (raw === 'true' || raw === '1') {
+      return true;
+    }
+    if (raw === 'false' || raw === '0') {
+      return false;
+    }
+    this.problems.push(`${name} must be true or false, got "${raw}"`);
+    return fallback;
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+    const raw = this.optional(name);
+    if (raw === undefined) {
+      return fallback;
+    }
+    if (!(allowed as readonly string[]).includes(raw)) {
+      this.problems.push(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+      return fallback;
+    }
+    return raw as T;
+  }
+}
+
+export function loadConfig(env: Env): AppConfig {
+  const r = new Reader(env);
+  const s3Endpoint = r.url('S3_ENDPOINT', undefined, ['http:', 'https:']);
+  const accessKeyId = r.optional('AWS_ACCESS_KEY_ID');
+  const secretAccessKey = r.optional('AWS_SECRET_ACCESS_KEY');
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    r.problems.push(
+      'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together (or neither, for the default chain)',
+    );
+  }
+  const bucket = r.string('S3_BUCKET', 'koodrive-uploads');
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    r.problems.push(`S3_BUCKET must be a valid bucket name, got "${bucket}"`);
+  }
+  const partUrlTtlSeconds = r.int('PART_URL_TTL_SECONDS', 3600, 60, 7 * 24 * 3600);
+  const taskTtlSeconds = r.int('UPLOAD_TASK_TTL_SECONDS', 7 * 24 * 3600, 3600, 365 * 24 * 3600);
+
+  const config: AppConfig = {
+    nodeEnv: r.oneOf('NODE_ENV', 'development', ['development', 'production', 'test']),
+    host: r.string('HOST', '0.0.0.0'),
+    port: r.int('PORT', 3000, 0, 65535),
+    logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
+    databaseUrl: r.url('DATABASE_URL', 'postgresql://postgres@127.0.0.1:5432/koodrive', ['postgresql:', 'postgres:'])!,
+    databasePoolSize: r.int('DATABASE_POOL_SIZE', 10, 1, 200),
+    redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'])!,
+    s3: {
+      endpoint: s3Endpoint,
+      publicEndpoint: r.url('S3_PUBLIC_ENDPOINT', undefined, ['http:', 'https:']),
+      bucket,
+      forcePathStyle: r.bool('S3_FORCE_PATH_STYLE', false),
+      region: r.string('AWS_REGION', 'us-east-1'),
+      accessKeyId,
+      secretAccessKey,
+      keyPrefix: r.string('S3_KEY_PREFIX', 'files/'),
+    },
+    upload: {
+      taskTtlSeconds,
+      partUrlTtlSeconds,
+      completeLeaseSeconds: r.int('COMPLETE_LEASE_SECONDS', 60, 5, 3600),
+      completeWaitSeconds: r.int('COMPLETE_WAIT_SECONDS', 120, 1, 3600),
+    },
+    telemetry: {
+      disabled: r.bool('OTEL_SDK_DISABLED', false),
+      serviceName: r.string('OTEL_SERVICE_NAME', 'koodrive-upload'),
+      otlpEndpoint: r.url('OTEL_EXPORTER_OTLP_ENDPOINT', undefined, ['http:', 'https:']),
+    },
+  };
+  if (r.problems.length > 0) {
+    throw new ConfigError(r.problems);
+  }
+  return deepFreeze(config);
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+let cached: AppConfig | undefined;
+
+// The process environment, read once; tracing (before Nest) and the Nest providers share it.
+export function loadAppConfig(): AppConfig {
+  cached ??= loadConfig(process.env);
+  return cached;
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const child of Object.values(value)) {
+    if (typeof child === 'object' && child !== null) {
+      deepFreeze(child as object);
+    }
+  }
+  return Object.freeze(value);
+}

@@ -1,0 +1,251 @@
+// Files and their part plans. Every status change is one guarded statement; writes made under a
+// completion claim name that claim, so a worker whose claim was taken over changes nothing.
+import { Injectable } from '@nestjs/common';
+import { isUniqueViolation, translateDatabaseErrors } from './database-errors.js';
+import type { File as FileRow } from './generated/prisma/client.js';
+import { PrismaService } from './prisma.service.js';
+import type { NewUploadFile, PartPlan, UploadFile } from './upload-file.js';
+
+export class FileNameTakenError extends Error {
+  constructor() {
+    super('file name taken in folder');
+    this.name = 'FileNameTakenError';
+  }
+}
+
+export interface CompletedMatch {
+  readonly id: string;
+  readonly storageKey: string;
+}
+
+@Injectable()
+export class FileRepository {
+  constructor(private readonly prisma: PrismaService) {}
+
+  // Inserts the file and takes its name in the folder; FileNameTakenError when the name is held.
+  async createUpload(file: NewUploadFile): Promise<void> {
+    await this.createWithEntry(file, {});
+  }
+
+  // A file whose content the service already holds (flash upload): completed at once.
+  async createCompletedCopy(file: NewUploadFile, sha256: string): Promise<void> {
+    await this.createWithEntry(file, {
+      status: 'COMPLETED',
+      actualSha256: sha256,
+      rapidUpload: true,
+      completedAt: new Date(),
+    });
+  }
+
+  async findForOwner(id: string, ownerId: string): Promise<UploadFile | null> {
+    const row = await translateDatabaseErrors(() => this.prisma.file.findFirst({ where: { id, ownerId } }));
+    return row === null ? null : toUploadFile(row);
+  }
+
+  async isNameTaken(containerId: string, parentFolder: string, fileName: string): Promise<boolean> {
+    const entry = await translateDatabaseErrors(() =>
+      this.prisma.folderEntry.findUnique({
+        where: { containerId_parentFolder_fileName: { containerId, parentFolder, fileName } },
+        select: { fileId: true },
+      }),
+    );
+    return entry !== null;
+  }
+
+  // The completed file holding this name in the folder, if its content has this digest.
+  async findCompletedByNameAndDigest(
+    containerId: string,
+    parentFolder: string,
+    fileName: string,
+    sha256: string,
+  ): Promise<string | null> {
+    const entry = await translateDatabaseErrors(() =>
+      this.prisma.folderEntry.findUnique({
+        where: { containerId_parentFolder_fileName: { containerId, parentFolder, fileName } },
+        select: { file: { select: { id: true, status: true, actualSha256: true } } },
+      }),
+    );
+    const file = entry?.file;
+    return file?.status === 'COMPLETED' && file.actualSha256 === sha256 ? file.id : null;
+  }
+
+  // Content this container already holds, completed, with this digest and length.
+  async findCompletedContent(containerId: string, sha256: string, length: number): Promise<CompletedMatch | null> {
+    return translateDatabaseErrors(() =>
+      this.prisma.file.findFirst({
+        where: { containerId, actualSha256: sha256, length: BigInt(length), status: 'COMPLETED' },
+        select: { id: true, storageKey: true },
+        orderBy: { completedAt: 'asc' },
+      }),
+    );
+  }
+
+  async listPartPlans(fileId: string): Promise<PartPlan[]> {
+    const rows = await translateDatabaseErrors(() =>
+      this.prisma.filePart.findMany({ where: { fileId }, orderBy: { partNumber: 'asc' } }),
+    );
+    return rows.map((row) => ({
+      partNumber: row.partNumber,
+      partSize: Number(row.partSize),
+      partOffset: row.partOffset === null ? null : Number(row.partOffset),
+      hashCtx: row.hashCtx,
+    }));
+  }
+
+  // Records (or re-records, on a retry) the parts a client asked URLs for, while the file is open.
+  async savePartPlans(fileId: string, parts: readonly PartPlan[]): Promise<boolean> {
+    return translateDatabaseErrors(() =>
+      this.prisma.$transaction(async (tx) => {
+        const open = await tx.file.count({ where: { id: fileId, status: 'UPLOADING' } });
+        if (open === 0) {
+          return false;
+        }
+        for (const part of parts) {
+          const data = {
+            partSize: BigInt(part.partSize),
+            partOffset: part.partOffset === null ? null : BigInt(part.partOffset),
+            hashCtx: part.hashCtx,
+            requestedAt: new Date(),
+          };
+          await tx.filePart.upsert({
+            where: { fileId_partNumber: { fileId, partNumber: part.partNumber } },
+            create: { fileId, partNumber: part.partNumber, ...data },
+            update: data,
+          });
+        }
+        return true;
+      }),
+    );
+  }
+
+  // Takes the completion lease: from an open file, or from a claim whose lease ran out.
+  // Returns the new claim number, or null when the file is not claimable now.
+  async claimForCompletion(id: string, ownerId: string, leaseSeconds: number): Promise<number | null> {
+    const rows = await translateDatabaseErrors(
+      () => this.prisma.$queryRaw<{ claim: number }[]>`
+        UPDATE files
+           SET status = 'COMPLETING', claim = claim + 1,
+               claim_expires_at = now() + make_interval(secs => ${leaseSeconds}), updated_at = now()
+         WHERE id = ${id} AND owner_id = ${ownerId} AND expires_at > now()
+           AND (status = 'UPLOADING' OR (status = 'COMPLETING' AND claim_expires_at < now()))
+        RETURNING claim`,
+    );
+    return rows[0]?.claim ?? null;
+  }
+
+  async renewLease(id: string, claim: number, leaseSeconds: number): Promise<boolean> {
+    return this.fenced(id, claim, { claimExpiresAt: new Date(Date.now() + leaseSeconds * 1000) });
+  }
+
+  async markCombined(id: string, claim: number): Promise<boolean> {
+    return this.fenced(id, claim, { combinedAt: new Date() });
+  }
+
+  async markCompleted(id: string, claim: number, sha256: string): Promise<boolean> {
+    return this.fenced(id, claim, {
+      status: 'COMPLETED',
+      actualSha256: sha256,
+      completedAt: new Date(),
+      claimExpiresAt: null,
+      resultCode: null,
+      resultDetail: null,
+    });
+  }
+
+  // Back to UPLOADING with the reason, so the client can fix its parts and complete again.
+  async releaseWithResult(id: string, claim: number, resultCode: number, resultDetail: string): Promise<boolean> {
+    return this.fenced(id, claim, { status: 'UPLOADING', claimExpiresAt: null, resultCode, resultDetail });
+  }
+
+  // Ends the lease early (a dependency failed): the next complete may take over at once.
+  async abandonClaim(id: string, claim: number): Promise<boolean> {
+    return this.fenced(id, claim, { claimExpiresAt: new Date() });
+  }
+
+  // Terminal failure; the file gives up its name in the folder.
+  async markFailed(id: string, claim: number, resultCode: number, resultDetail: string): Promise<boolean> {
+    return translateDatabaseErrors(() =>
+      this.prisma.$transaction(async (tx) => {
+        const { count } = await tx.file.updateMany({
+          where: { id, claim, status: 'COMPLETING' },
+          data: { status: 'FAILED', claimExpiresAt: null, resultCode, resultDetail },
+        });
+        if (count === 1) {
+          await tx.folderEntry.deleteMany({ where: { fileId: id } });
+        }
+        return count === 1;
+      }),
+    );
+  }
+
+  private async fenced(
+    id: string,
+    claim: number,
+    data: Parameters<PrismaService['file']['updateMany']>[0]['data'],
+  ): Promise<boolean> {
+    const { count } = await translateDatabaseErrors(() =>
+      this.prisma.file.updateMany({ where: { id, claim, status: 'COMPLETING' }, data }),
+    );
+    return count === 1;
+  }
+
+  private async createWithEntry(
+    file: NewUploadFile,
+    extra: { status?: 'COMPLETED'; actualSha256?: string; rapidUpload?: boolean; completedAt?: Date },
+  ): Promise<void> {
+    try {
+      await translateDatabaseErrors(() =>
+        this.prisma.file.create({
+          data: {
+            id: file.id,
+            ownerId: file.ownerId,
+            containerId: file.containerId,
+            parentFolder: file.parentFolder,
+            fileName: file.fileName,
+            length: BigInt(file.length),
+            declaredSha256: file.declaredSha256 ?? null,
+            fileType: file.fileType ?? null,
+            mimeType: file.mimeType ?? null,
+            description: file.description ?? null,
+            clientCreatedAt: file.clientCreatedAt ?? null,
+            storageKey: file.storageKey,
+            uploadId: file.uploadId,
+            uploadToken: file.uploadToken,
+            expiresAt: file.expiresAt,
+            ...extra,
+            entry: {
+              create: { containerId: file.containerId, parentFolder: file.parentFolder, fileName: file.fileName },
+            },
+          },
+        }),
+      );
+    } catch (error) {
+      throw isUniqueViolation(error) ? new FileNameTakenError() : error;
+    }
+  }
+}
+
+function toUploadFile(row: FileRow): UploadFile {
+  return {
+    id: row.id,
+    ownerId: row.ownerId,
+    containerId: row.containerId,
+    parentFolder: row.parentFolder,
+    fileName: row.fileName,
+    length: Number(row.length),
+    declaredSha256: row.declaredSha256,
+    actualSha256: row.actualSha256,
+    storageKey: row.storageKey,
+    uploadId: row.uploadId,
+    uploadToken: row.uploadToken,
+    rapidUpload: row.rapidUpload,
+    status: row.status,
+    claim: row.claim,
+    claimExpiresAt: row.claimExpiresAt,
+    combinedAt: row.combinedAt,
+    resultCode: row.resultCode,
+    resultDetail: row.resultDetail,
+    expiresAt: row.expiresAt,
+    completedAt: row.completedAt,
+  };
+}

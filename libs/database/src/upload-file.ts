@@ -1,0 +1,51 @@
+// The repository's view of a file: plain values, no Prisma types.
+
+export type FileStatus = 'UPLOADING' | 'COMPLETING' | 'COMPLETED' | 'FAILED' | 'EXPIRED';
+
+export interface UploadFile {
+  readonly id: string;
+  readonly ownerId: string;
+  readonly containerId: string;
+  readonly parentFolder: string;
+  readonly fileName: string;
+  readonly length: number;
+  readonly declaredSha256: string | null;
+  readonly actualSha256: string | null;
+  readonly storageKey: string;
+  readonly uploadId: string | null;
+  readonly uploadToken: string;
+  readonly rapidUpload: boolean;
+  readonly status: FileStatus;
+  readonly claim: number;
+  readonly claimExpiresAt: Date | null;
+  readonly combinedAt: Date | null;
+  readonly resultCode: number | null;
+  readonly resultDetail: string | null;
+  readonly expiresAt: Date;
+  readonly completedAt: Date | null;
+}
+
+export interface NewUploadFile {
+  readonly id: string;
+  readonly ownerId: string;
+  readonly containerId: string;
+  readonly parentFolder: string;
+  readonly fileName: string;
+  readonly length: number;
+  readonly declaredSha256: string | undefined;
+  readonly fileType: string | undefined;
+  readonly mimeType: string | undefined;
+  readonly description: string | undefined;
+  readonly clientCreatedAt: Date | undefined;
+  readonly storageKey: string;
+  readonly uploadId: string | null;
+  readonly uploadToken: string;
+  readonly expiresAt: Date;
+}
+
+export interface PartPlan {
+  readonly partNumber: number;
+  readonly partSize: number;
+  readonly partOffset: number | null;
+  readonly hashCtx: string | null;
+}

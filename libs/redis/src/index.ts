@@ -1,0 +1,1 @@
+export { InjectRedis, REDIS, RedisModule } from './redis.module.js';

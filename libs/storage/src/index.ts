@@ -1,0 +1,10 @@
+export {
+  InvalidPartsError,
+  OBJECT_STORAGE,
+  type ObjectHead,
+  type ObjectStorage,
+  type StoredPart,
+  UploadNotFoundError,
+} from './object-storage.js';
+export { S3ObjectStorage } from './s3-object-storage.js';
+export { StorageModule } from './storage.module.js';

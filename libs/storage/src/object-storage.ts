@@ -1,0 +1,45 @@
+// The storage port: only the object-store calls this service makes. S3ObjectStorage implements it.
+import type { Readable } from 'node:stream';
+
+export const OBJECT_STORAGE = Symbol('OBJECT_STORAGE');
+
+export interface StoredPart {
+  readonly partNumber: number;
+  readonly size: number;
+  readonly etag: string;
+}
+
+export interface ObjectHead {
+  readonly size: number;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface ObjectStorage {
+  createMultipartUpload(key: string, metadata: Readonly<Record<string, string>>): Promise<string>;
+  presignUploadPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string>;
+  // every part, across all pages, in part-number order
+  listParts(key: string, uploadId: string): Promise<StoredPart[]>;
+  completeMultipartUpload(key: string, uploadId: string, parts: readonly StoredPart[]): Promise<void>;
+  abortMultipartUpload(key: string, uploadId: string): Promise<void>;
+  // null when there is no object at the key
+  headObject(key: string): Promise<ObjectHead | null>;
+  readObject(key: string, signal?: AbortSignal): Promise<Readable>;
+  deleteObject(key: string): Promise<void>;
+  ping(): Promise<void>;
+}
+
+// The multipart upload is gone (aborted, completed already, or purged by the store).
+export class UploadNotFoundError extends Error {
+  constructor(cause: unknown) {
+    super('multipart upload not found', { cause });
+    this.name = 'UploadNotFoundError';
+  }
+}
+
+// The store refused the part list (a part missing, changed or too small).
+export class InvalidPartsError extends Error {
+  constructor(cause: unknown) {
+    super('parts rejected by storage', { cause });
+    this.name = 'InvalidPartsError';
+  }
+}

@@ -1,0 +1,187 @@
+import type { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListPartsCommand,
+  S3Client,
+  S3ServiceException,
+  type S3ClientConfig,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { AppConfig } from '@koodrive/config';
+import { DependencyUnavailableError } from '@koodrive/errors';
+import {
+  InvalidPartsError,
+  type ObjectHead,
+  type ObjectStorage,
+  type StoredPart,
+  UploadNotFoundError,
+} from './object-storage.js';
+
+const NOT_FOUND_UPLOAD = new Set(['NoSuchUpload']);
+const NOT_FOUND_OBJECT = new Set(['NoSuchKey', 'NotFound']);
+const INVALID_PARTS = new Set(['InvalidPart', 'InvalidPartOrder', 'EntityTooSmall']);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+
+export class S3ObjectStorage implements ObjectStorage {
+  private readonly client: S3Client;
+  private readonly presigner: S3Client;
+  private readonly bucket: string;
+
+  constructor(config: AppConfig['s3']) {
+    const base: S3ClientConfig = {
+      region: config.region,
+      forcePathStyle: config.forcePathStyle,
+      // RGW has no x-amz-checksum-*; and a presigned part URL must need nothing but a plain PUT
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      ...(config.accessKeyId !== undefined && config.secretAccessKey !== undefined
+        ? { credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey } }
+        : {}),
+    };
+    this.bucket = config.bucket;
+    this.client = new S3Client({ ...base, endpoint: config.endpoint });
+    // clients may reach the store under another name than the service does
+    this.presigner =
+      config.publicEndpoint === undefined ? this.client : new S3Client({ ...base, endpoint: config.publicEndpoint });
+  }
+
+  async createMultipartUpload(key: string, metadata: Readonly<Record<string, string>>): Promise<string> {
+    const out = await this.call(() =>
+      this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, Metadata: { ...metadata } })),
+    );
+    if (out.UploadId === undefined) {
+      throw new Error('CreateMultipartUpload returned no UploadId');
+    }
+    return out.UploadId;
+  }
+
+  presignUploadPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string> {
+    return getSignedUrl(
+      this.presigner,
+      new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber }),
+      { expiresIn: expiresInSeconds },
+    );
+  }
+
+  async listParts(key: string, uploadId: string): Promise<StoredPart[]> {
+    const parts: StoredPart[] = [];
+    let marker: string | undefined;
+    for (;;) {
+      const page = await this.call(() =>
+        this.client.send(
+          new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }),
+        ),
+      );
+      for (const part of page.Parts ?? []) {
+        if (part.PartNumber !== undefined && part.ETag !== undefined) {
+          parts.push({ partNumber: part.PartNumber, size: part.Size ?? 0, etag: part.ETag });
+        }
+      }
+      if (page.IsTruncated !== true || page.NextPartNumberMarker === undefined) {
+        break;
+      }
+      marker = page.NextPartNumberMarker;
+    }
+    return parts.sort((a, b) => a.partNumber - b.partNumber);
+  }
+
+  async completeMultipartUpload(key: string, uploadId: string, parts: readonly StoredPart[]): Promise<void> {
+    await this.call(() =>
+      this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+        }),
+      ),
+    );
+  }
+
+  async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    try {
+      await this.call(() =>
+        this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })),
+      );
+    } catch (error) {
+      if (!(error instanceof UploadNotFoundError)) {
+        throw error;
+      }
+    }
+  }
+
+  async headObject(key: string): Promise<ObjectHead | null> {
+    try {
+      const out = await this.call(() => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })));
+      return { size: out.ContentLength ?? 0, metadata: out.Metadata ?? {} };
+    } catch (error) {
+      if (error instanceof S3ServiceException && NOT_FOUND_OBJECT.has(error.name)) {
+        return null;
+      }
+      throw error;
+    }
+  }
+
+  async readObject(key: string, signal?: AbortSignal): Promise<Readable> {
+    const out = await this.call(() =>
+      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal }),
+    );
+    if (out.Body === undefined) {
+      throw new Error('GetObject returned no body');
+    }
+    return out.Body as Readable;
+  }
+
+  async deleteObject(key: string): Promise<void> {
+    await this.call(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
+  }
+
+  async ping(): Promise<void> {
+    await this.call(() => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
+  }
+
+  destroy(): void {
+    this.client.destroy();
+    if (this.presigner !== this.client) {
+      this.presigner.destroy();
+    }
+  }
+
+  // One place where S3's errors become ours.
+  private async call<Output>(operation: () => Promise<Output>): Promise<Output> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw translateS3Error(error);
+    }
+  }
+}
+
+export function translateS3Error(error: unknown): unknown {
+  if (error instanceof S3ServiceException) {
+    if (NOT_FOUND_UPLOAD.has(error.name)) {
+      return new UploadNotFoundError(error);
+    }
+    if (INVALID_PARTS.has(error.name)) {
+      return new InvalidPartsError(error);
+    }
+    if (error.$metadata.httpStatusCode !== undefined && error.$metadata.httpStatusCode >= 500) {
+      return new DependencyUnavailableError('storage', error);
+    }
+    return error;
+  }
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    if ((typeof code === 'string' && NETWORK_CODES.has(code)) || error.name === 'TimeoutError') {
+      return new DependencyUnavailableError('storage', error);
+    }
+  }
+  return error;
+}

@@ -1,0 +1,10 @@
+export { type Tracing, type TracingOptions, resolveXTraceid, startTracing } from './tracing.js';
+export { XTraceidPropagator } from './x-traceid.propagator.js';
+export {
+  KOODRIVE_TRACE_ID_ATTRIBUTE,
+  X_TRACEID_HEADER,
+  newXTraceid,
+  parentSpanIdFromXTraceid,
+  parseXTraceid,
+  traceIdFromXTraceid,
+} from './x-traceid.js';

@@ -1,0 +1,77 @@
+// Starts the OpenTelemetry SDK. Called from the app's tracing.ts before Nest or any instrumented
+// library is imported; the ESM loader hook must be registered before those imports too.
+import type { IncomingMessage } from 'node:http';
+import { register } from 'node:module';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { AwsInstrumentation } from '@opentelemetry/instrumentation-aws-sdk';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { FastifyOtelInstrumentation } from '@fastify/otel';
+import { XTraceidPropagator } from './x-traceid.propagator.js';
+import { KOODRIVE_TRACE_ID_ATTRIBUTE, X_TRACEID_HEADER, newXTraceid, parseXTraceid } from './x-traceid.js';
+
+const X_TRACEID = Symbol.for('koodrive.x-traceid');
+
+type TracedRequest = IncomingMessage & { [X_TRACEID]?: string };
+
+export interface TracingOptions {
+  readonly serviceName: string;
+  readonly disabled: boolean;
+  readonly otlpEndpoint: string | undefined;
+  // tests pass their own (an in-memory exporter); otherwise OTLP when an endpoint is configured
+  readonly spanProcessors?: SpanProcessor[];
+}
+
+export interface Tracing {
+  shutdown(): Promise<void>;
+}
+
+export function startTracing(options: TracingOptions): Tracing {
+  if (options.disabled) {
+    return { shutdown: () => Promise.resolve() };
+  }
+  register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
+  const spanProcessors =
+    options.spanProcessors ??
+    (options.otlpEndpoint === undefined ? [] : [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })]);
+  const sdk = new NodeSDK({
+    serviceName: options.serviceName,
+    spanProcessors,
+    metricReaders: [],
+    logRecordProcessors: [],
+    textMapPropagator: new CompositePropagator({
+      propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator(), new XTraceidPropagator()],
+    }),
+    instrumentations: [
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (request) => request.url === '/healthz' || request.url === '/readyz',
+        requestHook: (span, request) => {
+          if (!('headers' in request)) {
+            return;
+          }
+          const xTraceid = parseXTraceid(request.headers[X_TRACEID_HEADER]) ?? newXTraceid(span.spanContext().traceId);
+          (request as TracedRequest)[X_TRACEID] = xTraceid;
+          span.setAttribute(KOODRIVE_TRACE_ID_ATTRIBUTE, xTraceid);
+        },
+      }),
+      new FastifyOtelInstrumentation({ registerOnInitialization: true }),
+      new PgInstrumentation({ requireParentSpan: true }),
+      new IORedisInstrumentation({ requireParentSpan: true }),
+      new AwsInstrumentation({ suppressInternalInstrumentation: true }),
+    ],
+  });
+  sdk.start();
+  return { shutdown: () => sdk.shutdown() };
+}
+
+// The request's X-Traceid: the one the HTTP server span recorded, else validated from the
+// header, else a fresh one (tracing disabled).
+export function resolveXTraceid(request: IncomingMessage): string {
+  const traced = request as TracedRequest;
+  traced[X_TRACEID] ??= parseXTraceid(request.headers[X_TRACEID_HEADER]) ?? newXTraceid(undefined);
+  return traced[X_TRACEID];
+}

@@ -1,0 +1,120 @@
+import '../support/in-memory-tracing.ts';
+import '../support/test-env.ts';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SpanKind } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { spanExporter, tracing } from '../support/in-memory-tracing.ts';
+import { parentSpanIdFromXTraceid, traceIdFromXTraceid } from '../../libs/telemetry/src/x-traceid.ts';
+
+const harness = await import('../support/harness.ts');
+
+async function spansOfTrace(traceId: string): Promise<ReadableSpan[]> {
+  for (let i = 0; i < 50; i++) {
+    const spans = spanExporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
+    if (spans.some((s) => s.kind === SpanKind.SERVER)) {
+      return spans;
+    }
+    await sleep(50);
+  }
+  throw new Error(`no server span in trace ${traceId}`);
+}
+
+function ancestors(span: ReadableSpan, byId: Map<string, ReadableSpan>): ReadableSpan[] {
+  const chain: ReadableSpan[] = [];
+  for (
+    let parent = byId.get(span.parentSpanContext?.spanId ?? '');
+    parent;
+    parent = byId.get(parent.parentSpanContext?.spanId ?? '')
+  ) {
+    chain.push(parent);
+  }
+  return chain;
+}
+
+describe('X-Traceid and the span tree', () => {
+  let t: Awaited<ReturnType<typeof harness.startApp>>;
+
+  before(async () => {
+    t = await harness.startApp();
+  });
+
+  after(async () => {
+    await t.close();
+    await harness.closeTestRedis();
+    await tracing.shutdown();
+  });
+
+  it('joins the trace derived from X-Traceid and hangs pg, ioredis, Fastify and S3 spans under the server span', async () => {
+    const user = await harness.newUser();
+    const data = harness.testBytes(5 * 1024 * 1024 + 1, 21);
+    const { fileId } = await harness.upload(t.baseUrl, user, data);
+    spanExporter.reset();
+
+    const xTraceid = 'KooDriveTrace_0123456789-abcdefghijklmnopqrstuvwxyzABCDEFGHIJ';
+    const answer = await harness.call(
+      t.baseUrl,
+      'complete',
+      { fileId },
+      { token: user.token, headers: { 'x-traceid': xTraceid } },
+    );
+    assert.equal(answer.body.code, 0);
+    assert.equal(answer.headers.get('x-traceid'), xTraceid);
+
+    const traceId = traceIdFromXTraceid(xTraceid);
+    const spans = await spansOfTrace(traceId);
+    const server = spans.find((s) => s.kind === SpanKind.SERVER)!;
+    assert.equal(server.attributes['koodrive.trace_id'], xTraceid);
+    assert.equal(server.parentSpanContext?.spanId, parentSpanIdFromXTraceid(xTraceid));
+
+    const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
+    const scopes = new Set<string>();
+    for (const span of spans) {
+      if (span === server) {
+        continue;
+      }
+      assert.ok(
+        ancestors(span, byId).includes(server),
+        `${span.instrumentationScope.name} ${span.name} is not under the server span`,
+      );
+      scopes.add(span.instrumentationScope.name);
+    }
+    for (const scope of [
+      '@fastify/otel',
+      '@opentelemetry/instrumentation-pg',
+      '@opentelemetry/instrumentation-ioredis',
+      '@opentelemetry/instrumentation-aws-sdk',
+    ]) {
+      assert.ok(scopes.has(scope), `no span from ${scope}; got ${[...scopes].join(', ')}`);
+    }
+    const s3Operations = spans
+      .filter((s) => s.instrumentationScope.name === '@opentelemetry/instrumentation-aws-sdk')
+      .map((s) => s.attributes['rpc.method']);
+    assert.deepEqual(new Set(s3Operations), new Set(['ListParts', 'CompleteMultipartUpload', 'GetObject']));
+  });
+
+  it('keeps a W3C traceparent over X-Traceid, and still records and echoes X-Traceid', async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const answer = await harness.call(
+      t.baseUrl,
+      'complete',
+      { fileId: 'FiNope' },
+      {
+        headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01`, 'x-traceid': 'edge-id-1' },
+      },
+    );
+    assert.equal(answer.body.code, 13000901);
+    assert.equal(answer.headers.get('x-traceid'), 'edge-id-1');
+    const server = (await spansOfTrace(traceId)).find((s) => s.kind === SpanKind.SERVER)!;
+    assert.equal(server.attributes['koodrive.trace_id'], 'edge-id-1');
+  });
+
+  it('answers without X-Traceid with a fresh one that is the trace id', async () => {
+    const answer = await harness.call(t.baseUrl, 'complete', { fileId: 'FiNope' }, {});
+    const echoed = answer.headers.get('x-traceid')!;
+    assert.match(echoed, /^[0-9a-f]{32}$/);
+    const server = (await spansOfTrace(echoed)).find((s) => s.kind === SpanKind.SERVER)!;
+    assert.equal(server.attributes['koodrive.trace_id'], echoed);
+  });
+});

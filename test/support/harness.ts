@@ -1,0 +1,156 @@
+// An app on a real port, tokens in the real Redis, and a small KooDrive client over fetch.
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Redis } from 'ioredis';
+import { SESSION_TTL_SECONDS, UPLOAD_SCOPE, sessionKey } from '../../libs/auth/src/session-key.ts';
+
+export interface TestApp {
+  readonly app: NestFastifyApplication;
+  readonly baseUrl: string;
+  close(): Promise<void>;
+}
+
+// The app module is imported lazily so a spec can set up tracing (or the environment) first.
+export async function startApp(): Promise<TestApp> {
+  const { createApp } = await import('../../apps/upload/src/bootstrap.ts');
+  const app = await createApp();
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.getHttpServer().address();
+  if (address === null || typeof address === 'string') {
+    throw new Error('no listening address');
+  }
+  return { app, baseUrl: `http://127.0.0.1:${address.port}`, close: () => app.close() };
+}
+
+let redis: Redis | undefined;
+
+export function testRedis(): Redis {
+  redis ??= new Redis(process.env.REDIS_URL!);
+  return redis;
+}
+
+export async function closeTestRedis(): Promise<void> {
+  await redis?.quit();
+  redis = undefined;
+}
+
+export interface TestUser {
+  readonly userId: string;
+  readonly containerId: string;
+  readonly token: string;
+}
+
+// A user with a session in Redis, as KooDrive's session service would write it.
+export async function newUser(scopes: readonly string[] = [UPLOAD_SCOPE]): Promise<TestUser> {
+  const user = {
+    userId: `u-${randomUUID()}`,
+    containerId: `c-${randomUUID()}`,
+    token: randomBytes(24).toString('hex'),
+  };
+  await testRedis().set(
+    sessionKey(user.token),
+    JSON.stringify({ userId: user.userId, containerId: user.containerId, scopes }),
+    'EX',
+    SESSION_TTL_SECONDS,
+  );
+  return user;
+}
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: Record<string, unknown> & { code: number; msg: string };
+}
+
+export interface CallOptions {
+  readonly token?: string;
+  readonly headers?: Record<string, string>;
+  // sent as is (not JSON-encoded) when a string
+  readonly rawBody?: string;
+}
+
+export async function call(
+  baseUrl: string,
+  path: string,
+  body: unknown,
+  options: CallOptions = {},
+): Promise<ApiResponse> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
+  if (options.token !== undefined) {
+    headers.authorization = `Bearer ${options.token}`;
+  }
+  const response = await fetch(`${baseUrl}/koodrive/ose/v1/files/${path}`, {
+    method: 'POST',
+    headers,
+    body: options.rawBody ?? JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: JSON.parse(text) as ApiResponse['body'] };
+}
+
+export function sha256Hex(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+// Deterministic pseudo-random bytes, cheap to make in bulk.
+export function testBytes(length: number, seed = 1): Buffer {
+  const block = createHash('sha256').update(`seed-${seed}`).digest();
+  const buffer = Buffer.allocUnsafe(length);
+  for (let i = 0; i < length; i += block.length) {
+    block.copy(buffer, i, 0, Math.min(block.length, length - i));
+    block[i % block.length] = (block[i % block.length]! + 1) & 0xff;
+  }
+  return buffer;
+}
+
+export async function putPart(url: string, bytes: Buffer): Promise<void> {
+  const response = await fetch(url, { method: 'PUT', body: bytes });
+  if (!response.ok) {
+    throw new Error(`part PUT answered ${response.status}: ${await response.text()}`);
+  }
+}
+
+export interface Uploaded {
+  readonly fileId: string;
+  readonly parts: { partNumber: number; uploadUrl: string }[];
+}
+
+// create + uploadUrl + PUT of the given parts (by default all of them), as a client would.
+export async function upload(
+  baseUrl: string,
+  user: TestUser,
+  data: Buffer,
+  options: { partSize?: number; sha256?: string; skipParts?: readonly number[]; fileName?: string } = {},
+): Promise<Uploaded> {
+  const created = await call(
+    baseUrl,
+    'create',
+    { fileName: options.fileName ?? `f-${randomUUID()}.bin`, length: data.length, sha256: options.sha256 },
+    { token: user.token },
+  );
+  if (created.body.code !== 0) {
+    throw new Error(`create failed: ${JSON.stringify(created.body)}`);
+  }
+  const fileId = created.body.fileId as string;
+  const partSize = options.partSize ?? 5 * 1024 * 1024;
+  const multiParts = [];
+  for (let offset = 0, n = 1; offset < data.length || (data.length === 0 && n === 1); offset += partSize, n++) {
+    multiParts.push({ partNumber: n, partSize: Math.min(partSize, data.length - offset), partOffset: offset });
+  }
+  const urls = await call(baseUrl, 'multipart/uploadUrl', { fileId, multiParts }, { token: user.token });
+  if (urls.body.code !== 0) {
+    throw new Error(`uploadUrl failed: ${JSON.stringify(urls.body)}`);
+  }
+  const parts = urls.body.multiParts as {
+    partNumber: number;
+    partOffset: number;
+    partSize: number;
+    uploadUrl: string;
+  }[];
+  for (const part of parts) {
+    if (!options.skipParts?.includes(part.partNumber)) {
+      await putPart(part.uploadUrl, data.subarray(part.partOffset, part.partOffset + part.partSize));
+    }
+  }
+  return { fileId, parts };
+}

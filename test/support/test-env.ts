@@ -1,0 +1,23 @@
+// Imported first by every integration and end-to-end spec: points the service at the test
+// database and the local services (`npm run services:up`), unless the environment says otherwise.
+const defaults: Record<string, string> = {
+  NODE_ENV: 'test',
+  DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/koodrive_test',
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  S3_ENDPOINT: 'http://127.0.0.1:7480',
+  S3_BUCKET: 'koodrive-uploads',
+  S3_FORCE_PATH_STYLE: 'true',
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'koodrive-dev',
+  AWS_SECRET_ACCESS_KEY: 'koodrive-dev-secret',
+  OTEL_SDK_DISABLED: 'true',
+  LOG_LEVEL: 'warn',
+};
+
+for (const [name, value] of Object.entries(defaults)) {
+  process.env[name] ??= value;
+}
+// the test database, never the development one
+if (process.env.TEST_DATABASE_URL !== undefined) {
+  process.env.DATABASE_URL = process.env.TEST_DATABASE_URL;
+}
