@@ -18,7 +18,12 @@ async function spansOfTrace(traceId: string): Promise<ReadableSpan[]> {
     }
     await sleep(50);
   }
-  throw new Error(`no server span in trace ${traceId}`);
+  throw new Error(
+    `no server span in trace ${traceId}; have ${spanExporter
+      .getFinishedSpans()
+      .map((s) => `${s.name}@${s.spanContext().traceId}`)
+      .join(', ')}`,
+  );
 }
 
 function ancestors(span: ReadableSpan, byId: Map<string, ReadableSpan>): ReadableSpan[] {

@@ -3,6 +3,9 @@
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { startTracing } from '../../libs/telemetry/src/tracing.ts';
 
+// the SDK reads OTEL_SDK_DISABLED itself, and the global setup's environment says true
+process.env.OTEL_SDK_DISABLED = 'false';
+
 export const spanExporter = new InMemorySpanExporter();
 
 export const tracing = startTracing({

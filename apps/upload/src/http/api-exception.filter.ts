@@ -4,24 +4,23 @@ import { parseLanguage } from '@koodrive/errors';
 import { resolveXTraceid } from '@koodrive/telemetry';
 import { toErrorResponse } from './error-response.js';
 
+// Every error becomes KooDrive's envelope with X-Traceid; unexpected ones are logged, never shown.
 @Catch()
 export class ApiExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('ApiExceptionFilter');
 
   catch(error: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
-    sendError(error, http.getRequest<FastifyRequest>(), http.getResponse<FastifyReply>(), this.logger);
+    const request = http.getRequest<FastifyRequest>();
+    const response = toErrorResponse(error, parseLanguage(request.headers.language));
+    const xTraceid = resolveXTraceid(request.raw);
+    if (response.unexpected) {
+      this.logger.error({ msg: 'unexpected error', xTraceid, method: request.method, url: request.url, err: error });
+    }
+    void http
+      .getResponse<FastifyReply>()
+      .status(response.status)
+      .headers({ ...response.headers, 'x-traceid': xTraceid })
+      .send(response.body);
   }
-}
-
-export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply, logger: Logger): void {
-  const response = toErrorResponse(error, parseLanguage(request.headers.language));
-  const xTraceid = resolveXTraceid(request.raw);
-  if (response.unexpected) {
-    logger.error({ msg: 'unexpected error', xTraceid, method: request.method, url: request.url, err: error });
-  }
-  void reply
-    .status(response.status)
-    .headers({ ...response.headers, 'x-traceid': xTraceid })
-    .send(response.body);
 }

@@ -1,5 +1,5 @@
-// One mapping from any thrown value to KooDrive's envelope, used by the Nest filter and by
-// Fastify's own error handler (errors raised before Nest sees the request: body parsing).
+// One mapping from any thrown value to KooDrive's envelope. Errors Fastify raises itself (body
+// parsing) reach it too: Nest routes them through its exception filters.
 import {
   ApiCode,
   ApiException,
