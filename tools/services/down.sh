@@ -4,7 +4,8 @@
 set -uo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
-STATE="$REPO/.services"
+# machine-wide, like the ports: every checkout shares one set of services
+STATE=${SERVICES_DIR:-/var/tmp/koodrive-services}
 CEPH="$STATE/ceph"
 
 stop_pid_file() {

@@ -1,4 +1,4 @@
-// Creates the bucket when missing (RGW needs a signed request, hence the SDK), then proves it.
+// Creates the bucket when missing (RGW needs a signed request, hence the SDK).
 import { CreateBucketCommand, HeadBucketCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 
 const bucket = process.env.S3_BUCKET ?? 'koodrive-uploads';
@@ -13,17 +13,13 @@ const s3 = new S3Client({
 });
 
 try {
-  try {
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    console.error(`services:up: created bucket ${bucket}`);
-  } catch (error) {
-    if (!(
-      error instanceof S3ServiceException && ['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes(error.name)
-    )) {
-      throw error;
-    }
-  }
   await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+} catch (error) {
+  if (!(error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404)) {
+    throw error;
+  }
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  console.error(`services:up: created bucket ${bucket}`);
 } finally {
   s3.destroy();
 }

@@ -6,7 +6,8 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
-STATE="$REPO/.services"
+# machine-wide, like the ports: every checkout shares one set of services
+STATE=${SERVICES_DIR:-/var/tmp/koodrive-services}
 CEPH="$STATE/ceph"
 CONF="$CEPH/ceph.conf"
 RGW_PORT=${RGW_PORT:-7480}
@@ -85,6 +86,12 @@ if ceph_pids_alive && rgw_answers; then
 else
   # memstore keeps nothing across a restart: a half-dead cluster is rebuilt from scratch
   bash "$REPO/tools/services/down.sh" --ceph-only >&2 || true
+  for port in 6789 "$RGW_PORT"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      log "port $port is taken by a process this script did not start (another Ceph?); stop it first"
+      exit 1
+    fi
+  done
   rm -rf "$CEPH"
   mkdir -p "$CEPH"/{mon,osd,rgw,run,log}
   log "starting Ceph (monitor, memstore OSD, RGW on 127.0.0.1:$RGW_PORT)"
