@@ -1,7 +1,13 @@
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  HeadObjectCommand,
+  ListPartsCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import {
   type TestApp,
   type TestUser,
@@ -12,6 +18,7 @@ import {
   sha256Hex,
   startApp,
   testBytes,
+  fileRow,
   upload,
 } from '../support/harness.ts';
 
@@ -130,17 +137,10 @@ describe('upload flow over HTTP', () => {
     for (const answer of answers) {
       assert.deepEqual(answer.body, { code: 0, msg: 'success.', fileId, sha256: sha256Hex(data), length: data.length });
     }
-    const { PrismaClient } = await import('../../libs/database/src/generated/prisma/client.ts');
-    const { PrismaPg } = await import('@prisma/adapter-pg');
-    const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: process.env.DATABASE_URL! }) });
-    try {
-      const row = await prisma.file.findUniqueOrThrow({ where: { id: fileId } });
-      // one claim: the work was done once
-      assert.equal(row.claim, 1);
-      assert.equal(row.status, 'COMPLETED');
-    } finally {
-      await prisma.$disconnect();
-    }
+    const row = await fileRow(fileId);
+    // one claim: the work was done once
+    assert.equal(row.claim, 1);
+    assert.equal(row.status, 'COMPLETED');
   });
 
   it("treats another user's fileId exactly as an unknown one (13000401)", async () => {
@@ -162,4 +162,38 @@ describe('upload flow over HTTP', () => {
     const own = await call(t.baseUrl, 'complete', { fileId }, { token: user.token });
     assert.equal(own.body.code, 0);
   });
+
+  it('answers 13000401 when the storage purged the parts, and never success afterwards', async () => {
+    const data = testBytes(5 * MIB, 13);
+    const { fileId } = await upload(t.baseUrl, user, data);
+    const key = storageKey(user, fileId);
+    const uploadId = await uploadIdOf(fileId);
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: process.env.S3_BUCKET, Key: key, UploadId: uploadId }));
+    for (let i = 0; i < 2; i++) {
+      const done = await call(t.baseUrl, 'complete', { fileId }, { token: user.token });
+      assert.equal(done.body.code, 13000401);
+    }
+  });
+
+  it('recognises its own object when an earlier attempt combined the parts but did not record it', async () => {
+    const data = testBytes(5 * MIB + 99, 14);
+    const { fileId } = await upload(t.baseUrl, user, data);
+    const key = storageKey(user, fileId);
+    const uploadId = await uploadIdOf(fileId);
+    const listed = await s3.send(new ListPartsCommand({ Bucket: process.env.S3_BUCKET, Key: key, UploadId: uploadId }));
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: process.env.S3_BUCKET,
+        Key: key,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: listed.Parts!.map((p) => ({ PartNumber: p.PartNumber, ETag: p.ETag })) },
+      }),
+    );
+    const done = await call(t.baseUrl, 'complete', { fileId }, { token: user.token });
+    assert.deepEqual(done.body, { code: 0, msg: 'success.', fileId, sha256: sha256Hex(data), length: data.length });
+  });
 });
+
+async function uploadIdOf(fileId: string): Promise<string> {
+  return (await fileRow(fileId)).uploadId!;
+}

@@ -154,3 +154,15 @@ export async function upload(
   }
   return { fileId, parts };
 }
+
+// The file's row, read straight from the database (for assertions on recorded state).
+export async function fileRow(fileId: string) {
+  const { PrismaClient } = await import('../../libs/database/src/generated/prisma/client.ts');
+  const { PrismaPg } = await import('@prisma/adapter-pg');
+  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: process.env.DATABASE_URL! }) });
+  try {
+    return await prisma.file.findUniqueOrThrow({ where: { id: fileId } });
+  } finally {
+    await prisma.$disconnect();
+  }
+}

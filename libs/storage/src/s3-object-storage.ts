@@ -24,7 +24,8 @@ import {
   UploadNotFoundError,
 } from './object-storage.js';
 
-const NOT_FOUND_UPLOAD = new Set(['NoSuchUpload']);
+// RGW answers calls on an unknown or finished multipart upload with NoSuchKey, AWS with NoSuchUpload
+const NOT_FOUND_UPLOAD = new Set(['NoSuchUpload', 'NoSuchKey']);
 const NOT_FOUND_OBJECT = new Set(['NoSuchKey', 'NotFound']);
 const INVALID_PARTS = new Set(['InvalidPart', 'InvalidPartOrder', 'EntityTooSmall']);
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
@@ -74,10 +75,12 @@ export class S3ObjectStorage implements ObjectStorage {
     const parts: StoredPart[] = [];
     let marker: string | undefined;
     for (;;) {
-      const page = await this.call(() =>
-        this.client.send(
-          new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }),
-        ),
+      const page = await this.call(
+        () =>
+          this.client.send(
+            new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }),
+          ),
+        true,
       );
       for (const part of page.Parts ?? []) {
         if (part.PartNumber !== undefined && part.ETag !== undefined) {
@@ -93,22 +96,25 @@ export class S3ObjectStorage implements ObjectStorage {
   }
 
   async completeMultipartUpload(key: string, uploadId: string, parts: readonly StoredPart[]): Promise<void> {
-    await this.call(() =>
-      this.client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: this.bucket,
-          Key: key,
-          UploadId: uploadId,
-          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
-        }),
-      ),
+    await this.call(
+      () =>
+        this.client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: this.bucket,
+            Key: key,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+          }),
+        ),
+      true,
     );
   }
 
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
     try {
-      await this.call(() =>
-        this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })),
+      await this.call(
+        () => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })),
+        true,
       );
     } catch (error) {
       if (!(error instanceof UploadNotFoundError)) {
@@ -155,18 +161,19 @@ export class S3ObjectStorage implements ObjectStorage {
   }
 
   // One place where S3's errors become ours.
-  private async call<Output>(operation: () => Promise<Output>): Promise<Output> {
+  private async call<Output>(operation: () => Promise<Output>, onUpload = false): Promise<Output> {
     try {
       return await operation();
     } catch (error) {
-      throw translateS3Error(error);
+      throw translateS3Error(error, onUpload);
     }
   }
 }
 
-export function translateS3Error(error: unknown): unknown {
+// onUpload: the call addressed a multipart upload (its "not found" means the upload is gone).
+export function translateS3Error(error: unknown, onUpload: boolean): unknown {
   if (error instanceof S3ServiceException) {
-    if (NOT_FOUND_UPLOAD.has(error.name)) {
+    if (onUpload && NOT_FOUND_UPLOAD.has(error.name)) {
       return new UploadNotFoundError(error);
     }
     if (INVALID_PARTS.has(error.name)) {

@@ -1,0 +1,40 @@
+// The database unreachable: HTTP 503 / 13000201 with Retry-After, never a 500 or a hang.
+import '../support/test-env.ts';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+
+const server = createServer();
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+const { port } = server.address() as { port: number };
+await new Promise<void>((resolve) => server.close(() => resolve()));
+process.env.DATABASE_URL = `postgresql://postgres@127.0.0.1:${port}/koodrive_test`;
+
+const harness = await import('../support/harness.ts');
+
+describe('database down', () => {
+  let t: Awaited<ReturnType<typeof harness.startApp>>;
+
+  before(async () => {
+    t = await harness.startApp();
+  });
+
+  after(async () => {
+    await t.close();
+    await harness.closeTestRedis();
+  });
+
+  it('answers 503 / 13000201 with Retry-After on every endpoint', async () => {
+    const user = await harness.newUser();
+    for (const [path, body] of [
+      ['create', { fileName: 'db-down.bin', length: 10 }],
+      ['multipart/uploadUrl', { fileId: 'FiSome', multiParts: [{ partNumber: 1, partSize: 10 }] }],
+      ['complete', { fileId: 'FiSome' }],
+    ] as const) {
+      const answer = await harness.call(t.baseUrl, path, body, { token: user.token });
+      assert.equal(answer.status, 503, path);
+      assert.equal(answer.body.code, 13000201, path);
+      assert.equal(answer.headers.get('retry-after'), '5', path);
+    }
+  });
+});

@@ -1,0 +1,58 @@
+// Storage unreachable: HTTP 503 / 13000201 with Retry-After, and nothing recorded.
+import '../support/test-env.ts';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+
+// A port nothing listens on: bound, then closed.
+async function deadPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+const liveDatabaseUrl = process.env.DATABASE_URL!;
+process.env.S3_ENDPOINT = `http://127.0.0.1:${await deadPort()}`;
+
+const harness = await import('../support/harness.ts');
+
+describe('storage down', () => {
+  let t: Awaited<ReturnType<typeof harness.startApp>>;
+
+  before(async () => {
+    t = await harness.startApp();
+  });
+
+  after(async () => {
+    await t.close();
+    await harness.closeTestRedis();
+  });
+
+  it('answers 503 / 13000201 with Retry-After when storage is unreachable, and creates no file', async () => {
+    const user = await harness.newUser();
+    const answer = await harness.call(t.baseUrl, 'create', { fileName: 'down.bin', length: 10 }, { token: user.token });
+    assert.equal(answer.status, 503);
+    assert.equal(answer.body.code, 13000201);
+    assert.equal(answer.body.msg, 'Internal calling error.');
+    assert.equal(answer.headers.get('retry-after'), '5');
+    const { PrismaClient } = await import('../../libs/database/src/generated/prisma/client.ts');
+    const { PrismaPg } = await import('@prisma/adapter-pg');
+    const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: liveDatabaseUrl }) });
+    try {
+      assert.equal(await prisma.file.count({ where: { ownerId: user.userId } }), 0);
+    } finally {
+      await prisma.$disconnect();
+    }
+  });
+
+  it('says which dependency is down on /readyz', async () => {
+    const response = await fetch(`${t.baseUrl}/readyz`);
+    assert.equal(response.status, 503);
+    assert.deepEqual(await response.json(), {
+      status: 'unavailable',
+      checks: { database: 'ok', redis: 'ok', storage: 'unavailable' },
+    });
+  });
+});
