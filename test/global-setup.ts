@@ -1,7 +1,14 @@
-// Runs once before all specs: every service the tests need must answer (a missing one fails the
-// run, it never skips tests), and the test database gets the migrations.
+// Runs once around all specs: every service the tests need must answer (a missing one fails the
+// run, it never skips tests), the test database gets the migrations, and the bucket is tidied after.
 import './support/test-env.ts';
 import { connect } from 'node:net';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectsCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { migrate } from '../tools/db/migrate.ts';
 
 async function reachable(name: string, url: string): Promise<void> {
@@ -23,4 +30,45 @@ export async function globalSetup(): Promise<void> {
   await reachable('Redis', process.env.REDIS_URL!);
   await reachable('S3 (Ceph RGW)', process.env.S3_ENDPOINT!);
   await migrate(process.env.DATABASE_URL!);
+}
+
+// What the tests stored in the bucket (test containers are c-<uuid>, raw storage tests use test/):
+// the local RGW keeps objects in memory, so a run leaves nothing behind.
+const TEST_PREFIXES = ['files/c-', 'test/'];
+
+export async function globalTeardown(): Promise<void> {
+  const bucket = process.env.S3_BUCKET!;
+  const s3 = new S3Client({
+    endpoint: process.env.S3_ENDPOINT,
+    region: process.env.AWS_REGION,
+    forcePathStyle: true,
+    credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID!, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY! },
+  });
+  try {
+    for (const prefix of TEST_PREFIXES) {
+      for (;;) {
+        const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix }));
+        for (const upload of uploads.Uploads ?? []) {
+          await s3.send(
+            new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.Key, UploadId: upload.UploadId }),
+          );
+        }
+        if (uploads.IsTruncated !== true) {
+          break;
+        }
+      }
+      for (;;) {
+        const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+        const keys = (listed.Contents ?? []).map((object) => ({ Key: object.Key }));
+        if (keys.length > 0) {
+          await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }));
+        }
+        if (listed.IsTruncated !== true) {
+          break;
+        }
+      }
+    }
+  } finally {
+    s3.destroy();
+  }
 }

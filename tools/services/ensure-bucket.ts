@@ -1,25 +1,56 @@
-// Creates the bucket when missing (RGW needs a signed request, hence the SDK).
+// Run by tools/services/up.sh: makes sure the S3 bucket is there and ours (HeadBucket); when it is
+// missing, creates it (CreateBucket, "already exists" counting as success) and checks again.
+// RGW accepts only signed (SigV4) requests, hence the SDK rather than curl.
 import { CreateBucketCommand, HeadBucketCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 
-const bucket = process.env.S3_BUCKET ?? 'koodrive-uploads';
+const ALREADY_THERE = new Set(['BucketAlreadyOwnedByYou', 'BucketAlreadyExists']);
+const TIMEOUT_MS = 20_000;
+
+const bucket = process.env.S3_BUCKET || 'koodrive-uploads';
+const endpoint = process.env.S3_ENDPOINT || 'http://127.0.0.1:7480';
 const s3 = new S3Client({
-  endpoint: process.env.S3_ENDPOINT ?? 'http://127.0.0.1:7480',
+  endpoint,
   region: 'us-east-1',
   forcePathStyle: true,
+  maxAttempts: 2,
   credentials: {
-    accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'koodrive-dev',
-    secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'koodrive-dev-secret',
+    accessKeyId: process.env.AWS_ACCESS_KEY_ID || 'koodrive-dev',
+    secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY || 'koodrive-dev-secret',
   },
 });
 
-try {
-  await s3.send(new HeadBucketCommand({ Bucket: bucket }));
-} catch (error) {
-  if (!(error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404)) {
-    throw error;
+function describe(error: unknown): string {
+  if (error instanceof S3ServiceException) {
+    return `${error.name} (HTTP ${error.$metadata.httpStatusCode ?? '?'}): ${error.message}`;
   }
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  console.error(`services:up: created bucket ${bucket}`);
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+async function headBucket(): Promise<void> {
+  await s3.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: AbortSignal.timeout(TIMEOUT_MS) });
+}
+
+try {
+  try {
+    await headBucket();
+  } catch (error) {
+    if (!(error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404)) {
+      throw error;
+    }
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: bucket }), { abortSignal: AbortSignal.timeout(TIMEOUT_MS) });
+      console.error(`services:up: created bucket ${bucket}`);
+    } catch (createError) {
+      if (!(createError instanceof S3ServiceException && ALREADY_THERE.has(createError.name))) {
+        throw createError;
+      }
+    }
+    // proves the bucket is there and ours
+    await headBucket();
+  }
+} catch (error) {
+  console.error(`services:up: bucket ${bucket} at ${endpoint} is not usable: ${describe(error)}`);
+  process.exitCode = 1;
 } finally {
   s3.destroy();
 }
