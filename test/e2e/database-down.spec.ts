@@ -1,14 +1,10 @@
 // The database unreachable: HTTP 503 / 13000201 with Retry-After, never a 500 or a hang.
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { deadPort } from '../support/dead-port.ts';
 
-const server = createServer();
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-const { port } = server.address() as { port: number };
-await new Promise<void>((resolve) => server.close(() => resolve()));
-process.env.DATABASE_URL = `postgresql://postgres@127.0.0.1:${port}/koodrive_test`;
+process.env.DATABASE_URL = `postgresql://postgres@127.0.0.1:${await deadPort()}/koodrive_test`;
 
 const harness = await import('../support/harness.ts');
 

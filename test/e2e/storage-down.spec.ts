@@ -1,17 +1,8 @@
 // Storage unreachable: HTTP 503 / 13000201 with Retry-After, and nothing recorded.
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-
-// A port nothing listens on: bound, then closed.
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { deadPort } from '../support/dead-port.ts';
 
 const liveDatabaseUrl = process.env.DATABASE_URL!;
 process.env.S3_ENDPOINT = `http://127.0.0.1:${await deadPort()}`;

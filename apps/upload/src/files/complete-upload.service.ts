@@ -78,6 +78,11 @@ export class CompleteUploadService {
       if (claim !== null) {
         return this.completeUnderClaim({ ...file, claim }, dto.sha256);
       }
+      // another caller claimed it between our read and our claim: look again, within the deadline
+      if (Date.now() >= deadline) {
+        throw new ApiException(ApiCode.StatusChangeFailed, { detail: 'the file is busy; retry' });
+      }
+      await sleep(POLL_MS);
     }
   }
 
