@@ -104,6 +104,9 @@ function loadWasm(): Promise<void> {
 // schema describer selects unconverted (pg_constraint.contype); those values are text, so say so.
 function poolFor(connectionString: string): pg.Pool {
   const pool = new pg.Pool({ connectionString });
+  // an idle client losing its server (the shadow database dropped WITH (FORCE)) is no failure
+  // of ours; without a listener, pg would crash the process with an unhandled 'error' event
+  pool.on('error', () => undefined);
   pool.on('connect', (client) => {
     client.connection.prependListener('rowDescription', (message: { fields: { dataTypeID: number }[] }) => {
       for (const field of message.fields) {

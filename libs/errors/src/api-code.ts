@@ -14,7 +14,7 @@ export enum ApiCode {
 }
 
 // 13000402 has two messages; the variant says which.
-export type MessageKey = ApiCode | 'integrityFailed' | 'serviceUnavailable';
+export type MessageKey = ApiCode | 'integrityFailed';
 
 export const HTTP_STATUS: Readonly<Record<ApiCode, number>> = {
   [ApiCode.Success]: 200,

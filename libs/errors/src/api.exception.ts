@@ -5,8 +5,6 @@ export interface ApiExceptionOptions {
   readonly messageKey?: MessageKey;
   // appended to the localized message: names the parameter or part at fault, never internals
   readonly detail?: string;
-  readonly httpStatus?: number;
-  readonly retryAfterSeconds?: number;
   readonly cause?: unknown;
 }
 
@@ -15,7 +13,6 @@ export class ApiException extends Error {
   readonly messageKey: MessageKey;
   readonly detail: string | undefined;
   readonly httpStatus: number;
-  readonly retryAfterSeconds: number | undefined;
 
   constructor(
     readonly code: ApiCode,
@@ -25,8 +22,7 @@ export class ApiException extends Error {
     this.name = 'ApiException';
     this.messageKey = options.messageKey ?? code;
     this.detail = options.detail;
-    this.httpStatus = options.httpStatus ?? HTTP_STATUS[code];
-    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.httpStatus = HTTP_STATUS[code];
   }
 
   static invalidParameter(detail: string): ApiException {

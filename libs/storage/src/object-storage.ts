@@ -23,7 +23,7 @@ export interface ObjectStorage {
   abortMultipartUpload(key: string, uploadId: string): Promise<void>;
   // null when there is no object at the key
   headObject(key: string): Promise<ObjectHead | null>;
-  readObject(key: string, signal?: AbortSignal): Promise<Readable>;
+  readObject(key: string): Promise<Readable>;
   deleteObject(key: string): Promise<void>;
   ping(): Promise<void>;
 }

@@ -135,10 +135,8 @@ export class S3ObjectStorage implements ObjectStorage {
     }
   }
 
-  async readObject(key: string, signal?: AbortSignal): Promise<Readable> {
-    const out = await this.call(() =>
-      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal }),
-    );
+  async readObject(key: string): Promise<Readable> {
+    const out = await this.call(() => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })));
     if (out.Body === undefined) {
       throw new Error('GetObject returned no body');
     }
