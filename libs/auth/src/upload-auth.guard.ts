@@ -1,6 +1,7 @@
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import { ApiCode, ApiException } from '@koodrive/errors';
 import { type AuthenticatedRequest, PRINCIPAL } from './principal.js';
+import { RateLimiter } from './rate-limiter.js';
 import { UPLOAD_SCOPE } from './session-key.js';
 import { SessionStore } from './session.store.js';
 
@@ -9,7 +10,10 @@ const BEARER = /^Bearer[ +]([\x21-\x7E]{1,4096})$/i;
 
 @Injectable()
 export class UploadAuthGuard implements CanActivate {
-  constructor(private readonly sessions: SessionStore) {}
+  constructor(
+    private readonly sessions: SessionStore,
+    private readonly rateLimiter: RateLimiter,
+  ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context
@@ -26,6 +30,10 @@ export class UploadAuthGuard implements CanActivate {
     }
     if (!session.scopes.includes(UPLOAD_SCOPE)) {
       throw new ApiException(ApiCode.NoPermission);
+    }
+    const rate = await this.rateLimiter.consume(session.userId);
+    if (!rate.allowed) {
+      throw new ApiException(ApiCode.TooManyRequests, { retryAfterSeconds: rate.retryAfterSeconds });
     }
     request[PRINCIPAL] = { userId: session.userId, containerId: session.containerId };
     return true;

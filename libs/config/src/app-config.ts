@@ -19,6 +19,11 @@ export interface AppConfig {
     readonly secretAccessKey: string | undefined;
     readonly keyPrefix: string;
   };
+  readonly rateLimit: {
+    // requests one user may make per window; 0 turns the limit off
+    readonly requests: number;
+    readonly windowSeconds: number;
+  };
   readonly upload: {
     readonly taskTtlSeconds: number;
     readonly partUrlTtlSeconds: number;
@@ -146,6 +151,10 @@ export function loadConfig(env: Env): AppConfig {
       accessKeyId,
       secretAccessKey,
       keyPrefix: r.string('S3_KEY_PREFIX', 'files/'),
+    },
+    rateLimit: {
+      requests: r.int('RATE_LIMIT_REQUESTS', 600, 0, 1_000_000),
+      windowSeconds: r.int('RATE_LIMIT_WINDOW_SECONDS', 60, 1, 3600),
     },
     upload: {
       taskTtlSeconds,

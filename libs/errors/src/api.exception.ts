@@ -5,6 +5,8 @@ export interface ApiExceptionOptions {
   readonly messageKey?: MessageKey;
   // appended to the localized message: names the parameter or part at fault, never internals
   readonly detail?: string;
+  // sent as Retry-After (429)
+  readonly retryAfterSeconds?: number;
   readonly cause?: unknown;
 }
 
@@ -13,6 +15,7 @@ export class ApiException extends Error {
   readonly messageKey: MessageKey;
   readonly detail: string | undefined;
   readonly httpStatus: number;
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(
     readonly code: ApiCode,
@@ -23,6 +26,7 @@ export class ApiException extends Error {
     this.messageKey = options.messageKey ?? code;
     this.detail = options.detail;
     this.httpStatus = HTTP_STATUS[code];
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   static invalidParameter(detail: string): ApiException {

@@ -21,8 +21,13 @@ const RETRY_AFTER_SECONDS = 5;
 
 export function toErrorResponse(error: unknown, language: Language): ErrorResponse {
   if (error instanceof ApiException) {
-    const headers: Record<string, string> =
-      error.code === ApiCode.InvalidToken ? { 'www-authenticate': 'Bearer error="invalid_token"' } : {};
+    const headers: Record<string, string> = {};
+    if (error.code === ApiCode.InvalidToken) {
+      headers['www-authenticate'] = 'Bearer error="invalid_token"';
+    }
+    if (error.retryAfterSeconds !== undefined) {
+      headers['retry-after'] = String(error.retryAfterSeconds);
+    }
     return {
       status: error.httpStatus,
       body: { code: error.code, msg: message(language, error.messageKey, error.detail) },
