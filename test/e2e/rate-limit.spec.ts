@@ -1,7 +1,7 @@
 // A flood from one user: 429 / 13000903 with Retry-After once over the limit; other users unaffected.
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 
 process.env.RATE_LIMIT_REQUESTS = '5';
 process.env.RATE_LIMIT_WINDOW_SECONDS = '30';
@@ -9,23 +9,14 @@ process.env.RATE_LIMIT_WINDOW_SECONDS = '30';
 const harness = await import('../support/harness.ts');
 
 describe('per-user rate limit', () => {
-  let t: Awaited<ReturnType<typeof harness.startApp>>;
-
-  before(async () => {
-    t = await harness.startApp();
-  });
-
-  after(async () => {
-    await t.close();
-    await harness.closeTestRedis();
-  });
+  const app = harness.useTestApp();
 
   it('answers 429 / 13000903 with Retry-After past the limit, and leaves other users alone', async () => {
     const flooder = await harness.newUser();
     const other = await harness.newUser();
     const answers = await Promise.all(
       Array.from({ length: 8 }, () =>
-        harness.call(t.baseUrl, 'complete', { fileId: 'FiNope' }, { token: flooder.token }),
+        harness.call(app().baseUrl, 'complete', { fileId: 'FiNope' }, { token: flooder.token }),
       ),
     );
     const codes = answers.map((a) => a.body.code).sort();
@@ -37,12 +28,12 @@ describe('per-user rate limit', () => {
     assert.ok(retryAfter >= 1 && retryAfter <= 30, `retry-after ${retryAfter}`);
     assert.ok(limited.headers.get('x-traceid'));
 
-    const calm = await harness.call(t.baseUrl, 'complete', { fileId: 'FiNope' }, { token: other.token });
+    const calm = await harness.call(app().baseUrl, 'complete', { fileId: 'FiNope' }, { token: other.token });
     assert.equal(calm.body.code, 13000401);
   });
 
   it('does not count requests without a valid token against anyone', async () => {
-    const answer = await harness.call(t.baseUrl, 'complete', { fileId: 'FiNope' }, { token: 'not-a-session' });
+    const answer = await harness.call(app().baseUrl, 'complete', { fileId: 'FiNope' }, { token: 'not-a-session' });
     assert.equal(answer.body.code, 13000901);
   });
 });

@@ -1,7 +1,7 @@
 // Storage unreachable: HTTP 503 / 13000201 with Retry-After, and nothing recorded.
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { deadPort } from '../support/dead-port.ts';
 
 const liveDatabaseUrl = process.env.DATABASE_URL!;
@@ -10,20 +10,16 @@ process.env.S3_ENDPOINT = `http://127.0.0.1:${await deadPort()}`;
 const harness = await import('../support/harness.ts');
 
 describe('storage down', () => {
-  let t: Awaited<ReturnType<typeof harness.startApp>>;
-
-  before(async () => {
-    t = await harness.startApp();
-  });
-
-  after(async () => {
-    await t.close();
-    await harness.closeTestRedis();
-  });
+  const app = harness.useTestApp();
 
   it('answers 503 / 13000201 with Retry-After when storage is unreachable, and creates no file', async () => {
     const user = await harness.newUser();
-    const answer = await harness.call(t.baseUrl, 'create', { fileName: 'down.bin', length: 10 }, { token: user.token });
+    const answer = await harness.call(
+      app().baseUrl,
+      'create',
+      { fileName: 'down.bin', length: 10 },
+      { token: user.token },
+    );
     assert.equal(answer.status, 503);
     assert.equal(answer.body.code, 13000201);
     assert.equal(answer.body.msg, 'Internal calling error.');
@@ -39,7 +35,7 @@ describe('storage down', () => {
   });
 
   it('says which dependency is down on /readyz', async () => {
-    const response = await fetch(`${t.baseUrl}/readyz`);
+    const response = await fetch(`${app().baseUrl}/readyz`);
     assert.equal(response.status, 503);
     assert.deepEqual(await response.json(), {
       status: 'unavailable',

@@ -1,7 +1,7 @@
 import '../support/in-memory-tracing.ts';
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SpanKind } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -39,27 +39,19 @@ function ancestors(span: ReadableSpan, byId: Map<string, ReadableSpan>): Readabl
 }
 
 describe('X-Traceid and the span tree', () => {
-  let t: Awaited<ReturnType<typeof harness.startApp>>;
+  const app = harness.useTestApp();
 
-  before(async () => {
-    t = await harness.startApp();
-  });
-
-  after(async () => {
-    await t.close();
-    await harness.closeTestRedis();
-    await tracing.shutdown();
-  });
+  after(() => tracing.shutdown());
 
   it('joins the trace derived from X-Traceid and hangs pg, ioredis, Fastify and S3 spans under the server span', async () => {
     const user = await harness.newUser();
     const data = harness.testBytes(5 * 1024 * 1024 + 1, 21);
-    const { fileId } = await harness.upload(t.baseUrl, user, data);
+    const { fileId } = await harness.upload(app().baseUrl, user, data);
     spanExporter.reset();
 
     const xTraceid = 'KooDriveTrace_0123456789-abcdefghijklmnopqrstuvwxyzABCDEFGHIJ';
     const answer = await harness.call(
-      t.baseUrl,
+      app().baseUrl,
       'complete',
       { fileId },
       { token: user.token, headers: { 'x-traceid': xTraceid } },
@@ -102,7 +94,7 @@ describe('X-Traceid and the span tree', () => {
   it('keeps a W3C traceparent over X-Traceid, and still records and echoes X-Traceid', async () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const answer = await harness.call(
-      t.baseUrl,
+      app().baseUrl,
       'complete',
       { fileId: 'FiNope' },
       {
@@ -116,7 +108,7 @@ describe('X-Traceid and the span tree', () => {
   });
 
   it('answers without X-Traceid with a fresh one that is the trace id', async () => {
-    const answer = await harness.call(t.baseUrl, 'complete', { fileId: 'FiNope' }, {});
+    const answer = await harness.call(app().baseUrl, 'complete', { fileId: 'FiNope' }, {});
     const echoed = answer.headers.get('x-traceid')!;
     assert.match(echoed, /^[0-9a-f]{32}$/);
     const server = (await spansOfTrace(echoed)).find((s) => s.kind === SpanKind.SERVER)!;

@@ -1,5 +1,6 @@
 // An app on a real port, tokens in the real Redis, and a small KooDrive client over fetch.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { after, before } from 'node:test';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Redis } from 'ioredis';
 import { SESSION_TTL_SECONDS, UPLOAD_SCOPE, sessionKey } from '../../libs/auth/src/session-key.ts';
@@ -20,6 +21,25 @@ export async function startApp(): Promise<TestApp> {
     throw new Error('no listening address');
   }
   return { app, baseUrl: `http://127.0.0.1:${address.port}`, close: () => app.close() };
+}
+
+// Starts the app before the suite's tests and closes it (and the test Redis client) after them;
+// `app()` is the running app inside tests.
+export function useTestApp(): () => TestApp {
+  let running: TestApp | undefined;
+  before(async () => {
+    running = await startApp();
+  });
+  after(async () => {
+    await running?.close();
+    await closeTestRedis();
+  });
+  return () => {
+    if (running === undefined) {
+      throw new Error('the test app is not running');
+    }
+    return running;
+  };
 }
 
 let redis: Redis | undefined;
