@@ -7,8 +7,8 @@ import {
   DeleteObjectsCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
-  S3Client,
 } from '@aws-sdk/client-s3';
+import { testS3 } from './support/s3.ts';
 import { migrate } from '../tools/db/migrate.ts';
 
 async function reachable(name: string, url: string): Promise<void> {
@@ -38,12 +38,7 @@ const TEST_PREFIXES = ['files/c-', 'test/'];
 
 export async function globalTeardown(): Promise<void> {
   const bucket = process.env.S3_BUCKET!;
-  const s3 = new S3Client({
-    endpoint: process.env.S3_ENDPOINT,
-    region: process.env.AWS_REGION,
-    forcePathStyle: true,
-    credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID!, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY! },
-  });
+  const s3 = testS3();
   try {
     for (const prefix of TEST_PREFIXES) {
       for (;;) {

@@ -6,8 +6,8 @@ import {
   CompleteMultipartUploadCommand,
   HeadObjectCommand,
   ListPartsCommand,
-  S3Client,
 } from '@aws-sdk/client-s3';
+import { testS3 } from '../support/s3.ts';
 import {
   type TestApp,
   type TestUser,
@@ -24,12 +24,7 @@ import {
 
 const MIB = 1024 * 1024;
 
-const s3 = new S3Client({
-  endpoint: process.env.S3_ENDPOINT,
-  region: process.env.AWS_REGION,
-  forcePathStyle: true,
-  credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID!, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY! },
-});
+const s3 = testS3();
 
 async function objectSize(key: string): Promise<number | null> {
   try {

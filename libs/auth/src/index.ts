@@ -7,6 +7,5 @@ export {
   UPLOAD_SCOPE,
   sessionKey,
 } from './session-key.js';
-export { RATE_LIMIT_KEY_PREFIX, type RateDecision, RateLimiter } from './rate-limiter.js';
 export { SessionStore } from './session.store.js';
 export { UploadAuthGuard } from './upload-auth.guard.js';

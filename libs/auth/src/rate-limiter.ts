@@ -4,9 +4,9 @@ import { APP_CONFIG, type AppConfig } from '@koodrive/config';
 import { DependencyUnavailableError } from '@koodrive/errors';
 import { InjectRedis } from '@koodrive/redis';
 
-export const RATE_LIMIT_KEY_PREFIX = 'koodrive:ratelimit:';
+const RATE_LIMIT_KEY_PREFIX = 'koodrive:ratelimit:';
 
-export interface RateDecision {
+interface RateDecision {
   readonly allowed: boolean;
   // seconds until the user's window ends (when not allowed)
   readonly retryAfterSeconds: number;
