@@ -10,6 +10,7 @@ import type { NewUploadFile } from '../../libs/database/src/upload-file.ts';
 
 const prisma = new PrismaService(loadConfig(process.env));
 const files = new FileRepository(prisma);
+const NO_TRACE = { traceId: undefined, xTraceid: null };
 
 function newFile(overrides: Partial<NewUploadFile> = {}): NewUploadFile {
   const id = `Fi${randomUUID().replaceAll('-', '')}`;
@@ -39,32 +40,32 @@ describe(FileRepository.name, () => {
   it('hands out one completion claim at a time, and a new one only after the lease ran out', async () => {
     const file = newFile();
     await files.createUpload(file);
-    const first = await files.claimForCompletion(file.id, file.ownerId, 1);
+    const first = await files.claimForCompletion(file.id, file.ownerId, 1, null, null);
     assert.equal(first, 1);
-    assert.equal(await files.claimForCompletion(file.id, file.ownerId, 1), null);
-    assert.equal(await files.claimForCompletion(file.id, 'someone-else', 1), null);
+    assert.equal(await files.claimForCompletion(file.id, file.ownerId, 1, null, null), null);
+    assert.equal(await files.claimForCompletion(file.id, 'someone-else', 1, null, null), null);
     await sleep(1100);
-    const second = await files.claimForCompletion(file.id, file.ownerId, 30);
+    const second = await files.claimForCompletion(file.id, file.ownerId, 30, null, null);
     assert.equal(second, 2);
     // the worker holding the first claim wakes up: none of its writes land
     assert.equal(await files.markCombined(file.id, 1), false);
-    assert.equal(await files.markCompleted(file.id, 1, 'a'.repeat(64)), false);
+    assert.equal(await files.markCompleted(file.id, 1, 'a'.repeat(64), NO_TRACE), false);
     assert.equal(await files.renewLease(file.id, 1, 30), false);
     assert.equal(await files.markFailed(file.id, 1, 13000402, 'stale'), false);
     assert.equal((await files.findForOwner(file.id, file.ownerId))?.status, 'COMPLETING');
     // the current claim's do
-    assert.equal(await files.markCompleted(file.id, 2, 'b'.repeat(64)), true);
+    assert.equal(await files.markCompleted(file.id, 2, 'b'.repeat(64), NO_TRACE), true);
     const done = await files.findForOwner(file.id, file.ownerId);
     assert.equal(done?.status, 'COMPLETED');
     assert.equal(done?.actualSha256, 'b'.repeat(64));
-    assert.equal(await files.claimForCompletion(file.id, file.ownerId, 30), null);
+    assert.equal(await files.claimForCompletion(file.id, file.ownerId, 30, null, null), null);
   });
 
   it('gives 50 concurrent claims exactly one winner', async () => {
     const file = newFile();
     await files.createUpload(file);
     const claims = await Promise.all(
-      Array.from({ length: 50 }, () => files.claimForCompletion(file.id, file.ownerId, 30)),
+      Array.from({ length: 50 }, () => files.claimForCompletion(file.id, file.ownerId, 30, null, null)),
     );
     assert.deepEqual(
       claims.filter((c) => c !== null),
@@ -75,13 +76,13 @@ describe(FileRepository.name, () => {
   it('releases a claim back to uploading with its result, and frees the name of a failed file', async () => {
     const file = newFile();
     await files.createUpload(file);
-    const claim = (await files.claimForCompletion(file.id, file.ownerId, 30))!;
+    const claim = (await files.claimForCompletion(file.id, file.ownerId, 30, null, null))!;
     assert.equal(await files.releaseWithResult(file.id, claim, 13000402, 'missing parts: 2'), true);
     const open = await files.findForOwner(file.id, file.ownerId);
     assert.equal(open?.status, 'UPLOADING');
     assert.equal(open?.resultDetail, 'missing parts: 2');
     assert.equal(await files.isNameTaken(file.containerId, 'root', file.fileName), true);
-    const again = (await files.claimForCompletion(file.id, file.ownerId, 30))!;
+    const again = (await files.claimForCompletion(file.id, file.ownerId, 30, null, null))!;
     assert.equal(again, claim + 1);
     assert.equal(await files.markFailed(file.id, again, 13000402, 'sha256 mismatch'), true);
     assert.equal(await files.isNameTaken(file.containerId, 'root', file.fileName), false);
@@ -102,6 +103,80 @@ describe(FileRepository.name, () => {
   it('does not claim an expired upload task', async () => {
     const file = newFile({ expiresAt: new Date(Date.now() - 1000) });
     await files.createUpload(file);
-    assert.equal(await files.claimForCompletion(file.id, file.ownerId, 30), null);
+    assert.equal(await files.claimForCompletion(file.id, file.ownerId, 30, null, null), null);
+  });
+
+  it('writes one file.completed event with the completion, and none for a stale claim', async () => {
+    const file = newFile();
+    await files.createUpload(file);
+    const stale = (await files.claimForCompletion(file.id, file.ownerId, 1, 'c'.repeat(64), 'trace-a'))!;
+    await sleep(1100);
+    const current = (await files.claimForCompletion(file.id, file.ownerId, 30, 'c'.repeat(64), 'trace-b'))!;
+    const trace = { traceId: 'f'.repeat(32), xTraceid: 'trace-b' };
+    assert.equal(await files.markCompleted(file.id, stale, 'c'.repeat(64), trace), false);
+    assert.equal(await prisma.outboxEvent.count({ where: { fileId: file.id } }), 0);
+    assert.equal(await files.markCompleted(file.id, current, 'c'.repeat(64), trace), true);
+    const events = await prisma.outboxEvent.findMany({ where: { fileId: file.id } });
+    assert.equal(events.length, 1);
+    assert.equal(events[0]!.type, 'file.completed');
+    assert.equal(events[0]!.traceId, 'f'.repeat(32));
+    assert.equal(events[0]!.xTraceid, 'trace-b');
+    assert.equal(events[0]!.publishedAt, null);
+    assert.deepEqual(
+      { ...(events[0]!.payload as Record<string, unknown>), completedAt: undefined },
+      {
+        fileId: file.id,
+        ownerId: file.ownerId,
+        containerId: file.containerId,
+        parentFolder: 'root',
+        fileName: file.fileName,
+        length: 42,
+        sha256: 'c'.repeat(64),
+        storageKey: file.storageKey,
+        rapidUpload: false,
+        completedAt: undefined,
+      },
+    );
+  });
+
+  it('lets the reconciler claim a completion only once its lease lapsed, one claimant at a time', async () => {
+    const file = newFile({ expiresAt: new Date(Date.now() + 1500) });
+    await files.createUpload(file);
+    const first = (await files.claimForCompletion(file.id, file.ownerId, 1, 'd'.repeat(64), 'trace-1'))!;
+    assert.equal(await files.claimLapsedCompletion(file.id, 30), null);
+    await sleep(1600); // the lease lapsed, and the upload's expiry passed too
+    assert.ok((await files.findLapsedCompletions(1000)).includes(file.id));
+    const claims = await Promise.all(Array.from({ length: 20 }, () => files.claimLapsedCompletion(file.id, 30)));
+    const won = claims.filter((c) => c !== null);
+    assert.equal(won.length, 1);
+    assert.equal(won[0]!.claim, first + 1);
+    // the reconciler checks what the request asked for, and carries its X-Traceid
+    assert.equal(won[0]!.expectedSha256, 'd'.repeat(64));
+    assert.equal(won[0]!.claimTraceid, 'trace-1');
+    assert.equal(await files.markCombined(file.id, first), false);
+    assert.equal(await files.markCombined(file.id, first + 1), true);
+    assert.ok(!(await files.findLapsedCompletions(1000)).includes(file.id));
+  });
+
+  it('expires overdue open uploads once, freeing their names and part plans, and tracks the abort', async () => {
+    const overdue = newFile({ expiresAt: new Date(Date.now() - 1000) });
+    const open = newFile({ containerId: overdue.containerId });
+    await files.createUpload(overdue);
+    await files.createUpload(open);
+    await files.savePartPlans(overdue.id, [{ partNumber: 1, partSize: 42, partOffset: 0, hashCtx: null }]);
+    const [a, b] = await Promise.all([files.expireOverdueUploads(1000), files.expireOverdueUploads(1000)]);
+    const expired = [...a, ...b].filter((f) => f.id === overdue.id || f.id === open.id);
+    assert.deepEqual(expired, [{ id: overdue.id, storageKey: overdue.storageKey, uploadId: 'upload-1' }]);
+    const row = await prisma.file.findUniqueOrThrow({ where: { id: overdue.id } });
+    assert.equal(row.status, 'EXPIRED');
+    assert.equal(row.resultCode, 13000401);
+    assert.equal(await files.isNameTaken(overdue.containerId, 'root', overdue.fileName), false);
+    assert.equal(await files.isNameTaken(open.containerId, 'root', open.fileName), true);
+    assert.deepEqual(await files.listPartPlans(overdue.id), []);
+    // the multipart upload is still to be aborted until markUploadFreed says it was
+    assert.equal(row.uploadId, 'upload-1');
+    await files.markUploadFreed(overdue.id);
+    assert.equal((await prisma.file.findUniqueOrThrow({ where: { id: overdue.id } })).uploadId, null);
+    assert.equal(await files.claimForCompletion(overdue.id, overdue.ownerId, 30, null, null), null);
   });
 });

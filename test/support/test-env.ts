@@ -12,6 +12,12 @@ const defaults: Record<string, string> = {
   AWS_SECRET_ACCESS_KEY: 'koodrive-dev-secret',
   OTEL_SDK_DISABLED: 'true',
   LOG_LEVEL: 'warn',
+  // background jobs run when a test says so (their runOnce), not on a timer racing other tests;
+  // test/e2e/crash-recovery runs them on their intervals in a real process
+  RECONCILE_INTERVAL_SECONDS: '0',
+  REAP_INTERVAL_SECONDS: '0',
+  OUTBOX_RELAY_INTERVAL_MS: '0',
+  EVENTS_STREAM: 'koodrive:test:file-events',
 };
 
 for (const [name, value] of Object.entries(defaults)) {

@@ -5,6 +5,7 @@ import { DatabaseModule } from '@koodrive/database';
 import { RedisModule } from '@koodrive/redis';
 import { StorageModule } from '@koodrive/storage';
 import { FilesModule } from './files/files.module.js';
+import { MaintenanceModule } from './maintenance/maintenance.module.js';
 import { HealthController } from './health/health.controller.js';
 import { ApiExceptionFilter } from './http/api-exception.filter.js';
 import { ApiValidationPipe } from './http/validation.pipe.js';
@@ -17,7 +18,7 @@ import { ApiValidationPipe } from './http/validation.pipe.js';
 class ConfigModule {}
 
 @Module({
-  imports: [ConfigModule, DatabaseModule, RedisModule, StorageModule, FilesModule],
+  imports: [ConfigModule, DatabaseModule, RedisModule, StorageModule, FilesModule, MaintenanceModule],
   controllers: [HealthController],
   providers: [
     { provide: APP_FILTER, useClass: ApiExceptionFilter },

@@ -30,6 +30,13 @@ export interface AppConfig {
     readonly completeLeaseSeconds: number;
     readonly completeWaitSeconds: number;
   };
+  // background work every replica runs; safe to run in many at once (0 turns one off)
+  readonly maintenance: {
+    readonly reconcileIntervalSeconds: number;
+    readonly reapIntervalSeconds: number;
+    readonly outboxRelayIntervalMs: number;
+    readonly eventsStream: string;
+  };
   readonly telemetry: {
     readonly disabled: boolean;
     readonly serviceName: string;
@@ -159,8 +166,14 @@ export function loadConfig(env: Env): AppConfig {
     upload: {
       taskTtlSeconds,
       partUrlTtlSeconds,
-      completeLeaseSeconds: r.int('COMPLETE_LEASE_SECONDS', 60, 5, 3600),
+      completeLeaseSeconds: r.int('COMPLETE_LEASE_SECONDS', 60, 1, 3600),
       completeWaitSeconds: r.int('COMPLETE_WAIT_SECONDS', 120, 1, 3600),
+    },
+    maintenance: {
+      reconcileIntervalSeconds: r.int('RECONCILE_INTERVAL_SECONDS', 15, 0, 3600),
+      reapIntervalSeconds: r.int('REAP_INTERVAL_SECONDS', 60, 0, 86_400),
+      outboxRelayIntervalMs: r.int('OUTBOX_RELAY_INTERVAL_MS', 500, 0, 60_000),
+      eventsStream: r.string('EVENTS_STREAM', 'koodrive:file-events'),
     },
     telemetry: {
       disabled: r.bool('OTEL_SDK_DISABLED', false),

@@ -1,6 +1,7 @@
 // Files and their part plans. Every status change is one guarded statement; writes made under a
 // completion claim name that claim, so a worker whose claim was taken over changes nothing.
 import { Injectable } from '@nestjs/common';
+import { ApiCode } from '@koodrive/errors';
 import { isUniqueViolation, translateDatabaseErrors } from './database-errors.js';
 import type { File as FileRow } from './generated/prisma/client.js';
 import { PrismaService } from './prisma.service.js';
@@ -11,6 +12,44 @@ export class FileNameTakenError extends Error {
     super('file name taken in folder');
     this.name = 'FileNameTakenError';
   }
+}
+
+// what a complete on an expired upload answers
+const EXPIRED_RESULT_CODE: number = ApiCode.TaskNotFound;
+
+export interface ExpiredUpload {
+  readonly id: string;
+  readonly storageKey: string;
+  readonly uploadId: string | null;
+}
+
+// Where an event came from: the W3C trace id of the operation and the client's X-Traceid.
+export interface EventTrace {
+  readonly traceId: string | undefined;
+  readonly xTraceid: string | null;
+}
+
+export const FILE_COMPLETED = 'file.completed';
+
+function fileCompletedEvent(row: FileRow, trace: EventTrace) {
+  return {
+    type: FILE_COMPLETED,
+    fileId: row.id,
+    traceId: trace.traceId ?? null,
+    xTraceid: trace.xTraceid,
+    payload: {
+      fileId: row.id,
+      ownerId: row.ownerId,
+      containerId: row.containerId,
+      parentFolder: row.parentFolder,
+      fileName: row.fileName,
+      length: Number(row.length),
+      sha256: row.actualSha256,
+      storageKey: row.storageKey,
+      rapidUpload: row.rapidUpload,
+      completedAt: row.completedAt?.toISOString() ?? null,
+    },
+  };
 }
 
 export interface CompletedMatch {
@@ -28,13 +67,12 @@ export class FileRepository {
   }
 
   // A file whose content the service already holds (flash upload): completed at once.
-  async createCompletedCopy(file: NewUploadFile, sha256: string): Promise<void> {
-    await this.createWithEntry(file, {
-      status: 'COMPLETED',
-      actualSha256: sha256,
-      rapidUpload: true,
-      completedAt: new Date(),
-    });
+  async createCompletedCopy(file: NewUploadFile, sha256: string, trace: EventTrace): Promise<void> {
+    await this.createWithEntry(
+      file,
+      { status: 'COMPLETED', actualSha256: sha256, rapidUpload: true, completedAt: new Date() },
+      trace,
+    );
   }
 
   async findForOwner(id: string, ownerId: string): Promise<UploadFile | null> {
@@ -118,19 +156,61 @@ export class FileRepository {
     );
   }
 
-  // Takes the completion lease: from an open file, or from a claim whose lease ran out.
+  // Takes the completion lease: from an open file, or from a claim whose lease ran out. Records the
+  // digest this completion must reach and the request's X-Traceid, so whoever finishes the
+  // completion (this caller, a retry or the reconciler) checks the same thing and tells the same trace.
   // Returns the new claim number, or null when the file is not claimable now.
-  async claimForCompletion(id: string, ownerId: string, leaseSeconds: number): Promise<number | null> {
+  async claimForCompletion(
+    id: string,
+    ownerId: string,
+    leaseSeconds: number,
+    expectedSha256: string | null,
+    xTraceid: string | null,
+  ): Promise<number | null> {
     const rows = await translateDatabaseErrors(
       () => this.prisma.$queryRaw<{ claim: number }[]>`
         UPDATE files
            SET status = 'COMPLETING', claim = claim + 1,
-               claim_expires_at = now() + make_interval(secs => ${leaseSeconds}), updated_at = now()
+               claim_expires_at = now() + make_interval(secs => ${leaseSeconds}),
+               expected_sha256 = ${expectedSha256}, claim_traceid = ${xTraceid}, updated_at = now()
          WHERE id = ${id} AND owner_id = ${ownerId} AND expires_at > now()
            AND (status = 'UPLOADING' OR (status = 'COMPLETING' AND claim_expires_at < now()))
         RETURNING claim`,
     );
     return rows[0]?.claim ?? null;
+  }
+
+  // Completions whose worker stopped renewing its lease (crashed, partitioned or gave up after a
+  // dependency failed), oldest first.
+  async findLapsedCompletions(limit: number): Promise<string[]> {
+    const rows = await translateDatabaseErrors(() =>
+      this.prisma.file.findMany({
+        where: { status: 'COMPLETING', claimExpiresAt: { lt: new Date() } },
+        select: { id: true },
+        orderBy: { claimExpiresAt: 'asc' },
+        take: limit,
+      }),
+    );
+    return rows.map((row) => row.id);
+  }
+
+  // The reconciler's claim: only on a lapsed lease, keeping the digest and X-Traceid of the
+  // request that started the completion. Past the upload's expiry too: a completion that was
+  // started in time is finished (or rolled back) rather than left half done.
+  async claimLapsedCompletion(id: string, leaseSeconds: number): Promise<UploadFile | null> {
+    const rows = await translateDatabaseErrors(
+      () => this.prisma.$queryRaw<{ claim: number }[]>`
+        UPDATE files
+           SET claim = claim + 1, claim_expires_at = now() + make_interval(secs => ${leaseSeconds}), updated_at = now()
+         WHERE id = ${id} AND status = 'COMPLETING' AND claim_expires_at < now()
+        RETURNING claim`,
+    );
+    const claim = rows[0]?.claim;
+    if (claim === undefined) {
+      return null;
+    }
+    const row = await translateDatabaseErrors(() => this.prisma.file.findUnique({ where: { id } }));
+    return row === null || row.claim !== claim ? null : toUploadFile(row);
   }
 
   async renewLease(id: string, claim: number, leaseSeconds: number): Promise<boolean> {
@@ -141,15 +221,31 @@ export class FileRepository {
     return this.fenced(id, claim, { combinedAt: new Date() });
   }
 
-  async markCompleted(id: string, claim: number, sha256: string): Promise<boolean> {
-    return this.fenced(id, claim, {
-      status: 'COMPLETED',
-      actualSha256: sha256,
-      completedAt: new Date(),
-      claimExpiresAt: null,
-      resultCode: null,
-      resultDetail: null,
-    });
+  // Completed, and the file.completed event in the same transaction: the event exists exactly
+  // when the status does.
+  async markCompleted(id: string, claim: number, sha256: string, trace: EventTrace): Promise<boolean> {
+    return translateDatabaseErrors(() =>
+      this.prisma.$transaction(async (tx) => {
+        const completedAt = new Date();
+        const { count } = await tx.file.updateMany({
+          where: { id, claim, status: 'COMPLETING' },
+          data: {
+            status: 'COMPLETED',
+            actualSha256: sha256,
+            completedAt,
+            claimExpiresAt: null,
+            resultCode: null,
+            resultDetail: null,
+          },
+        });
+        if (count !== 1) {
+          return false;
+        }
+        const row = await tx.file.findUniqueOrThrow({ where: { id } });
+        await tx.outboxEvent.create({ data: fileCompletedEvent(row, trace) });
+        return true;
+      }),
+    );
   }
 
   // Back to UPLOADING with the reason, so the client can fix its parts and complete again.
@@ -178,6 +274,49 @@ export class FileRepository {
     );
   }
 
+  // Reaper, step 1: open uploads past their expiry become EXPIRED in one statement each batch,
+  // giving up their folder names and part plans. Returns what storage still has to free.
+  async expireOverdueUploads(limit: number): Promise<ExpiredUpload[]> {
+    return translateDatabaseErrors(() =>
+      this.prisma.$transaction(async (tx) => {
+        const expired = await tx.$queryRaw<ExpiredUpload[]>`
+          UPDATE files
+             SET status = 'EXPIRED', result_code = ${EXPIRED_RESULT_CODE},
+                 result_detail = 'the upload expired before it was completed', updated_at = now()
+           WHERE id IN (SELECT id FROM files
+                         WHERE status = 'UPLOADING' AND expires_at < now()
+                         ORDER BY expires_at LIMIT ${limit}
+                           FOR UPDATE SKIP LOCKED)
+             AND status = 'UPLOADING'
+          RETURNING id, storage_key AS "storageKey", upload_id AS "uploadId"`;
+        const ids = expired.map((file) => file.id);
+        if (ids.length > 0) {
+          await tx.folderEntry.deleteMany({ where: { fileId: { in: ids } } });
+          await tx.filePart.deleteMany({ where: { fileId: { in: ids } } });
+        }
+        return expired;
+      }),
+    );
+  }
+
+  // Reaper, step 2 (and its retry): expired files whose multipart upload is not yet aborted.
+  async findExpiredWithUpload(limit: number): Promise<ExpiredUpload[]> {
+    return translateDatabaseErrors(() =>
+      this.prisma.file.findMany({
+        where: { status: 'EXPIRED', uploadId: { not: null } },
+        select: { id: true, storageKey: true, uploadId: true },
+        take: limit,
+      }),
+    );
+  }
+
+  // The expired file's multipart upload was aborted: nothing is left in storage.
+  async markUploadFreed(id: string): Promise<void> {
+    await translateDatabaseErrors(() =>
+      this.prisma.file.updateMany({ where: { id, status: 'EXPIRED' }, data: { uploadId: null } }),
+    );
+  }
+
   private async fenced(
     id: string,
     claim: number,
@@ -192,31 +331,37 @@ export class FileRepository {
   private async createWithEntry(
     file: NewUploadFile,
     extra: { status?: 'COMPLETED'; actualSha256?: string; rapidUpload?: boolean; completedAt?: Date },
+    completedTrace?: EventTrace,
   ): Promise<void> {
     try {
       await translateDatabaseErrors(() =>
-        this.prisma.file.create({
-          data: {
-            id: file.id,
-            ownerId: file.ownerId,
-            containerId: file.containerId,
-            parentFolder: file.parentFolder,
-            fileName: file.fileName,
-            length: BigInt(file.length),
-            declaredSha256: file.declaredSha256 ?? null,
-            fileType: file.fileType ?? null,
-            mimeType: file.mimeType ?? null,
-            description: file.description ?? null,
-            clientCreatedAt: file.clientCreatedAt ?? null,
-            storageKey: file.storageKey,
-            uploadId: file.uploadId,
-            uploadToken: file.uploadToken,
-            expiresAt: file.expiresAt,
-            ...extra,
-            entry: {
-              create: { containerId: file.containerId, parentFolder: file.parentFolder, fileName: file.fileName },
+        this.prisma.$transaction(async (tx) => {
+          const row = await tx.file.create({
+            data: {
+              id: file.id,
+              ownerId: file.ownerId,
+              containerId: file.containerId,
+              parentFolder: file.parentFolder,
+              fileName: file.fileName,
+              length: BigInt(file.length),
+              declaredSha256: file.declaredSha256 ?? null,
+              fileType: file.fileType ?? null,
+              mimeType: file.mimeType ?? null,
+              description: file.description ?? null,
+              clientCreatedAt: file.clientCreatedAt ?? null,
+              storageKey: file.storageKey,
+              uploadId: file.uploadId,
+              uploadToken: file.uploadToken,
+              expiresAt: file.expiresAt,
+              ...extra,
+              entry: {
+                create: { containerId: file.containerId, parentFolder: file.parentFolder, fileName: file.fileName },
+              },
             },
-          },
+          });
+          if (completedTrace !== undefined) {
+            await tx.outboxEvent.create({ data: fileCompletedEvent(row, completedTrace) });
+          }
         }),
       );
     } catch (error) {
@@ -242,6 +387,8 @@ function toUploadFile(row: FileRow): UploadFile {
     status: row.status,
     claim: row.claim,
     claimExpiresAt: row.claimExpiresAt,
+    claimTraceid: row.claimTraceid,
+    expectedSha256: row.expectedSha256,
     combinedAt: row.combinedAt,
     resultCode: row.resultCode,
     resultDetail: row.resultDetail,

@@ -1,4 +1,12 @@
 export { DatabaseModule } from './database.module.js';
-export { type CompletedMatch, FileNameTakenError, FileRepository } from './file.repository.js';
+export {
+  type CompletedMatch,
+  type EventTrace,
+  type ExpiredUpload,
+  FILE_COMPLETED,
+  FileNameTakenError,
+  FileRepository,
+} from './file.repository.js';
+export { type OutboxMessage, OutboxRepository } from './outbox.repository.js';
 export { PrismaService } from './prisma.service.js';
 export type { FileStatus, NewUploadFile, PartPlan, UploadFile } from './upload-file.js';

@@ -18,6 +18,10 @@ export interface UploadFile {
   readonly status: FileStatus;
   readonly claim: number;
   readonly claimExpiresAt: Date | null;
+  // X-Traceid of the complete request that started the current completion
+  readonly claimTraceid: string | null;
+  // the digest the current completion must reach (null: record whatever the file hashes to)
+  readonly expectedSha256: string | null;
   readonly combinedAt: Date | null;
   readonly resultCode: number | null;
   readonly resultDetail: string | null;

@@ -1,4 +1,4 @@
-export { type Tracing, type TracingOptions, resolveXTraceid, startTracing } from './tracing.js';
+export { type Tracing, type TracingOptions, activeTraceId, resolveXTraceid, startTracing } from './tracing.js';
 export { XTraceidPropagator } from './x-traceid.propagator.js';
 export {
   KOODRIVE_TRACE_ID_ATTRIBUTE,

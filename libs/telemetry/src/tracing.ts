@@ -2,6 +2,7 @@
 // library is imported; the ESM loader hook must be registered before those imports too.
 import type { IncomingMessage } from 'node:http';
 import { register } from 'node:module';
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { AwsInstrumentation } from '@opentelemetry/instrumentation-aws-sdk';
@@ -74,4 +75,10 @@ export function resolveXTraceid(request: IncomingMessage): string {
   const traced = request as TracedRequest;
   traced[X_TRACEID] ??= parseXTraceid(request.headers[X_TRACEID_HEADER]) ?? newXTraceid(undefined);
   return traced[X_TRACEID];
+}
+
+// The W3C trace id of the span active here, if tracing records one.
+export function activeTraceId(): string | undefined {
+  const context = trace.getActiveSpan()?.spanContext();
+  return context !== undefined && isSpanContextValid(context) ? context.traceId : undefined;
 }

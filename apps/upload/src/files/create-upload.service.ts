@@ -4,6 +4,7 @@ import { APP_CONFIG, type AppConfig } from '@koodrive/config';
 import { FileNameTakenError, FileRepository, type NewUploadFile } from '@koodrive/database';
 import { ApiCode, ApiException } from '@koodrive/errors';
 import { OBJECT_STORAGE, type ObjectStorage } from '@koodrive/storage';
+import { activeTraceId } from '@koodrive/telemetry';
 import { AUTO_RENAME_REJECT, AUTO_RENAME_REUSE, type CreateUploadDto } from './dto/create-upload.dto.js';
 import { UPLOAD_TOKEN_METADATA, newFileId, newUploadToken } from './file-id.js';
 import { timestampedName } from './file-name.js';
@@ -30,7 +31,7 @@ export class CreateUploadService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async create(principal: Principal, dto: CreateUploadDto): Promise<CreateUploadResult> {
+  async create(principal: Principal, dto: CreateUploadDto, xTraceid: string): Promise<CreateUploadResult> {
     const parentFolder = dto.parentFolder?.[0] ?? 'root';
     const autoRename = dto.autoRename ?? 2;
     const answer = (fileId: string, uploadId: string, fileName: string, rapidUpload: boolean): CreateUploadResult => ({
@@ -84,7 +85,12 @@ export class CreateUploadService {
       expiresAt: new Date(Date.now() + this.config.upload.taskTtlSeconds * 1000),
     };
     try {
-      const fileName = await this.insertUnderFreeName(file, dto.fileName, autoRename, held !== null, dto.sha256);
+      const fileName = await this.insertUnderFreeName(
+        file,
+        dto.fileName,
+        autoRename,
+        held !== null && dto.sha256 !== undefined ? { sha256: dto.sha256, xTraceid } : null,
+      );
       return answer(fileId, uploadId ?? '', fileName, held !== null);
     } catch (error) {
       if (uploadId !== null) {
@@ -101,15 +107,18 @@ export class CreateUploadService {
     file: Omit<NewUploadFile, 'fileName'>,
     requested: string,
     autoRename: number,
-    rapid: boolean,
-    sha256: string | undefined,
+    // set when the content is held already: the file is created completed, announcing it
+    rapid: { sha256: string; xTraceid: string } | null,
   ): Promise<string> {
     const now = new Date();
     for (let attempt = -1; attempt < NAME_ATTEMPTS; attempt++) {
       const fileName = attempt < 0 ? requested : timestampedName(requested, now, attempt);
       try {
-        if (rapid && sha256 !== undefined) {
-          await this.files.createCompletedCopy({ ...file, fileName }, sha256);
+        if (rapid !== null) {
+          await this.files.createCompletedCopy({ ...file, fileName }, rapid.sha256, {
+            traceId: activeTraceId(),
+            xTraceid: rapid.xTraceid,
+          });
         } else {
           await this.files.createUpload({ ...file, fileName });
         }

@@ -3,6 +3,7 @@ import { CurrentPrincipal, type Principal, UploadAuthGuard } from '@koodrive/aut
 import { type CompleteUploadResult, CompleteUploadService } from './complete-upload.service.js';
 import { type CreateUploadResult, CreateUploadService } from './create-upload.service.js';
 import { SuccessEnvelopeInterceptor } from '../http/success-envelope.interceptor.js';
+import { XTraceid } from '../http/x-traceid.decorator.js';
 import { CompleteUploadDto } from './dto/complete-upload.dto.js';
 import { CreateUploadDto } from './dto/create-upload.dto.js';
 import { UploadUrlDto } from './dto/upload-url.dto.js';
@@ -20,8 +21,12 @@ export class FilesController {
 
   @Post('create')
   @HttpCode(200)
-  create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateUploadDto): Promise<CreateUploadResult> {
-    return this.createUpload.create(principal, dto);
+  create(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: CreateUploadDto,
+    @XTraceid() xTraceid: string,
+  ): Promise<CreateUploadResult> {
+    return this.createUpload.create(principal, dto, xTraceid);
   }
 
   @Post('multipart/uploadUrl')
@@ -32,7 +37,11 @@ export class FilesController {
 
   @Post('complete')
   @HttpCode(200)
-  complete(@CurrentPrincipal() principal: Principal, @Body() dto: CompleteUploadDto): Promise<CompleteUploadResult> {
-    return this.completeUpload.complete(principal, dto);
+  complete(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: CompleteUploadDto,
+    @XTraceid() xTraceid: string,
+  ): Promise<CompleteUploadResult> {
+    return this.completeUpload.complete(principal, dto, xTraceid);
   }
 }

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '@koodrive/auth';
 import { CompleteUploadService } from './complete-upload.service.js';
+import { CompletionWorker } from './completion-worker.js';
 import { CreateUploadService } from './create-upload.service.js';
 import { FilesController } from './files.controller.js';
 import { UploadUrlService } from './upload-url.service.js';
@@ -8,6 +9,7 @@ import { UploadUrlService } from './upload-url.service.js';
 @Module({
   imports: [AuthModule],
   controllers: [FilesController],
-  providers: [CreateUploadService, UploadUrlService, CompleteUploadService],
+  providers: [CreateUploadService, UploadUrlService, CompleteUploadService, CompletionWorker],
+  exports: [CompletionWorker],
 })
 export class FilesModule {}

@@ -1,0 +1,148 @@
+// The work of one completion claim: combine the parts, prove the combined object's SHA-256,
+// record the outcome. Both a complete request and the reconciler run it, always under a claim
+// they hold; every write names that claim, so a worker whose lease was taken over changes nothing
+// (it gets ClaimLostError). No transaction spans a storage call.
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@koodrive/config';
+import { FileRepository, type UploadFile } from '@koodrive/database';
+import { ApiCode, ApiException } from '@koodrive/errors';
+import { InvalidPartsError, OBJECT_STORAGE, type ObjectStorage, UploadNotFoundError } from '@koodrive/storage';
+import { activeTraceId } from '@koodrive/telemetry';
+import { UPLOAD_TOKEN_METADATA } from './file-id.js';
+import { sha256OfStream } from './object-digest.js';
+import { describeIncompleteParts } from './part-rules.js';
+
+export interface CompleteUploadResult {
+  readonly fileId: string;
+  readonly sha256: string;
+  readonly length: number;
+}
+
+// Our claim was taken over (our lease ran out): what we were doing no longer counts.
+export class ClaimLostError extends Error {
+  constructor(readonly fileId: string) {
+    super(`completion claim on ${fileId} was taken over`);
+    this.name = 'ClaimLostError';
+  }
+}
+
+@Injectable()
+export class CompletionWorker {
+  private readonly logger = new Logger(CompletionWorker.name);
+
+  constructor(
+    private readonly files: FileRepository,
+    @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  // Runs the completion `file.claim` holds. Answers the result, or throws: ApiException for an
+  // outcome recorded on the file, ClaimLostError, or a dependency's error (the lease is then
+  // ended early, so a retry or the reconciler can take over at once).
+  async run(file: UploadFile): Promise<CompleteUploadResult> {
+    const leaseSeconds = this.config.upload.completeLeaseSeconds;
+    const heartbeat = setInterval(
+      () => {
+        this.files.renewLease(file.id, file.claim, leaseSeconds).catch((error: unknown) => {
+          this.logger.warn({ msg: 'could not renew completion lease', fileId: file.id, err: error });
+        });
+      },
+      (leaseSeconds * 1000) / 3,
+    );
+    try {
+      if (file.combinedAt === null) {
+        await this.combine(file);
+      }
+      return await this.verify(file);
+    } catch (error) {
+      if (!(error instanceof ApiException) && !(error instanceof ClaimLostError)) {
+        await this.files.abandonClaim(file.id, file.claim).catch(() => undefined);
+      }
+      throw error;
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  // Lists the parts, checks them, and combines them into the object.
+  private async combine(file: UploadFile): Promise<void> {
+    if (file.uploadId === null) {
+      throw new Error(`file ${file.id} is open but has no multipart upload`);
+    }
+    let parts;
+    try {
+      parts = await this.storage.listParts(file.storageKey, file.uploadId);
+    } catch (error) {
+      if (error instanceof UploadNotFoundError) {
+        return this.settleVanishedUpload(file);
+      }
+      throw error;
+    }
+    const problem = describeIncompleteParts(parts, file.length);
+    if (problem !== null) {
+      await this.fenced(file, this.files.releaseWithResult(file.id, file.claim, ApiCode.UploadIncomplete, problem));
+      throw new ApiException(ApiCode.UploadIncomplete, { detail: problem });
+    }
+    try {
+      await this.storage.completeMultipartUpload(file.storageKey, file.uploadId, parts);
+    } catch (error) {
+      if (error instanceof UploadNotFoundError) {
+        return this.settleVanishedUpload(file);
+      }
+      if (error instanceof InvalidPartsError) {
+        const detail = 'the storage refused the parts; upload them again';
+        await this.fenced(file, this.files.releaseWithResult(file.id, file.claim, ApiCode.UploadIncomplete, detail));
+        throw new ApiException(ApiCode.UploadIncomplete, { detail });
+      }
+      throw error;
+    }
+    await this.fenced(file, this.files.markCombined(file.id, file.claim));
+  }
+
+  // The multipart upload is gone: combined by an earlier claim that could not record it, or
+  // purged by the storage. Only our own object (our token, the right size) counts as combined,
+  // never "an object exists at the key".
+  private async settleVanishedUpload(file: UploadFile): Promise<void> {
+    const head = await this.storage.headObject(file.storageKey);
+    if (head?.metadata[UPLOAD_TOKEN_METADATA] === file.uploadToken && head.size === file.length) {
+      await this.fenced(file, this.files.markCombined(file.id, file.claim));
+      return;
+    }
+    await this.fenced(
+      file,
+      this.files.markFailed(file.id, file.claim, ApiCode.TaskNotFound, 'the uploaded parts are gone from storage'),
+    );
+    throw ApiException.taskNotFound();
+  }
+
+  private async verify(file: UploadFile): Promise<CompleteUploadResult> {
+    const digest = await sha256OfStream(await this.storage.readObject(file.storageKey));
+    const expected = file.expectedSha256;
+    if (digest.bytes !== file.length || (expected !== null && digest.sha256 !== expected)) {
+      const detail =
+        digest.bytes !== file.length
+          ? `the combined file holds ${digest.bytes} bytes, expected ${file.length}`
+          : 'sha256 of the combined file does not match';
+      // record the failure first: an object is only deleted once no claim can complete it
+      await this.fenced(file, this.files.markFailed(file.id, file.claim, ApiCode.UploadIncomplete, detail));
+      await this.storage.deleteObject(file.storageKey).catch((error: unknown) => {
+        this.logger.warn({ msg: 'could not delete object of a failed file', fileId: file.id, err: error });
+      });
+      throw ApiException.integrityFailed(detail);
+    }
+    await this.fenced(
+      file,
+      this.files.markCompleted(file.id, file.claim, digest.sha256, {
+        traceId: activeTraceId(),
+        xTraceid: file.claimTraceid,
+      }),
+    );
+    return { fileId: file.id, sha256: digest.sha256, length: file.length };
+  }
+
+  private async fenced(file: UploadFile, write: Promise<boolean>): Promise<void> {
+    if (!(await write)) {
+      throw new ClaimLostError(file.id);
+    }
+  }
+}

@@ -1,0 +1,53 @@
+// Ends uploads nobody completed in time: marks them EXPIRED (freeing their folder names), then
+// aborts their multipart uploads so the storage frees the parts. The database goes first, so no
+// complete can start on an upload being aborted; an abort that fails is retried on later runs
+// (the row keeps its upload id until the abort succeeded). Expiry (UPLOAD_TASK_TTL_SECONDS) must
+// be shorter than any lifecycle rule with which the storage purges incomplete uploads itself.
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { FileRepository } from '@koodrive/database';
+import { OBJECT_STORAGE, type ObjectStorage } from '@koodrive/storage';
+
+const BATCH = 100;
+
+export interface ReapReport {
+  expired: number;
+  freed: number;
+  failed: number;
+}
+
+@Injectable()
+export class Reaper {
+  private readonly logger = new Logger(Reaper.name);
+
+  constructor(
+    private readonly files: FileRepository,
+    @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
+  ) {}
+
+  async reap(): Promise<ReapReport> {
+    const report: ReapReport = { expired: 0, freed: 0, failed: 0 };
+    for (;;) {
+      const expired = await this.files.expireOverdueUploads(BATCH);
+      report.expired += expired.length;
+      if (expired.length < BATCH) {
+        break;
+      }
+    }
+    for (const file of await this.files.findExpiredWithUpload(BATCH)) {
+      try {
+        if (file.uploadId !== null) {
+          await this.storage.abortMultipartUpload(file.storageKey, file.uploadId);
+        }
+        await this.files.markUploadFreed(file.id);
+        report.freed++;
+      } catch (error) {
+        report.failed++;
+        this.logger.warn({ msg: 'could not abort an expired upload; will retry', fileId: file.id, err: error });
+      }
+    }
+    if (report.expired + report.freed + report.failed > 0) {
+      this.logger.log({ msg: 'reaped expired uploads', ...report });
+    }
+    return report;
+  }
+}
