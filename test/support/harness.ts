@@ -3,6 +3,8 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { after, before } from 'node:test';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Redis } from 'ioredis';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from '../../libs/database/src/generated/prisma/client.ts';
 import { SESSION_TTL_SECONDS, UPLOAD_SCOPE, sessionKey } from '../../libs/auth/src/session-key.ts';
 
 export interface TestApp {
@@ -11,10 +13,22 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+// The services as the tests themselves reach them, whatever a spec points its app at.
+const live = { databaseUrl: process.env.DATABASE_URL!, redisUrl: process.env.REDIS_URL! };
+
 // The app module is imported lazily so a spec can set up tracing (or the environment) first.
-export async function startApp(): Promise<TestApp> {
+// `env` is what this app sees on top of the test environment (the configuration is read once,
+// when the first app of the spec's process starts).
+export async function startApp(env: Readonly<Record<string, string>> = {}): Promise<TestApp> {
   const { createApp } = await import('../../apps/upload/src/bootstrap.ts');
-  const app = await createApp();
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  let app;
+  try {
+    app = await createApp();
+  } finally {
+    process.env = saved;
+  }
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.getHttpServer().address();
   if (address === null || typeof address === 'string') {
@@ -25,14 +39,15 @@ export async function startApp(): Promise<TestApp> {
 
 // Starts the app before the suite's tests and closes it (and the test Redis client) after them;
 // `app()` is the running app inside tests.
-export function useTestApp(): () => TestApp {
+export function useTestApp(env: Readonly<Record<string, string>> = {}): () => TestApp {
   let running: TestApp | undefined;
   before(async () => {
-    running = await startApp();
+    running = await startApp(env);
   });
   after(async () => {
     await running?.close();
     await closeTestRedis();
+    await closeTestDb();
   });
   return () => {
     if (running === undefined) {
@@ -45,7 +60,7 @@ export function useTestApp(): () => TestApp {
 let redis: Redis | undefined;
 
 export function testRedis(): Redis {
-  redis ??= new Redis(process.env.REDIS_URL!);
+  redis ??= new Redis(live.redisUrl);
   return redis;
 }
 
@@ -175,14 +190,38 @@ export async function upload(
   return { fileId, parts };
 }
 
-// The file's row, read straight from the database (for assertions on recorded state).
-export async function fileRow(fileId: string) {
-  const { PrismaClient } = await import('../../libs/database/src/generated/prisma/client.ts');
-  const { PrismaPg } = await import('@prisma/adapter-pg');
-  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: process.env.DATABASE_URL! }) });
-  try {
-    return await prisma.file.findUniqueOrThrow({ where: { id: fileId } });
-  } finally {
-    await prisma.$disconnect();
-  }
+let db: PrismaClient | undefined;
+
+// A Prisma client on the test database, for assertions on recorded state.
+export function testDb(): PrismaClient {
+  db ??= new PrismaClient({ adapter: new PrismaPg({ connectionString: live.databaseUrl }) });
+  return db;
+}
+
+export async function closeTestDb(): Promise<void> {
+  await db?.$disconnect();
+  db = undefined;
+}
+
+// The file's row, read straight from the database.
+export function fileRow(fileId: string) {
+  return testDb().file.findUniqueOrThrow({ where: { id: fileId } });
+}
+
+export function outboxEvents(fileId: string) {
+  return testDb().outboxEvent.findMany({ where: { fileId }, orderBy: { id: 'asc' } });
+}
+
+// The events stream's entries about one file, as field maps.
+export async function streamEntries(fileId: string): Promise<Record<string, string>[]> {
+  const entries = await testRedis().xrange(process.env.EVENTS_STREAM!, '-', '+');
+  return entries
+    .map(([, fields]) => {
+      const entry: Record<string, string> = {};
+      for (let i = 0; i + 1 < fields.length; i += 2) {
+        entry[fields[i]!] = fields[i + 1]!;
+      }
+      return entry;
+    })
+    .filter((entry) => entry.fileId === fileId);
 }

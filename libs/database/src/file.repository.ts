@@ -305,6 +305,7 @@ export class FileRepository {
       this.prisma.file.findMany({
         where: { status: 'EXPIRED', uploadId: { not: null } },
         select: { id: true, storageKey: true, uploadId: true },
+        orderBy: { updatedAt: 'asc' },
         take: limit,
       }),
     );

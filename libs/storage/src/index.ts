@@ -2,6 +2,7 @@ export {
   InvalidPartsError,
   OBJECT_STORAGE,
   type ObjectHead,
+  ObjectNotFoundError,
   type ObjectStorage,
   type StoredPart,
   UploadNotFoundError,

@@ -23,6 +23,7 @@ export interface ObjectStorage {
   abortMultipartUpload(key: string, uploadId: string): Promise<void>;
   // null when there is no object at the key
   headObject(key: string): Promise<ObjectHead | null>;
+  // ObjectNotFoundError when there is no object at the key
   readObject(key: string): Promise<Readable>;
   deleteObject(key: string): Promise<void>;
   ping(): Promise<void>;
@@ -41,5 +42,13 @@ export class InvalidPartsError extends Error {
   constructor(cause: unknown) {
     super('parts rejected by storage', { cause });
     this.name = 'InvalidPartsError';
+  }
+}
+
+// There is no object at the key.
+export class ObjectNotFoundError extends Error {
+  constructor(cause: unknown) {
+    super('object not found', { cause });
+    this.name = 'ObjectNotFoundError';
   }
 }

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -18,6 +18,7 @@ import type { AppConfig } from '@koodrive/config';
 import { DependencyUnavailableError } from '@koodrive/errors';
 import {
   InvalidPartsError,
+  ObjectNotFoundError,
   type ObjectHead,
   type ObjectStorage,
   type StoredPart,
@@ -136,11 +137,18 @@ export class S3ObjectStorage implements ObjectStorage {
   }
 
   async readObject(key: string): Promise<Readable> {
-    const out = await this.call(() => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })));
+    let out;
+    try {
+      out = await this.call(() => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })));
+    } catch (error) {
+      throw error instanceof S3ServiceException && NOT_FOUND_OBJECT.has(error.name)
+        ? new ObjectNotFoundError(error)
+        : error;
+    }
     if (out.Body === undefined) {
       throw new Error('GetObject returned no body');
     }
-    return out.Body as Readable;
+    return Readable.from(checkedBody(out.Body as Readable, out.ContentLength));
   }
 
   async deleteObject(key: string): Promise<void> {
@@ -189,4 +197,22 @@ export function translateS3Error(error: unknown, onUpload: boolean): unknown {
     }
   }
   return error;
+}
+
+// The object's bytes as the store sends them. A connection lost part way, or a body shorter than
+// the Content-Length the store announced, is the store being unavailable: never a short object,
+// which a caller could mistake for a corrupt file.
+async function* checkedBody(body: Readable, contentLength: number | undefined): AsyncGenerator<Buffer> {
+  let bytes = 0;
+  try {
+    for await (const chunk of body) {
+      bytes += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
+  } catch (error) {
+    throw new DependencyUnavailableError('storage', error);
+  }
+  if (contentLength !== undefined && bytes !== contentLength) {
+    throw new DependencyUnavailableError('storage', new Error(`read ${bytes} of ${contentLength} bytes`));
+  }
 }

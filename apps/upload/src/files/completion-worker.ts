@@ -6,7 +6,13 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
 import { FileRepository, type UploadFile } from '@koodrive/database';
 import { ApiCode, ApiException } from '@koodrive/errors';
-import { InvalidPartsError, OBJECT_STORAGE, type ObjectStorage, UploadNotFoundError } from '@koodrive/storage';
+import {
+  InvalidPartsError,
+  OBJECT_STORAGE,
+  ObjectNotFoundError,
+  type ObjectStorage,
+  UploadNotFoundError,
+} from '@koodrive/storage';
 import { activeTraceId } from '@koodrive/telemetry';
 import { UPLOAD_TOKEN_METADATA } from './file-id.js';
 import { sha256OfStream } from './object-digest.js';
@@ -116,7 +122,19 @@ export class CompletionWorker {
   }
 
   private async verify(file: UploadFile): Promise<CompleteUploadResult> {
-    const digest = await sha256OfStream(await this.storage.readObject(file.storageKey));
+    let object;
+    try {
+      object = await this.storage.readObject(file.storageKey);
+    } catch (error) {
+      if (error instanceof ObjectNotFoundError) {
+        // combined once, deleted since behind our back: nothing left to complete
+        const detail = 'the combined file is gone from storage';
+        await this.fenced(file, this.files.markFailed(file.id, file.claim, ApiCode.TaskNotFound, detail));
+        throw ApiException.taskNotFound();
+      }
+      throw error;
+    }
+    const digest = await sha256OfStream(object);
     const expected = file.expectedSha256;
     if (digest.bytes !== file.length || (expected !== null && digest.sha256 !== expected)) {
       const detail =

@@ -33,16 +33,25 @@ export class Reaper {
         break;
       }
     }
-    for (const file of await this.files.findExpiredWithUpload(BATCH)) {
-      try {
-        if (file.uploadId !== null) {
-          await this.storage.abortMultipartUpload(file.storageKey, file.uploadId);
+    for (;;) {
+      const batch = await this.files.findExpiredWithUpload(BATCH);
+      let freed = 0;
+      for (const file of batch) {
+        try {
+          if (file.uploadId !== null) {
+            await this.storage.abortMultipartUpload(file.storageKey, file.uploadId);
+          }
+          await this.files.markUploadFreed(file.id);
+          freed++;
+        } catch (error) {
+          report.failed++;
+          this.logger.warn({ msg: 'could not abort an expired upload; will retry', fileId: file.id, err: error });
         }
-        await this.files.markUploadFreed(file.id);
-        report.freed++;
-      } catch (error) {
-        report.failed++;
-        this.logger.warn({ msg: 'could not abort an expired upload; will retry', fileId: file.id, err: error });
+      }
+      report.freed += freed;
+      // a short batch was the last; a batch where nothing could be freed waits for the next run
+      if (batch.length < BATCH || freed === 0) {
+        break;
       }
     }
     if (report.expired + report.freed + report.failed > 0) {
