@@ -4,11 +4,16 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { resolveXTraceid } from '@koodrive/telemetry';
 import { AppModule } from './app.module.js';
+import { answerClientError } from './http/client-error.js';
 
 const BODY_LIMIT_BYTES = 64 * 1024;
 
 export async function createApp(): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, trustProxy: true });
+  const adapter = new FastifyAdapter({
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: true,
+    clientErrorHandler: answerClientError,
+  });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
     // Fastify's own JSON parser only: bodies are JSON (a form body is 13000101, not parsed)
     bodyParser: false,

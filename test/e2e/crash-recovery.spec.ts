@@ -1,0 +1,175 @@
+// Real service processes, really signalled. A process SIGKILLed between CompleteMultipartUpload and
+// the database commit leaves a lapsed completion that a client's retry or the reconciler (on its
+// interval, in another process) finishes; a worker frozen (SIGSTOP) past its lease cannot undo
+// the completion another process took over. The fault proxy sits between the services and RGW.
+import '../support/test-env.ts';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { FaultProxy, type SeenRequest } from '../support/fault-proxy.ts';
+import * as harness from '../support/harness.ts';
+import { assertCompletedOnce } from '../support/promises.ts';
+import { testS3 } from '../support/s3.ts';
+import { ServiceProcess } from '../support/service-process.ts';
+
+const realS3 = process.env.S3_ENDPOINT!;
+const s3 = await FaultProxy.start(realS3, { http: true });
+const LEASE_SECONDS = 2;
+
+function serviceEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    S3_ENDPOINT: s3.url(realS3),
+    S3_PUBLIC_ENDPOINT: realS3,
+    COMPLETE_LEASE_SECONDS: String(LEASE_SECONDS),
+    LOG_LEVEL: 'debug',
+    ...overrides,
+  };
+}
+
+const completeOf =
+  (fileId: string) =>
+  (r: SeenRequest): boolean =>
+    r.method === 'POST' && r.path.includes(fileId) && r.path.includes('uploadId=');
+const getObjectOf =
+  (fileId: string) =>
+  (r: SeenRequest): boolean =>
+    r.method === 'GET' && r.path.includes(fileId) && !r.path.includes('uploadId=');
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) {
+      return value;
+    }
+    assert.ok(Date.now() < deadline, `timed out waiting until ${what}`);
+    await sleep(100);
+  }
+}
+
+describe('crash recovery with real processes', () => {
+  const services: ServiceProcess[] = [];
+  const start = async (env: Record<string, string> = {}): Promise<ServiceProcess> => {
+    const service = await ServiceProcess.start(serviceEnv(env));
+    services.push(service);
+    return service;
+  };
+  let user: harness.TestUser;
+  const data = harness.testBytes(5 * 1024 * 1024 + 4096, 11);
+
+  before(async () => {
+    user = await harness.newUser();
+  });
+  after(async () => {
+    await Promise.all(services.map((service) => service.stop()));
+    await s3.stop();
+    await harness.closeTestRedis();
+    await harness.closeTestDb();
+  });
+
+  // Uploads through `service`, then completes with SIGKILL striking once RGW has answered the
+  // combine and before the service has heard the answer (so before any database write).
+  async function killedMidComplete(service: ServiceProcess, xTraceid: string): Promise<string> {
+    const { fileId } = await harness.upload(service.baseUrl, user, data);
+    s3.inject(completeOf(fileId), { kind: 'reset-after-answer', onAnswered: () => service.signal('SIGKILL') });
+    await assert.rejects(
+      harness.call(service.baseUrl, 'complete', { fileId }, { token: user.token, headers: { 'x-traceid': xTraceid } }),
+    );
+    assert.equal(await service.exited(), 'SIGKILL');
+    const row = await harness.fileRow(fileId);
+    assert.equal(row.status, 'COMPLETING');
+    assert.equal(row.combinedAt, null, 'killed before the combine was recorded');
+    // but RGW did combine: the object is there
+    const raw = testS3();
+    const head = await raw.send(new HeadObjectCommand({ Bucket: process.env.S3_BUCKET!, Key: row.storageKey }));
+    raw.destroy();
+    assert.equal(head.ContentLength, data.length);
+    return fileId;
+  }
+
+  it('SIGKILL between combine and commit, then a client retry on another process completes the file', async () => {
+    const first = await start();
+    const fileId = await killedMidComplete(first, 'crash-retry-1');
+    const second = await start({ RECONCILE_INTERVAL_SECONDS: '0' });
+    const answer = await harness.call(second.baseUrl, 'complete', { fileId }, { token: user.token });
+    assert.equal(answer.body.code, 0);
+    assert.equal(answer.body.sha256, harness.sha256Hex(data));
+    // settled by a HEAD checking the upload token and size, not by combining again
+    assert.equal(s3.count(completeOf(fileId)), 1);
+    await assertCompletedOnce(fileId, data);
+  });
+
+  it('SIGKILL between combine and commit, then the reconciler finishes it and the relay publishes the event', async () => {
+    const first = await start();
+    const fileId = await killedMidComplete(first, 'crash-reconcile-1');
+    // no client comes back: the jobs of another replica, on their own intervals, finish the work
+    await start({ RECONCILE_INTERVAL_SECONDS: '1', OUTBOX_RELAY_INTERVAL_MS: '200' });
+    await until('the reconciler completed the file', async () =>
+      (await harness.fileRow(fileId)).status === 'COMPLETED' ? true : undefined,
+    );
+    await assertCompletedOnce(fileId, data);
+    assert.equal(s3.count(completeOf(fileId)), 1);
+    const [entry] = await until('the event is in the stream', async () => {
+      const entries = await harness.streamEntries(fileId);
+      return entries.length > 0 ? entries : undefined;
+    });
+    assert.equal(entry!.type, 'file.completed');
+    // the event carries the trace of the request that started the completion
+    assert.equal(entry!.xTraceid, 'crash-reconcile-1');
+    assert.notEqual((await harness.outboxEvents(fileId))[0]!.publishedAt, null);
+  });
+
+  it('a worker frozen past its lease cannot overwrite the completion another process took over', async () => {
+    const frozen = await start({ RECONCILE_INTERVAL_SECONDS: '0' });
+    const other = await start({ RECONCILE_INTERVAL_SECONDS: '0' });
+    const { fileId } = await harness.upload(frozen.baseUrl, user, data);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let froze!: () => void;
+    const frozenInRead = new Promise<void>((resolve) => (froze = resolve));
+    // the frozen worker's read-back answer is held, and the worker frozen, so its lease lapses
+    s3.inject(getObjectOf(fileId), {
+      kind: 'hold',
+      release: released,
+      onHeld: () => {
+        frozen.signal('SIGSTOP');
+        froze();
+      },
+    });
+    const stale = harness.call(frozen.baseUrl, 'complete', { fileId }, { token: user.token });
+    await frozenInRead;
+    await sleep(LEASE_SECONDS * 1000 + 500);
+    const taken = await harness.call(other.baseUrl, 'complete', { fileId }, { token: user.token });
+    assert.equal(taken.body.code, 0);
+    assert.equal((await harness.fileRow(fileId)).claim, 2);
+    // the frozen worker wakes up with its read-back finished: its writes are refused by the
+    // claim fence, and it answers what the file now holds
+    release();
+    frozen.signal('SIGCONT');
+    const late = await stale;
+    assert.equal(late.body.code, 0);
+    assert.equal(late.body.sha256, harness.sha256Hex(data));
+    assert.equal((await harness.fileRow(fileId)).claim, 2);
+    assert.equal(s3.count(completeOf(fileId)), 1);
+    await assertCompletedOnce(fileId, data);
+  });
+
+  it('never writes a session token to its logs, nor echoes one', async () => {
+    const service = await start();
+    const bogus = randomBytes(24).toString('hex');
+    const refused = await harness.call(service.baseUrl, 'create', { fileName: 'x.bin', length: 1 }, { token: bogus });
+    assert.equal(refused.body.code, 13000901);
+    assert.ok(!JSON.stringify(refused.body).includes(bogus));
+    assert.ok(![...refused.headers.values()].some((value) => value.includes(bogus)));
+    const ok = await harness.call(service.baseUrl, 'create', { fileName: 'y.bin', length: 1 }, { token: user.token });
+    assert.equal(ok.body.code, 0);
+    await sleep(200);
+    for (const each of services) {
+      assert.ok(each.output.length > 0);
+      assert.ok(!each.output.includes(user.token), 'a session token in the logs');
+      assert.ok(!each.output.includes(bogus), 'a presented token in the logs');
+    }
+  });
+});

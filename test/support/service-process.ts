@@ -1,0 +1,68 @@
+// The service as a real process (the compiled main.js), for tests that signal it: SIGKILL
+// mid-complete, SIGSTOP to freeze a worker past its lease, SIGTERM.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deadPort } from './dead-port.ts';
+
+// .out/test/support → .out/apps/upload/src/main.js
+const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../apps/upload/src/main.js');
+
+export class ServiceProcess {
+  // everything the process wrote to stdout and stderr
+  output = '';
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly baseUrl: string,
+  ) {}
+
+  static async start(env: Readonly<Record<string, string>>): Promise<ServiceProcess> {
+    const port = await deadPort();
+    const child = spawn(process.execPath, [MAIN], {
+      env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const service = new ServiceProcess(child, `http://127.0.0.1:${port}`);
+    const listening = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`service did not start:\n${service.output}`)), 30_000);
+      const onData = (chunk: Buffer): void => {
+        service.output += chunk.toString();
+        if (service.output.includes('listening on')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`service exited (${code ?? signal}) before listening:\n${service.output}`));
+      });
+    });
+    await listening;
+    return service;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
+  // Waits for the process to end; returns its exit code or signal.
+  async exited(): Promise<number | string> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) {
+      return this.child.exitCode ?? this.child.signalCode!;
+    }
+    const [code, signal] = (await once(this.child, 'exit')) as [number | null, string | null];
+    return code ?? signal!;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGCONT');
+      this.child.kill('SIGKILL');
+      await this.exited();
+    }
+  }
+}
