@@ -2,14 +2,13 @@
 // Starts the built service as its own process, uploads a file of the given size through presigned
 // URLs, and times `complete` while sampling the service's resident memory. Needs `npm run build`
 // and the services of `npm run services:up` (their environment, or its defaults).
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
-import { SESSION_TTL_SECONDS, UPLOAD_SCOPE, sessionKey } from '../libs/auth/src/session-key.ts';
+import { newSession, s3Client, serviceEnv, startService } from './support.ts';
 
 const UNITS: Record<string, number> = { '': 1, KIB: 1024, MIB: 1024 ** 2, GIB: 1024 ** 3 };
 
@@ -34,19 +33,7 @@ const partSize = bytes(values['part-size']);
 const runs = Number(values.runs);
 const baseUrl = `http://127.0.0.1:${values.port}`;
 
-const env: Record<string, string> = {
-  DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/koodrive',
-  REDIS_URL: 'redis://127.0.0.1:6379',
-  S3_ENDPOINT: 'http://127.0.0.1:7480',
-  S3_BUCKET: 'koodrive-uploads',
-  S3_FORCE_PATH_STYLE: 'true',
-  AWS_ACCESS_KEY_ID: 'koodrive-dev',
-  AWS_SECRET_ACCESS_KEY: 'koodrive-dev-secret',
-  ...(process.env as Record<string, string>),
-  PORT: values.port,
-  HOST: '127.0.0.1',
-  OTEL_SDK_DISABLED: 'true',
-};
+const env = serviceEnv(Number(values.port));
 
 // Part n's bytes, made again on demand so the whole file never sits in memory.
 function partBytes(n: number, length: number): Buffer {
@@ -77,27 +64,10 @@ async function post(path: string, token: string, body: unknown): Promise<Record<
   return answer;
 }
 
-const service = spawn(process.execPath, ['dist/apps/upload/src/main.js'], {
-  env,
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
+const service = await startService(env);
 const redis = new Redis(env.REDIS_URL!);
-const s3 = new S3Client({
-  endpoint: env.S3_ENDPOINT,
-  region: env.AWS_REGION ?? 'us-east-1',
-  forcePathStyle: true,
-  credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! },
-});
+const s3 = s3Client(env);
 try {
-  for (let i = 0; ; i++) {
-    if ((await fetch(`${baseUrl}/readyz`).catch(() => null))?.ok === true) {
-      break;
-    }
-    if (i > 100) {
-      throw new Error('service did not become ready');
-    }
-    await sleep(100);
-  }
   const count = Math.max(1, Math.ceil(size / partSize));
   const plan = Array.from({ length: count }, (_, i) => ({
     partNumber: i + 1,
@@ -112,14 +82,7 @@ try {
 
   for (let run = 1; run <= runs; run++) {
     // a container of its own per run: the same content in one container would be a flash upload
-    const token = randomBytes(24).toString('hex');
-    const containerId = `bench-${randomBytes(6).toString('hex')}`;
-    await redis.set(
-      sessionKey(token),
-      JSON.stringify({ userId: 'bench', containerId, scopes: [UPLOAD_SCOPE] }),
-      'EX',
-      SESSION_TTL_SECONDS,
-    );
+    const { token, containerId } = await newSession(redis, 'bench');
     const created = await post('create', token, {
       fileName: `bench-${randomBytes(6).toString('hex')}`,
       length: size,

@@ -60,7 +60,11 @@ describe('hostile input', () => {
 
   it('ignores an X-Traceid of 10 KB or of non-ASCII bytes, answering with a fresh one', async () => {
     for (const traceid of [Buffer.from('a'.repeat(10 * 1024)), Buffer.from('über-trace'), Buffer.from([0x61, 0xff])]) {
-      const answer = await rawRequest(port, completeWithTraceid(user.token, traceid), JSON.stringify({ fileId: 'FiNope' }));
+      const answer = await rawRequest(
+        port,
+        completeWithTraceid(user.token, traceid),
+        JSON.stringify({ fileId: 'FiNope' }),
+      );
       assert.equal(answer.status, 400);
       assert.deepEqual(JSON.parse(answer.body), { code: 13000401, msg: 'Upload task not found.' });
       assert.match(answer.headers['x-traceid']!, /^[0-9a-f]{32}$/);
@@ -74,7 +78,11 @@ describe('hostile input', () => {
       [Buffer.from('a\x00b'), 400],
       [Buffer.from('b'.repeat(100_000)), 431],
     ] as const) {
-      const answer = await rawRequest(port, completeWithTraceid(user.token, traceid), JSON.stringify({ fileId: 'FiNope' }));
+      const answer = await rawRequest(
+        port,
+        completeWithTraceid(user.token, traceid),
+        JSON.stringify({ fileId: 'FiNope' }),
+      );
       assert.equal(answer.status, status);
       assert.deepEqual(JSON.parse(answer.body), { code: 13000101, msg: 'Request error.' });
       assert.match(answer.headers['x-traceid']!, /^[0-9a-f]{32}$/);
@@ -134,9 +142,14 @@ describe('hostile input', () => {
       assert.equal(answer.body.code, 13000102, JSON.stringify(sha256));
     }
     const parts = Array.from({ length: 10_001 }, (_, i) => ({ partNumber: i + 1, partSize: 5 }));
-    const many = await call(app().baseUrl, 'multipart/uploadUrl', { fileId: 'FiNope', multiParts: parts }, {
-      token: user.token,
-    });
+    const many = await call(
+      app().baseUrl,
+      'multipart/uploadUrl',
+      { fileId: 'FiNope', multiParts: parts },
+      {
+        token: user.token,
+      },
+    );
     assert.ok([13000101, 13000102].includes(many.body.code), `${many.body.code}`);
     const nested = await call(app().baseUrl, 'create', undefined, {
       token: user.token,

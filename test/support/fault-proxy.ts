@@ -40,11 +40,14 @@ export class FaultProxy {
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
   private port = 0;
+  // plain fields, not parameter properties: bench/load.ts runs this file with Node's type stripping
+  private readonly target: { host: string; port: number };
+  private readonly http: boolean;
 
-  private constructor(
-    private readonly target: { host: string; port: number },
-    private readonly http: boolean,
-  ) {}
+  private constructor(target: { host: string; port: number }, http: boolean) {
+    this.target = target;
+    this.http = http;
+  }
 
   // `target` is a URL (http://host:port, postgresql://…, redis://…); `http` turns on request parsing.
   static async start(target: string, options: { http?: boolean } = {}): Promise<FaultProxy> {
@@ -143,12 +146,14 @@ class HttpExchange {
   private fault: Fault | undefined;
   private faultedMethod = '';
   private response = Buffer.alloc(0);
+  private readonly client: Socket;
+  private readonly upstream: Socket;
+  private readonly onRequest: (request: SeenRequest) => Fault | undefined;
 
-  constructor(
-    private readonly client: Socket,
-    private readonly upstream: Socket,
-    private readonly onRequest: (request: SeenRequest) => Fault | undefined,
-  ) {
+  constructor(client: Socket, upstream: Socket, onRequest: (request: SeenRequest) => Fault | undefined) {
+    this.client = client;
+    this.upstream = upstream;
+    this.onRequest = onRequest;
     client.on('data', (chunk: Buffer) => this.fromClient(chunk));
     upstream.on('data', (chunk: Buffer) => this.fromUpstream(chunk));
   }
@@ -201,11 +206,17 @@ class HttpExchange {
     }
     this.response = Buffer.concat([this.response, chunk]);
     if (fault.kind === 'reset-mid-response') {
-      if (this.response.length >= fault.afterBytes) {
-        this.client.write(this.response.subarray(0, fault.afterBytes), () => this.client.resetAndDestroy());
-        this.fault = undefined;
-        this.upstream.pause();
+      const passed = this.response.length - chunk.length;
+      if (this.response.length < fault.afterBytes) {
+        this.client.write(chunk);
+        if (responseComplete(this.response, this.faultedMethod === 'HEAD')) {
+          this.fault = undefined; // a response shorter than afterBytes goes through whole
+        }
+        return;
       }
+      this.client.write(chunk.subarray(0, fault.afterBytes - passed), () => this.client.resetAndDestroy());
+      this.fault = undefined;
+      this.upstream.pause();
       return;
     }
     if (!responseComplete(this.response, this.faultedMethod === 'HEAD')) {

@@ -1,0 +1,351 @@
+// npm run load -- [--files 400] [--concurrency 16] [--fault-rate 0.05] [--port 3998]
+// A bounded load test on loopback. Starts the built service with a fault-injecting proxy between
+// it and RGW (connections reset after a combine, during a read-back, before a part listing, at
+// --fault-rate each), then drives create, uploadUrl, the part PUT and complete for many small files:
+// most complete once, some twice in a row, some five times at once, some declare a wrong digest,
+// some leave their part out. A client retries 503 and 13000403 (briefly, not the Retry-After
+// it is told: this is a load test). Then it checks every file's final state against S3 and the
+// outbox and prints requests per second, p50/p99 latency by endpoint, answers by code, the faults
+// injected and the invariant violations, which must be 0 (the exit code says so).
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+} from '@aws-sdk/client-s3';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { FaultProxy, type SeenRequest } from '../test/support/fault-proxy.ts';
+import { migrate } from '../tools/db/migrate.ts';
+import { type Session, newSession, s3Client, serviceEnv, startService } from './support.ts';
+
+const { values } = parseArgs({
+  options: {
+    files: { type: 'string', default: '400' },
+    concurrency: { type: 'string', default: '16' },
+    'fault-rate': { type: 'string', default: '0.05' },
+    port: { type: 'string', default: '3998' },
+  },
+});
+const FILES = Number(values.files);
+const CONCURRENCY = Number(values.concurrency);
+const FAULT_RATE = Number(values['fault-rate']);
+const USERS = 8;
+const RETRIES = 20;
+
+type Scenario = 'once' | 'repeated' | 'concurrent' | 'wrong-digest' | 'missing-part';
+// out of 20 files
+const SCENARIOS: readonly Scenario[] = [
+  ...Array<Scenario>(12).fill('once'),
+  ...Array<Scenario>(3).fill('repeated'),
+  ...Array<Scenario>(3).fill('concurrent'),
+  'wrong-digest',
+  'missing-part',
+];
+
+interface Answer {
+  readonly code: number;
+  readonly body: Record<string, unknown>;
+}
+
+interface FileRun {
+  readonly scenario: Scenario;
+  readonly session: Session;
+  readonly data: Buffer;
+  readonly sha256: string;
+  fileId?: string;
+  readonly completes: Answer[];
+}
+
+const runId = randomBytes(4).toString('hex');
+const env = serviceEnv(Number(values.port), {
+  EVENTS_STREAM: `koodrive:load:${runId}`,
+  RECONCILE_INTERVAL_SECONDS: '1',
+  OUTBOX_RELAY_INTERVAL_MS: '200',
+  COMPLETE_LEASE_SECONDS: '5',
+  LOG_LEVEL: 'error',
+});
+const realS3 = env.S3_ENDPOINT!;
+const baseUrl = `http://127.0.0.1:${env.PORT}`;
+
+// latency samples (ms) by endpoint, answers by endpoint and code
+const latencies = new Map<string, number[]>();
+const codes = new Map<string, number>();
+const faults = new Map<string, number>();
+let requests = 0;
+
+function countFault(kind: string): boolean {
+  if (Math.random() >= FAULT_RATE) {
+    return false;
+  }
+  faults.set(kind, (faults.get(kind) ?? 0) + 1);
+  return true;
+}
+
+async function post(path: string, session: Session, body: unknown): Promise<Answer> {
+  const started = performance.now();
+  let answer: Answer;
+  try {
+    const response = await fetch(`${baseUrl}/koodrive/ose/v1/files/${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${session.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const parsed = (await response.json()) as Record<string, unknown>;
+    answer = { code: parsed.code as number, body: parsed };
+  } catch (error) {
+    answer = { code: -1, body: { error: String(error) } };
+  }
+  requests++;
+  const samples = latencies.get(path) ?? [];
+  samples.push(performance.now() - started);
+  latencies.set(path, samples);
+  const key = `${path} ${answer.code}`;
+  codes.set(key, (codes.get(key) ?? 0) + 1);
+  return answer;
+}
+
+// 503 (a dependency failed) and 13000403 (busy) are worth retrying; anything else is the answer.
+async function postWithRetries(path: string, session: Session, body: unknown): Promise<Answer> {
+  for (let attempt = 0; ; attempt++) {
+    const answer = await post(path, session, body);
+    if (![13000201, 13000403, -1].includes(answer.code) || attempt === RETRIES) {
+      return answer;
+    }
+    await sleep(100 + Math.random() * 200);
+  }
+}
+
+async function runFile(file: FileRun): Promise<void> {
+  const created = await postWithRetries('create', file.session, {
+    fileName: `load-${randomUUID()}.bin`,
+    length: file.data.length,
+    sha256: file.scenario === 'wrong-digest' ? 'f'.repeat(64) : file.sha256,
+  });
+  if (created.code !== 0) {
+    throw new Error(`create answered ${JSON.stringify(created.body)}`);
+  }
+  const fileId = created.body.fileId as string;
+  file.fileId = fileId;
+  const urls = await postWithRetries('multipart/uploadUrl', file.session, {
+    fileId,
+    multiParts: [{ partNumber: 1, partSize: file.data.length, partOffset: 0 }],
+  });
+  if (urls.code !== 0) {
+    throw new Error(`uploadUrl answered ${JSON.stringify(urls.body)}`);
+  }
+  if (file.scenario !== 'missing-part') {
+    const [part] = urls.body.multiParts as { uploadUrl: string }[];
+    const started = performance.now();
+    const response = await fetch(part!.uploadUrl, { method: 'PUT', body: file.data });
+    latencies.set('PUT part', [...(latencies.get('PUT part') ?? []), performance.now() - started]);
+    if (!response.ok) {
+      throw new Error(`part PUT answered ${response.status}`);
+    }
+  }
+  const complete = async (): Promise<void> => {
+    file.completes.push(await postWithRetries('complete', file.session, { fileId }));
+  };
+  if (file.scenario === 'concurrent') {
+    await Promise.all(Array.from({ length: 5 }, complete));
+  } else {
+    await complete();
+    if (file.scenario === 'repeated') {
+      await complete();
+      await complete();
+    }
+  }
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+const proxy = await FaultProxy.start(realS3, { http: true });
+const isComplete = (r: SeenRequest): boolean => r.method === 'POST' && r.path.includes('uploadId=');
+const isListParts = (r: SeenRequest): boolean => r.method === 'GET' && r.path.includes('uploadId=');
+const isGetObject = (r: SeenRequest): boolean =>
+  r.method === 'GET' && r.path.includes('/files/') && !r.path.includes('uploadId=');
+proxy.inject((r) => isComplete(r) && countFault('combine answer lost'), { kind: 'reset-after-answer' }, Infinity);
+proxy.inject(
+  (r) => isGetObject(r) && countFault('read-back cut'),
+  { kind: 'reset-mid-response', afterBytes: 600 },
+  Infinity,
+);
+proxy.inject((r) => isListParts(r) && countFault('part listing reset'), { kind: 'reset-before' }, Infinity);
+
+await migrate(env.DATABASE_URL!);
+const service = await startService({ ...env, S3_ENDPOINT: proxy.url(realS3), S3_PUBLIC_ENDPOINT: realS3 });
+const redis = new Redis(env.REDIS_URL!);
+const s3 = s3Client(env);
+const db = new pg.Pool({ connectionString: env.DATABASE_URL! });
+process.exitCode = 1; // until the checks have run and found nothing
+const violations: string[] = [];
+const sessions: Session[] = [];
+
+try {
+  for (let i = 0; i < USERS; i++) {
+    sessions.push(await newSession(redis, `load-${runId}`));
+  }
+  const files: FileRun[] = Array.from({ length: FILES }, (_, i) => {
+    const data = randomBytes(1024 + Math.floor(Math.random() * 255 * 1024));
+    return {
+      scenario: SCENARIOS[i % SCENARIOS.length]!,
+      session: sessions[i % USERS]!,
+      data,
+      sha256: createHash('sha256').update(data).digest('hex'),
+      completes: [],
+    };
+  });
+
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < files.length) {
+        const file = files[next++]!;
+        await runFile(file).catch((error: unknown) => violations.push(`a file's run failed: ${String(error)}`));
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+
+  // the reconciler settles completions whose worker gave up; give it a few intervals
+  const ids = files.flatMap((file) => (file.fileId === undefined ? [] : [file.fileId]));
+  for (let i = 0; i < 100; i++) {
+    const { rows } = await db.query<{ busy: number; unpublished: number }>(
+      `SELECT (SELECT count(*)::int FROM files WHERE id = ANY($1) AND status = 'COMPLETING') AS busy,
+              (SELECT count(*)::int FROM outbox_events WHERE file_id = ANY($1) AND published_at IS NULL) AS unpublished`,
+      [ids],
+    );
+    if (rows[0]!.busy === 0 && rows[0]!.unpublished === 0) {
+      break;
+    }
+    await sleep(300);
+  }
+
+  const streamed = new Map<string, number>();
+  for (const [, fields] of await redis.xrange(env.EVENTS_STREAM!, '-', '+')) {
+    const fileId = fields[fields.indexOf('fileId') + 1]!;
+    streamed.set(fileId, (streamed.get(fileId) ?? 0) + 1);
+  }
+  for (const file of files) {
+    if (file.fileId === undefined) {
+      continue;
+    }
+    const where = `${file.fileId} (${file.scenario})`;
+    const {
+      rows: [row],
+    } = await db.query<{
+      status: string;
+      actualSha256: string | null;
+      storageKey: string;
+      uploadToken: string;
+      events: number;
+    }>(
+      `SELECT status, actual_sha256 AS "actualSha256", storage_key AS "storageKey", upload_token AS "uploadToken",
+              (SELECT count(*)::int FROM outbox_events WHERE file_id = files.id) AS events
+         FROM files WHERE id = $1`,
+      [file.fileId],
+    );
+    if (row === undefined) {
+      violations.push(`${where}: created, but no row`);
+      continue;
+    }
+    const events = row.events;
+    const successes = file.completes.filter((answer) => answer.code === 0);
+    const head = await s3
+      .send(new HeadObjectCommand({ Bucket: env.S3_BUCKET, Key: row.storageKey }))
+      .catch(() => undefined);
+    if (row.status === 'COMPLETED') {
+      if (row.actualSha256 !== file.sha256) {
+        violations.push(`${where}: completed with digest ${row.actualSha256} of other bytes`);
+      }
+      if (head?.ContentLength !== file.data.length || head.Metadata?.['koodrive-upload-token'] !== row.uploadToken) {
+        violations.push(`${where}: completed but its object is missing, of the wrong size or not ours`);
+      } else {
+        const object = await s3.send(new GetObjectCommand({ Bucket: env.S3_BUCKET, Key: row.storageKey }));
+        const stored = Buffer.from(await object.Body!.transformToByteArray());
+        if (!stored.equals(file.data)) {
+          violations.push(`${where}: the stored bytes differ from the uploaded ones`);
+        }
+      }
+      if (events !== 1) {
+        violations.push(`${where}: ${events} file.completed events in the outbox, not 1`);
+      }
+      if (streamed.get(file.fileId) === undefined) {
+        violations.push(`${where}: its event never reached the stream`);
+      }
+    } else if (events !== 0) {
+      violations.push(`${where}: ${row.status} but ${events} file.completed events`);
+    }
+    if (successes.length > 0 && row.status !== 'COMPLETED') {
+      violations.push(`${where}: success was answered, but the file is ${row.status}`);
+    }
+    if (successes.some((answer) => answer.body.sha256 !== file.sha256)) {
+      violations.push(`${where}: success was answered with another digest`);
+    }
+    const expected =
+      file.scenario === 'wrong-digest' ? 'FAILED' : file.scenario === 'missing-part' ? 'UPLOADING' : 'COMPLETED';
+    if (row.status !== expected) {
+      violations.push(`${where}: ended ${row.status}, expected ${expected}`);
+    }
+    if (file.scenario === 'wrong-digest' && head !== undefined) {
+      violations.push(`${where}: a file that failed its digest left its object`);
+    }
+  }
+
+  const total = [...latencies.entries()].filter(([name]) => name !== 'PUT part');
+  console.log(
+    `\nkoodrive-upload load: ${FILES} files, ${CONCURRENCY} clients, ${USERS} users, fault rate ${FAULT_RATE}`,
+  );
+  console.log(`service requests: ${requests} in ${seconds.toFixed(1)} s = ${(requests / seconds).toFixed(0)} req/s`);
+  console.log('\nlatency (ms)            count     p50     p99     max');
+  for (const [name, samples] of [...total, ['PUT part', latencies.get('PUT part') ?? []] as const]) {
+    const sorted = [...samples].sort((a, b) => a - b);
+    console.log(
+      `${name.padEnd(22)}${String(sorted.length).padStart(7)}${percentile(sorted, 50).toFixed(1).padStart(8)}` +
+        `${percentile(sorted, 99).toFixed(1).padStart(8)}${(sorted.at(-1) ?? 0).toFixed(1).padStart(8)}`,
+    );
+  }
+  console.log('\nanswers by endpoint and code');
+  for (const [key, count] of [...codes.entries()].sort()) {
+    console.log(`  ${key.padEnd(32)}${count}`);
+  }
+  console.log('\nstorage faults injected');
+  for (const [kind, count] of faults) {
+    console.log(`  ${kind.padEnd(32)}${count}`);
+  }
+  console.log(`\ninvariant violations: ${violations.length}`);
+  for (const violation of violations.slice(0, 50)) {
+    console.log(`  - ${violation}`);
+  }
+  process.exitCode = violations.length === 0 ? 0 : 1;
+} finally {
+  service.kill('SIGTERM');
+  await proxy.stop();
+  // leave nothing behind in the (in-memory) store
+  for (const session of sessions) {
+    const prefix = `files/${session.containerId}/`;
+    const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: env.S3_BUCKET, Prefix: prefix }));
+    for (const upload of uploads.Uploads ?? []) {
+      await s3.send(
+        new AbortMultipartUploadCommand({ Bucket: env.S3_BUCKET, Key: upload.Key, UploadId: upload.UploadId }),
+      );
+    }
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: env.S3_BUCKET, Prefix: prefix }));
+    const keys = (listed.Contents ?? []).map((object) => ({ Key: object.Key }));
+    if (keys.length > 0) {
+      await s3.send(new DeleteObjectsCommand({ Bucket: env.S3_BUCKET, Delete: { Objects: keys } }));
+    }
+  }
+  await redis.del(env.EVENTS_STREAM!);
+  redis.disconnect();
+  s3.destroy();
+  await db.end();
+}
