@@ -1,6 +1,7 @@
 // Faults injected between the service and its dependencies by a TCP proxy (test/support/fault-proxy):
-// connection resets during the combine and the read-back, PostgreSQL and Redis stopped and
-// restarted mid-request, 50 concurrent completes counted at the proxy, expiry and reaping.
+// connection resets during the combine and the read-back, the network to PostgreSQL and Redis
+// failing mid-request (real server restarts: restarts.spec), 50 concurrent completes counted at
+// the proxy, expiry and reaping.
 // After each, the promises are checked in the database, in S3 and in the outbox.
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
@@ -138,7 +139,7 @@ describe('faults between the service and its dependencies', () => {
     assert.deepEqual(await harness.outboxEvents(fileId), []);
   });
 
-  it('survives PostgreSQL stopping after the combine: 503, then a retry completes once it is back', async () => {
+  it('survives the network to PostgreSQL failing after the combine: 503, then a retry completes once it is back', async () => {
     const { fileId } = await harness.upload(app().baseUrl, user, data);
     const held = deferred();
     const release = deferred();
@@ -159,7 +160,7 @@ describe('faults between the service and its dependencies', () => {
     await assertCompletedOnce(fileId, data);
   });
 
-  it('completes with Redis stopped mid-request; events wait in the outbox until Redis is back', async () => {
+  it('completes with the network to Redis failing mid-request; events wait in the outbox until it is back', async () => {
     const { fileId } = await harness.upload(app().baseUrl, user, data);
     const held = deferred();
     const release = deferred();

@@ -76,13 +76,13 @@ export interface TestUser {
 }
 
 // A user with a session in Redis, as KooDrive's session service would write it.
-export async function newUser(scopes: readonly string[] = [UPLOAD_SCOPE]): Promise<TestUser> {
+export async function newUser(scopes: readonly string[] = [UPLOAD_SCOPE], redis = testRedis()): Promise<TestUser> {
   const user = {
     userId: `u-${randomUUID()}`,
     containerId: `c-${randomUUID()}`,
     token: randomBytes(24).toString('hex'),
   };
-  await testRedis().set(
+  await redis.set(
     sessionKey(user.token),
     JSON.stringify({ userId: user.userId, containerId: user.containerId, scopes }),
     'EX',

@@ -4,14 +4,14 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, ListPartsCommand } from '@aws-sdk/client-s3';
-import { fileRow, outboxEvents } from './harness.ts';
+import { testDb } from './harness.ts';
 import { testS3 } from './s3.ts';
 
 // Completed once: the row says COMPLETED with the bytes' digest, the object holds exactly those
 // bytes under this upload's token, and there is exactly one file.completed event.
-export async function assertCompletedOnce(fileId: string, data: Buffer): Promise<void> {
+export async function assertCompletedOnce(fileId: string, data: Buffer, db = testDb()): Promise<void> {
   const sha256 = createHash('sha256').update(data).digest('hex');
-  const row = await fileRow(fileId);
+  const row = await db.file.findUniqueOrThrow({ where: { id: fileId } });
   assert.equal(row.status, 'COMPLETED');
   assert.equal(row.actualSha256, sha256);
   assert.equal(Number(row.length), data.length);
@@ -30,7 +30,7 @@ export async function assertCompletedOnce(fileId: string, data: Buffer): Promise
   } finally {
     s3.destroy();
   }
-  const events = await outboxEvents(fileId);
+  const events = await db.outboxEvent.findMany({ where: { fileId } });
   assert.deepEqual(
     events.map((event) => event.type),
     ['file.completed'],

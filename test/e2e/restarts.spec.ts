@@ -1,0 +1,116 @@
+// PostgreSQL and Redis really stopped and restarted while a complete is in flight: a PostgreSQL
+// and a Redis of this test's own (test/support/private-servers), the shared RGW behind the fault
+// proxy only to hold the combine's answer until the server is down.
+import '../support/test-env.ts';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { Redis } from 'ioredis';
+import { PrismaClient } from '../../libs/database/src/generated/prisma/client.ts';
+import { migrate } from '../../tools/db/migrate.ts';
+import { FaultProxy, type SeenRequest } from '../support/fault-proxy.ts';
+import type { ApiResponse, TestUser } from '../support/harness.ts';
+import { PrivatePostgres, PrivateRedis } from '../support/private-servers.ts';
+
+const realS3 = process.env.S3_ENDPOINT!;
+const s3 = await FaultProxy.start(realS3, { http: true });
+const postgres = await PrivatePostgres.create();
+const redisServer = await PrivateRedis.create();
+await migrate(postgres.url);
+
+const harness = await import('../support/harness.ts');
+const { assertCompletedOnce } = await import('../support/promises.ts');
+const { OutboxRelay } = await import('../../apps/upload/src/maintenance/outbox-relay.service.ts');
+
+const LEASE_SECONDS = 2;
+const app = harness.useTestApp({
+  DATABASE_URL: postgres.url,
+  REDIS_URL: redisServer.url,
+  S3_ENDPOINT: s3.url(realS3),
+  S3_PUBLIC_ENDPOINT: realS3,
+  COMPLETE_LEASE_SECONDS: String(LEASE_SECONDS),
+});
+
+const completeOf =
+  (fileId: string) =>
+  (r: SeenRequest): boolean =>
+    r.method === 'POST' && r.path.includes(fileId) && r.path.includes('uploadId=');
+
+describe('PostgreSQL and Redis restarted mid-request', () => {
+  const db = new PrismaClient({ adapter: new PrismaPg({ connectionString: postgres.url }) });
+  const redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined); // down on purpose for a while
+  const data = harness.testBytes(5 * 1024 * 1024 + 100, 21);
+  let user: TestUser;
+  const complete = (fileId: string) => harness.call(app().baseUrl, 'complete', { fileId }, { token: user.token });
+
+  // Starts a complete and answers once RGW has combined the parts but before the service heard it.
+  async function completeHeldAtCombine(fileId: string): Promise<{ answer: Promise<ApiResponse>; release: () => void }> {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let combined!: () => void;
+    const isCombined = new Promise<void>((resolve) => (combined = resolve));
+    s3.inject(completeOf(fileId), { kind: 'hold', release: released, onHeld: combined });
+    const answer = complete(fileId);
+    await isCombined;
+    return { answer, release };
+  }
+
+  async function eventually(what: string, probe: () => Promise<boolean>): Promise<void> {
+    for (let i = 0; !(await probe().catch(() => false)); i++) {
+      assert.ok(i < 100, `timed out waiting until ${what}`);
+      await sleep(200);
+    }
+  }
+
+  before(async () => {
+    user = await harness.newUser(undefined, redis);
+  });
+  after(async () => {
+    await db.$disconnect();
+    redis.disconnect();
+    await s3.stop();
+    await Promise.all([postgres.destroy(), redisServer.destroy()]);
+  });
+
+  it('PostgreSQL restarted after the combine: 503 while it is down, then a retry completes the file once', async () => {
+    const { fileId } = await harness.upload(app().baseUrl, user, data);
+    const held = await completeHeldAtCombine(fileId);
+    await postgres.stop();
+    held.release();
+    const answer = await held.answer;
+    assert.equal(answer.status, 503);
+    assert.equal(answer.body.code, 13000201);
+    assert.equal(answer.headers.get('retry-after'), '5');
+    assert.equal((await complete(fileId)).status, 503);
+    await postgres.start();
+    await eventually('a retry completes the file', async () => (await complete(fileId)).body.code === 0);
+    assert.equal(s3.count(completeOf(fileId)), 1);
+    await assertCompletedOnce(fileId, data, db);
+  });
+
+  it('Redis restarted mid-complete: the complete succeeds, new requests get 503, the event goes out after', async () => {
+    const { fileId } = await harness.upload(app().baseUrl, user, data);
+    const held = await completeHeldAtCombine(fileId);
+    await redisServer.stop();
+    held.release();
+    const answer = await held.answer;
+    assert.equal(answer.body.code, 0);
+    await assertCompletedOnce(fileId, data, db);
+    const refused = await complete(fileId);
+    assert.equal(refused.status, 503);
+    assert.equal(refused.body.code, 13000201);
+    const relay = app().app.get(OutboxRelay);
+    await assert.rejects(relay.relay());
+    await redisServer.start();
+    // the session survived the restart (append-only file); the service reconnects by itself
+    await eventually('the service reconnected to Redis', async () => (await complete(fileId)).body.code === 0);
+    await relay.relay();
+    const entries = await redis.xrange(process.env.EVENTS_STREAM!, '-', '+');
+    const ours = entries.filter(([, fields]) => fields[fields.indexOf('fileId') + 1] === fileId);
+    assert.equal(ours.length, 1);
+    const [event] = await db.outboxEvent.findMany({ where: { fileId } });
+    assert.notEqual(event?.publishedAt, null);
+  });
+});
