@@ -107,6 +107,33 @@ describe('faults between the service and its dependencies', () => {
     assert.equal(again.body.sha256, harness.sha256Hex(data));
   });
 
+  it('finishes a complete whose client went away, and answers the next call from the record', async () => {
+    const { fileId } = await harness.upload(app().baseUrl, user, data);
+    const held = deferred();
+    const release = deferred();
+    s3.inject(completeOf(fileId), { kind: 'hold', release: release.promise, onHeld: held.resolve });
+    const gone = new AbortController();
+    const pending = fetch(`${app().baseUrl}/koodrive/ose/v1/files/complete`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ fileId }),
+      signal: gone.signal,
+    });
+    await held.promise;
+    gone.abort();
+    await assert.rejects(pending);
+    release.resolve();
+    for (let i = 0; (await harness.fileRow(fileId)).status !== 'COMPLETED'; i++) {
+      assert.ok(i < 100, 'the abandoned complete finished');
+      await sleep(50);
+    }
+    await assertCompletedOnce(fileId, data);
+    const answer = await complete(fileId);
+    assert.equal(answer.body.code, 0);
+    assert.equal(s3.count(completeOf(fileId)), 1);
+    assert.equal(s3.count(getObjectOf(fileId)), 1, 'answered from the record, not read again');
+  });
+
   it('answers 503 when the read-back is cut, and a retry verifies without combining again', async () => {
     const { fileId } = await harness.upload(app().baseUrl, user, data);
     s3.inject(getObjectOf(fileId), { kind: 'reset-mid-response', afterBytes: 256 * 1024 });
