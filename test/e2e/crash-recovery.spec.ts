@@ -156,16 +156,33 @@ describe('crash recovery with real processes', () => {
     await assertCompletedOnce(fileId, data);
   });
 
-  it('never writes a session token to its logs, nor echoes one', async () => {
+  it('logs one JSON line per request, and never a session token, nor echoes one', async () => {
     const service = await start();
     const bogus = randomBytes(24).toString('hex');
-    const refused = await harness.call(service.baseUrl, 'create', { fileName: 'x.bin', length: 1 }, { token: bogus });
+    const refused = await harness.call(
+      service.baseUrl,
+      'create',
+      { fileName: 'x.bin', length: 1 },
+      { token: bogus, headers: { 'x-traceid': 'log-line-1' } },
+    );
     assert.equal(refused.body.code, 13000901);
     assert.ok(!JSON.stringify(refused.body).includes(bogus));
     assert.ok(![...refused.headers.values()].some((value) => value.includes(bogus)));
     const ok = await harness.call(service.baseUrl, 'create', { fileName: 'y.bin', length: 1 }, { token: user.token });
     assert.equal(ok.body.code, 0);
     await sleep(200);
+    const lines = service.output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const created = lines.find((line) => line.userId === user.userId && line.fileId === ok.body.fileId);
+    assert.ok(created, 'a log line for the create');
+    assert.equal(created.code, 0);
+    assert.equal(created.msg, 'POST /koodrive/ose/v1/files/create 200');
+    assert.equal(typeof created.responseTime, 'number');
+    assert.match(created.xTraceid as string, /^[0-9a-f]{32}$/);
+    const denied = lines.find((line) => line.xTraceid === 'log-line-1');
+    assert.equal(denied?.code, 13000901);
     for (const each of services) {
       assert.ok(each.output.length > 0);
       assert.ok(!each.output.includes(user.token), 'a session token in the logs');

@@ -5,7 +5,7 @@
 // - for HTTP upstreams (S3), read the request lines going through, count them, and apply a fault
 //   to the requests a rule matches: reset the connection before the request is forwarded, after
 //   the whole response came back from upstream but before the client sees it (the work was done,
-//   the answer is lost), or part way through the response body; run a hook (`onAnswered`) at
+//   the answer is lost), or part way through the response body (the connection is cut: see reset()); run a hook (`onAnswered`) at
 //   that moment (the crash tests SIGKILL the service there); or hold the response until released.
 // The service's HTTP client does not pipeline, so a request's response is what upstream sends
 // after the request, up to its Content-Length (or the last chunk).
@@ -93,7 +93,7 @@ export class FaultProxy {
     const server = this.server;
     this.server = undefined;
     for (const socket of this.sockets) {
-      socket.resetAndDestroy();
+      reset(socket);
     }
     this.sockets.clear();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
@@ -104,7 +104,7 @@ export class FaultProxy {
     this.track(client);
     this.track(upstream);
     const kill = (): void => {
-      client.resetAndDestroy();
+      reset(client);
       upstream.destroy();
     };
     client.on('error', kill);
@@ -183,7 +183,7 @@ class HttpExchange {
       this.faultedMethod = method;
       this.response = Buffer.alloc(0);
       if (this.fault?.kind === 'reset-before') {
-        this.client.resetAndDestroy();
+        reset(this.client);
         this.upstream.destroy();
         return;
       }
@@ -214,7 +214,7 @@ class HttpExchange {
         }
         return;
       }
-      this.client.write(chunk.subarray(0, fault.afterBytes - passed), () => this.client.resetAndDestroy());
+      this.client.write(chunk.subarray(0, fault.afterBytes - passed), () => reset(this.client));
       this.fault = undefined;
       this.upstream.pause();
       return;
@@ -226,7 +226,7 @@ class HttpExchange {
     this.fault = undefined;
     if (fault.kind === 'reset-after-answer') {
       fault.onAnswered?.();
-      this.client.resetAndDestroy();
+      reset(this.client);
       return;
     }
     if (fault.kind === 'hold') {
@@ -252,4 +252,11 @@ function responseComplete(response: Buffer, toHead: boolean): boolean {
   const length = /\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1];
   // no length on a response to HEAD or a 204/304: the head is all of it
   return length === undefined ? true : body >= Number(length);
+}
+
+// The connection is cut: closed at once, with no response. (Not a TCP RST through
+// resetAndDestroy(): on a socket whose peer had just died, that left a handle that never
+// closed, and the test process spinning at exit. To the service both read as ECONNRESET.)
+function reset(socket: Socket): void {
+  socket.destroy();
 }

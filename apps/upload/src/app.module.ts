@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
-import { APP_CONFIG, loadAppConfig } from '@koodrive/config';
+import { LoggerModule } from 'nestjs-pino';
+import { APP_CONFIG, type AppConfig, loadAppConfig } from '@koodrive/config';
 import { DatabaseModule } from '@koodrive/database';
 import { RedisModule } from '@koodrive/redis';
 import { StorageModule } from '@koodrive/storage';
@@ -8,6 +9,7 @@ import { FilesModule } from './files/files.module.js';
 import { MaintenanceModule } from './maintenance/maintenance.module.js';
 import { HealthController } from './health/health.controller.js';
 import { ApiExceptionFilter } from './http/api-exception.filter.js';
+import { requestLogParams } from './http/request-log.js';
 import { ApiValidationPipe } from './http/validation.pipe.js';
 
 @Global()
@@ -18,7 +20,15 @@ import { ApiValidationPipe } from './http/validation.pipe.js';
 class ConfigModule {}
 
 @Module({
-  imports: [ConfigModule, DatabaseModule, RedisModule, StorageModule, FilesModule, MaintenanceModule],
+  imports: [
+    ConfigModule,
+    LoggerModule.forRootAsync({ inject: [APP_CONFIG], useFactory: (config: AppConfig) => requestLogParams(config) }),
+    DatabaseModule,
+    RedisModule,
+    StorageModule,
+    FilesModule,
+    MaintenanceModule,
+  ],
   controllers: [HealthController],
   providers: [
     { provide: APP_FILTER, useClass: ApiExceptionFilter },

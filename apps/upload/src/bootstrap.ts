@@ -2,9 +2,12 @@
 // JSON parser only. Used by main.ts and by the end-to-end tests.
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { trace } from '@opentelemetry/api';
+import { Logger } from 'nestjs-pino';
 import { resolveXTraceid } from '@koodrive/telemetry';
 import { AppModule } from './app.module.js';
 import { answerClientError } from './http/client-error.js';
+import { noteRequest } from './http/request-log.js';
 
 const BODY_LIMIT_BYTES = 64 * 1024;
 
@@ -17,10 +20,16 @@ export async function createApp(): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
     // Fastify's own JSON parser only: bodies are JSON (a form body is 13000101, not parsed)
     bodyParser: false,
+    // Nest's own boot messages wait for the JSON logger
+    bufferLogs: true,
   });
+  app.useLogger(app.get(Logger));
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', async (request, reply) => {
-    void reply.header('x-traceid', resolveXTraceid(request.raw));
+    const xTraceid = resolveXTraceid(request.raw);
+    void reply.header('x-traceid', xTraceid);
+    const span = trace.getActiveSpan()?.spanContext();
+    noteRequest(request.raw, { xTraceid, traceId: span?.traceId, spanId: span?.spanId });
   });
   await app.init();
   await fastify.ready();

@@ -4,10 +4,12 @@ import { tracing } from './tracing.js';
 const { loadAppConfig } = await import('@koodrive/config');
 const { createApp } = await import('./bootstrap.js');
 
+const { Logger } = await import('nestjs-pino');
+
 const config = loadAppConfig();
 const app = await createApp();
 await app.listen({ port: config.port, host: config.host });
-console.log(`koodrive-upload listening on http://${config.host}:${config.port}`);
+app.get(Logger).log(`koodrive-upload listening on http://${config.host}:${config.port}`, 'Main');
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {

@@ -1,5 +1,5 @@
 export { AuthModule } from './auth.module.js';
-export { CurrentPrincipal, type Principal } from './principal.js';
+export { CurrentPrincipal, type Principal, principalOf } from './principal.js';
 export {
   SESSION_KEY_PREFIX,
   SESSION_TTL_SECONDS,

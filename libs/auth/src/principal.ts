@@ -16,3 +16,8 @@ export const CurrentPrincipal = createParamDecorator((_: unknown, ctx: Execution
   }
   return principal;
 });
+
+// The caller, once UploadAuthGuard has authenticated the request.
+export function principalOf(request: object): Principal | undefined {
+  return (request as AuthenticatedRequest)[PRINCIPAL];
+}
