@@ -8,6 +8,7 @@ import { StorageModule } from '@koodrive/storage';
 import { FilesModule } from './files/files.module.js';
 import { MaintenanceModule } from './maintenance/maintenance.module.js';
 import { HealthController } from './health/health.controller.js';
+import { MetricsController } from './health/metrics.controller.js';
 import { ApiExceptionFilter } from './http/api-exception.filter.js';
 import { requestLogParams } from './http/request-log.js';
 import { ApiValidationPipe } from './http/validation.pipe.js';
@@ -29,7 +30,7 @@ class ConfigModule {}
     FilesModule,
     MaintenanceModule,
   ],
-  controllers: [HealthController],
+  controllers: [HealthController, MetricsController],
   providers: [
     { provide: APP_FILTER, useClass: ApiExceptionFilter },
     { provide: APP_PIPE, useClass: ApiValidationPipe },

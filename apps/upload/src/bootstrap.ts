@@ -4,10 +4,11 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { trace } from '@opentelemetry/api';
 import { Logger } from 'nestjs-pino';
+import { httpRequestDuration, httpRequests } from '@koodrive/metrics';
 import { resolveXTraceid } from '@koodrive/telemetry';
 import { AppModule } from './app.module.js';
 import { answerClientError } from './http/client-error.js';
-import { noteRequest } from './http/request-log.js';
+import { noteRequest, requestNotes } from './http/request-log.js';
 
 const BODY_LIMIT_BYTES = 64 * 1024;
 
@@ -30,6 +31,22 @@ export async function createApp(): Promise<NestFastifyApplication> {
     void reply.header('x-traceid', xTraceid);
     const span = trace.getActiveSpan()?.spanContext();
     noteRequest(request.raw, { xTraceid, traceId: span?.traceId, spanId: span?.spanId });
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const notes = requestNotes(request.raw);
+    httpRequests.inc({
+      route,
+      method: request.method,
+      status: reply.statusCode,
+      code: notes.code ?? (reply.statusCode < 400 ? 0 : 'none'),
+    });
+    httpRequestDuration.observe({
+      labels: { route, method: request.method },
+      value: reply.elapsedTime / 1000,
+      // the trace of this request, so a latency spike on a dashboard leads to its trace
+      exemplarLabels: (notes.traceId === undefined ? {} : { traceId: notes.traceId }) as Record<string, string>,
+    });
   });
   await app.init();
   await fastify.ready();

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
 import { DependencyUnavailableError } from '@koodrive/errors';
+import { timeDependency } from '@koodrive/metrics';
 import { InjectRedis } from '@koodrive/redis';
 
 const RATE_LIMIT_KEY_PREFIX = 'koodrive:ratelimit:';
@@ -29,7 +30,9 @@ export class RateLimiter {
     const key = `${RATE_LIMIT_KEY_PREFIX}${userId}`;
     let results: [Error | null, unknown][] | null;
     try {
-      results = await this.redis.multi().incr(key).expire(key, windowSeconds, 'NX').ttl(key).exec();
+      results = await timeDependency('redis', 'MULTI', () =>
+        this.redis.multi().incr(key).expire(key, windowSeconds, 'NX').ttl(key).exec(),
+      );
     } catch (error) {
       throw new DependencyUnavailableError('redis', error);
     }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { DependencyUnavailableError } from '@koodrive/errors';
+import { timeDependency } from '@koodrive/metrics';
 import { InjectRedis } from '@koodrive/redis';
 import { SESSION_TTL_SECONDS, type SessionRecord, sessionKey } from './session-key.js';
 
@@ -12,7 +13,9 @@ export class SessionStore {
   async touch(token: string): Promise<SessionRecord | null> {
     let raw: string | null;
     try {
-      raw = await this.redis.getex(sessionKey(token), 'EX', SESSION_TTL_SECONDS);
+      raw = await timeDependency('redis', 'GETEX', () =>
+        this.redis.getex(sessionKey(token), 'EX', SESSION_TTL_SECONDS),
+      );
     } catch (error) {
       throw new DependencyUnavailableError('redis', error);
     }

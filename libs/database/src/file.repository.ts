@@ -318,6 +318,22 @@ export class FileRepository {
     );
   }
 
+  // Open files by status (UPLOADING, COMPLETING), for the uploads-in-progress gauge.
+  async countOpenByStatus(): Promise<Record<'UPLOADING' | 'COMPLETING', number>> {
+    const groups = await translateDatabaseErrors(() =>
+      this.prisma.file.groupBy({
+        by: ['status'],
+        where: { status: { in: ['UPLOADING', 'COMPLETING'] } },
+        _count: { _all: true },
+      }),
+    );
+    const counts = { UPLOADING: 0, COMPLETING: 0 };
+    for (const group of groups) {
+      counts[group.status as keyof typeof counts] = group._count._all;
+    }
+    return counts;
+  }
+
   private async fenced(
     id: string,
     claim: number,

@@ -1,6 +1,7 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
+import { dependencyDuration } from '@koodrive/metrics';
 import { PrismaClient } from './generated/prisma/client.js';
 
 @Injectable()
@@ -12,6 +13,12 @@ export class PrismaService extends PrismaClient implements OnApplicationShutdown
         max: config.databasePoolSize,
         connectionTimeoutMillis: 5_000,
       }),
+      log: [{ emit: 'event', level: 'query' }],
+    });
+    // every statement's latency, by its verb (SELECT, INSERT, UPDATE, BEGIN, ...)
+    this.$on('query' as never, (event: { query: string; duration: number }) => {
+      const operation = /^\s*"?(\w+)/.exec(event.query)?.[1]?.toUpperCase() ?? 'OTHER';
+      dependencyDuration.observe({ dependency: 'postgres', operation, outcome: 'ok' }, event.duration / 1000);
     });
   }
 

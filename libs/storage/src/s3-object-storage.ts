@@ -16,6 +16,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { AppConfig } from '@koodrive/config';
 import { DependencyUnavailableError } from '@koodrive/errors';
+import { timeDependency } from '@koodrive/metrics';
 import {
   InvalidPartsError,
   ObjectNotFoundError,
@@ -55,7 +56,7 @@ export class S3ObjectStorage implements ObjectStorage {
   }
 
   async createMultipartUpload(key: string, metadata: Readonly<Record<string, string>>): Promise<string> {
-    const out = await this.call(() =>
+    const out = await this.call('CreateMultipartUpload', () =>
       this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, Metadata: { ...metadata } })),
     );
     if (out.UploadId === undefined) {
@@ -77,6 +78,7 @@ export class S3ObjectStorage implements ObjectStorage {
     let marker: string | undefined;
     for (;;) {
       const page = await this.call(
+        'ListParts',
         () =>
           this.client.send(
             new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }),
@@ -98,6 +100,7 @@ export class S3ObjectStorage implements ObjectStorage {
 
   async completeMultipartUpload(key: string, uploadId: string, parts: readonly StoredPart[]): Promise<void> {
     await this.call(
+      'CompleteMultipartUpload',
       () =>
         this.client.send(
           new CompleteMultipartUploadCommand({
@@ -114,6 +117,7 @@ export class S3ObjectStorage implements ObjectStorage {
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
     try {
       await this.call(
+        'AbortMultipartUpload',
         () => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })),
         true,
       );
@@ -126,7 +130,9 @@ export class S3ObjectStorage implements ObjectStorage {
 
   async headObject(key: string): Promise<ObjectHead | null> {
     try {
-      const out = await this.call(() => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })));
+      const out = await this.call('HeadObject', () =>
+        this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })),
+      );
       return { size: out.ContentLength ?? 0, metadata: out.Metadata ?? {} };
     } catch (error) {
       if (error instanceof S3ServiceException && NOT_FOUND_OBJECT.has(error.name)) {
@@ -139,7 +145,9 @@ export class S3ObjectStorage implements ObjectStorage {
   async readObject(key: string): Promise<Readable> {
     let out;
     try {
-      out = await this.call(() => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })));
+      out = await this.call('GetObject', () =>
+        this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })),
+      );
     } catch (error) {
       throw error instanceof S3ServiceException && NOT_FOUND_OBJECT.has(error.name)
         ? new ObjectNotFoundError(error)
@@ -152,11 +160,11 @@ export class S3ObjectStorage implements ObjectStorage {
   }
 
   async deleteObject(key: string): Promise<void> {
-    await this.call(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
+    await this.call('DeleteObject', () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
   }
 
   async ping(): Promise<void> {
-    await this.call(() => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
+    await this.call('HeadBucket', () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
   }
 
   destroy(): void {
@@ -167,9 +175,9 @@ export class S3ObjectStorage implements ObjectStorage {
   }
 
   // One place where S3's errors become ours.
-  private async call<Output>(operation: () => Promise<Output>, onUpload = false): Promise<Output> {
+  private async call<Output>(name: string, operation: () => Promise<Output>, onUpload = false): Promise<Output> {
     try {
-      return await operation();
+      return await timeDependency('s3', name, operation);
     } catch (error) {
       throw translateS3Error(error, onUpload);
     }

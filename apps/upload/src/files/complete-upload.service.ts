@@ -61,7 +61,7 @@ export class CompleteUploadService {
       );
       if (claim !== null) {
         try {
-          return await this.worker.run({ ...file, claim, expectedSha256, claimTraceid: xTraceid });
+          return await this.worker.run({ ...file, claim, expectedSha256, claimTraceid: xTraceid }, 'request');
         } catch (error) {
           if (!(error instanceof ClaimLostError)) {
             throw error;

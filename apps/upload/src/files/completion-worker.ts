@@ -13,6 +13,7 @@ import {
   type ObjectStorage,
   UploadNotFoundError,
 } from '@koodrive/storage';
+import { bytesVerified, completeOutcomes, verificationDuration } from '@koodrive/metrics';
 import { activeTraceId } from '@koodrive/telemetry';
 import { UPLOAD_TOKEN_METADATA } from './file-id.js';
 import { sha256OfStream } from './object-digest.js';
@@ -45,7 +46,27 @@ export class CompletionWorker {
   // Runs the completion `file.claim` holds. Answers the result, or throws: ApiException for an
   // outcome recorded on the file, ClaimLostError, or a dependency's error (the lease is then
   // ended early, so a retry or the reconciler can take over at once).
-  async run(file: UploadFile): Promise<CompleteUploadResult> {
+  // `by` names who runs it, for the outcome metric.
+  async run(file: UploadFile, by: 'request' | 'reconciler'): Promise<CompleteUploadResult> {
+    try {
+      const result = await this.runClaimed(file);
+      completeOutcomes.inc({ code: ApiCode.Success, by });
+      return result;
+    } catch (error) {
+      completeOutcomes.inc({
+        code:
+          error instanceof ApiException
+            ? error.code
+            : error instanceof ClaimLostError
+              ? 'claim_lost'
+              : ApiCode.InternalError,
+        by,
+      });
+      throw error;
+    }
+  }
+
+  private async runClaimed(file: UploadFile): Promise<CompleteUploadResult> {
     const leaseSeconds = this.config.upload.completeLeaseSeconds;
     const heartbeat = setInterval(
       () => {
@@ -134,7 +155,14 @@ export class CompletionWorker {
       }
       throw error;
     }
+    const started = performance.now();
     const digest = await sha256OfStream(object);
+    const traceId = activeTraceId();
+    verificationDuration.observe({
+      value: (performance.now() - started) / 1000,
+      exemplarLabels: traceId === undefined ? {} : { traceId },
+    });
+    bytesVerified.inc(digest.bytes);
     const expected = file.expectedSha256;
     if (digest.bytes !== file.length || (expected !== null && digest.sha256 !== expected)) {
       const detail =

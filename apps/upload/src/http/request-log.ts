@@ -26,6 +26,10 @@ export function noteRequest(request: IncomingMessage, notes: RequestNotes): void
   noted[NOTES] = { ...noted[NOTES], ...notes };
 }
 
+export function requestNotes(request: IncomingMessage): RequestNotes {
+  return (request as NotedRequest)[NOTES] ?? {};
+}
+
 const FILE_ID = /^Fi[A-Za-z0-9]{1,62}$/;
 
 // A fileId worth logging: the service's own format, never whatever a client sent.

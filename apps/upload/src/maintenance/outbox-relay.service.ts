@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
 import { type OutboxMessage, OutboxRepository } from '@koodrive/database';
 import { DependencyUnavailableError } from '@koodrive/errors';
+import { maintenanceActions, timeDependency } from '@koodrive/metrics';
 import { InjectRedis } from '@koodrive/redis';
 
 const BATCH = 100;
@@ -26,6 +27,7 @@ export class OutboxRelay {
     for (;;) {
       const published = await this.outbox.relayBatch(BATCH, (events) => this.publish(events));
       total += published;
+      maintenanceActions.inc({ job: 'outbox-relay', action: 'published' }, published);
       if (published < BATCH) {
         return total;
       }
@@ -59,7 +61,7 @@ export class OutboxRelay {
     }
     let results;
     try {
-      results = await pipeline.exec();
+      results = await timeDependency('redis', 'XADD', () => pipeline.exec());
     } catch (error) {
       throw new DependencyUnavailableError('redis', error);
     }

@@ -5,6 +5,7 @@
 // be shorter than any lifecycle rule with which the storage purges incomplete uploads itself.
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { FileRepository } from '@koodrive/database';
+import { maintenanceActions } from '@koodrive/metrics';
 import { OBJECT_STORAGE, type ObjectStorage } from '@koodrive/storage';
 
 const BATCH = 100;
@@ -53,6 +54,9 @@ export class Reaper {
       if (batch.length < BATCH || freed === 0) {
         break;
       }
+    }
+    for (const action of ['expired', 'freed', 'failed'] as const) {
+      maintenanceActions.inc({ job: 'reap', action }, report[action]);
     }
     if (report.expired + report.freed + report.failed > 0) {
       this.logger.log({ msg: 'reaped expired uploads', ...report });

@@ -8,6 +8,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
 import { FileRepository } from '@koodrive/database';
 import { ApiException } from '@koodrive/errors';
+import { maintenanceActions } from '@koodrive/metrics';
 import { ClaimLostError, CompletionWorker } from '../files/completion-worker.js';
 
 const BATCH = 20;
@@ -39,7 +40,7 @@ export class Reconciler {
         continue; // another replica got there first
       }
       try {
-        await this.worker.run(file);
+        await this.worker.run(file, 'reconciler');
         report.completed++;
         this.logger.log({ msg: 'reconciler completed a lapsed completion', fileId: id, claim: file.claim });
       } catch (error) {
@@ -52,6 +53,12 @@ export class Reconciler {
         }
       }
     }
+    maintenanceActions.inc({ job: 'reconcile', action: 'completed' }, report.completed);
+    maintenanceActions.inc(
+      { job: 'reconcile', action: 'settled' },
+      Object.values(report.settled).reduce((sum, n) => sum + n, 0),
+    );
+    maintenanceActions.inc({ job: 'reconcile', action: 'retry_later' }, report.retryLater);
     return report;
   }
 }

@@ -1,0 +1,13 @@
+export {
+  type Dependency,
+  bytesVerified,
+  completeOutcomes,
+  dependencyDuration,
+  httpRequestDuration,
+  httpRequests,
+  maintenanceActions,
+  metricsRegistry,
+  timeDependency,
+  uploadsByStatus,
+  verificationDuration,
+} from './metrics.js';
