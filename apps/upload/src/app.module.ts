@@ -9,6 +9,7 @@ import { FilesModule } from './files/files.module.js';
 import { MaintenanceModule } from './maintenance/maintenance.module.js';
 import { HealthController } from './health/health.controller.js';
 import { MetricsController } from './health/metrics.controller.js';
+import { ShutdownState } from './health/shutdown-state.js';
 import { ApiExceptionFilter } from './http/api-exception.filter.js';
 import { requestLogParams } from './http/request-log.js';
 import { ApiValidationPipe } from './http/validation.pipe.js';
@@ -32,6 +33,7 @@ class ConfigModule {}
   ],
   controllers: [HealthController, MetricsController],
   providers: [
+    ShutdownState,
     { provide: APP_FILTER, useClass: ApiExceptionFilter },
     { provide: APP_PIPE, useClass: ApiValidationPipe },
   ],

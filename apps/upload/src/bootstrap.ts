@@ -7,6 +7,7 @@ import { Logger } from 'nestjs-pino';
 import { httpRequestDuration, httpRequests } from '@koodrive/metrics';
 import { resolveXTraceid } from '@koodrive/telemetry';
 import { AppModule } from './app.module.js';
+import { ShutdownState } from './health/shutdown-state.js';
 import { answerClientError } from './http/client-error.js';
 import { noteRequest, requestNotes } from './http/request-log.js';
 
@@ -31,6 +32,14 @@ export async function createApp(): Promise<NestFastifyApplication> {
     void reply.header('x-traceid', xTraceid);
     const span = trace.getActiveSpan()?.spanContext();
     noteRequest(request.raw, { xTraceid, traceId: span?.traceId, spanId: span?.spanId });
+  });
+  // once shutting down, every response closes its connection: a keep-alive connection would
+  // otherwise hold the server's close until the client's keep-alive timeout
+  const shutdown = app.get(ShutdownState);
+  fastify.addHook('onSend', async (_request, reply) => {
+    if (shutdown.isDraining) {
+      void reply.header('connection', 'close');
+    }
   });
   fastify.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tracing } from './tracing.js';
 
 // Loaded only now, so the instrumentations see every module they patch.
@@ -5,17 +6,28 @@ const { loadAppConfig } = await import('@koodrive/config');
 const { createApp } = await import('./bootstrap.js');
 
 const { Logger } = await import('nestjs-pino');
+const { ShutdownState } = await import('./health/shutdown-state.js');
 
 const config = loadAppConfig();
 const app = await createApp();
+const logger = app.get(Logger);
 await app.listen({ port: config.port, host: config.host });
-app.get(Logger).log(`koodrive-upload listening on http://${config.host}:${config.port}`, 'Main');
+logger.log(`koodrive-upload listening on http://${config.host}:${config.port}`, 'Main');
 
+// SIGTERM (Kubernetes) or SIGINT: readiness goes false at once; the server keeps serving for
+// SHUTDOWN_DRAIN_SECONDS while load balancers take the pod out; then it stops accepting, lets
+// in-flight requests (completes included) finish, stops the background jobs, closes the database
+// and Redis, and flushes the traces.
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
-    void app
-      .close()
-      .then(() => tracing.shutdown())
+    app.get(ShutdownState).beginDrain();
+    logger.log(`${signal}: not ready; closing in ${config.shutdownDrainSeconds} s`, 'Main');
+    void sleep(config.shutdownDrainSeconds * 1000)
+      .then(() => app.close())
+      .then(() => {
+        logger.log('closed: in-flight requests done, connections closed', 'Main');
+        return tracing.shutdown();
+      })
       .catch((error: unknown) => {
         console.error('shutdown failed', error);
         process.exitCode = 1;

@@ -5,6 +5,8 @@ export interface AppConfig {
   readonly nodeEnv: 'development' | 'production' | 'test';
   readonly host: string;
   readonly port: number;
+  // after SIGTERM: seconds the server keeps serving with readiness false, before it closes
+  readonly shutdownDrainSeconds: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   readonly databaseUrl: string;
   readonly databasePoolSize: number;
@@ -145,6 +147,7 @@ export function loadConfig(env: Env): AppConfig {
     nodeEnv: r.oneOf('NODE_ENV', 'development', ['development', 'production', 'test']),
     host: r.string('HOST', '0.0.0.0'),
     port: r.int('PORT', 3000, 0, 65535),
+    shutdownDrainSeconds: r.int('SHUTDOWN_DRAIN_SECONDS', 5, 0, 120),
     logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
     databaseUrl: r.url('DATABASE_URL', 'postgresql://postgres@127.0.0.1:5432/koodrive', ['postgresql:', 'postgres:'])!,
     databasePoolSize: r.int('DATABASE_POOL_SIZE', 10, 1, 200),

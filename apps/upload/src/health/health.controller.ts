@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { PrismaService } from '@koodrive/database';
 import { InjectRedis } from '@koodrive/redis';
 import { OBJECT_STORAGE, type ObjectStorage } from '@koodrive/storage';
+import { ShutdownState } from './shutdown-state.js';
 
 type CheckResult = 'ok' | 'unavailable';
 
@@ -16,6 +17,7 @@ export class HealthController {
     private readonly prisma: PrismaService,
     @InjectRedis() private readonly redis: Redis,
     @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
+    private readonly shutdown: ShutdownState,
   ) {}
 
   @Get('healthz')
@@ -28,7 +30,11 @@ export class HealthController {
   @Header('cache-control', 'no-store')
   async readyz(
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<{ status: 'ok' | 'unavailable'; checks: Record<string, CheckResult> }> {
+  ): Promise<{ status: 'ok' | 'unavailable' | 'shutting down'; checks: Record<string, CheckResult> }> {
+    if (this.shutdown.isDraining) {
+      void reply.status(503);
+      return { status: 'shutting down', checks: {} };
+    }
     const [database, redis, storage] = await Promise.all([
       check(() => this.prisma.$queryRaw`SELECT 1`),
       check(() => this.redis.ping()),

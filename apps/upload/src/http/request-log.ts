@@ -62,7 +62,10 @@ export function requestLogParams(config: AppConfig): Params {
     pinoHttp: {
       level: config.logLevel,
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-      autoLogging: { ignore: (request) => QUIET_ROUTES.has(request.url ?? '') },
+      autoLogging: {
+        ignore: (request) =>
+          QUIET_ROUTES.has((request as IncomingMessage & { originalUrl?: string }).originalUrl ?? request.url ?? ''),
+      },
       serializers: {
         req: (request: { method?: string; url?: string }) => ({ method: request.method, url: request.url }),
         res: (response: { statusCode?: number }) => ({ statusCode: response.statusCode }),

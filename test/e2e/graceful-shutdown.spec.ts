@@ -1,0 +1,70 @@
+// SIGTERM to a real service process while a 256 MiB complete is in flight: readiness turns false
+// at once, the server keeps serving through the drain, then refuses new connections, lets the
+// complete finish (and record the file), and exits 0.
+import '../support/test-env.ts';
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FaultProxy, type SeenRequest } from '../support/fault-proxy.ts';
+import * as harness from '../support/harness.ts';
+import { assertCompletedOnce } from '../support/promises.ts';
+import { ServiceProcess } from '../support/service-process.ts';
+
+const realS3 = process.env.S3_ENDPOINT!;
+const s3 = await FaultProxy.start(realS3, { http: true });
+const DRAIN_SECONDS = 1;
+
+describe('graceful shutdown', () => {
+  let service: ServiceProcess | undefined;
+  after(async () => {
+    await service?.stop();
+    await s3.stop();
+    await harness.closeTestRedis();
+    await harness.closeTestDb();
+  });
+
+  it('on SIGTERM: not ready, drains, finishes the in-flight 256 MiB complete, records it, exits 0', async () => {
+    service = await ServiceProcess.start({
+      S3_ENDPOINT: s3.url(realS3),
+      S3_PUBLIC_ENDPOINT: realS3,
+      SHUTDOWN_DRAIN_SECONDS: String(DRAIN_SECONDS),
+      LOG_LEVEL: 'info',
+    });
+    const user = await harness.newUser();
+    const data = harness.testBytes(256 * 1024 * 1024, 3);
+    const { fileId } = await harness.upload(service.baseUrl, user, data, { partSize: 64 * 1024 * 1024 });
+
+    // the complete is in flight: RGW has combined, the answer is held at the proxy
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let combined!: () => void;
+    const isCombined = new Promise<void>((resolve) => (combined = resolve));
+    s3.inject(
+      (r: SeenRequest) => r.method === 'POST' && r.path.includes(fileId) && r.path.includes('uploadId='),
+      { kind: 'hold', release: released, onHeld: combined },
+    );
+    const completing = harness.call(service.baseUrl, 'complete', { fileId }, { token: user.token });
+    await isCombined;
+
+    const signalled = Date.now();
+    service.signal('SIGTERM');
+    await sleep(200);
+    // draining: still serving, but not ready
+    const ready = await fetch(`${service.baseUrl}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.deepEqual(await ready.json(), { status: 'shutting down', checks: {} });
+    assert.equal((await fetch(`${service.baseUrl}/healthz`)).status, 200);
+
+    // past the drain the server is closing: no new connections, the complete still running
+    await sleep(DRAIN_SECONDS * 1000 + 300 - (Date.now() - signalled));
+    await assert.rejects(fetch(`${service.baseUrl}/healthz`));
+    release();
+
+    const answer = await completing;
+    assert.equal(answer.body.code, 0);
+    assert.equal(answer.body.sha256, harness.sha256Hex(data));
+    assert.equal(await service.exited(), 0);
+    assert.match(service.output, /closed: in-flight requests done/);
+    await assertCompletedOnce(fileId, data);
+  });
+});
