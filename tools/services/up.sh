@@ -361,6 +361,12 @@ else
   fi
 fi
 
+# --- Test tooling -------------------------------------------------------------------------
+# Debian's docker-compose (v1) checks docker-compose.yml in the tests (`config` needs no engine).
+if ! command -v docker-compose >/dev/null 2>&1; then
+  apt_install docker-compose || die "could not install docker-compose"
+fi
+
 cat <<ENV
 export DATABASE_URL=postgresql://postgres@127.0.0.1:5432/koodrive
 export TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/koodrive_test

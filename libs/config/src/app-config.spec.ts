@@ -29,4 +29,19 @@ describe(loadConfig.name, () => {
       assert.equal(error.problems.length, 4);
     }
   });
+
+  it('requires the addresses of its dependencies in production', () => {
+    assert.throws(
+      () => loadConfig({ NODE_ENV: 'production', REDIS_URL: 'redis://redis:6379' }),
+      (error: ConfigError) =>
+        error.problems.length === 2 && /DATABASE_URL/.test(error.problems[0]!) && /S3_BUCKET/.test(error.problems[1]!),
+    );
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgresql://db/koodrive',
+      REDIS_URL: 'redis://redis:6379',
+      S3_BUCKET: 'uploads',
+    });
+    assert.equal(config.databaseUrl, 'postgresql://db/koodrive');
+  });
 });

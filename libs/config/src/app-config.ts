@@ -126,8 +126,18 @@ class Reader {
   }
 }
 
+// Variables with a default meant for a local run only: in production they must be given.
+export const REQUIRED_IN_PRODUCTION = ['DATABASE_URL', 'REDIS_URL', 'S3_BUCKET'] as const;
+
 export function loadConfig(env: Env): AppConfig {
   const r = new Reader(env);
+  if (r.optional('NODE_ENV') === 'production') {
+    for (const name of REQUIRED_IN_PRODUCTION) {
+      if (r.optional(name) === undefined) {
+        r.problems.push(`${name} is required when NODE_ENV=production (the default only suits a local run)`);
+      }
+    }
+  }
   const s3Endpoint = r.url('S3_ENDPOINT', undefined, ['http:', 'https:']);
   const accessKeyId = r.optional('AWS_ACCESS_KEY_ID');
   const secretAccessKey = r.optional('AWS_SECRET_ACCESS_KEY');

