@@ -29,7 +29,9 @@ async function composeConfig(): Promise<{ services: Record<string, Service> }> {
       cwd: ROOT,
     }));
   } catch (error) {
-    throw new Error(`docker-compose config failed (apt-get install docker-compose): ${String(error)}`);
+    throw new Error(`docker-compose config failed (npm run services:up installs docker-compose): ${String(error)}`, {
+      cause: error,
+    });
   }
   return parse(stdout) as { services: Record<string, Service> };
 }

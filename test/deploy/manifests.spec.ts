@@ -35,9 +35,9 @@ async function readYaml<T>(file: string): Promise<T[]> {
 // The model class of a kind, whose validate() checks a manifest against the Kubernetes schema.
 async function modelOf(manifest: Manifest): Promise<new (data: unknown) => { validate(): void }> {
   const group = manifest.apiVersion.includes('/') ? manifest.apiVersion : `v1`;
-  const module: Record<string, unknown> = group.startsWith('monitoring.coreos.com/')
-    ? await import(`@kubernetes-models/prometheus-operator/${group}`)
-    : await import(`kubernetes-models/${group}`);
+  const module = (await (group.startsWith('monitoring.coreos.com/')
+    ? import(`@kubernetes-models/prometheus-operator/${group}`)
+    : import(`kubernetes-models/${group}`))) as Record<string, unknown>;
   const model = module[manifest.kind];
   assert.ok(typeof model === 'function', `no schema for ${manifest.apiVersion} ${manifest.kind}`);
   return model as new (data: unknown) => { validate(): void };
