@@ -39,10 +39,11 @@ describe('graceful shutdown', () => {
     const released = new Promise<void>((resolve) => (release = resolve));
     let combined!: () => void;
     const isCombined = new Promise<void>((resolve) => (combined = resolve));
-    s3.inject(
-      (r: SeenRequest) => r.method === 'POST' && r.path.includes(fileId) && r.path.includes('uploadId='),
-      { kind: 'hold', release: released, onHeld: combined },
-    );
+    s3.inject((r: SeenRequest) => r.method === 'POST' && r.path.includes(fileId) && r.path.includes('uploadId='), {
+      kind: 'hold',
+      release: released,
+      onHeld: combined,
+    });
     const completing = harness.call(service.baseUrl, 'complete', { fileId }, { token: user.token });
     await isCombined;
 

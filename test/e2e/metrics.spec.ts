@@ -79,6 +79,28 @@ describe('metrics', () => {
     assert.ok(sample(after, 'koodrive_upload_process_resident_memory_bytes')! > 0);
   });
 
+  it('exports every metric the Grafana dashboard queries', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const dashboard = JSON.parse(
+      await readFile(new URL('../../../deploy/grafana/koodrive-upload.json', import.meta.url), 'utf8'),
+    ) as { panels: { targets: { expr?: string }[] }[] };
+    const exported = new Set(
+      (await scrape())
+        .split('\n')
+        .filter((line) => line !== '' && !line.startsWith('#'))
+        .map((line) => /^[\w:]+/.exec(line)![0]),
+    );
+    const queried = new Set(
+      dashboard.panels.flatMap((panel) =>
+        panel.targets.flatMap((target) => target.expr?.match(/\bkoodrive_\w+/g) ?? []),
+      ),
+    );
+    assert.ok(queried.size >= 8);
+    for (const name of queried) {
+      assert.ok(exported.has(name), `${name} is queried by the dashboard but not exported`);
+    }
+  });
+
   it('counts what the background jobs do', async () => {
     const before =
       sample(await scrape(), 'koodrive_maintenance_actions_total', { job: 'reap', action: 'expired' }) ?? 0;

@@ -89,6 +89,29 @@ describe('X-Traceid and the span tree', () => {
       .filter((s) => s.instrumentationScope.name === '@opentelemetry/instrumentation-aws-sdk')
       .map((s) => s.attributes['rpc.method']);
     assert.deepEqual(new Set(s3Operations), new Set(['ListParts', 'CompleteMultipartUpload', 'GetObject']));
+
+    // a span per phase of the completion, attributed, each S3 call under its phase
+    const named = (name: string): ReadableSpan => {
+      const span = spans.find((s) => s.name === name);
+      assert.ok(span, `no ${name} span; got ${spans.map((s) => s.name).join(', ')}`);
+      return span;
+    };
+    const complete = named('koodrive.complete');
+    assert.equal(complete.attributes['koodrive.file_id'], fileId);
+    assert.equal(complete.attributes['koodrive.bytes'], data.length);
+    assert.equal(complete.attributes['koodrive.outcome'], 0);
+    assert.equal(named('koodrive.list_parts').attributes['koodrive.parts'], 2);
+    assert.equal(named('koodrive.combine').attributes['koodrive.parts'], 2);
+    assert.equal(named('koodrive.verify').attributes['koodrive.bytes'], data.length);
+    for (const [phase, operation] of [
+      ['koodrive.list_parts', 'ListParts'],
+      ['koodrive.combine', 'CompleteMultipartUpload'],
+      ['koodrive.verify', 'GetObject'],
+    ] as const) {
+      const call = spans.find((s) => s.attributes['rpc.method'] === operation)!;
+      assert.ok(ancestors(call, byId).includes(named(phase)), `${operation} under ${phase}`);
+      assert.ok(ancestors(named(phase), byId).includes(complete), `${phase} under koodrive.complete`);
+    }
   });
 
   it('keeps a W3C traceparent over X-Traceid, and still records and echoes X-Traceid', async () => {

@@ -61,7 +61,18 @@ export const maintenanceActions = new Counter({
   labelNames: ['job', 'action'] as const,
 });
 
-// Set by the app to a function counting files by status (read at each scrape).
+// every series exists from the start (at 0), so rates and alerts see it before the first action
+for (const [job, actions] of [
+  ['reconcile', ['completed', 'settled', 'retry_later']],
+  ['reap', ['expired', 'freed', 'failed']],
+  ['outbox-relay', ['published']],
+] as const) {
+  for (const action of actions) {
+    maintenanceActions.inc({ job, action }, 0);
+  }
+}
+
+// Files by status, set by the /metrics handler from the database at each scrape.
 export const uploadsByStatus = new Gauge({
   name: 'koodrive_uploads',
   help: 'Files by status (uploading, completing), read from the database at scrape time',

@@ -3,6 +3,7 @@
 // they hold; every write names that claim, so a worker whose lease was taken over changes nothing
 // (it gets ClaimLostError). No transaction spans a storage call.
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { type Attributes, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
 import { FileRepository, type UploadFile } from '@koodrive/database';
 import { ApiCode, ApiException } from '@koodrive/errors';
@@ -33,6 +34,26 @@ export class ClaimLostError extends Error {
   }
 }
 
+const tracer = trace.getTracer('koodrive-upload');
+
+// One phase of a completion as a span; a dependency's failure is recorded on it as an error
+// (an outcome such as a missing part is a result, not an error).
+function phase<T>(name: string, attributes: Attributes, work: (span: Span) => Promise<T>): Promise<T> {
+  return tracer.startActiveSpan(name, { attributes }, async (span) => {
+    try {
+      return await work(span);
+    } catch (error) {
+      if (!(error instanceof ApiException)) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      }
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
 @Injectable()
 export class CompletionWorker {
   private readonly logger = new Logger(CompletionWorker.name);
@@ -48,22 +69,28 @@ export class CompletionWorker {
   // ended early, so a retry or the reconciler can take over at once).
   // `by` names who runs it, for the outcome metric.
   async run(file: UploadFile, by: 'request' | 'reconciler'): Promise<CompleteUploadResult> {
-    try {
-      const result = await this.runClaimed(file);
-      completeOutcomes.inc({ code: ApiCode.Success, by });
-      return result;
-    } catch (error) {
-      completeOutcomes.inc({
-        code:
-          error instanceof ApiException
-            ? error.code
-            : error instanceof ClaimLostError
-              ? 'claim_lost'
-              : ApiCode.InternalError,
-        by,
-      });
-      throw error;
-    }
+    return phase(
+      'koodrive.complete',
+      { 'koodrive.file_id': file.id, 'koodrive.bytes': file.length, 'koodrive.claim': file.claim, 'koodrive.by': by },
+      async (span) => {
+        try {
+          const result = await this.runClaimed(file);
+          completeOutcomes.inc({ code: ApiCode.Success, by });
+          span.setAttribute('koodrive.outcome', ApiCode.Success);
+          return result;
+        } catch (error) {
+          const code =
+            error instanceof ApiException
+              ? error.code
+              : error instanceof ClaimLostError
+                ? 'claim_lost'
+                : ApiCode.InternalError;
+          completeOutcomes.inc({ code, by });
+          span.setAttribute('koodrive.outcome', code);
+          throw error;
+        }
+      },
+    );
   }
 
   private async runClaimed(file: UploadFile): Promise<CompleteUploadResult> {
@@ -98,7 +125,12 @@ export class CompletionWorker {
     }
     let parts;
     try {
-      parts = await this.storage.listParts(file.storageKey, file.uploadId);
+      const uploadId = file.uploadId;
+      parts = await phase('koodrive.list_parts', { 'koodrive.file_id': file.id }, async (span) => {
+        const listed = await this.storage.listParts(file.storageKey, uploadId);
+        span.setAttribute('koodrive.parts', listed.length);
+        return listed;
+      });
     } catch (error) {
       if (error instanceof UploadNotFoundError) {
         return this.settleVanishedUpload(file);
@@ -111,7 +143,12 @@ export class CompletionWorker {
       throw new ApiException(ApiCode.UploadIncomplete, { detail: problem });
     }
     try {
-      await this.storage.completeMultipartUpload(file.storageKey, file.uploadId, parts);
+      const uploadId = file.uploadId;
+      await phase(
+        'koodrive.combine',
+        { 'koodrive.file_id': file.id, 'koodrive.parts': parts.length, 'koodrive.bytes': file.length },
+        () => this.storage.completeMultipartUpload(file.storageKey, uploadId, parts),
+      );
     } catch (error) {
       if (error instanceof UploadNotFoundError) {
         return this.settleVanishedUpload(file);
@@ -143,9 +180,14 @@ export class CompletionWorker {
   }
 
   private async verify(file: UploadFile): Promise<CompleteUploadResult> {
-    let object;
+    const started = performance.now();
+    let digest;
     try {
-      object = await this.storage.readObject(file.storageKey);
+      digest = await phase('koodrive.verify', { 'koodrive.file_id': file.id }, async (span) => {
+        const read = await sha256OfStream(await this.storage.readObject(file.storageKey));
+        span.setAttribute('koodrive.bytes', read.bytes);
+        return read;
+      });
     } catch (error) {
       if (error instanceof ObjectNotFoundError) {
         // combined once, deleted since behind our back: nothing left to complete
@@ -155,8 +197,6 @@ export class CompletionWorker {
       }
       throw error;
     }
-    const started = performance.now();
-    const digest = await sha256OfStream(object);
     const traceId = activeTraceId();
     verificationDuration.observe({
       value: (performance.now() - started) / 1000,
