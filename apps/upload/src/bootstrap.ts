@@ -6,7 +6,10 @@ import { trace } from '@opentelemetry/api';
 import { Logger } from 'nestjs-pino';
 import { httpRequestDuration, httpRequests } from '@koodrive/metrics';
 import { resolveXTraceid } from '@koodrive/telemetry';
+import { SwaggerModule } from '@nestjs/swagger';
+import { APP_CONFIG, type AppConfig } from '@koodrive/config';
 import { AppModule } from './app.module.js';
+import { buildOpenApiDocument } from './openapi.js';
 import { ShutdownState } from './health/shutdown-state.js';
 import { answerClientError } from './http/client-error.js';
 import { noteRequest, requestNotes } from './http/request-log.js';
@@ -57,6 +60,10 @@ export async function createApp(): Promise<NestFastifyApplication> {
       exemplarLabels: (notes.traceId === undefined ? {} : { traceId: notes.traceId }) as Record<string, string>,
     });
   });
+  // the API described, outside production
+  if (app.get<AppConfig>(APP_CONFIG).nodeEnv !== 'production') {
+    SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'docs/openapi.json' });
+  }
   await app.init();
   await fastify.ready();
   return app;

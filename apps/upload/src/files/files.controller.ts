@@ -1,4 +1,5 @@
-import { Body, Controller, HttpCode, Post, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, UseGuards, UseInterceptors, applyDecorators } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, type Principal, UploadAuthGuard } from '@koodrive/auth';
 import { type CompleteUploadResult, CompleteUploadService } from './complete-upload.service.js';
 import { type CreateUploadResult, CreateUploadService } from './create-upload.service.js';
@@ -7,8 +8,33 @@ import { XTraceid } from '../http/x-traceid.decorator.js';
 import { CompleteUploadDto } from './dto/complete-upload.dto.js';
 import { CreateUploadDto } from './dto/create-upload.dto.js';
 import { UploadUrlDto } from './dto/upload-url.dto.js';
+import { CompleteUploadResponse, CreateUploadResponse, ErrorEnvelope, UploadUrlResponse } from './dto/responses.js';
 import { type PartUrl, UploadUrlService } from './upload-url.service.js';
 
+const REQUEST_ERRORS =
+  '13000101 malformed request (JSON, content type, size); 13000102 invalid parameter (named in msg)';
+
+const COMMON_ERRORS = [
+  ApiResponse({
+    status: 401,
+    type: ErrorEnvelope,
+    description: '13000901 missing, malformed, unknown or expired token (WWW-Authenticate)',
+  }),
+  ApiResponse({ status: 403, type: ErrorEnvelope, description: '13000410 the token lacks the file.upload scope' }),
+  ApiResponse({ status: 429, type: ErrorEnvelope, description: '13000903 over the per-user rate limit (Retry-After)' }),
+  ApiResponse({ status: 500, type: ErrorEnvelope, description: '13000201 internal error' }),
+  ApiResponse({
+    status: 503,
+    type: ErrorEnvelope,
+    description: '13000201 a dependency is unavailable (Retry-After); retry',
+  }),
+];
+
+@ApiTags('files')
+@ApiBearerAuth()
+@ApiHeader({ name: 'X-Traceid', required: false, description: 'trace id, echoed (1-64 of A-Z a-z 0-9 _ -)' })
+@ApiHeader({ name: 'language', required: false, description: 'en-US (default) or zh-CN: the language of msg' })
+@applyDecorators(...COMMON_ERRORS)
 @Controller('koodrive/ose/v1/files')
 @UseGuards(UploadAuthGuard)
 @UseInterceptors(SuccessEnvelopeInterceptor)
@@ -21,6 +47,13 @@ export class FilesController {
 
   @Post('create')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Create an upload task (or a flash upload of content already held)' })
+  @ApiOkResponse({ type: CreateUploadResponse })
+  @ApiResponse({
+    status: 400,
+    type: ErrorEnvelope,
+    description: `${REQUEST_ERRORS}; 13000405 the name is taken in the folder (autoRename 3)`,
+  })
   create(
     @CurrentPrincipal() principal: Principal,
     @Body() dto: CreateUploadDto,
@@ -31,12 +64,26 @@ export class FilesController {
 
   @Post('multipart/uploadUrl')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Presigned URLs to PUT the parts to' })
+  @ApiOkResponse({ type: UploadUrlResponse })
+  @ApiResponse({
+    status: 400,
+    type: ErrorEnvelope,
+    description: `${REQUEST_ERRORS}; 13000401 no such task for this caller; 13000403 the task is no longer open`,
+  })
   uploadUrl(@CurrentPrincipal() principal: Principal, @Body() dto: UploadUrlDto): Promise<{ multiParts: PartUrl[] }> {
     return this.uploadUrls.presign(principal, dto);
   }
 
   @Post('complete')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Combine the parts, verify SHA-256, record the file (idempotent)' })
+  @ApiOkResponse({ type: CompleteUploadResponse })
+  @ApiResponse({
+    status: 400,
+    type: ErrorEnvelope,
+    description: `${REQUEST_ERRORS}; 13000401 no such task (unknown, another user's, expired, parts purged); 13000402 parts incomplete or digest mismatch; 13000403 busy or changed, retry`,
+  })
   complete(
     @CurrentPrincipal() principal: Principal,
     @Body() dto: CompleteUploadDto,

@@ -1,3 +1,4 @@
+import { ApiExcludeController } from '@nestjs/swagger';
 import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -11,6 +12,7 @@ type CheckResult = 'ok' | 'unavailable';
 const CHECK_TIMEOUT_MS = 2_000;
 
 // Kubernetes probes: /healthz says the process serves; /readyz that its dependencies answer.
+@ApiExcludeController()
 @Controller()
 export class HealthController {
   constructor(

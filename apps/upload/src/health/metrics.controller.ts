@@ -1,3 +1,4 @@
+import { ApiExcludeController } from '@nestjs/swagger';
 import { Controller, Get, Logger, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { FileRepository } from '@koodrive/database';
@@ -5,6 +6,7 @@ import { metricsRegistry, uploadsByStatus } from '@koodrive/metrics';
 
 // Prometheus scrape endpoint (OpenMetrics text). The uploads-in-progress gauge is read from the
 // database at scrape time; if the database does not answer, the rest is still served.
+@ApiExcludeController()
 @Controller()
 export class MetricsController {
   private readonly logger = new Logger(MetricsController.name);
