@@ -38,7 +38,9 @@ describe('OpenAPI', () => {
       assert.notEqual(answer.status, 404, `${route} is routed`);
     }
     const text = JSON.stringify(served);
-    for (const code of Object.values(ApiCode).filter((value) => typeof value === 'number' && value !== ApiCode.Success)) {
+    for (const code of Object.values(ApiCode).filter(
+      (value) => typeof value === 'number' && value !== ApiCode.Success,
+    )) {
       assert.ok(text.includes(String(code)), `error code ${code} is documented`);
     }
   });

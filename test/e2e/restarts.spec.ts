@@ -113,4 +113,20 @@ describe('PostgreSQL and Redis restarted mid-request', () => {
     const [event] = await db.outboxEvent.findMany({ where: { fileId } });
     assert.notEqual(event?.publishedAt, null);
   });
+
+  // (here the read-back is the default single streamed GET; faults.spec covers the ranged one)
+  it('answers 503 when the streamed read-back is cut, never a short-file failure, and a retry completes', async () => {
+    const { fileId } = await harness.upload(app().baseUrl, user, data);
+    s3.inject((r) => r.method === 'GET' && r.path.includes(fileId) && !r.path.includes('uploadId='), {
+      kind: 'reset-mid-response',
+      afterBytes: 1024 * 1024,
+    });
+    const answer = await complete(fileId);
+    assert.equal(answer.status, 503);
+    assert.equal(answer.body.code, 13000201);
+    const retry = await complete(fileId);
+    assert.equal(retry.body.code, 0);
+    assert.equal(s3.count(completeOf(fileId)), 1);
+    await assertCompletedOnce(fileId, data, db);
+  });
 });

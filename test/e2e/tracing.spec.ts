@@ -88,7 +88,10 @@ describe('X-Traceid and the span tree', () => {
     const s3Operations = spans
       .filter((s) => s.instrumentationScope.name === '@opentelemetry/instrumentation-aws-sdk')
       .map((s) => s.attributes['rpc.method']);
-    assert.deepEqual(new Set(s3Operations), new Set(['ListParts', 'CompleteMultipartUpload', 'GetObject']));
+    assert.deepEqual(
+      new Set(s3Operations),
+      new Set(['ListParts', 'CompleteMultipartUpload', 'HeadObject', 'GetObject']),
+    );
 
     // a span per phase of the completion, attributed, each S3 call under its phase
     const named = (name: string): ReadableSpan => {

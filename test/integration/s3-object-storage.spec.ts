@@ -4,9 +4,9 @@ import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { loadConfig } from '../../libs/config/src/app-config.ts';
 import { S3ObjectStorage } from '../../libs/storage/src/s3-object-storage.ts';
-import { UploadNotFoundError } from '../../libs/storage/src/object-storage.ts';
+import { ObjectNotFoundError, UploadNotFoundError } from '../../libs/storage/src/object-storage.ts';
 import { putPart, sha256Hex, testBytes } from '../support/harness.ts';
-import { sha256OfStream } from '../../apps/upload/src/files/object-digest.ts';
+import { sha256OfRanges, sha256OfStream } from '../../apps/upload/src/files/object-digest.ts';
 
 const storage = new S3ObjectStorage(loadConfig(process.env).s3);
 
@@ -52,8 +52,19 @@ describe(S3ObjectStorage.name, () => {
       sha256: sha256Hex(data),
       bytes: data.length,
     });
+    // the pipelined read-back over real ranged GETs, across the part boundary and a short last range
+    assert.deepEqual(
+      await sha256OfRanges((start, end, signal) => storage.readRange(key, start, end, signal), data.length, {
+        rangeBytes: 1024 * 1024 + 7,
+        window: 3,
+        retries: 0,
+      }),
+      { sha256: sha256Hex(data), bytes: data.length },
+    );
+    assert.deepEqual(await storage.readRange(key, data.length - 3, data.length - 1), data.subarray(data.length - 3));
     await storage.deleteObject(key);
     assert.equal(await storage.headObject(key), null);
+    await assert.rejects(storage.readRange(key, 0, 9), ObjectNotFoundError);
   });
 
   it('translates an unknown upload id into UploadNotFoundError', async () => {

@@ -32,6 +32,13 @@ export interface AppConfig {
     readonly completeLeaseSeconds: number;
     readonly completeWaitSeconds: number;
   };
+  // the read-back that proves a combined file: one streamed GET (window 0), or `window` ranged
+  // GETs in flight, hashed in order
+  readonly verify: {
+    readonly rangeBytes: number;
+    readonly window: number;
+    readonly retries: number;
+  };
   // background work every replica runs; safe to run in many at once (0 turns one off)
   readonly maintenance: {
     readonly reconcileIntervalSeconds: number;
@@ -181,6 +188,11 @@ export function loadConfig(env: Env): AppConfig {
       partUrlTtlSeconds,
       completeLeaseSeconds: r.int('COMPLETE_LEASE_SECONDS', 60, 1, 3600),
       completeWaitSeconds: r.int('COMPLETE_WAIT_SECONDS', 120, 1, 3600),
+    },
+    verify: {
+      rangeBytes: r.int('VERIFY_RANGE_BYTES', 8 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+      window: r.int('VERIFY_WINDOW', 0, 0, 64),
+      retries: r.int('VERIFY_RETRIES', 3, 0, 10),
     },
     maintenance: {
       reconcileIntervalSeconds: r.int('RECONCILE_INTERVAL_SECONDS', 15, 0, 3600),

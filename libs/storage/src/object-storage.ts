@@ -25,6 +25,9 @@ export interface ObjectStorage {
   headObject(key: string): Promise<ObjectHead | null>;
   // ObjectNotFoundError when there is no object at the key
   readObject(key: string): Promise<Readable>;
+  // bytes [start, end] (inclusive) of the object, all of them (else DependencyUnavailableError);
+  // ObjectNotFoundError when there is no object at the key
+  readRange(key: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer>;
   deleteObject(key: string): Promise<void>;
   ping(): Promise<void>;
 }

@@ -159,6 +159,30 @@ export class S3ObjectStorage implements ObjectStorage {
     return Readable.from(checkedBody(out.Body as Readable, out.ContentLength));
   }
 
+  async readRange(key: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer> {
+    let out;
+    try {
+      out = await this.call('GetObject', () =>
+        this.client.send(
+          new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end}` }),
+          signal === undefined ? {} : { abortSignal: signal },
+        ),
+      );
+    } catch (error) {
+      throw error instanceof S3ServiceException && NOT_FOUND_OBJECT.has(error.name)
+        ? new ObjectNotFoundError(error)
+        : error;
+    }
+    if (out.Body === undefined) {
+      throw new Error('GetObject returned no body');
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of checkedBody(out.Body as Readable, out.ContentLength)) {
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks);
+  }
+
   async deleteObject(key: string): Promise<void> {
     await this.call('DeleteObject', () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
   }

@@ -17,7 +17,7 @@ import {
 import { bytesVerified, completeOutcomes, verificationDuration } from '@koodrive/metrics';
 import { activeTraceId } from '@koodrive/telemetry';
 import { UPLOAD_TOKEN_METADATA } from './file-id.js';
-import { sha256OfStream } from './object-digest.js';
+import { sha256OfRanges, sha256OfStream } from './object-digest.js';
 import { describeIncompleteParts } from './part-rules.js';
 
 export interface CompleteUploadResult {
@@ -184,7 +184,24 @@ export class CompletionWorker {
     let digest;
     try {
       digest = await phase('koodrive.verify', { 'koodrive.file_id': file.id }, async (span) => {
-        const read = await sha256OfStream(await this.storage.readObject(file.storageKey));
+        const head = await this.storage.headObject(file.storageKey);
+        if (head === null) {
+          throw new ObjectNotFoundError(undefined);
+        }
+        if (head.size !== file.length) {
+          // the combined object is the wrong size: no need to read it to know
+          return { sha256: '', bytes: head.size };
+        }
+        // VERIFY_WINDOW 0: one streamed GET (measured fastest on a 2-core host sharing the CPU with
+        // RGW); otherwise ranged GETs in flight, a failed range retried without restarting the hash
+        const read =
+          this.config.verify.window === 0
+            ? await sha256OfStream(await this.storage.readObject(file.storageKey))
+            : await sha256OfRanges(
+                (start, end, signal) => this.storage.readRange(file.storageKey, start, end, signal),
+                head.size,
+                this.config.verify,
+              );
         span.setAttribute('koodrive.bytes', read.bytes);
         return read;
       });
@@ -202,7 +219,9 @@ export class CompletionWorker {
       value: (performance.now() - started) / 1000,
       exemplarLabels: traceId === undefined ? {} : { traceId },
     });
-    bytesVerified.inc(digest.bytes);
+    if (digest.sha256 !== '') {
+      bytesVerified.inc(digest.bytes); // (a wrong-size object is not read)
+    }
     const expected = file.expectedSha256;
     if (digest.bytes !== file.length || (expected !== null && digest.sha256 !== expected)) {
       const detail =
