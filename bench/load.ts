@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { FaultProxy, type SeenRequest } from '../test/support/fault-proxy.ts';
+import { FaultProxy, s3Requests } from '../test/support/fault-proxy.ts';
 import { migrate } from '../tools/db/migrate.ts';
 import { type Session, newSession, s3Client, serviceEnv, startService } from './support.ts';
 
@@ -167,10 +167,9 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 const proxy = await FaultProxy.start(realS3, { http: true });
-const isComplete = (r: SeenRequest): boolean => r.method === 'POST' && r.path.includes('uploadId=');
-const isListParts = (r: SeenRequest): boolean => r.method === 'GET' && r.path.includes('uploadId=');
-const isGetObject = (r: SeenRequest): boolean =>
-  r.method === 'GET' && r.path.includes('/files/') && !r.path.includes('uploadId=');
+const isComplete = s3Requests.complete();
+const isListParts = s3Requests.listParts();
+const isGetObject = s3Requests.getObject('/files/');
 proxy.inject((r) => isComplete(r) && countFault('combine answer lost'), { kind: 'reset-after-answer' }, Infinity);
 proxy.inject(
   (r) => isGetObject(r) && countFault('read-back cut'),

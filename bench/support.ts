@@ -7,20 +7,14 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Redis } from 'ioredis';
+import { LOCAL_SERVICES_ENV } from '../tools/services/local-env.ts';
 import { SESSION_TTL_SECONDS, UPLOAD_SCOPE, sessionKey } from '../libs/auth/src/session-key.ts';
 
 export type Env = Record<string, string>;
 
 export function serviceEnv(port: number, overrides: Env = {}): Env {
   return {
-    DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/koodrive',
-    REDIS_URL: 'redis://127.0.0.1:6379',
-    S3_ENDPOINT: 'http://127.0.0.1:7480',
-    S3_BUCKET: 'koodrive-uploads',
-    S3_FORCE_PATH_STYLE: 'true',
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'koodrive-dev',
-    AWS_SECRET_ACCESS_KEY: 'koodrive-dev-secret',
+    ...LOCAL_SERVICES_ENV,
     ...(process.env as Env),
     PORT: String(port),
     HOST: '127.0.0.1',

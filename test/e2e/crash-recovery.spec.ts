@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { FaultProxy, type SeenRequest } from '../support/fault-proxy.ts';
+import { FaultProxy, s3Requests } from '../support/fault-proxy.ts';
 import * as harness from '../support/harness.ts';
 import { assertCompletedOnce } from '../support/promises.ts';
 import { testS3 } from '../support/s3.ts';
@@ -28,26 +28,8 @@ function serviceEnv(overrides: Record<string, string> = {}): Record<string, stri
   };
 }
 
-const completeOf =
-  (fileId: string) =>
-  (r: SeenRequest): boolean =>
-    r.method === 'POST' && r.path.includes(fileId) && r.path.includes('uploadId=');
-const getObjectOf =
-  (fileId: string) =>
-  (r: SeenRequest): boolean =>
-    r.method === 'GET' && r.path.includes(fileId) && !r.path.includes('uploadId=');
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) {
-      return value;
-    }
-    assert.ok(Date.now() < deadline, `timed out waiting until ${what}`);
-    await sleep(100);
-  }
-}
+const completeOf = s3Requests.complete;
+const getObjectOf = s3Requests.getObject;
 
 describe('crash recovery with real processes', () => {
   const services: ServiceProcess[] = [];
@@ -106,12 +88,12 @@ describe('crash recovery with real processes', () => {
     const fileId = await killedMidComplete(first, 'crash-reconcile-1');
     // no client comes back: the jobs of another replica, on their own intervals, finish the work
     await start({ RECONCILE_INTERVAL_SECONDS: '1', OUTBOX_RELAY_INTERVAL_MS: '200' });
-    await until('the reconciler completed the file', async () =>
+    await harness.until('the reconciler completed the file', async () =>
       (await harness.fileRow(fileId)).status === 'COMPLETED' ? true : undefined,
     );
     await assertCompletedOnce(fileId, data);
     assert.equal(s3.count(completeOf(fileId)), 1);
-    const [entry] = await until('the event is in the stream', async () => {
+    const [entry] = await harness.until('the event is in the stream', async () => {
       const entries = await harness.streamEntries(fileId);
       return entries.length > 0 ? entries : undefined;
     });

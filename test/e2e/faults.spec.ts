@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { FaultProxy, type SeenRequest } from '../support/fault-proxy.ts';
+import { FaultProxy, s3Requests } from '../support/fault-proxy.ts';
 import { testS3 } from '../support/s3.ts';
 
 const real = {
@@ -42,14 +42,8 @@ const app = harness.useTestApp({
   VERIFY_RANGE_BYTES: String(RANGE_BYTES),
 });
 
-const completeOf =
-  (fileId: string) =>
-  (r: SeenRequest): boolean =>
-    r.method === 'POST' && r.path.includes(fileId) && r.path.includes('uploadId=');
-const getObjectOf =
-  (fileId: string) =>
-  (r: SeenRequest): boolean =>
-    r.method === 'GET' && r.path.includes(fileId) && !r.path.includes('uploadId=');
+const completeOf = s3Requests.complete;
+const getObjectOf = s3Requests.getObject;
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;

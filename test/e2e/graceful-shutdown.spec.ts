@@ -5,7 +5,7 @@ import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FaultProxy, type SeenRequest } from '../support/fault-proxy.ts';
+import { FaultProxy, s3Requests } from '../support/fault-proxy.ts';
 import * as harness from '../support/harness.ts';
 import { assertCompletedOnce } from '../support/promises.ts';
 import { ServiceProcess } from '../support/service-process.ts';
@@ -39,7 +39,7 @@ describe('graceful shutdown', () => {
     const released = new Promise<void>((resolve) => (release = resolve));
     let combined!: () => void;
     const isCombined = new Promise<void>((resolve) => (combined = resolve));
-    s3.inject((r: SeenRequest) => r.method === 'POST' && r.path.includes(fileId) && r.path.includes('uploadId='), {
+    s3.inject(s3Requests.complete(fileId), {
       kind: 'hold',
       release: released,
       onHeld: combined,

@@ -4,12 +4,11 @@
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Redis } from 'ioredis';
 import { PrismaClient } from '../../libs/database/src/generated/prisma/client.ts';
 import { migrate } from '../../tools/db/migrate.ts';
-import { FaultProxy, type SeenRequest } from '../support/fault-proxy.ts';
+import { FaultProxy, s3Requests } from '../support/fault-proxy.ts';
 import type { ApiResponse, TestUser } from '../support/harness.ts';
 import { PrivatePostgres, PrivateRedis } from '../support/private-servers.ts';
 
@@ -32,10 +31,7 @@ const app = harness.useTestApp({
   COMPLETE_LEASE_SECONDS: String(LEASE_SECONDS),
 });
 
-const completeOf =
-  (fileId: string) =>
-  (r: SeenRequest): boolean =>
-    r.method === 'POST' && r.path.includes(fileId) && r.path.includes('uploadId=');
+const completeOf = s3Requests.complete;
 
 describe('PostgreSQL and Redis restarted mid-request', () => {
   const db = new PrismaClient({ adapter: new PrismaPg({ connectionString: postgres.url }) });
@@ -55,13 +51,6 @@ describe('PostgreSQL and Redis restarted mid-request', () => {
     const answer = complete(fileId);
     await isCombined;
     return { answer, release };
-  }
-
-  async function eventually(what: string, probe: () => Promise<boolean>): Promise<void> {
-    for (let i = 0; !(await probe().catch(() => false)); i++) {
-      assert.ok(i < 100, `timed out waiting until ${what}`);
-      await sleep(200);
-    }
   }
 
   before(async () => {
@@ -85,7 +74,9 @@ describe('PostgreSQL and Redis restarted mid-request', () => {
     assert.equal(answer.headers.get('retry-after'), '5');
     assert.equal((await complete(fileId)).status, 503);
     await postgres.start();
-    await eventually('a retry completes the file', async () => (await complete(fileId)).body.code === 0);
+    await harness.until('a retry completes the file', async () =>
+      (await complete(fileId)).body.code === 0 ? true : undefined,
+    );
     assert.equal(s3.count(completeOf(fileId)), 1);
     await assertCompletedOnce(fileId, data, db);
   });
@@ -105,7 +96,9 @@ describe('PostgreSQL and Redis restarted mid-request', () => {
     await assert.rejects(relay.relay());
     await redisServer.start();
     // the session survived the restart (append-only file); the service reconnects by itself
-    await eventually('the service reconnected to Redis', async () => (await complete(fileId)).body.code === 0);
+    await harness.until('the service reconnected to Redis', async () =>
+      (await complete(fileId)).body.code === 0 ? true : undefined,
+    );
     await relay.relay();
     const entries = await redis.xrange(process.env.EVENTS_STREAM!, '-', '+');
     const ours = entries.filter(([, fields]) => fields[fields.indexOf('fileId') + 1] === fileId);
@@ -117,7 +110,7 @@ describe('PostgreSQL and Redis restarted mid-request', () => {
   // (here the read-back is the default single streamed GET; faults.spec covers the ranged one)
   it('answers 503 when the streamed read-back is cut, never a short-file failure, and a retry completes', async () => {
     const { fileId } = await harness.upload(app().baseUrl, user, data);
-    s3.inject((r) => r.method === 'GET' && r.path.includes(fileId) && !r.path.includes('uploadId='), {
+    s3.inject(s3Requests.getObject(fileId), {
       kind: 'reset-mid-response',
       afterBytes: 1024 * 1024,
     });

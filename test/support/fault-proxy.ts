@@ -260,3 +260,20 @@ function responseComplete(response: Buffer, toHead: boolean): boolean {
 function reset(socket: Socket): void {
   socket.destroy();
 }
+
+// Matchers for the S3 requests a service sends through the proxy (path-style addressing).
+// `about` narrows them to paths holding it: a fileId is part of its object's key.
+export const s3Requests = {
+  complete:
+    (about = '') =>
+    (r: SeenRequest): boolean =>
+      r.method === 'POST' && r.path.includes(about) && r.path.includes('uploadId='),
+  listParts:
+    (about = '') =>
+    (r: SeenRequest): boolean =>
+      r.method === 'GET' && r.path.includes(about) && r.path.includes('uploadId='),
+  getObject:
+    (about = '') =>
+    (r: SeenRequest): boolean =>
+      r.method === 'GET' && r.path.includes(about) && !r.path.includes('uploadId='),
+};

@@ -225,3 +225,18 @@ export async function streamEntries(fileId: string): Promise<Record<string, stri
     })
     .filter((entry) => entry.fileId === fileId);
 }
+
+// Polls `probe` until it gives a value (a throw counts as "not yet"); fails after `timeoutMs`.
+export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) {
+      return value;
+    }
+    if (Date.now() >= deadline) {
+      throw new Error(`timed out waiting until ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

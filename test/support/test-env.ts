@@ -1,15 +1,11 @@
 // Imported first by every integration and end-to-end spec: points the service at the test
 // database and the local services (`npm run services:up`), unless the environment says otherwise.
+import { LOCAL_SERVICES_ENV } from '../../tools/services/local-env.ts';
+
 const defaults: Record<string, string> = {
+  ...LOCAL_SERVICES_ENV,
   NODE_ENV: 'test',
   DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/koodrive_test',
-  REDIS_URL: 'redis://127.0.0.1:6379',
-  S3_ENDPOINT: 'http://127.0.0.1:7480',
-  S3_BUCKET: 'koodrive-uploads',
-  S3_FORCE_PATH_STYLE: 'true',
-  AWS_REGION: 'us-east-1',
-  AWS_ACCESS_KEY_ID: 'koodrive-dev',
-  AWS_SECRET_ACCESS_KEY: 'koodrive-dev-secret',
   OTEL_SDK_DISABLED: 'true',
   LOG_LEVEL: 'warn',
   // background jobs run when a test says so (their runOnce), not on a timer racing other tests;

@@ -143,28 +143,24 @@ export class S3ObjectStorage implements ObjectStorage {
   }
 
   async readObject(key: string): Promise<Readable> {
-    let out;
-    try {
-      out = await this.call('GetObject', () =>
-        this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })),
-      );
-    } catch (error) {
-      throw error instanceof S3ServiceException && NOT_FOUND_OBJECT.has(error.name)
-        ? new ObjectNotFoundError(error)
-        : error;
-    }
-    if (out.Body === undefined) {
-      throw new Error('GetObject returned no body');
-    }
-    return Readable.from(checkedBody(out.Body as Readable, out.ContentLength));
+    return Readable.from(await this.getObject(key));
   }
 
   async readRange(key: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of await this.getObject(key, `bytes=${start}-${end}`, signal)) {
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  // The object's body (or a range of it), checked against its Content-Length as it streams.
+  private async getObject(key: string, range?: string, signal?: AbortSignal): Promise<AsyncGenerator<Buffer>> {
     let out;
     try {
       out = await this.call('GetObject', () =>
         this.client.send(
-          new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end}` }),
+          new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range }),
           signal === undefined ? {} : { abortSignal: signal },
         ),
       );
@@ -176,11 +172,7 @@ export class S3ObjectStorage implements ObjectStorage {
     if (out.Body === undefined) {
       throw new Error('GetObject returned no body');
     }
-    const chunks: Buffer[] = [];
-    for await (const chunk of checkedBody(out.Body as Readable, out.ContentLength)) {
-      chunks.push(chunk);
-    }
-    return Buffer.concat(chunks);
+    return checkedBody(out.Body as Readable, out.ContentLength);
   }
 
   async deleteObject(key: string): Promise<void> {
