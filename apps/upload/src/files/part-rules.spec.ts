@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeHashCtx, SHA256_INITIAL_STATE } from './hash-ctx.js';
+import { encodeHashCtx, SHA256_INITIAL_STATE } from '@koodrive/hashing';
 import { describeIncompleteParts, PartRuleError, planParts } from './part-rules.js';
 
 const MIB = 1024 * 1024;

@@ -1,7 +1,7 @@
 // Rules for parts: what uploadUrl accepts (API.md) and what complete requires of what was uploaded.
 import type { PartPlan } from '@koodrive/database';
+import { HashCtxError, parseHashCtx } from '@koodrive/hashing';
 import type { StoredPart } from '@koodrive/storage';
-import { HashCtxError, parseHashCtx } from './hash-ctx.js';
 import { MIN_PART_SIZE, SHA256_BLOCK } from './upload-limits.js';
 
 export interface RequestedPart {

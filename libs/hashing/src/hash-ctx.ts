@@ -63,6 +63,6 @@ export function encodeHashCtx(state: HashState): string {
   return Buffer.from(JSON.stringify(ctx)).toString('base64');
 }
 
-function isUint32(value: unknown): value is number {
+export function isUint32(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < UINT32_LIMIT;
 }
