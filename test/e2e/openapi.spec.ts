@@ -29,10 +29,21 @@ describe('OpenAPI', () => {
     assert.deepEqual(Object.keys(served.paths).sort(), [
       '/koodrive/ose/v1/files/complete',
       '/koodrive/ose/v1/files/create',
+      '/koodrive/ose/v1/files/multipart/parts/{fileId}/{partNumber}',
       '/koodrive/ose/v1/files/multipart/uploadUrl',
     ]);
     const user = await newUser();
     for (const [route, methods] of Object.entries(served.paths)) {
+      if (route.includes('{fileId}')) {
+        // the part URL: a signed PUT, not a JSON call
+        assert.deepEqual(Object.keys(methods), ['put']);
+        const answer = await fetch(`${app().baseUrl}${route.replace('{fileId}', 'Fi0').replace('{partNumber}', '1')}`, {
+          method: 'PUT',
+          body: 'x',
+        });
+        assert.equal(answer.status, 403, `${route} is routed and checks its signature`);
+        continue;
+      }
       assert.deepEqual(Object.keys(methods), ['post']);
       const answer = await call(app().baseUrl, route.replace('/koodrive/ose/v1/files/', ''), {}, { token: user.token });
       assert.notEqual(answer.status, 404, `${route} is routed`);

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../../libs/database/src/generated/prisma/client.ts';
 import { SESSION_TTL_SECONDS, UPLOAD_SCOPE, sessionKey } from '../../libs/auth/src/session-key.ts';
+import { encodeHashCtx, Sha256State } from '../../libs/hashing/src/index.ts';
 
 export interface TestApp {
   readonly app: NestFastifyApplication;
@@ -150,12 +151,36 @@ export interface Uploaded {
   readonly parts: { partNumber: number; uploadUrl: string }[];
 }
 
+export interface UploadOptions {
+  readonly partSize?: number;
+  readonly sha256?: string;
+  readonly skipParts?: readonly number[];
+  readonly fileName?: string;
+  // parallel mode: each part sent with its hashCtx (the SHA-256 state before it)
+  readonly parallel?: boolean;
+  // where the parts go: S3 (presigned) or through the service (its own signed URLs)
+  readonly uploadVia?: 's3' | 'service';
+  // the parts' PUTs all at once, in reverse order (they must not depend on arriving in order)
+  readonly concurrent?: boolean;
+}
+
+// The hashCtx of each part boundary of `data` cut every `partSize` bytes, as a parallel client sends it.
+export function hashCtxAt(data: Buffer, partSize: number): string[] {
+  const contexts: string[] = [];
+  const state = Sha256State.initial();
+  for (let offset = 0; offset < data.length; offset += partSize) {
+    contexts.push(encodeHashCtx(state.state()));
+    state.update(data.subarray(offset, Math.min(data.length, offset + partSize)));
+  }
+  return contexts;
+}
+
 // create + uploadUrl + PUT of the given parts (by default all of them), as a client would.
 export async function upload(
   baseUrl: string,
   user: TestUser,
   data: Buffer,
-  options: { partSize?: number; sha256?: string; skipParts?: readonly number[]; fileName?: string } = {},
+  options: UploadOptions = {},
 ): Promise<Uploaded> {
   const created = await call(
     baseUrl,
@@ -168,11 +193,22 @@ export async function upload(
   }
   const fileId = created.body.fileId as string;
   const partSize = options.partSize ?? 5 * 1024 * 1024;
+  const contexts = options.parallel === true ? hashCtxAt(data, partSize) : [];
   const multiParts = [];
   for (let offset = 0, n = 1; offset < data.length || (data.length === 0 && n === 1); offset += partSize, n++) {
-    multiParts.push({ partNumber: n, partSize: Math.min(partSize, data.length - offset), partOffset: offset });
+    multiParts.push({
+      partNumber: n,
+      partSize: Math.min(partSize, data.length - offset),
+      partOffset: offset,
+      ...(options.parallel === true ? { hashCtx: contexts[n - 1] } : {}),
+    });
   }
-  const urls = await call(baseUrl, 'multipart/uploadUrl', { fileId, multiParts }, { token: user.token });
+  const urls = await call(
+    baseUrl,
+    'multipart/uploadUrl',
+    { fileId, multiParts, ...(options.uploadVia === undefined ? {} : { uploadVia: options.uploadVia }) },
+    { token: user.token },
+  );
   if (urls.body.code !== 0) {
     throw new Error(`uploadUrl failed: ${JSON.stringify(urls.body)}`);
   }
@@ -182,9 +218,14 @@ export async function upload(
     partSize: number;
     uploadUrl: string;
   }[];
-  for (const part of parts) {
-    if (!options.skipParts?.includes(part.partNumber)) {
-      await putPart(part.uploadUrl, data.subarray(part.partOffset, part.partOffset + part.partSize));
+  const toPut = parts.filter((part) => !options.skipParts?.includes(part.partNumber));
+  const put = (part: (typeof parts)[number]) =>
+    putPart(part.uploadUrl, data.subarray(part.partOffset, part.partOffset + part.partSize));
+  if (options.concurrent === true) {
+    await Promise.all(toPut.reverse().map(put));
+  } else {
+    for (const part of toPut) {
+      await put(part);
     }
   }
   return { fileId, parts };

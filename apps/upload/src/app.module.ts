@@ -6,6 +6,7 @@ import { DatabaseModule } from '@koodrive/database';
 import { RedisModule } from '@koodrive/redis';
 import { StorageModule } from '@koodrive/storage';
 import { FilesModule } from './files/files.module.js';
+import { PartsModule } from './parts/parts.module.js';
 import { MaintenanceModule } from './maintenance/maintenance.module.js';
 import { HealthController } from './health/health.controller.js';
 import { MetricsController } from './health/metrics.controller.js';
@@ -29,6 +30,7 @@ class ConfigModule {}
     RedisModule,
     StorageModule,
     FilesModule,
+    PartsModule,
     MaintenanceModule,
   ],
   controllers: [HealthController, MetricsController],

@@ -1,5 +1,5 @@
 // Builds the Nest application on Fastify: 64 KiB body limit, X-Traceid on every response, Fastify's
-// JSON parser only. Used by main.ts and by the end-to-end tests.
+// JSON parser only (and the raw stream for part PUTs). Used by main.ts and by the end-to-end tests.
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { trace } from '@opentelemetry/api';
@@ -8,7 +8,9 @@ import { httpRequestDuration, httpRequests } from '@koodrive/metrics';
 import { resolveXTraceid } from '@koodrive/telemetry';
 import { SwaggerModule } from '@nestjs/swagger';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
+import { errorCodes } from 'fastify';
 import { AppModule } from './app.module.js';
+import { PART_UPLOAD_ROUTE } from './parts/part-upload.controller.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { ShutdownState } from './health/shutdown-state.js';
 import { answerClientError } from './http/client-error.js';
@@ -30,6 +32,15 @@ export async function createApp(): Promise<NestFastifyApplication> {
   });
   app.useLogger(app.get(Logger));
   const fastify = app.getHttpAdapter().getInstance();
+  // a part PUT to the service's own part URL is streamed, never parsed; any other body that is
+  // not JSON stays 13000101
+  fastify.addContentTypeParser('*', (request, _payload, done) => {
+    if (request.routeOptions.url === PART_UPLOAD_ROUTE) {
+      done(null);
+    } else {
+      done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(request.headers['content-type'] ?? ''));
+    }
+  });
   fastify.addHook('onRequest', async (request, reply) => {
     const xTraceid = resolveXTraceid(request.raw);
     void reply.header('x-traceid', xTraceid);

@@ -34,13 +34,17 @@ describe(loadConfig.name, () => {
     assert.throws(
       () => loadConfig({ NODE_ENV: 'production', REDIS_URL: 'redis://redis:6379' }),
       (error: ConfigError) =>
-        error.problems.length === 2 && /DATABASE_URL/.test(error.problems[0]!) && /S3_BUCKET/.test(error.problems[1]!),
+        error.problems.length === 3 &&
+        /DATABASE_URL/.test(error.problems[0]!) &&
+        /S3_BUCKET/.test(error.problems[1]!) &&
+        /PART_URL_SECRET/.test(error.problems[2]!),
     );
     const config = loadConfig({
       NODE_ENV: 'production',
       DATABASE_URL: 'postgresql://db/koodrive',
       REDIS_URL: 'redis://redis:6379',
       S3_BUCKET: 'uploads',
+      PART_URL_SECRET: 'x'.repeat(32),
     });
     assert.equal(config.databaseUrl, 'postgresql://db/koodrive');
   });

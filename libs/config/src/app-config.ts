@@ -1,5 +1,7 @@
 // The service's one configuration object: read from the environment once, validated, frozen.
 // Nothing else in the code base reads process.env.
+import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 
 export interface AppConfig {
   readonly nodeEnv: 'development' | 'production' | 'test';
@@ -31,6 +33,14 @@ export interface AppConfig {
     readonly partUrlTtlSeconds: number;
     readonly completeLeaseSeconds: number;
     readonly completeWaitSeconds: number;
+    // where uploadUrl sends part bytes by default: straight to S3 (presigned URLs) or through this
+    // service (signed URLs of its own; the service streams them to S3 and records each part's
+    // SHA-256 end state, so complete needs no read-back). A request may ask for either.
+    readonly partUploadVia: 's3' | 'service';
+    // base URL clients reach this service at (for its part URLs); unset: taken from the request
+    readonly publicUrl: string | undefined;
+    // HMAC key signing the service's part URLs; every replica needs the same one
+    readonly partUrlSecret: string;
   };
   // the read-back that proves a combined file: one streamed GET (window 0), or `window` ranged
   // GETs in flight, hashed in order
@@ -38,6 +48,8 @@ export interface AppConfig {
     readonly rangeBytes: number;
     readonly window: number;
     readonly retries: number;
+    // parallel-mode files: parts hashed at once, each from its hashCtx, on the thread pool
+    readonly parallelParts: number;
   };
   // background work every replica runs; safe to run in many at once (0 turns one off)
   readonly maintenance: {
@@ -134,7 +146,17 @@ class Reader {
 }
 
 // Variables with a default meant for a local run only: in production they must be given.
-export const REQUIRED_IN_PRODUCTION = ['DATABASE_URL', 'REDIS_URL', 'S3_BUCKET'] as const;
+export const REQUIRED_IN_PRODUCTION = ['DATABASE_URL', 'REDIS_URL', 'S3_BUCKET', 'PART_URL_SECRET'] as const;
+
+// A local run without PART_URL_SECRET signs with a key of its own (its part URLs die with the
+// process); production must share one key across replicas.
+function partUrlSecret(r: Reader): string {
+  const secret = r.optional('PART_URL_SECRET');
+  if (secret !== undefined && secret.length < 32) {
+    r.problems.push('PART_URL_SECRET must be at least 32 characters');
+  }
+  return secret ?? randomBytes(32).toString('hex');
+}
 
 export function loadConfig(env: Env): AppConfig {
   const r = new Reader(env);
@@ -188,11 +210,15 @@ export function loadConfig(env: Env): AppConfig {
       partUrlTtlSeconds,
       completeLeaseSeconds: r.int('COMPLETE_LEASE_SECONDS', 60, 1, 3600),
       completeWaitSeconds: r.int('COMPLETE_WAIT_SECONDS', 120, 1, 3600),
+      partUploadVia: r.oneOf('PART_UPLOAD_VIA', 's3', ['s3', 'service']),
+      publicUrl: r.url('PUBLIC_URL', undefined, ['http:', 'https:'])?.replace(/\/+$/, ''),
+      partUrlSecret: partUrlSecret(r),
     },
     verify: {
       rangeBytes: r.int('VERIFY_RANGE_BYTES', 8 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
       window: r.int('VERIFY_WINDOW', 0, 0, 64),
       retries: r.int('VERIFY_RETRIES', 3, 0, 10),
+      parallelParts: r.int('VERIFY_PARALLEL_PARTS', Math.max(2, availableParallelism()), 1, 64),
     },
     maintenance: {
       reconcileIntervalSeconds: r.int('RECONCILE_INTERVAL_SECONDS', 15, 0, 3600),

@@ -3,9 +3,9 @@
 import { Injectable } from '@nestjs/common';
 import { ApiCode } from '@koodrive/errors';
 import { isUniqueViolation, translateDatabaseErrors } from './database-errors.js';
-import type { File as FileRow } from './generated/prisma/client.js';
+import type { FilePart as FilePartRow, File as FileRow } from './generated/prisma/client.js';
 import { PrismaService } from './prisma.service.js';
-import type { NewUploadFile, PartPlan, UploadFile } from './upload-file.js';
+import type { NewUploadFile, PartPlan, PartRecord, UploadedPartHash, UploadFile } from './upload-file.js';
 
 export class FileNameTakenError extends Error {
   constructor() {
@@ -118,16 +118,45 @@ export class FileRepository {
     );
   }
 
-  async listPartPlans(fileId: string): Promise<PartPlan[]> {
+  // The parts planned so far, in part-number order, with what the service hashed of those it uploaded.
+  async listPartPlans(fileId: string): Promise<PartRecord[]> {
     const rows = await translateDatabaseErrors(() =>
       this.prisma.filePart.findMany({ where: { fileId }, orderBy: { partNumber: 'asc' } }),
     );
-    return rows.map((row) => ({
-      partNumber: row.partNumber,
-      partSize: Number(row.partSize),
-      partOffset: row.partOffset === null ? null : Number(row.partOffset),
-      hashCtx: row.hashCtx,
-    }));
+    return rows.map(toPartRecord);
+  }
+
+  // The part a service part URL names, while its file is open for upload; null otherwise.
+  async findOpenPart(fileId: string, partNumber: number): Promise<{ file: UploadFile; part: PartRecord } | null> {
+    const row = await translateDatabaseErrors(() =>
+      this.prisma.filePart.findUnique({
+        where: { fileId_partNumber: { fileId, partNumber } },
+        include: { file: true },
+      }),
+    );
+    if (row === null || row.file.status !== 'UPLOADING' || row.file.expiresAt <= new Date()) {
+      return null;
+    }
+    return { file: toUploadFile(row.file), part: toPartRecord(row) };
+  }
+
+  // Records what the service hashed of a part it stored, while the file is still open (a part
+  // stored after the file moved on is never used). False when the file is no longer open.
+  async recordUploadedPart(fileId: string, partNumber: number, hash: UploadedPartHash): Promise<boolean> {
+    const { count } = await translateDatabaseErrors(() =>
+      this.prisma.filePart.updateMany({
+        where: { fileId, partNumber, file: { status: 'UPLOADING' } },
+        data: {
+          uploadedEtag: hash.etag,
+          uploadedSize: BigInt(hash.size),
+          hashedFrom: hash.hashedFrom,
+          hashedTo: hash.hashedTo,
+          hashedSha256: hash.sha256,
+          uploadedAt: new Date(),
+        },
+      }),
+    );
+    return count === 1;
   }
 
   // Records (or re-records, on a retry) the parts a client asked URLs for, while the file is open.
@@ -217,8 +246,9 @@ export class FileRepository {
     return this.fenced(id, claim, { claimExpiresAt: new Date(Date.now() + leaseSeconds * 1000) });
   }
 
-  async markCombined(id: string, claim: number): Promise<boolean> {
-    return this.fenced(id, claim, { combinedAt: new Date() });
+  // The parts are combined; `chainSha256` is the digest their hash chain proved, when it did.
+  async markCombined(id: string, claim: number, chainSha256: string | null = null): Promise<boolean> {
+    return this.fenced(id, claim, { combinedAt: new Date(), chainSha256 });
   }
 
   // Completed, and the file.completed event in the same transaction: the event exists exactly
@@ -407,9 +437,29 @@ function toUploadFile(row: FileRow): UploadFile {
     claimTraceid: row.claimTraceid,
     expectedSha256: row.expectedSha256,
     combinedAt: row.combinedAt,
+    chainSha256: row.chainSha256,
     resultCode: row.resultCode,
     resultDetail: row.resultDetail,
     expiresAt: row.expiresAt,
     completedAt: row.completedAt,
+  };
+}
+
+function toPartRecord(row: FilePartRow): PartRecord {
+  return {
+    partNumber: row.partNumber,
+    partSize: Number(row.partSize),
+    partOffset: row.partOffset === null ? null : Number(row.partOffset),
+    hashCtx: row.hashCtx,
+    uploaded:
+      row.uploadedEtag === null || row.uploadedSize === null || row.hashedFrom === null
+        ? null
+        : {
+            etag: row.uploadedEtag,
+            size: Number(row.uploadedSize),
+            hashedFrom: row.hashedFrom,
+            hashedTo: row.hashedTo,
+            sha256: row.hashedSha256,
+          },
   };
 }

@@ -23,6 +23,8 @@ export interface UploadFile {
   // the digest the current completion must reach (null: record whatever the file hashes to)
   readonly expectedSha256: string | null;
   readonly combinedAt: Date | null;
+  // the digest the parts' hash chain proved at combine time (null: the object must be read back)
+  readonly chainSha256: string | null;
   readonly resultCode: number | null;
   readonly resultDetail: string | null;
   readonly expiresAt: Date;
@@ -52,4 +54,21 @@ export interface PartPlan {
   readonly partSize: number;
   readonly partOffset: number | null;
   readonly hashCtx: string | null;
+}
+
+// What the service hashed of a part it uploaded itself (PUT to its own part URL): hashCtx strings
+// (API.md's format) for the state before and after the bytes; the digest when the part ends the file.
+export interface UploadedPartHash {
+  readonly etag: string;
+  readonly size: number;
+  readonly hashedFrom: string;
+  // null when the part does not end on a 64-byte block (only the file's last part may not)
+  readonly hashedTo: string | null;
+  // set when the part ends the file
+  readonly sha256: string | null;
+}
+
+export interface PartRecord extends PartPlan {
+  // null until a PUT through the service stored the part
+  readonly uploaded: UploadedPartHash | null;
 }

@@ -7,7 +7,9 @@ export {
   httpRequests,
   maintenanceActions,
   metricsRegistry,
+  partBytesReceived,
   timeDependency,
   uploadsByStatus,
   verificationDuration,
+  verificationsByMethod,
 } from './metrics.js';

@@ -38,6 +38,19 @@ export const bytesVerified = new Counter({
   registers,
 });
 
+export const partBytesReceived = new Counter({
+  name: 'koodrive_part_bytes_received_total',
+  help: "Part bytes received on the service's own part URLs and streamed to storage",
+  registers,
+});
+
+export const verificationsByMethod = new Counter({
+  name: 'koodrive_verifications_total',
+  help: 'Combined files proven, by how: hash_chain (no read-back), parallel_parts, pipelined, stream',
+  registers,
+  labelNames: ['method'] as const,
+});
+
 export const verificationDuration = new Histogram({
   name: 'koodrive_verification_duration_seconds',
   help: 'Time to read back and hash one combined file (throughput: bytes over this)',

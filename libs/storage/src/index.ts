@@ -1,4 +1,5 @@
 export {
+  type ByteRange,
   InvalidPartsError,
   OBJECT_STORAGE,
   type ObjectHead,

@@ -9,6 +9,12 @@ export interface StoredPart {
   readonly etag: string;
 }
 
+export interface ByteRange {
+  readonly start: number;
+  // inclusive
+  readonly end: number;
+}
+
 export interface ObjectHead {
   readonly size: number;
   readonly metadata: Readonly<Record<string, string>>;
@@ -17,14 +23,17 @@ export interface ObjectHead {
 export interface ObjectStorage {
   createMultipartUpload(key: string, metadata: Readonly<Record<string, string>>): Promise<string>;
   presignUploadPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string>;
+  // streams `size` bytes of `body` into the part as they arrive; answers the part's ETag
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Readable, size: number): Promise<string>;
   // every part, across all pages, in part-number order
   listParts(key: string, uploadId: string): Promise<StoredPart[]>;
   completeMultipartUpload(key: string, uploadId: string, parts: readonly StoredPart[]): Promise<void>;
   abortMultipartUpload(key: string, uploadId: string): Promise<void>;
   // null when there is no object at the key
   headObject(key: string): Promise<ObjectHead | null>;
-  // ObjectNotFoundError when there is no object at the key
-  readObject(key: string): Promise<Readable>;
+  // the object's bytes, or bytes [range.start, range.end] (inclusive) of it, streamed and checked
+  // against the length the store announced; ObjectNotFoundError when there is no object at the key
+  readObject(key: string, range?: ByteRange): Promise<Readable>;
   // bytes [start, end] (inclusive) of the object, all of them (else DependencyUnavailableError);
   // ObjectNotFoundError when there is no object at the key
   readRange(key: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer>;

@@ -18,6 +18,7 @@ import type { AppConfig } from '@koodrive/config';
 import { DependencyUnavailableError } from '@koodrive/errors';
 import { timeDependency } from '@koodrive/metrics';
 import {
+  type ByteRange,
   InvalidPartsError,
   ObjectNotFoundError,
   type ObjectHead,
@@ -71,6 +72,28 @@ export class S3ObjectStorage implements ObjectStorage {
       new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber }),
       { expiresIn: expiresInSeconds },
     );
+  }
+
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Readable, size: number): Promise<string> {
+    const out = await this.call(
+      'UploadPart',
+      () =>
+        this.client.send(
+          new UploadPartCommand({
+            Bucket: this.bucket,
+            Key: key,
+            UploadId: uploadId,
+            PartNumber: partNumber,
+            Body: body,
+            ContentLength: size,
+          }),
+        ),
+      true,
+    );
+    if (out.ETag === undefined) {
+      throw new Error('UploadPart returned no ETag');
+    }
+    return out.ETag;
   }
 
   async listParts(key: string, uploadId: string): Promise<StoredPart[]> {
@@ -142,8 +165,10 @@ export class S3ObjectStorage implements ObjectStorage {
     }
   }
 
-  async readObject(key: string): Promise<Readable> {
-    return Readable.from(await this.getObject(key));
+  async readObject(key: string, range?: ByteRange): Promise<Readable> {
+    return Readable.from(
+      await this.getObject(key, range === undefined ? undefined : `bytes=${range.start}-${range.end}`),
+    );
   }
 
   async readRange(key: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer> {

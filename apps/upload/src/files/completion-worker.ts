@@ -14,10 +14,11 @@ import {
   type ObjectStorage,
   UploadNotFoundError,
 } from '@koodrive/storage';
-import { bytesVerified, completeOutcomes, verificationDuration } from '@koodrive/metrics';
+import { bytesVerified, completeOutcomes, verificationDuration, verificationsByMethod } from '@koodrive/metrics';
 import { activeTraceId } from '@koodrive/telemetry';
 import { UPLOAD_TOKEN_METADATA } from './file-id.js';
-import { type Digest, sha256OfRanges, sha256OfStream } from './object-digest.js';
+import { digestFromPartChain, rangesFromHashCtx } from './hash-chain.js';
+import { type Digest, sha256OfHashedRanges, sha256OfRanges, sha256OfStream } from './object-digest.js';
 import { describeIncompleteParts } from './part-rules.js';
 
 export interface CompleteUploadResult {
@@ -33,6 +34,9 @@ export class ClaimLostError extends Error {
     this.name = 'ClaimLostError';
   }
 }
+
+// The parts read back do not chain: some part's bytes are not what its hashCtx says follows.
+class BrokenChainError extends Error {}
 
 const tracer = trace.getTracer('koodrive-upload');
 
@@ -104,10 +108,8 @@ export class CompletionWorker {
       (leaseSeconds * 1000) / 3,
     );
     try {
-      if (file.combinedAt === null) {
-        await this.combine(file);
-      }
-      return await this.verify(file);
+      const chainSha256 = file.combinedAt === null ? await this.combine(file) : file.chainSha256;
+      return await this.verify(file, chainSha256);
     } catch (error) {
       if (!(error instanceof ApiException) && !(error instanceof ClaimLostError)) {
         await this.files.abandonClaim(file.id, file.claim).catch(() => undefined);
@@ -118,8 +120,9 @@ export class CompletionWorker {
     }
   }
 
-  // Lists the parts, checks them, and combines them into the object.
-  private async combine(file: UploadFile): Promise<void> {
+  // Lists the parts, checks them, and combines them into the object. Answers the digest the parts'
+  // hash chain proves when every part was hashed by the service (null: verify reads the object).
+  private async combine(file: UploadFile): Promise<string | null> {
     if (file.uploadId === null) {
       throw new Error(`file ${file.id} is open but has no multipart upload`);
     }
@@ -142,6 +145,19 @@ export class CompletionWorker {
       await this.fenced(file, this.files.releaseWithResult(file.id, file.claim, ApiCode.UploadIncomplete, problem));
       throw new ApiException(ApiCode.UploadIncomplete, { detail: problem });
     }
+    // O(parts): the chain of the states the service recorded as it streamed each part
+    const chain = digestFromPartChain(parts, await this.files.listPartPlans(file.id));
+    if (chain.kind === 'broken') {
+      // nothing combined yet: the task stays open for the part to be uploaded again
+      await this.fenced(
+        file,
+        this.files.releaseWithResult(file.id, file.claim, ApiCode.UploadIncomplete, chain.detail),
+      );
+      throw new ApiException(ApiCode.UploadIncomplete, { detail: chain.detail });
+    }
+    if (chain.kind === 'proven' && file.expectedSha256 !== null && chain.sha256 !== file.expectedSha256) {
+      return this.failIntegrity(file, 'sha256 of the uploaded parts does not match');
+    }
     try {
       const uploadId = file.uploadId;
       await phase(
@@ -160,17 +176,19 @@ export class CompletionWorker {
       }
       throw error;
     }
-    await this.fenced(file, this.files.markCombined(file.id, file.claim));
+    const chainSha256 = chain.kind === 'proven' ? chain.sha256 : null;
+    await this.fenced(file, this.files.markCombined(file.id, file.claim, chainSha256));
+    return chainSha256;
   }
 
   // The multipart upload is gone: combined by an earlier claim that could not record it, or
   // purged by the storage. Only our own object (our token, the right size) counts as combined,
   // never "an object exists at the key".
-  private async settleVanishedUpload(file: UploadFile): Promise<void> {
+  private async settleVanishedUpload(file: UploadFile): Promise<null> {
     const head = await this.storage.headObject(file.storageKey);
     if (head?.metadata[UPLOAD_TOKEN_METADATA] === file.uploadToken && head.size === file.length) {
       await this.fenced(file, this.files.markCombined(file.id, file.claim));
-      return;
+      return null;
     }
     await this.fenced(
       file,
@@ -179,9 +197,11 @@ export class CompletionWorker {
     throw ApiException.taskNotFound();
   }
 
-  private async verify(file: UploadFile): Promise<CompleteUploadResult> {
+  // Proves the combined object is the file: from the parts' hash chain when it is known (no byte
+  // read), else by reading the object back.
+  private async verify(file: UploadFile, chainSha256: string | null): Promise<CompleteUploadResult> {
     const started = performance.now();
-    let read: { size: number; digest: Digest | undefined };
+    let read: { size: number; digest: Digest | undefined; readBack: boolean };
     try {
       read = await phase('koodrive.verify', { 'koodrive.file_id': file.id }, async (span) => {
         const head = await this.storage.headObject(file.storageKey);
@@ -190,22 +210,20 @@ export class CompletionWorker {
         }
         if (head.size !== file.length) {
           // the combined object is the wrong size: no need to read it to know
-          return { size: head.size, digest: undefined };
+          return { size: head.size, digest: undefined, readBack: false };
         }
-        // VERIFY_WINDOW 0: one streamed GET (measured fastest on a 2-core host sharing the CPU with
-        // RGW); otherwise ranged GETs in flight, a failed range retried without restarting the hash
-        const digest =
-          this.config.verify.window === 0
-            ? await sha256OfStream(await this.storage.readObject(file.storageKey))
-            : await sha256OfRanges(
-                (start, end, signal) => this.storage.readRange(file.storageKey, start, end, signal),
-                head.size,
-                this.config.verify,
-              );
-        span.setAttribute('koodrive.bytes', digest.bytes);
-        return { size: digest.bytes, digest };
+        const { method, digest } =
+          chainSha256 !== null
+            ? { method: 'hash_chain', digest: { sha256: chainSha256, bytes: head.size } }
+            : await this.readBack(file);
+        span.setAttributes({ 'koodrive.bytes': digest.bytes, 'koodrive.verify_method': method });
+        verificationsByMethod.inc({ method });
+        return { size: digest.bytes, digest, readBack: method !== 'hash_chain' };
       });
     } catch (error) {
+      if (error instanceof BrokenChainError) {
+        return this.failIntegrity(file, error.message);
+      }
       if (error instanceof ObjectNotFoundError) {
         // combined once, deleted since behind our back: nothing left to complete
         const detail = 'the combined file is gone from storage';
@@ -220,7 +238,7 @@ export class CompletionWorker {
       exemplarLabels: traceId === undefined ? {} : { traceId },
     });
     const { size, digest } = read;
-    if (digest !== undefined) {
+    if (digest !== undefined && read.readBack) {
       bytesVerified.inc(digest.bytes);
     }
     if (digest === undefined || size !== file.length) {
@@ -236,12 +254,45 @@ export class CompletionWorker {
     return { fileId: file.id, sha256: digest.sha256, length: file.length };
   }
 
-  // The combined object is not the file: failed for good, and the object deleted.
+  // Reads the combined object back and hashes it. A parallel-mode file (every part's hashCtx
+  // known) is hashed part by part from those states on all cores, and the chain checked; any other
+  // file streams through one SHA-256: one GET (VERIFY_WINDOW 0) or ranged GETs in flight.
+  private async readBack(file: UploadFile): Promise<{ method: string; digest: Digest }> {
+    const ranges = rangesFromHashCtx(await this.files.listPartPlans(file.id), file.length);
+    if (ranges !== null && ranges.length > 1) {
+      const outcome = await sha256OfHashedRanges(
+        ranges,
+        (start, end) => this.storage.readObject(file.storageKey, { start, end }),
+        { concurrency: this.config.verify.parallelParts, retries: this.config.verify.retries },
+      );
+      if (outcome.kind === 'broken') {
+        throw new BrokenChainError(outcome.detail);
+      }
+      if (outcome.kind === 'proven') {
+        return { method: 'parallel_parts', digest: { sha256: outcome.sha256, bytes: file.length } };
+      }
+    }
+    if (this.config.verify.window === 0) {
+      return { method: 'stream', digest: await sha256OfStream(await this.storage.readObject(file.storageKey)) };
+    }
+    const digest = await sha256OfRanges(
+      (start, end, signal) => this.storage.readRange(file.storageKey, start, end, signal),
+      file.length,
+      this.config.verify,
+    );
+    return { method: 'pipelined', digest };
+  }
+
+  // The file is not what the client says it is: failed for good, its object (or its uploaded
+  // parts, when they were never combined) deleted.
   private async failIntegrity(file: UploadFile, detail: string): Promise<never> {
-    // record the failure first: an object is only deleted once no claim can complete it
+    // record the failure first: storage is only cleaned once no claim can complete the file
     await this.fenced(file, this.files.markFailed(file.id, file.claim, ApiCode.UploadIncomplete, detail));
-    await this.storage.deleteObject(file.storageKey).catch((error: unknown) => {
-      this.logger.warn({ msg: 'could not delete object of a failed file', fileId: file.id, err: error });
+    // once combined, the multipart upload is gone and aborting it changes nothing
+    const cleanUp =
+      file.uploadId === null ? Promise.resolve() : this.storage.abortMultipartUpload(file.storageKey, file.uploadId);
+    await Promise.all([cleanUp, this.storage.deleteObject(file.storageKey)]).catch((error: unknown) => {
+      this.logger.warn({ msg: 'could not delete the storage of a failed file', fileId: file.id, err: error });
     });
     throw ApiException.integrityFailed(detail);
   }

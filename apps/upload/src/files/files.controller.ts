@@ -4,6 +4,7 @@ import { CurrentPrincipal, type Principal, UploadAuthGuard } from '@koodrive/aut
 import { type CompleteUploadResult, CompleteUploadService } from './complete-upload.service.js';
 import { type CreateUploadResult, CreateUploadService } from './create-upload.service.js';
 import { SuccessEnvelopeInterceptor } from '../http/success-envelope.interceptor.js';
+import { RequestOrigin } from '../http/request-origin.decorator.js';
 import { XTraceid } from '../http/x-traceid.decorator.js';
 import { CompleteUploadDto } from './dto/complete-upload.dto.js';
 import { CreateUploadDto } from './dto/create-upload.dto.js';
@@ -64,15 +65,19 @@ export class FilesController {
 
   @Post('multipart/uploadUrl')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Presigned URLs to PUT the parts to' })
+  @ApiOperation({ summary: "Signed URLs to PUT the parts to (S3's, or this service's with uploadVia service)" })
   @ApiOkResponse({ type: UploadUrlResponse })
   @ApiResponse({
     status: 400,
     type: ErrorEnvelope,
     description: `${REQUEST_ERRORS}; 13000401 no such task for this caller; 13000403 the task is no longer open`,
   })
-  uploadUrl(@CurrentPrincipal() principal: Principal, @Body() dto: UploadUrlDto): Promise<{ multiParts: PartUrl[] }> {
-    return this.uploadUrls.presign(principal, dto);
+  uploadUrl(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: UploadUrlDto,
+    @RequestOrigin() origin: string,
+  ): Promise<{ multiParts: PartUrl[] }> {
+    return this.uploadUrls.presign(principal, dto, origin);
   }
 
   @Post('complete')

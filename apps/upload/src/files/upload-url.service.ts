@@ -7,6 +7,7 @@ import { OBJECT_STORAGE, type ObjectStorage } from '@koodrive/storage';
 import type { UploadUrlDto } from './dto/upload-url.dto.js';
 import { openFileForOwner } from './open-file.js';
 import { PartRuleError, planParts } from './part-rules.js';
+import { partUploadUrl } from '../parts/part-url.js';
 
 export interface PartUrl {
   readonly partNumber: number;
@@ -14,6 +15,7 @@ export interface PartUrl {
   readonly partOffset: number | null;
   readonly partId: string;
   readonly uploadUrl: string;
+  readonly uploadVia: 's3' | 'service';
   readonly expiresAt: string;
 }
 
@@ -25,7 +27,8 @@ export class UploadUrlService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async presign(principal: Principal, dto: UploadUrlDto): Promise<{ multiParts: PartUrl[] }> {
+  // `origin`: where the client reached this service, for its own part URLs when PUBLIC_URL is unset.
+  async presign(principal: Principal, dto: UploadUrlDto, origin: string): Promise<{ multiParts: PartUrl[] }> {
     const file = openFileForOwner(await this.files.findForOwner(dto.fileId, principal.userId));
     if (file.uploadId === null) {
       throw new ApiException(ApiCode.StatusChangeFailed, { detail: 'the file needs no parts' });
@@ -39,16 +42,23 @@ export class UploadUrlService {
     if (!(await this.files.savePartPlans(file.id, plans))) {
       throw new ApiException(ApiCode.StatusChangeFailed, { detail: 'the file is no longer open for upload' });
     }
-    const ttl = this.config.upload.partUrlTtlSeconds;
-    const expiresAt = new Date(Date.now() + ttl * 1000).toISOString();
+    const { partUrlTtlSeconds: ttl, partUrlSecret, publicUrl } = this.config.upload;
+    const expires = Math.floor(Date.now() / 1000) + ttl;
+    const uploadVia = dto.uploadVia ?? this.config.upload.partUploadVia;
+    const uploadId = file.uploadId;
+    const urlOf = (partNumber: number): Promise<string> =>
+      uploadVia === 'service'
+        ? Promise.resolve(partUploadUrl(publicUrl ?? origin, partUrlSecret, { fileId: file.id, partNumber, expires }))
+        : this.storage.presignUploadPart(file.storageKey, uploadId, partNumber, ttl);
     const multiParts = await Promise.all(
       plans.map(async (plan) => ({
         partNumber: plan.partNumber,
         partSize: plan.partSize,
         partOffset: plan.partOffset,
         partId: `${file.id}-${plan.partNumber}`,
-        uploadUrl: await this.storage.presignUploadPart(file.storageKey, file.uploadId!, plan.partNumber, ttl),
-        expiresAt,
+        uploadUrl: await urlOf(plan.partNumber),
+        uploadVia,
+        expiresAt: new Date(expires * 1000).toISOString(),
       })),
     );
     return { multiParts };

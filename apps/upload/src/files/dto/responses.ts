@@ -54,8 +54,14 @@ export class PartUrlResponse {
   @ApiProperty()
   partId!: string;
 
-  @ApiProperty({ description: 'PUT the part bytes here (presigned, no other header needed)' })
+  @ApiProperty({
+    description:
+      "PUT the part's bytes here with Content-Length and no other header: an S3 presigned URL, or this service's own signed URL (uploadVia service)",
+  })
   uploadUrl!: string;
+
+  @ApiProperty({ enum: ['s3', 'service'], description: 'where uploadUrl points' })
+  uploadVia!: 's3' | 'service';
 
   @ApiProperty({ format: 'date-time' })
   expiresAt!: string;
@@ -75,4 +81,15 @@ export class CompleteUploadResponse extends SuccessEnvelope {
 
   @ApiProperty()
   length!: number;
+}
+
+export class PartUploadResponse extends SuccessEnvelope {
+  @ApiProperty()
+  partNumber!: number;
+
+  @ApiProperty({ description: "the stored part's ETag (also in the ETag header)" })
+  etag!: string;
+
+  @ApiProperty()
+  size!: number;
 }

@@ -4,6 +4,7 @@ import {
   ArrayMaxSize,
   ArrayMinSize,
   IsArray,
+  IsIn,
   IsInt,
   IsOptional,
   IsString,
@@ -59,4 +60,14 @@ export class UploadUrlDto {
   @ValidateNested({ each: true })
   @Type(() => PartRequestDto)
   multiParts!: PartRequestDto[];
+
+  // this service's addition to KooDrive's request
+  @ApiPropertyOptional({
+    enum: ['s3', 'service'],
+    description:
+      "where to PUT the parts: straight to S3 (presigned) or through this service, which hashes each part as it streams it to S3 so complete needs no read-back (parallel mode). Default: the deployment's PART_UPLOAD_VIA",
+  })
+  @IsOptional()
+  @IsIn(['s3', 'service'], { message: 'must be s3 or service' })
+  uploadVia?: 's3' | 'service';
 }

@@ -1,0 +1,46 @@
+// The service's own part URLs: a plain PUT of the part's bytes, no Authorization header, signed
+// and expiring as an S3 presigned URL is. The signature (HMAC-SHA256 under PART_URL_SECRET) binds
+// the file, the part number and the expiry; anything else about the part is read from its plan.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export const PART_UPLOAD_PATH = 'koodrive/ose/v1/files/multipart/parts';
+
+export interface PartUrlClaims {
+  readonly fileId: string;
+  readonly partNumber: number;
+  // unix seconds
+  readonly expires: number;
+}
+
+export function partUploadUrl(baseUrl: string, secret: string, claims: PartUrlClaims): string {
+  const query = new URLSearchParams({ expires: String(claims.expires), signature: sign(secret, claims) });
+  return `${baseUrl}/${PART_UPLOAD_PATH}/${encodeURIComponent(claims.fileId)}/${claims.partNumber}?${query.toString()}`;
+}
+
+export type PartUrlVerdict = 'valid' | 'expired' | 'forged';
+
+// `expires` and `signature` as they arrived in the query string.
+export function verifyPartUrl(
+  secret: string,
+  fileId: string,
+  partNumber: number,
+  expires: unknown,
+  signature: unknown,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): PartUrlVerdict {
+  if (typeof expires !== 'string' || !/^\d{1,12}$/.test(expires) || typeof signature !== 'string') {
+    return 'forged';
+  }
+  const expected = Buffer.from(sign(secret, { fileId, partNumber, expires: Number(expires) }), 'hex');
+  const given = Buffer.from(signature, 'hex');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    return 'forged';
+  }
+  return Number(expires) < nowSeconds ? 'expired' : 'valid';
+}
+
+function sign(secret: string, claims: PartUrlClaims): string {
+  return createHmac('sha256', secret)
+    .update(`PUT\n${claims.fileId}\n${claims.partNumber}\n${claims.expires}`)
+    .digest('hex');
+}
