@@ -35,6 +35,8 @@ COPY --from=build /app/native/sha256-state/build/Release/sha256_state.node ./nat
 # migrations run from the image as their own step (a Job), never at pod start
 COPY prisma ./prisma
 COPY tools/db ./tools/db
+# the engine core tools/db imports (run from source by Node's type stripping, like tools/db)
+COPY libs/database/src/migrations.ts ./libs/database/src/migrations.ts
 # nothing is written at run time: the root filesystem can be read-only
 USER node
 EXPOSE 3000

@@ -67,7 +67,7 @@ describe('docker-compose.yml', () => {
     assert.equal(config.nodeEnv, 'production');
     assert.equal(config.telemetry.otlpEndpoint, 'http://jaeger:4318');
     assert.equal(new URL(config.s3.endpoint!).hostname, 'minio');
-    assert.equal(new URL(config.databaseUrl).hostname, 'postgres');
+    assert.equal(new URL(config.databaseUrl!).hostname, 'postgres');
     assert.equal(upload.read_only, true);
     const migrate = services.migrate!;
     assert.equal(migrate.image, upload.image);
@@ -96,6 +96,7 @@ describe('Dockerfile', () => {
     // the migration tool and what it reads are in the runtime image
     assert.match(runtime, /COPY prisma \.\/prisma/);
     assert.match(runtime, /COPY tools\/db \.\/tools\/db/);
+    assert.match(runtime, /COPY libs\/database\/src\/migrations\.ts /);
     const ignore = await readFile(path.join(ROOT, '.dockerignore'), 'utf8');
     for (const entry of ['node_modules', '.git', '.services', 'dist']) {
       assert.match(ignore, new RegExp(`^${entry.replace('.', '\\.')}$`, 'm'));
@@ -106,10 +107,12 @@ describe('Dockerfile', () => {
     const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as {
       dependencies: Record<string, string>;
     };
-    const engine = await readFile(path.join(ROOT, 'tools/db/schema-engine.ts'), 'utf8');
-    for (const [, name] of engine.matchAll(/from '(@?[\w-]+(?:\/[\w-]+)?)/g)) {
-      if (!name!.startsWith('node:') && name !== 'node') {
-        assert.ok(name! in pkg.dependencies, `${name} is a production dependency`);
+    for (const file of ['tools/db/schema-engine.ts', 'tools/db/migrate.ts', 'libs/database/src/migrations.ts']) {
+      const source = await readFile(path.join(ROOT, file), 'utf8');
+      for (const [, name] of source.matchAll(/from '(@?[\w-]+(?:\/[\w-]+)?)/g)) {
+        if (!name!.startsWith('node:') && name !== 'node') {
+          assert.ok(name! in pkg.dependencies, `${name} (${file}) is a production dependency`);
+        }
       }
     }
   });

@@ -18,10 +18,12 @@ export class ServiceProcess {
     readonly baseUrl: string,
   ) {}
 
-  static async start(env: Readonly<Record<string, string>>): Promise<ServiceProcess> {
+  // `unset`: variables of the test environment the process must not see (the embedded stack)
+  static async start(env: Readonly<Record<string, string>>, unset: readonly string[] = []): Promise<ServiceProcess> {
     const port = await deadPort();
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !unset.includes(name)));
     const child = spawn(process.execPath, [MAIN], {
-      env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
+      env: { ...inherited, ...env, PORT: String(port), HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const service = new ServiceProcess(child, `http://127.0.0.1:${port}`);

@@ -1,13 +1,10 @@
 // npm run db:migrate: applies prisma/migrations to DATABASE_URL, like `prisma migrate deploy`.
-import { noFilter, readMigrations, requireEnv, withEngine } from './schema-engine.ts';
+import { applyMigrations } from '../../libs/database/src/migrations.ts';
+import { migrationsDir, requireEnv, schemaPath } from './schema-engine.ts';
 
 // Applies the migrations the database has not had yet and returns their names (none: already up to date).
 export async function migrate(connectionString: string): Promise<string[]> {
-  const migrationsList = await readMigrations();
-  const { appliedMigrationNames } = await withEngine(connectionString, (engine) =>
-    engine.applyMigrations({ migrationsList, filters: noFilter }),
-  );
-  return appliedMigrationNames;
+  return applyMigrations(connectionString, { migrationsDir, schemaPath });
 }
 
 if (import.meta.main) {

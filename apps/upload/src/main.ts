@@ -12,6 +12,9 @@ const config = loadAppConfig();
 const app = await createApp();
 const logger = app.get(Logger);
 await app.listen({ port: config.port, host: config.host });
+if (!config.telemetry.disabled && config.telemetry.otlpEndpoint === undefined) {
+  logger.log('embedded traces: a compact tree per request on stderr (OTEL_EXPORTER_OTLP_ENDPOINT unset)', 'Main');
+}
 logger.log(`koodrive-upload listening on http://${config.host}:${config.port}`, 'Main');
 
 // SIGTERM (Kubernetes) or SIGINT: readiness goes false at once; the server keeps serving for

@@ -1,10 +1,9 @@
 import { Module } from '@nestjs/common';
-import { RateLimiter } from './rate-limiter.js';
-import { SessionStore } from './session.store.js';
 import { UploadAuthGuard } from './upload-auth.guard.js';
 
+// The guard's SESSION_STORE and RATE_LIMITER come from the global RedisModule (Redis or in process).
 @Module({
-  providers: [SessionStore, RateLimiter, UploadAuthGuard],
-  exports: [SessionStore, RateLimiter, UploadAuthGuard],
+  providers: [UploadAuthGuard],
+  exports: [UploadAuthGuard],
 })
 export class AuthModule {}

@@ -1,9 +1,9 @@
-import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
+import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { ApiCode, ApiException } from '@koodrive/errors';
 import { type AuthenticatedRequest, PRINCIPAL } from './principal.js';
-import { RateLimiter } from './rate-limiter.js';
+import { RATE_LIMITER, type RateLimiter } from './rate-limiter.js';
 import { UPLOAD_SCOPE } from './session-key.js';
-import { SessionStore } from './session.store.js';
+import { SESSION_STORE, type SessionStore } from './session.store.js';
 
 // `Bearer <token>`, or KooDrive's documented `Bearer+<token>`.
 const BEARER = /^Bearer[ +]([\x21-\x7E]{1,4096})$/i;
@@ -11,8 +11,8 @@ const BEARER = /^Bearer[ +]([\x21-\x7E]{1,4096})$/i;
 @Injectable()
 export class UploadAuthGuard implements CanActivate {
   constructor(
-    private readonly sessions: SessionStore,
-    private readonly rateLimiter: RateLimiter,
+    @Inject(SESSION_STORE) private readonly sessions: SessionStore,
+    @Inject(RATE_LIMITER) private readonly rateLimiter: RateLimiter,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {

@@ -11,6 +11,15 @@ describe(loadConfig.name, () => {
     assert.ok(Object.isFrozen(config) && Object.isFrozen(config.s3));
   });
 
+  it('leaves the dependencies unset when not given: the embedded parts stand in', () => {
+    const config = loadConfig({});
+    assert.equal(config.databaseUrl, undefined);
+    assert.equal(config.redisUrl, undefined);
+    assert.equal(config.s3.endpoint, undefined);
+    assert.equal(config.telemetry.otlpEndpoint, undefined);
+    assert.equal(config.dataDir, '.data');
+  });
+
   it('fails naming every bad variable at once', () => {
     try {
       loadConfig({
@@ -34,16 +43,18 @@ describe(loadConfig.name, () => {
     assert.throws(
       () => loadConfig({ NODE_ENV: 'production', REDIS_URL: 'redis://redis:6379' }),
       (error: ConfigError) =>
-        error.problems.length === 3 &&
+        error.problems.length === 4 &&
         /DATABASE_URL/.test(error.problems[0]!) &&
-        /S3_BUCKET/.test(error.problems[1]!) &&
-        /PART_URL_SECRET/.test(error.problems[2]!),
+        /S3_ENDPOINT/.test(error.problems[1]!) &&
+        /S3_BUCKET/.test(error.problems[2]!) &&
+        /PART_URL_SECRET/.test(error.problems[3]!),
     );
     const config = loadConfig({
       NODE_ENV: 'production',
       DATABASE_URL: 'postgresql://db/koodrive',
       REDIS_URL: 'redis://redis:6379',
       S3_BUCKET: 'uploads',
+      S3_ENDPOINT: 'https://s3.eu-west-1.amazonaws.com',
       PART_URL_SECRET: 'x'.repeat(32),
     });
     assert.equal(config.databaseUrl, 'postgresql://db/koodrive');

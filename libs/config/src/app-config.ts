@@ -10,10 +10,15 @@ export interface AppConfig {
   // after SIGTERM: seconds the server keeps serving with readiness false, before it closes
   readonly shutdownDrainSeconds: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
-  readonly databaseUrl: string;
+  // unset: an embedded PostgreSQL (PGlite, data under dataDir) serves the same code path
+  readonly databaseUrl: string | undefined;
   readonly databasePoolSize: number;
-  readonly redisUrl: string;
+  // unset: sessions, rate limits and events are kept in the process
+  readonly redisUrl: string | undefined;
+  // where the embedded parts keep their data (PGlite's database, the local-disk object store)
+  readonly dataDir: string;
   readonly s3: {
+    // unset: objects are kept on local disk under dataDir (parts go through the service)
     readonly endpoint: string | undefined;
     readonly publicEndpoint: string | undefined;
     readonly bucket: string;
@@ -145,8 +150,15 @@ class Reader {
   }
 }
 
-// Variables with a default meant for a local run only: in production they must be given.
-export const REQUIRED_IN_PRODUCTION = ['DATABASE_URL', 'REDIS_URL', 'S3_BUCKET', 'PART_URL_SECRET'] as const;
+// Variables whose default (an embedded part, a local key) suits a local run only: in production
+// they must be given.
+export const REQUIRED_IN_PRODUCTION = [
+  'DATABASE_URL',
+  'REDIS_URL',
+  'S3_ENDPOINT',
+  'S3_BUCKET',
+  'PART_URL_SECRET',
+] as const;
 
 // A local run without PART_URL_SECRET signs with a key of its own (its part URLs die with the
 // process); production must share one key across replicas.
@@ -188,9 +200,10 @@ export function loadConfig(env: Env): AppConfig {
     port: r.int('PORT', 3000, 0, 65535),
     shutdownDrainSeconds: r.int('SHUTDOWN_DRAIN_SECONDS', 5, 0, 120),
     logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
-    databaseUrl: r.url('DATABASE_URL', 'postgresql://postgres@127.0.0.1:5432/koodrive', ['postgresql:', 'postgres:'])!,
+    databaseUrl: r.url('DATABASE_URL', undefined, ['postgresql:', 'postgres:']),
     databasePoolSize: r.int('DATABASE_POOL_SIZE', 10, 1, 200),
-    redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'])!,
+    redisUrl: r.url('REDIS_URL', undefined, ['redis:', 'rediss:']),
+    dataDir: r.string('DATA_DIR', '.data'),
     s3: {
       endpoint: s3Endpoint,
       publicEndpoint: r.url('S3_PUBLIC_ENDPOINT', undefined, ['http:', 'https:']),

@@ -1,11 +1,39 @@
-import { Global, Module } from '@nestjs/common';
+import { Global, Logger, Module } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@koodrive/config';
 import { FileRepository } from './file.repository.js';
-import { PrismaService } from './prisma.service.js';
+import { type DatabaseConnection, DATABASE_CONNECTION, externalConnection, PrismaService } from './prisma.service.js';
 import { OutboxRepository } from './outbox.repository.js';
+
+// DATABASE_URL unset: the embedded PostgreSQL (PGlite), started and migrated before the client
+// connects, stopped after it disconnected. Loaded only then, so a configured server costs nothing.
+async function embeddedConnection(config: AppConfig): Promise<DatabaseConnection> {
+  const [{ startEmbeddedPostgres }, { prismaSources }] = await Promise.all([
+    import('./embedded-postgres.js'),
+    import('./migrations.js'),
+  ]);
+  const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, ...prismaSources() });
+  const applied = embedded.appliedMigrations.length;
+  new Logger('Database').log(
+    `embedded PostgreSQL: PGlite, data in ${embedded.dataDir} (DATABASE_URL unset)` +
+      (applied === 0 ? '' : `; applied ${applied} migration(s)`),
+  );
+  // PGlite serves one connection: queries queue in the pool for it
+  return { url: embedded.url, poolSize: 1, idleTimeoutMillis: 0, close: () => embedded.stop() };
+}
 
 @Global()
 @Module({
-  providers: [PrismaService, FileRepository, OutboxRepository],
+  providers: [
+    {
+      provide: DATABASE_CONNECTION,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig): DatabaseConnection | Promise<DatabaseConnection> =>
+        config.databaseUrl === undefined ? embeddedConnection(config) : externalConnection(config),
+    },
+    PrismaService,
+    FileRepository,
+    OutboxRepository,
+  ],
   exports: [PrismaService, FileRepository, OutboxRepository],
 })
 export class DatabaseModule {}

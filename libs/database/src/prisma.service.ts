@@ -1,20 +1,41 @@
 import { PrismaPg } from '@prisma/adapter-pg';
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown, Optional } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
 import { dependencyDuration } from '@koodrive/metrics';
 import { PrismaClient } from './generated/prisma/client.js';
 
+// The database the client connects to: DATABASE_URL's server, or the embedded one DatabaseModule starts.
+export const DATABASE_CONNECTION = Symbol('DATABASE_CONNECTION');
+
+export interface DatabaseConnection {
+  readonly url: string;
+  readonly poolSize: number;
+  // how long an idle pooled connection stays open (pg's default when unset; 0: for good)
+  readonly idleTimeoutMillis?: number;
+  // run once the client has disconnected (stops the embedded database)
+  readonly close?: () => Promise<void>;
+}
+
 @Injectable()
 export class PrismaService extends PrismaClient implements OnApplicationShutdown {
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  private readonly connection: DatabaseConnection;
+
+  // `connection` defaults to DATABASE_URL's server (the integration tests construct this directly)
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Optional() @Inject(DATABASE_CONNECTION) connection?: DatabaseConnection,
+  ) {
+    const target = connection ?? externalConnection(config);
     super({
       adapter: new PrismaPg({
-        connectionString: config.databaseUrl,
-        max: config.databasePoolSize,
+        connectionString: target.url,
+        max: target.poolSize,
         connectionTimeoutMillis: 5_000,
+        ...(target.idleTimeoutMillis === undefined ? {} : { idleTimeoutMillis: target.idleTimeoutMillis }),
       }),
       log: [{ emit: 'event', level: 'query' }],
     });
+    this.connection = target;
     // every statement's latency, by its verb (SELECT, INSERT, UPDATE, BEGIN, ...)
     this.$on('query' as never, (event: { query: string; duration: number }) => {
       const operation = /^\s*"?(\w+)/.exec(event.query)?.[1]?.toUpperCase() ?? 'OTHER';
@@ -25,5 +46,13 @@ export class PrismaService extends PrismaClient implements OnApplicationShutdown
   // after the HTTP server and the background jobs have stopped (they run in onModuleDestroy)
   async onApplicationShutdown(): Promise<void> {
     await this.$disconnect();
+    await this.connection.close?.();
   }
+}
+
+export function externalConnection(config: AppConfig): DatabaseConnection {
+  if (config.databaseUrl === undefined) {
+    throw new Error('DATABASE_URL is unset: DatabaseModule starts the embedded database');
+  }
+  return { url: config.databaseUrl, poolSize: config.databasePoolSize };
 }

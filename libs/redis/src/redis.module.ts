@@ -1,7 +1,32 @@
-import { Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
-import { Redis } from 'ioredis';
+// Where sessions, rate limits and outbox events live: Redis at REDIS_URL or, when it is unset,
+// the process itself (one replica; nothing survives a restart). Either way the code depends on the
+// ports (SESSION_STORE, RATE_LIMITER, EVENT_PUBLISHER, KEY_VALUE_HEALTH), chosen here at injection
+// time from the validated config; in embedded mode no Redis client is created at all.
+import {
+  Global,
+  Inject,
+  Logger,
+  Module,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { RATE_LIMITER, type RateLimiter, SESSION_STORE, type SessionStore } from '@koodrive/auth';
 import { type AppConfig, APP_CONFIG } from '@koodrive/config';
+import { openDemoSession } from './demo-session.js';
+import { EVENT_PUBLISHER, type EventPublisher } from './event-publisher.js';
+import { KEY_VALUE_HEALTH, type KeyValueHealth } from './key-value-health.js';
+import { MemoryEventPublisher } from './memory-event-publisher.js';
+import { MemoryHealth } from './memory-health.js';
+import { MemoryRateLimiter } from './memory-rate-limiter.js';
+import { MemorySessionStore } from './memory-session-store.js';
+import { connectRedis } from './redis-client.js';
+import { RedisEventPublisher } from './redis-event-publisher.js';
+import { RedisHealth } from './redis-health.js';
+import { RedisRateLimiter } from './redis-rate-limiter.js';
+import { RedisSessionStore } from './redis-session-store.js';
 
+// The ioredis client, or null in embedded mode. Code uses the ports, not this.
 export const REDIS = Symbol('REDIS');
 
 export const InjectRedis = (): ParameterDecorator => Inject(REDIS);
@@ -12,38 +37,56 @@ export const InjectRedis = (): ParameterDecorator => Inject(REDIS);
     {
       provide: REDIS,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => {
-        const redis = new Redis(config.redisUrl, {
-          // fail a command fast when Redis is down, so the caller can answer 503
-          maxRetriesPerRequest: 1,
-          connectTimeout: 2_000,
-          retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
-        });
-        // commands fail on their own (answered 503); the connection's state is logged once per outage
-        const logger = new Logger('Redis');
-        let down = false;
-        redis.on('error', (error: Error) => {
-          if (!down) {
-            down = true;
-            logger.warn({ msg: 'Redis connection lost; reconnecting', err: error.message });
-          }
-        });
-        redis.on('ready', () => {
-          if (down) {
-            down = false;
-            logger.log({ msg: 'Redis connection back' });
-          }
-        });
-        return redis;
-      },
+      useFactory: (config: AppConfig): Redis | null =>
+        config.redisUrl === undefined ? null : connectRedis(config.redisUrl),
+    },
+    {
+      provide: SESSION_STORE,
+      inject: [REDIS],
+      useFactory: (redis: Redis | null): SessionStore =>
+        redis === null ? new MemorySessionStore() : new RedisSessionStore(redis),
+    },
+    {
+      provide: RATE_LIMITER,
+      inject: [REDIS, APP_CONFIG],
+      useFactory: (redis: Redis | null, config: AppConfig): RateLimiter =>
+        redis === null ? new MemoryRateLimiter(config.rateLimit) : new RedisRateLimiter(redis, config.rateLimit),
+    },
+    {
+      provide: EVENT_PUBLISHER,
+      inject: [REDIS, APP_CONFIG],
+      useFactory: (redis: Redis | null, config: AppConfig): EventPublisher =>
+        redis === null ? new MemoryEventPublisher() : new RedisEventPublisher(redis, config.maintenance.eventsStream),
+    },
+    {
+      provide: KEY_VALUE_HEALTH,
+      inject: [REDIS],
+      useFactory: (redis: Redis | null): KeyValueHealth =>
+        redis === null ? new MemoryHealth() : new RedisHealth(redis),
     },
   ],
-  exports: [REDIS],
+  exports: [REDIS, SESSION_STORE, RATE_LIMITER, EVENT_PUBLISHER, KEY_VALUE_HEALTH],
 })
-export class RedisModule implements OnApplicationShutdown {
-  constructor(@InjectRedis() private readonly redis: Redis) {}
+export class RedisModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(RedisModule.name);
+
+  constructor(
+    @InjectRedis() private readonly redis: Redis | null,
+    @Inject(SESSION_STORE) private readonly sessions: SessionStore,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.redis !== null) {
+      return;
+    }
+    this.logger.log('embedded sessions, rate limits and events: in process (REDIS_URL unset)');
+    const token = await openDemoSession(this.sessions);
+    // plain text, not a JSON log line, so a shell can paste it (eval, grep, cut)
+    process.stdout.write(`KOODRIVE_TOKEN=${token}\n`);
+  }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    const redis = this.redis;
+    await redis?.quit().catch(() => redis.disconnect());
   }
 }

@@ -8,5 +8,6 @@ export {
   type StoredPart,
   UploadNotFoundError,
 } from './object-storage.js';
+export { DiskObjectStorage } from './disk-object-storage.js';
 export { S3ObjectStorage } from './s3-object-storage.js';
 export { StorageModule } from './storage.module.js';

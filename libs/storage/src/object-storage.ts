@@ -21,6 +21,9 @@ export interface ObjectHead {
 }
 
 export interface ObjectStorage {
+  // whether clients can PUT parts to the store itself (presigned URLs); if not, parts go through
+  // the service's own part URLs
+  readonly presignsParts: boolean;
   createMultipartUpload(key: string, metadata: Readonly<Record<string, string>>): Promise<string>;
   presignUploadPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string>;
   // streams `size` bytes of `body` into the part as they arrive; answers the part's ETag

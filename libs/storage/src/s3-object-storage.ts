@@ -34,6 +34,7 @@ const INVALID_PARTS = new Set(['InvalidPart', 'InvalidPartOrder', 'EntityTooSmal
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
 
 export class S3ObjectStorage implements ObjectStorage {
+  readonly presignsParts = true;
   private readonly client: S3Client;
   private readonly presigner: S3Client;
   private readonly bucket: string;

@@ -8,3 +8,4 @@ export {
   parseXTraceid,
   traceIdFromXTraceid,
 } from './x-traceid.js';
+export { redactUrl } from './redact-url.js';

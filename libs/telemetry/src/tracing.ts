@@ -12,6 +12,8 @@ import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
+import { ConsoleTraceExporter } from './console-trace.exporter.js';
+import { redactUrl } from './redact-url.js';
 import { XTraceidPropagator } from './x-traceid.propagator.js';
 import { KOODRIVE_TRACE_ID_ATTRIBUTE, X_TRACEID_HEADER, newXTraceid, parseXTraceid } from './x-traceid.js';
 
@@ -23,7 +25,8 @@ export interface TracingOptions {
   readonly serviceName: string;
   readonly disabled: boolean;
   readonly otlpEndpoint: string | undefined;
-  // tests pass their own (an in-memory exporter); otherwise OTLP when an endpoint is configured
+  // tests pass their own (an in-memory exporter); otherwise OTLP when an endpoint is configured,
+  // else a compact tree per request printed to the console
   readonly spanProcessors?: SpanProcessor[];
 }
 
@@ -38,7 +41,9 @@ export function startTracing(options: TracingOptions): Tracing {
   register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
   const spanProcessors =
     options.spanProcessors ??
-    (options.otlpEndpoint === undefined ? [] : [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })]);
+    (options.otlpEndpoint === undefined
+      ? [new BatchSpanProcessor({ exporter: new ConsoleTraceExporter(), scheduledDelayMillis: 200 })]
+      : [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })]);
   const sdk = new NodeSDK({
     serviceName: options.serviceName,
     spanProcessors,
@@ -57,6 +62,11 @@ export function startTracing(options: TracingOptions): Tracing {
           const xTraceid = parseXTraceid(request.headers[X_TRACEID_HEADER]) ?? newXTraceid(span.spanContext().traceId);
           (request as TracedRequest)[X_TRACEID] = xTraceid;
           span.setAttribute(KOODRIVE_TRACE_ID_ATTRIBUTE, xTraceid);
+          // a part URL's signature is a credential: never on a span
+          const query = (request).url?.split('?')[1];
+          if (query !== undefined) {
+            span.setAttribute('url.query', redactUrl(`?${query}`).slice(1));
+          }
         },
       }),
       new FastifyOtelInstrumentation({ registerOnInitialization: true }),

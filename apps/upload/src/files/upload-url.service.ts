@@ -44,7 +44,8 @@ export class UploadUrlService {
     }
     const { partUrlTtlSeconds: ttl, partUrlSecret, publicUrl } = this.config.upload;
     const expires = Math.floor(Date.now() / 1000) + ttl;
-    const uploadVia = dto.uploadVia ?? this.config.upload.partUploadVia;
+    // a store that can't presign (the local-disk one) takes parts through the service only
+    const uploadVia = this.storage.presignsParts ? (dto.uploadVia ?? this.config.upload.partUploadVia) : 'service';
     const uploadId = file.uploadId;
     const urlOf = (partNumber: number): Promise<string> =>
       uploadVia === 'service'

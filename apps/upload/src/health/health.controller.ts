@@ -1,9 +1,8 @@
 import { ApiExcludeController } from '@nestjs/swagger';
 import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import type { Redis } from 'ioredis';
 import { PrismaService } from '@koodrive/database';
-import { InjectRedis } from '@koodrive/redis';
+import { KEY_VALUE_HEALTH, type KeyValueHealth } from '@koodrive/redis';
 import { OBJECT_STORAGE, type ObjectStorage } from '@koodrive/storage';
 import { ShutdownState } from './shutdown-state.js';
 
@@ -11,13 +10,14 @@ type CheckResult = 'ok' | 'unavailable';
 
 const CHECK_TIMEOUT_MS = 2_000;
 
-// Kubernetes probes: /healthz says the process serves; /readyz that its dependencies answer.
+// Kubernetes probes: /healthz says the process serves; /readyz that its dependencies answer
+// (`redis` is the in-process stand-in, always ok, when REDIS_URL is unset).
 @ApiExcludeController()
 @Controller()
 export class HealthController {
   constructor(
     private readonly prisma: PrismaService,
-    @InjectRedis() private readonly redis: Redis,
+    @Inject(KEY_VALUE_HEALTH) private readonly keyValue: KeyValueHealth,
     @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
     private readonly shutdown: ShutdownState,
   ) {}
@@ -39,7 +39,7 @@ export class HealthController {
     }
     const [database, redis, storage] = await Promise.all([
       check(() => this.prisma.$queryRaw`SELECT 1`),
-      check(() => this.redis.ping()),
+      check(() => this.keyValue.ping()),
       check(() => this.storage.ping()),
     ]);
     const checks = { database, redis, storage };

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RequestMethod } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
 import type { AppConfig } from '@koodrive/config';
+import { redactUrl } from '@koodrive/telemetry';
 
 const NOTES = Symbol('koodrive.request-log');
 
@@ -67,7 +68,10 @@ export function requestLogParams(config: AppConfig): Params {
           QUIET_ROUTES.has((request as IncomingMessage & { originalUrl?: string }).originalUrl ?? request.url ?? ''),
       },
       serializers: {
-        req: (request: { method?: string; url?: string }) => ({ method: request.method, url: request.url }),
+        req: (request: { method?: string; url?: string }) => ({
+          method: request.method,
+          url: request.url === undefined ? undefined : redactUrl(request.url),
+        }),
         res: (response: { statusCode?: number }) => ({ statusCode: response.statusCode }),
       },
       // read once the response is done (pino-http asks at the start too: nothing is known then)
@@ -75,8 +79,10 @@ export function requestLogParams(config: AppConfig): Params {
         response.headersSent ? { ...(request as NotedRequest)[NOTES] } : {},
       customLogLevel: (_request, response, error) =>
         error !== undefined || response.statusCode >= 500 ? 'error' : 'info',
-      customSuccessMessage: (request, response) => `${request.method} ${request.url} ${response.statusCode}`,
-      customErrorMessage: (request, response) => `${request.method} ${request.url} ${response.statusCode}`,
+      customSuccessMessage: (request, response) =>
+        `${request.method} ${redactUrl(request.url ?? '')} ${response.statusCode}`,
+      customErrorMessage: (request, response) =>
+        `${request.method} ${redactUrl(request.url ?? '')} ${response.statusCode}`,
       quietReqLogger: true,
     },
   };

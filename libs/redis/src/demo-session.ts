@@ -1,0 +1,19 @@
+// The demo user of an embedded run (REDIS_URL unset): with no KooDrive session service to issue
+// tokens, the service opens one session itself so `npm start` can be tried at once.
+import { randomBytes } from 'node:crypto';
+import { type SessionRecord, type SessionStore, UPLOAD_SCOPE } from '@koodrive/auth';
+
+export const DEMO_SESSION: SessionRecord = Object.freeze({
+  userId: 'demo',
+  containerId: 'demo',
+  scopes: Object.freeze([UPLOAD_SCOPE]),
+});
+
+// Opens the demo session under a fresh token and answers the token.
+export async function openDemoSession(sessions: SessionStore): Promise<string> {
+  const token = randomBytes(32).toString('base64url');
+  // Unlike a KooDrive session (20 idle minutes), the demo session lasts as long as the process:
+  // someone trying the service should not lose the token printed at boot after a break.
+  await sessions.put(token, DEMO_SESSION, Number.POSITIVE_INFINITY);
+  return token;
+}

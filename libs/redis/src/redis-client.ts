@@ -1,0 +1,27 @@
+import { Logger } from '@nestjs/common';
+import { Redis } from 'ioredis';
+
+// The service's one Redis connection. Commands fail fast when Redis is down (the caller answers
+// 503); the connection's state is logged once per outage.
+export function connectRedis(url: string): Redis {
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
+  });
+  const logger = new Logger('Redis');
+  let down = false;
+  redis.on('error', (error: Error) => {
+    if (!down) {
+      down = true;
+      logger.warn({ msg: 'Redis connection lost; reconnecting', err: error.message });
+    }
+  });
+  redis.on('ready', () => {
+    if (down) {
+      down = false;
+      logger.log({ msg: 'Redis connection back' });
+    }
+  });
+  return redis;
+}

@@ -1,0 +1,180 @@
+// The database the service runs on when DATABASE_URL is unset: PGlite behind pglite-socket, migrated
+// at start, reached through the same PrismaService and repositories as a real server, with one
+// connection that everything queues for.
+import '../support/test-env.ts';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadConfig } from '../../libs/config/src/app-config.ts';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from '../../libs/database/src/embedded-postgres.ts';
+import { FileRepository } from '../../libs/database/src/file.repository.ts';
+import { prismaSources } from '../../libs/database/src/migrations.ts';
+import { OutboxRepository } from '../../libs/database/src/outbox.repository.ts';
+import { PrismaService } from '../../libs/database/src/prisma.service.ts';
+import type { NewUploadFile } from '../../libs/database/src/upload-file.ts';
+
+const config = loadConfig(process.env);
+const NO_TRACE = { traceId: undefined, xTraceid: null };
+const SHA = 'e'.repeat(64);
+
+function newFile(overrides: Partial<NewUploadFile> = {}): NewUploadFile {
+  const id = `Fi${randomUUID().replaceAll('-', '')}`;
+  return {
+    id,
+    ownerId: 'owner-1',
+    containerId: `c-${randomUUID()}`,
+    parentFolder: 'root',
+    fileName: `${id}.bin`,
+    length: 42,
+    declaredSha256: undefined,
+    fileType: undefined,
+    mimeType: undefined,
+    description: undefined,
+    clientCreatedAt: undefined,
+    storageKey: `files/${id}`,
+    uploadId: 'upload-1',
+    uploadToken: 'token-1',
+    expiresAt: new Date(Date.now() + 3600_000),
+    ...overrides,
+  };
+}
+
+// The embedded database started over `dataDir`, and a client on it the way DatabaseModule makes one.
+async function start(dataDir: string): Promise<{ embedded: EmbeddedPostgres; prisma: PrismaService; ms: number }> {
+  const started = performance.now();
+  const embedded = await startEmbeddedPostgres({ dataDir, ...prismaSources() });
+  const prisma = new PrismaService(config, { url: embedded.url, poolSize: 1, idleTimeoutMillis: 0 });
+  await prisma.$queryRaw`SELECT 1`;
+  return { embedded, prisma, ms: Math.round(performance.now() - started) };
+}
+
+describe('embedded PostgreSQL (PGlite)', () => {
+  let dataDir: string;
+  let current: { embedded: EmbeddedPostgres; prisma: PrismaService } | undefined;
+  let files: FileRepository;
+  let completed: NewUploadFile;
+
+  before(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'koodrive-embedded-'));
+  });
+
+  after(async () => {
+    await current?.prisma.$disconnect();
+    await current?.embedded.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('applies every migration of prisma/migrations on its first start', async (t) => {
+    const { embedded, prisma, ms } = await start(dataDir);
+    current = { embedded, prisma };
+    files = new FileRepository(prisma);
+    t.diagnostic(`first start (initdb and migrations) to ready: ${ms} ms`);
+    assert.equal(embedded.dataDir, path.join(dataDir, 'pg'));
+    const folders = (await readdir(prismaSources().migrationsDir, { withFileTypes: true }))
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name)
+      .sort();
+    assert.ok(folders.length > 0);
+    assert.deepEqual(embedded.appliedMigrations, folders);
+    const rows = await prisma.$queryRaw<{ migration_name: string; finished_at: Date | null }[]>`
+      SELECT migration_name, finished_at FROM _prisma_migrations ORDER BY migration_name`;
+    assert.deepEqual(
+      rows.map((row) => row.migration_name),
+      folders,
+    );
+    assert.ok(rows.every((row) => row.finished_at !== null));
+  });
+
+  it('serves the repository: a completion writes its outbox event', async () => {
+    completed = newFile();
+    await files.createUpload(completed);
+    const claim = await files.claimForCompletion(completed.id, completed.ownerId, 30, SHA, 'trace-1');
+    assert.equal(claim, 1);
+    assert.equal(
+      await files.markCompleted(completed.id, claim, SHA, { traceId: 'a'.repeat(32), xTraceid: 'trace-1' }),
+      true,
+    );
+    assert.equal((await files.findForOwner(completed.id, completed.ownerId))?.status, 'COMPLETED');
+    const events = await current!.prisma.outboxEvent.findMany({ where: { fileId: completed.id } });
+    assert.equal(events.length, 1);
+    assert.equal(events[0]!.type, 'file.completed');
+    assert.equal(events[0]!.xTraceid, 'trace-1');
+  });
+
+  it(
+    'queues concurrent statements and transactions on its one connection without deadlock',
+    { timeout: 60_000 },
+    async (t) => {
+      const { prisma } = current!;
+      const opened = Array.from({ length: 10 }, () => newFile());
+      await Promise.all(opened.map((file) => files.createUpload(file)));
+      const started = performance.now();
+      // 20 at once: 10 claim-then-complete (a statement, then an interactive transaction) and 10
+      // uploads created (a transaction each)
+      const results = await Promise.all([
+        ...opened.map(async (file) => {
+          const claim = await files.claimForCompletion(file.id, file.ownerId, 30, null, null);
+          assert.equal(claim, 1);
+          return files.markCompleted(file.id, claim, SHA, NO_TRACE);
+        }),
+        ...Array.from({ length: 10 }, () => files.createUpload(newFile()).then(() => true)),
+      ]);
+      t.diagnostic(`20 concurrent calls: ${Math.round(performance.now() - started)} ms`);
+      assert.ok(results.every((ok) => ok));
+      assert.equal(await prisma.outboxEvent.count({ where: { fileId: { in: opened.map((f) => f.id) } } }), 10);
+
+      // 20 claims of one file at once: exactly one wins
+      const contested = newFile();
+      await files.createUpload(contested);
+      const claims = await Promise.all(
+        Array.from({ length: 20 }, () => files.claimForCompletion(contested.id, contested.ownerId, 30, null, null)),
+      );
+      assert.deepEqual(
+        claims.filter((c) => c !== null),
+        [1],
+      );
+
+      // an open transaction holds the connection: a statement issued meanwhile waits for its commit
+      let committedAt = 0;
+      const transaction = prisma.$transaction(async (tx) => {
+        await tx.file.count();
+        await sleep(300);
+        await tx.file.count();
+        committedAt = performance.now();
+      });
+      await sleep(50);
+      await files.findForOwner(contested.id, contested.ownerId);
+      const answeredAt = performance.now();
+      await transaction;
+      assert.ok(answeredAt >= committedAt, 'the statement was answered after the transaction ended');
+
+      // the outbox relay's transaction spans its publish (Redis, here a pause); other work waits, then runs
+      const relayed = new OutboxRepository(prisma).relayBatch(1000, () => sleep(200));
+      const [count] = await Promise.all([relayed, files.findForOwner(completed.id, completed.ownerId)]);
+      assert.ok(count >= 11);
+    },
+  );
+
+  it('keeps its data across a stop and start, and applies nothing on the second start', async (t) => {
+    await current!.prisma.$disconnect();
+    await current!.embedded.stop();
+    current = undefined;
+    const { embedded, prisma, ms } = await start(dataDir);
+    current = { embedded, prisma };
+    files = new FileRepository(prisma);
+    t.diagnostic(`restart to ready: ${ms} ms`);
+    assert.deepEqual(embedded.appliedMigrations, []);
+    const file = await files.findForOwner(completed.id, completed.ownerId);
+    assert.equal(file?.status, 'COMPLETED');
+    assert.equal(file?.actualSha256, SHA);
+    assert.equal(await prisma.outboxEvent.count({ where: { fileId: completed.id } }), 1);
+    // and it still writes
+    const another = newFile();
+    await files.createUpload(another);
+    assert.equal(await files.isNameTaken(another.containerId, 'root', another.fileName), true);
+  });
+});
