@@ -1,0 +1,210 @@
+// A small typed client for the three KooDrive endpoints (API.md): every call carries the run's
+// X-Traceid, answers are checked on `code` (never on `msg`), and failures keep the trace id the
+// service echoed so a user can quote it.
+import { backoffDelay, DEFAULT_RETRY, isNetworkError, pause, type RetryPolicy, retryAfterMs } from './backoff.js';
+
+const BASE_PATH = '/koodrive/ose/v1/files';
+
+export const ApiCodes = {
+  Success: 0,
+  InternalError: 13000201,
+  TaskNotFound: 13000401,
+  FileIncomplete: 13000402,
+  StatusChangeFailed: 13000403,
+  TooManyRequests: 13000903,
+} as const;
+
+export class ApiError extends Error {
+  constructor(
+    readonly endpoint: string,
+    readonly code: number,
+    readonly status: number,
+    readonly apiMessage: string,
+    readonly traceId: string | null,
+  ) {
+    super(`${endpoint} answered ${code} (HTTP ${status}): ${apiMessage}`);
+  }
+}
+
+export interface CreateRequest {
+  readonly fileName: string;
+  readonly length: number;
+  readonly sha256: string;
+  readonly autoRename: number;
+}
+
+export interface CreateAnswer {
+  readonly fileId: string;
+  readonly fileName: string;
+  readonly rapidUpload: boolean;
+  readonly exist: boolean;
+}
+
+export interface PartRequest {
+  readonly partNumber: number;
+  readonly partSize: number;
+  readonly partOffset: number;
+  readonly hashCtx: string;
+}
+
+export interface PartUrl {
+  readonly partNumber: number;
+  readonly uploadUrl: string;
+  // ms since the epoch
+  readonly expiresAt: number;
+}
+
+export interface CompleteAnswer {
+  readonly sha256: string | null;
+  readonly length: number | null;
+}
+
+export interface KooDriveApiOptions {
+  readonly baseUrl: string;
+  readonly token: string;
+  readonly traceId: string;
+  readonly signal?: AbortSignal;
+  readonly retry?: RetryPolicy;
+  // told before each retry, for the user
+  readonly onRetry?: (what: string, retry: number, reason: string) => void;
+}
+
+type Envelope = Record<string, unknown> & { code: number; msg: string };
+
+// Whether a call may be sent again after an answer (or no answer) like this one.
+type Idempotence = 'idempotent' | 'only-if-not-received';
+
+export class KooDriveApi {
+  private readonly retry: RetryPolicy;
+
+  constructor(private readonly options: KooDriveApiOptions) {
+    this.retry = options.retry ?? DEFAULT_RETRY;
+  }
+
+  get traceId(): string {
+    return this.options.traceId;
+  }
+
+  async create(request: CreateRequest): Promise<CreateAnswer> {
+    // a create lost on the way back would leave a second task, so it is repeated only when the
+    // service surely did not act on it (refused connection, 429, 503)
+    const body = await this.post('create', request, 'only-if-not-received');
+    return {
+      fileId: requireString(body, 'fileId', 'create'),
+      fileName: typeof body.fileName === 'string' ? body.fileName : request.fileName,
+      rapidUpload: body.rapidUpload === true,
+      exist: body.exist === true,
+    };
+  }
+
+  async uploadUrl(fileId: string, multiParts: readonly PartRequest[]): Promise<PartUrl[]> {
+    const body = await this.post('multipart/uploadUrl', { fileId, multiParts }, 'idempotent');
+    if (!Array.isArray(body.multiParts)) {
+      throw new Error('uploadUrl answered without multiParts');
+    }
+    return body.multiParts.map((entry: unknown) => {
+      const part = entry as Record<string, unknown>;
+      const expiresAt = typeof part.expiresAt === 'string' ? Date.parse(part.expiresAt) : NaN;
+      if (typeof part.partNumber !== 'number' || typeof part.uploadUrl !== 'string') {
+        throw new Error('uploadUrl answered a part without partNumber or uploadUrl');
+      }
+      // without a readable expiry, assume the documented 3600 s
+      return {
+        partNumber: part.partNumber,
+        uploadUrl: part.uploadUrl,
+        expiresAt: Number.isFinite(expiresAt) ? expiresAt : Date.now() + 3_600_000,
+      };
+    });
+  }
+
+  async complete(fileId: string, sha256: string): Promise<CompleteAnswer> {
+    const body = await this.post('complete', { fileId, sha256 }, 'idempotent');
+    return {
+      sha256: typeof body.sha256 === 'string' ? body.sha256 : null,
+      length: typeof body.length === 'number' ? body.length : null,
+    };
+  }
+
+  private async post(endpoint: string, payload: unknown, idempotence: Idempotence): Promise<Envelope> {
+    for (let attempt = 1; ; attempt++) {
+      let response: Response;
+      try {
+        response = await fetch(`${this.options.baseUrl}${BASE_PATH}/${endpoint}`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${this.options.token}`,
+            'content-type': 'application/json',
+            'x-traceid': this.options.traceId,
+          },
+          body: JSON.stringify(payload),
+          signal: this.options.signal,
+        });
+      } catch (error) {
+        const retryable =
+          isNetworkError(error) && (idempotence === 'idempotent' || causeCode(error) === 'ECONNREFUSED');
+        if (!retryable || attempt >= this.retry.attempts) {
+          throw error;
+        }
+        await this.wait(endpoint, attempt, describeError(error), null);
+        continue;
+      }
+      const traceId = response.headers.get('x-traceid');
+      const text = await response.text();
+      let body: Envelope;
+      try {
+        body = JSON.parse(text) as Envelope;
+        if (typeof body.code !== 'number') {
+          throw new TypeError('no code');
+        }
+      } catch {
+        // not the service's envelope (a proxy's error page, say)
+        body = {
+          code: response.ok ? -1 : ApiCodes.InternalError,
+          msg: `HTTP ${response.status}: ${text.slice(0, 200)}`,
+        };
+      }
+      if (body.code === ApiCodes.Success && response.ok) {
+        return body;
+      }
+      const error = new ApiError(endpoint, body.code, response.status, String(body.msg), traceId);
+      if (!this.retryable(response.status, body.code, idempotence) || attempt >= this.retry.attempts) {
+        throw error;
+      }
+      await this.wait(endpoint, attempt, `${body.code} (HTTP ${response.status})`, response.headers.get('retry-after'));
+    }
+  }
+
+  private retryable(status: number, code: number, idempotence: Idempotence): boolean {
+    if (status === 429 || status === 503) {
+      return true;
+    }
+    return idempotence === 'idempotent' && (status >= 500 || code === ApiCodes.StatusChangeFailed);
+  }
+
+  private async wait(endpoint: string, attempt: number, reason: string, retryAfter: string | null): Promise<void> {
+    this.options.onRetry?.(endpoint, attempt, reason);
+    const delay = retryAfterMs(retryAfter, this.retry.maxMs) ?? backoffDelay(attempt, this.retry);
+    await pause(delay, this.options.signal);
+  }
+}
+
+function requireString(body: Envelope, field: string, endpoint: string): string {
+  const value = body[field];
+  if (typeof value !== 'string' || value === '') {
+    throw new Error(`${endpoint} answered without ${field}`);
+  }
+  return value;
+}
+
+function causeCode(error: unknown): string | undefined {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  return typeof cause?.code === 'string' ? cause.code : undefined;
+}
+
+export function describeError(error: unknown): string {
+  if (!(error instanceof Error)) {
+    return String(error);
+  }
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  return `${error.message}${cause}`;
+}

@@ -1,0 +1,318 @@
+// `put <file>`: hash the file once (its SHA-256 and every part's hashCtx), create the task, upload
+// the parts side by side, complete. Interrupted or failed runs leave a state file that the next run
+// of the same command continues from (same fileId, only the parts not yet uploaded).
+import { rm, stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { type PutOptions, partSizeFor, UsageError } from './cli-options.js';
+import { FileChangedError, hashCtxOf, planParts, scanFile } from './file-plan.js';
+import { ApiCodes, ApiError, describeError, KooDriveApi } from './koodrive-api.js';
+import { PartUploader, TaskGoneError } from './part-uploader.js';
+import { formatBytes, formatRate, type ProgressOutput, ProgressReporter } from './progress.js';
+import { readState, type ResumeState, StateFile, statePathFor, type StateReading } from './resume-state.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_INTERRUPTED = 130;
+
+export interface PutContext {
+  readonly options: PutOptions;
+  readonly traceId: string;
+  // aborted on Ctrl-C
+  readonly signal: AbortSignal;
+  readonly stdout: ProgressOutput;
+  readonly stderr: ProgressOutput;
+  readonly stderrIsTty: boolean;
+  // tests only (KOODRIVE_CLIENT_PART_DELAY_MS)
+  readonly partDelayMs?: number;
+}
+
+interface Upload {
+  readonly state: ResumeState;
+  readonly stateFile: StateFile;
+  readonly resumed: boolean;
+}
+
+// The task's answer was already final at create (rapid upload, or an identical file exists).
+interface Finished {
+  readonly finished: true;
+}
+
+// The service no longer has the task a state file names, or will not complete it from the parts
+// uploaded so far: a new task, from the start.
+class StartOver extends Error {}
+
+export async function put(context: PutContext): Promise<number> {
+  return new PutRun(context).run();
+}
+
+class PutRun {
+  private readonly options: PutOptions;
+  private readonly file: string;
+  private readonly statePath: string;
+  private readonly api: KooDriveApi;
+  private readonly progress: ProgressReporter;
+  private stateFile: StateFile | undefined;
+  private readonly startedAt = Date.now();
+  // 0 when a resumed run did not hash
+  private hashingMs = 0;
+  // the hashes of a resumed run, still right for the file when its task has to be created anew
+  private knownPlan: Pick<ResumeState, 'partSize' | 'sha256' | 'parts'> | undefined;
+
+  constructor(private readonly context: PutContext) {
+    this.options = context.options;
+    this.file = resolve(context.options.file);
+    this.statePath = statePathFor(this.file);
+    this.api = new KooDriveApi({
+      baseUrl: this.options.url,
+      token: this.options.token,
+      traceId: context.traceId,
+      signal: context.signal,
+      onRetry: (endpoint, retry, reason) => this.note(`${endpoint}: ${reason}; retry ${retry}`),
+    });
+    this.progress = new ProgressReporter({ out: context.stderr, tty: context.stderrIsTty });
+  }
+
+  async run(): Promise<number> {
+    try {
+      const info = await stat(this.file).catch((error: unknown) => {
+        throw new UsageError(`cannot read ${this.options.file}: ${describeError(error)}`);
+      });
+      if (!info.isFile()) {
+        throw new UsageError(`${this.options.file} is not a regular file`);
+      }
+      let reading = await readState(this.statePath, { url: this.options.url, size: info.size, mtimeMs: info.mtimeMs });
+      if (reading.kind === 'ignored') {
+        this.note(`ignoring ${this.statePath}: ${reading.reason}; starting over`);
+      }
+      for (let startedOver = false; ; startedOver = true) {
+        try {
+          await this.upload(reading);
+          return EXIT_OK;
+        } catch (error) {
+          if (!(error instanceof StartOver) || startedOver) {
+            throw error;
+          }
+          this.note(`${error.message}; starting over with a new upload`);
+          await this.stateFile?.remove();
+          this.stateFile = undefined;
+          reading = { kind: 'none' };
+        }
+      }
+    } catch (error) {
+      return this.failed(error);
+    }
+  }
+
+  private async upload(reading: StateReading): Promise<void> {
+    const prepared = reading.kind === 'found' ? this.resume(reading.state) : await this.begin();
+    if ('finished' in prepared) {
+      return;
+    }
+    const { state, stateFile, resumed } = prepared;
+    const pending = state.parts.filter((part) => !stateFile.doneParts.has(part.partNumber));
+    const skipped = state.parts.length - pending.length;
+    if (resumed) {
+      this.note(
+        `resuming ${state.fileId}: ${skipped} of ${state.parts.length} parts already uploaded, ${pending.length} to go`,
+      );
+    }
+    this.note(
+      `fileId ${state.fileId}: ${state.parts.length} part(s) of ${formatBytes(state.partSize)}, ` +
+        `${this.options.parallel} at a time, X-Traceid ${this.context.traceId}`,
+    );
+    const uploaded = state.parts.reduce(
+      (sum, part) => (stateFile.doneParts.has(part.partNumber) ? sum + part.partSize : sum),
+      0,
+    );
+    this.progress.start('uploading', state.size, uploaded);
+    try {
+      await new PartUploader({
+        api: this.api,
+        fileId: state.fileId,
+        filePath: this.file,
+        parallel: this.options.parallel,
+        signal: this.context.signal,
+        partDelayMs: this.context.partDelayMs,
+        onBytes: (bytes) => this.progress.add(bytes),
+        onPartDone: (partNumber) => stateFile.markDone(partNumber),
+        onRetry: (partNumber, retry, reason) => this.note(`part ${partNumber}: ${reason}; retry ${retry}`),
+      }).run(
+        pending.map((part) => ({
+          partNumber: part.partNumber,
+          partSize: part.partSize,
+          partOffset: part.partOffset,
+          hashCtx: hashCtxOf(part),
+        })),
+      );
+    } catch (error) {
+      if (error instanceof TaskGoneError && resumed) {
+        throw new StartOver(`the service no longer has upload ${state.fileId} (expired?)`);
+      }
+      throw error;
+    }
+    const transfer = this.progress.summary();
+    this.progress.finish();
+    await stateFile.flush();
+    await this.assertUnchanged(state);
+    const completing = Date.now();
+    let answer;
+    try {
+      answer = await this.api.complete(state.fileId, state.sha256);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === ApiCodes.TaskNotFound && resumed) {
+        throw new StartOver(`the service no longer has upload ${state.fileId} (expired?)`);
+      }
+      if (error instanceof ApiError && error.code === ApiCodes.FileIncomplete) {
+        // a task that failed its check cannot be completed again; one missing parts is better
+        // uploaded anew than trusted to an old state
+        if (resumed) {
+          this.knownPlan = undefined;
+          throw new StartOver(`complete of ${state.fileId} answered ${error.code}: ${error.apiMessage}`);
+        }
+        await stateFile.remove();
+      }
+      throw error;
+    }
+    const completeMs = Date.now() - completing;
+    await stateFile.remove();
+    const seconds = transfer.ms / 1000;
+    this.result({
+      fileId: state.fileId,
+      fileName: state.fileName,
+      sha256: answer.sha256 ?? state.sha256,
+      length: answer.length ?? state.size,
+      parts: `${state.parts.length} (uploaded ${pending.length}, resumed ${skipped})`,
+      rate: `${formatRate(seconds > 0 ? transfer.bytes / seconds : null)} (${formatBytes(transfer.bytes)} in ${seconds.toFixed(1)} s)`,
+      timing:
+        `hashing ${secondsOf(this.hashingMs)}, uploading ${secondsOf(transfer.ms)}, ` +
+        `complete ${secondsOf(completeMs)}, total ${secondsOf(Date.now() - this.startedAt)}`,
+    });
+  }
+
+  private resume(state: ResumeState): Upload {
+    if (state.partSize !== partSizeFor(this.options.partSize, state.size)) {
+      this.note(`going on with the interrupted run's part size, ${formatBytes(state.partSize)}`);
+    }
+    this.stateFile = new StateFile(this.statePath, state);
+    this.knownPlan = state;
+    return { state, stateFile: this.stateFile, resumed: true };
+  }
+
+  private async begin(): Promise<Upload | Finished> {
+    const info = await stat(this.file);
+    const plan = this.knownPlan ?? (await this.hash(info.size));
+    const state = {
+      url: this.options.url,
+      fileId: '',
+      fileName: this.options.name ?? basename(this.file),
+      size: info.size,
+      mtimeMs: info.mtimeMs,
+      partSize: plan.partSize,
+      sha256: plan.sha256,
+      parts: plan.parts,
+      done: [],
+    } satisfies ResumeState;
+    await this.assertUnchanged(state);
+    const created = await this.api.create({
+      fileName: state.fileName,
+      length: state.size,
+      sha256: state.sha256,
+      autoRename: this.options.autoRename,
+    });
+    if (created.rapidUpload || created.exist) {
+      // nothing to resume: an ignored state file beside the file goes too
+      await rm(this.statePath, { force: true });
+      this.result({
+        fileId: created.fileId,
+        fileName: created.fileName,
+        sha256: state.sha256,
+        length: state.size,
+        parts: '0 (the service already holds this content)',
+        rapidUpload: String(created.rapidUpload),
+        exist: String(created.exist),
+      });
+      return { finished: true };
+    }
+    const started: ResumeState = { ...state, fileId: created.fileId, fileName: created.fileName };
+    // kept from the start, so an interrupted run goes on with this task rather than a new one
+    this.stateFile = new StateFile(this.statePath, started);
+    await this.stateFile.flush();
+    return { state: started, stateFile: this.stateFile, resumed: false };
+  }
+
+  private async hash(size: number): Promise<Pick<ResumeState, 'partSize' | 'sha256' | 'parts'>> {
+    const partSize = partSizeFor(this.options.partSize, size);
+    if (partSize > Math.ceil(this.options.partSize / 64) * 64) {
+      this.note(`part size raised to ${formatBytes(partSize)}: a file has at most 10,000 parts`);
+    }
+    this.progress.start('hashing', size);
+    const { sha256, parts } = await scanFile(this.file, planParts(size, partSize), {
+      signal: this.context.signal,
+      onBytes: (bytes) => this.progress.add(bytes),
+    });
+    this.hashingMs = this.progress.summary().ms;
+    this.progress.finish();
+    return { partSize, sha256, parts };
+  }
+
+  // The bytes must be those that were hashed: the plan (and the task) is for them.
+  private async assertUnchanged(state: ResumeState): Promise<void> {
+    const now = await stat(this.file);
+    if (now.size !== state.size || now.mtimeMs !== state.mtimeMs) {
+      await this.stateFile?.remove();
+      throw new FileChangedError(`${this.options.file} changed during the upload; run the command again`);
+    }
+  }
+
+  private result(fields: Readonly<Record<string, string | number>>): void {
+    const lines = { code: 0, ...fields, traceId: this.context.traceId };
+    this.context.stdout.write(
+      Object.entries(lines)
+        .map(([name, value]) => `${name}: ${value}\n`)
+        .join(''),
+    );
+  }
+
+  private async failed(error: unknown): Promise<number> {
+    this.progress.end();
+    const kept = this.stateFile?.kept === true;
+    const saved =
+      kept &&
+      (await this.stateFile!.flush().then(
+        () => true,
+        () => false,
+      ));
+    if (this.context.signal.aborted) {
+      const done = this.stateFile?.doneParts.size;
+      this.note(
+        saved
+          ? `interrupted: ${done} part(s) uploaded, progress kept in ${this.statePath}; run the same command to resume`
+          : 'interrupted',
+      );
+      return EXIT_INTERRUPTED;
+    }
+    if (error instanceof UsageError) {
+      this.note(`error: ${error.message}`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof ApiError) {
+      this.note(`error: ${error.message} (X-Traceid ${error.traceId ?? this.context.traceId})`);
+    } else {
+      this.note(`error: ${describeError(error)} (X-Traceid ${this.context.traceId})`);
+    }
+    if (saved) {
+      this.note(`progress kept in ${this.statePath}; run the same command to resume`);
+    }
+    return EXIT_FAILED;
+  }
+
+  private note(message: string): void {
+    this.progress.end();
+    this.context.stderr.write(`${message}\n`);
+  }
+}
+
+function secondsOf(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}

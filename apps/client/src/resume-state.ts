@@ -1,0 +1,243 @@
+// What lets an interrupted upload go on: a small JSON file beside the uploaded file
+// (`<file>.koodrive-upload.json`) naming the task (server, fileId), the file as it was hashed
+// (size, mtime), the plan (part size, sha256, the SHA-256 state before each part) and the parts
+// already uploaded. Written whole to a temporary file and renamed over the old one, so a reader
+// never sees half a state. Anything unreadable, foreign or stale is ignored: the upload starts over.
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import type { HashState } from '@koodrive/hashing';
+import { MAX_PARTS } from './cli-options.js';
+import { planParts, type PlannedPart } from './file-plan.js';
+
+export const STATE_SUFFIX = '.koodrive-upload.json';
+const KIND = 'koodrive-upload-state';
+const VERSION = 1;
+
+export interface ResumeState {
+  readonly url: string;
+  readonly fileId: string;
+  readonly fileName: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly partSize: number;
+  readonly sha256: string;
+  readonly parts: readonly PlannedPart[];
+  readonly done: readonly number[];
+}
+
+// How the file is now, to compare with the state's.
+export interface FileIdentity {
+  readonly url: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+export type StateReading =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'ignored'; readonly reason: string }
+  | { readonly kind: 'found'; readonly state: ResumeState };
+
+export function statePathFor(file: string): string {
+  return `${file}${STATE_SUFFIX}`;
+}
+
+// The state file as stored: each part's starting state as 64 hex digits (the 8 words of its
+// hashCtx), its offset and size following from the size and part size.
+interface StoredState {
+  kind: typeof KIND;
+  version: typeof VERSION;
+  url: string;
+  fileId: string;
+  fileName: string;
+  size: number;
+  mtimeMs: number;
+  partSize: number;
+  sha256: string;
+  states: string[];
+  done: number[];
+}
+
+export function serializeState(state: ResumeState): string {
+  const stored: StoredState = {
+    kind: KIND,
+    version: VERSION,
+    url: state.url,
+    fileId: state.fileId,
+    fileName: state.fileName,
+    size: state.size,
+    mtimeMs: state.mtimeMs,
+    partSize: state.partSize,
+    sha256: state.sha256,
+    states: state.parts.map((part) => part.state.h.map((word) => word.toString(16).padStart(8, '0')).join('')),
+    done: [...state.done].sort((a, b) => a - b),
+  };
+  return `${JSON.stringify(stored)}\n`;
+}
+
+// The state in `text`, or why it cannot be used (not JSON, another program's file, a newer
+// version, fields missing or inconsistent).
+export function parseState(text: string): ResumeState | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 'not JSON';
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return 'not a JSON object';
+  }
+  const stored = value as Partial<Record<keyof StoredState, unknown>>;
+  if (stored.kind !== KIND) {
+    return 'not a koodrive upload state';
+  }
+  if (stored.version !== VERSION) {
+    return `state version ${String(stored.version)}, this client reads ${VERSION}`;
+  }
+  const { url, fileId, fileName, size, mtimeMs, partSize, sha256, states, done } = stored;
+  if (typeof url !== 'string' || typeof fileId !== 'string' || fileId === '' || typeof fileName !== 'string') {
+    return 'url, fileId or fileName missing';
+  }
+  if (!isWhole(size) || !isWhole(partSize) || partSize === 0 || typeof mtimeMs !== 'number') {
+    return 'size, mtimeMs or partSize missing';
+  }
+  if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) {
+    return 'sha256 missing';
+  }
+  if (Math.ceil(size / partSize) > MAX_PARTS) {
+    return `more than ${MAX_PARTS} parts`;
+  }
+  const plans = planParts(size, partSize);
+  if (!Array.isArray(states) || states.length !== plans.length) {
+    return `${plans.length} part states expected`;
+  }
+  const parts: PlannedPart[] = [];
+  for (const [index, plan] of plans.entries()) {
+    const hex: unknown = states[index];
+    if (typeof hex !== 'string' || !/^[0-9a-f]{64}$/.test(hex)) {
+      return `part ${plan.partNumber}'s state is not 64 hex digits`;
+    }
+    const state: HashState = {
+      h: Array.from({ length: 8 }, (_, word) => parseInt(hex.slice(word * 8, word * 8 + 8), 16)),
+      offset: plan.partOffset,
+    };
+    parts.push({ ...plan, state });
+  }
+  if (!Array.isArray(done) || !done.every((n) => isWhole(n) && n >= 1 && n <= plans.length)) {
+    return 'done parts missing or out of range';
+  }
+  return { url, fileId, fileName, size, mtimeMs, partSize, sha256, parts, done: [...new Set(done as number[])] };
+}
+
+// The state beside the file, if it is one for this file as it is now, on this server.
+export async function readState(path: string, now: FileIdentity): Promise<StateReading> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      return { kind: 'none' };
+    }
+    return { kind: 'ignored', reason: `unreadable (${(error as Error).message})` };
+  }
+  const state = parseState(text);
+  if (typeof state === 'string') {
+    return { kind: 'ignored', reason: state };
+  }
+  if (state.url !== now.url) {
+    return { kind: 'ignored', reason: `it is for another server (${state.url})` };
+  }
+  if (state.size !== now.size || state.mtimeMs !== now.mtimeMs) {
+    return { kind: 'ignored', reason: 'the file changed since (size or modification time)' };
+  }
+  return { kind: 'found', state };
+}
+
+// Keeps the state file in step with the parts done: each change is written soon after it
+// happens, one write at a time (changes made during a write go into the next one).
+export class StateFile {
+  private readonly done: Set<number>;
+  private writing: Promise<void> | undefined;
+  private dirty = false;
+  // the last write's failure, until a later write succeeds
+  private failure: Error | undefined;
+  private removed = false;
+
+  constructor(
+    readonly path: string,
+    private readonly state: ResumeState,
+  ) {
+    this.done = new Set(state.done);
+  }
+
+  // false once removed (the upload completed, or is given up)
+  get kept(): boolean {
+    return !this.removed;
+  }
+
+  get doneParts(): ReadonlySet<number> {
+    return this.done;
+  }
+
+  markDone(partNumber: number): void {
+    this.done.add(partNumber);
+    this.schedule();
+  }
+
+  // Every change so far on disk; throws if a write failed.
+  async flush(): Promise<void> {
+    this.schedule();
+    while (this.writing !== undefined) {
+      await this.writing;
+    }
+    if (this.failure !== undefined) {
+      throw this.failure;
+    }
+  }
+
+  async remove(): Promise<void> {
+    this.removed = true;
+    while (this.writing !== undefined) {
+      await this.writing;
+    }
+    await rm(this.path, { force: true });
+  }
+
+  private schedule(): void {
+    if (this.removed) {
+      return;
+    }
+    this.dirty = true;
+    if (this.writing === undefined) {
+      this.writing = this.writeWhileDirty().finally(() => {
+        this.writing = undefined;
+      });
+    }
+  }
+
+  private async writeWhileDirty(): Promise<void> {
+    while (this.dirty && !this.removed) {
+      this.dirty = false;
+      try {
+        await writeAtomically(this.path, serializeState({ ...this.state, done: [...this.done] }));
+        this.failure = undefined;
+      } catch (error) {
+        this.failure = error instanceof Error ? error : new Error(String(error));
+      }
+    }
+  }
+}
+
+export async function writeAtomically(path: string, text: string): Promise<void> {
+  const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(temporary, text, { mode: 0o600 });
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+function isWhole(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
