@@ -1,41 +1,110 @@
-// npm run bench -- [--sizes 64MiB,256MiB,1GiB] [--runs 3]
-// The read-back paths side by side, with the limits measured in the same run: brings up the
-// services (services:up), stores one object per size in RGW, and times, median of --runs:
-// - limits: S3 plain read (8 concurrent 8 MiB ranged GETs that only count bytes), and single-core
-//   SHA-256 of Node's crypto (OpenSSL) over bytes in memory;
-// - paths: the single streamed GET hashed (VERIFY_WINDOW=0, the default) and the pipelined
-//   ranged read-back (VERIFY_WINDOW=8, 8 MiB ranges);
-// each as MB/s and as a ratio to its limit (the slower of the two limits). Writes the results to
-// bench/results/<time>.json. Needs `npm run build` (the script runs it first).
-// Not measured yet (issue 3): the parallel-by-part and hash-chain paths, uploads through the
-// service, complete latency and RSS through the service (npm run measure:complete has those).
+// npm run bench -- [--sizes 64MiB,256MiB,1GiB] [--runs 3] [--part-size 16MiB] [--port 3997]
+// complete's four ways of proving a file's SHA-256, side by side, against limits measured in the
+// same run. Brings up the services (services:up), then for each size:
+// - limits: S3 plain write (the file's parts PUT straight to RGW through presigned URLs, as many
+//   at a time as the uploads below), S3 plain read (the better of one GET and 8 concurrent 8 MiB
+//   ranged GETs, both streamed and only counting bytes), and SHA-256 of node:crypto over bytes in
+//   memory on one core (measured once);
+// - each path in a fresh built service of its own (so its peak RSS is that path's), warmed up by
+//   one untimed 2-part file, then --runs times: create, uploadUrl for every part, the parts PUT 4
+//   at a time (timed), complete (timed), which must answer code 0 with the file's sha256 after
+//   verifying by the intended method, as koodrive_verifications_total on /metrics counts it
+//   (anything else fails the bench):
+//   stream          parts straight to S3, VERIFY_WINDOW=0: one streamed GET hashed;
+//   pipelined       parts straight to S3, VERIFY_WINDOW=8: 8 MiB ranged GETs in flight;
+//   parallel_parts  parallel mode (hashCtx) straight to S3: each part hashed from its hashCtx;
+//   hash_chain      parallel mode through the service (uploadVia service): nothing read back.
+// Prints medians as Markdown tables and writes bench/results/<time>.json, <time>.png (throughput)
+// and <time>-latency.png. The npm script builds first: this runs the built service.
+// The local RGW holds objects in RAM (4 GiB by default) and is shared with whatever else runs
+// here; for a Ceph of the bench's own, set services:up's variables (services:down the same way):
+//   SERVICES_DIR=/tmp/bench-services RGW_PORT=7490 MON_PORT=6799 CEPH_MEMSTORE_BYTES=8589934592 npm run bench
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { pathToFileURL } from 'node:url';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { Redis } from 'ioredis';
+import { format, resolveConfig } from 'prettier';
+import { BenchFile, type PartTarget } from './bench-file.ts';
+import {
+  type BenchResults,
+  type Method,
+  type PathResult,
+  type SizeResult,
+  formatReport,
+  renderCharts,
+  round,
+} from './bench-report.ts';
+import { RgwRoom } from './rgw-room.ts';
+import {
+  type Env,
+  formatSize,
+  importBuilt,
+  newSession,
+  parseSize,
+  processMemoryKiB,
+  s3Client,
+  serviceEnv,
+  startService,
+  stopService,
+} from './support.ts';
 
 type StorageModule = typeof import('../libs/storage/src/s3-object-storage.ts');
 type ConfigModule = typeof import('../libs/config/src/app-config.ts');
-type DigestModule = typeof import('../apps/upload/src/files/object-digest.ts');
+type HashingModule = typeof import('../libs/hashing/src/index.ts');
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const MIB = 1024 * 1024;
+const UPLOAD_CONCURRENCY = 4;
+const CORES = availableParallelism();
+const READ_RANGES = { concurrency: 8, bytes: 8 * MIB };
+
+interface PathSpec {
+  readonly method: Method;
+  readonly env: Env;
+  readonly hashCtx: boolean;
+  readonly uploadVia: 's3' | 'service';
+}
+
+const PATHS: readonly PathSpec[] = [
+  { method: 'stream', env: { VERIFY_WINDOW: '0' }, hashCtx: false, uploadVia: 's3' },
+  {
+    method: 'pipelined',
+    env: { VERIFY_WINDOW: '8', VERIFY_RANGE_BYTES: String(8 * MIB) },
+    hashCtx: false,
+    uploadVia: 's3',
+  },
+  { method: 'parallel_parts', env: {}, hashCtx: true, uploadVia: 's3' },
+  { method: 'hash_chain', env: {}, hashCtx: true, uploadVia: 'service' },
+];
 
 const { values } = parseArgs({
-  options: { sizes: { type: 'string', default: '64MiB,256MiB,1GiB' }, runs: { type: 'string', default: '3' } },
+  options: {
+    sizes: { type: 'string', default: '64MiB,256MiB,1GiB' },
+    runs: { type: 'string', default: '3' },
+    'part-size': { type: 'string', default: '16MiB' },
+    port: { type: 'string', default: '3997' },
+  },
 });
-const sizes = values.sizes.split(',').map((text) => {
-  const match = /^(\d+)(MiB|GiB)$/.exec(text.trim());
-  if (match === null) {
-    throw new Error(`not a size: ${text}`);
-  }
-  return Number(match[1]) * (match[2] === 'GiB' ? 1024 * MIB : MIB);
-});
+const sizes = values.sizes.split(',').map(parseSize);
 const runs = Number(values.runs);
+const partSize = parseSize(values['part-size']);
+const port = Number(values.port);
+if (!Number.isInteger(runs) || runs < 1) {
+  throw new Error(`--runs must be a whole number from 1, got ${values.runs}`);
+}
+if (partSize < 5 * MIB || partSize % 64 !== 0) {
+  throw new Error('--part-size must be at least 5 MiB and a multiple of 64 bytes (parallel mode)');
+}
+if (sizes.some((size) => size <= partSize)) {
+  // a file of one part is read back in one stream whatever its hashCtx
+  throw new Error('every size must be more than one part (--part-size) for the parallel_parts path');
+}
 
-// the services, and their environment
+const benchStarted = performance.now();
 const up = spawnSync('bash', [path.join(ROOT, 'tools/services/up.sh')], {
   encoding: 'utf8',
   stdio: ['ignore', 'pipe', 'inherit'],
@@ -47,14 +116,27 @@ for (const [, name, value] of up.stdout.matchAll(/^export (\w+)=(.*)$/gm)) {
   process.env[name!] = value!;
 }
 
-const load = async <T>(file: string): Promise<T> =>
-  (await import(pathToFileURL(path.join(ROOT, 'dist', file)).href)) as T;
-const { S3ObjectStorage } = await load<StorageModule>('libs/storage/src/s3-object-storage.js');
-const { loadConfig } = await load<ConfigModule>('libs/config/src/app-config.js');
-const { sha256OfRanges, sha256OfStream } = await load<DigestModule>('apps/upload/src/files/object-digest.js');
-const storage = new S3ObjectStorage(loadConfig(process.env).s3);
+const env = serviceEnv(port);
+// the key the services sign their own part URLs with (32+ characters, as production requires)
+const partUrlSecret = randomBytes(24).toString('hex');
+const { S3ObjectStorage } = await importBuilt<StorageModule>('libs/storage/src/s3-object-storage.js');
+const { loadConfig } = await importBuilt<ConfigModule>('libs/config/src/app-config.js');
+const hashing = await importBuilt<HashingModule>('libs/hashing/src/index.js');
+const storage = new S3ObjectStorage(loadConfig(env).s3);
+const s3 = s3Client(env);
+const redis = new Redis(env.REDIS_URL!);
+const room = RgwRoom.at(path.join(process.env.SERVICES_DIR ?? path.join(ROOT, '.services'), 'ceph/ceph.conf'));
+if (room === null) {
+  console.error("bench: no local Ceph to ask for room: not waiting for RGW's garbage collection");
+}
 
-const median = (samples: number[]): number => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
+function median(samples: readonly number[]): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const middle = sorted.length / 2;
+  return Number.isInteger(middle) ? (sorted[middle - 1]! + sorted[middle]!) / 2 : sorted[Math.floor(middle)]!;
+}
+
+const mbps = (bytes: number, seconds: number): number => bytes / 1e6 / seconds;
 
 async function seconds(work: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
@@ -62,98 +144,279 @@ async function seconds(work: () => Promise<unknown>): Promise<number> {
   return (performance.now() - started) / 1000;
 }
 
-async function timed(work: () => Promise<unknown>): Promise<number> {
-  const samples: number[] = [];
-  for (let run = 0; run < runs; run++) {
-    samples.push(await seconds(work));
+async function countBytes(body: AsyncIterable<Buffer>): Promise<number> {
+  let bytes = 0;
+  for await (const chunk of body) {
+    bytes += chunk.length;
   }
-  return median(samples);
+  return bytes;
 }
 
-// Stores `size` bytes at a fresh key (64 MiB parts of one random block) and returns the key.
-async function storeObject(size: number): Promise<string> {
-  const key = `bench/${randomBytes(6).toString('hex')}`;
-  const uploadId = await storage.createMultipartUpload(key, {});
-  const partSize = 64 * MIB;
-  const block = randomBytes(partSize);
-  for (let n = 1, offset = 0; offset < size; n++, offset += partSize) {
-    const response = await fetch(await storage.presignUploadPart(key, uploadId, n, 600), {
-      method: 'PUT',
-      body: block.subarray(0, Math.min(partSize, size - offset)),
-    });
-    if (!response.ok) {
-      throw new Error(`part ${n}: ${response.status}`);
+// Single-core SHA-256 of node:crypto: 512 MiB of bytes already in memory, hashed in 64 MiB updates.
+function sha256SingleCoreMBps(): number {
+  const chunk = randomBytes(64 * MIB);
+  const samples = Array.from({ length: Math.max(3, runs) }, () => {
+    const started = performance.now();
+    const hash = createHash('sha256');
+    for (let i = 0; i < 8; i++) {
+      hash.update(chunk);
+    }
+    hash.digest();
+    return (performance.now() - started) / 1000;
+  });
+  return mbps(8 * chunk.length, median(samples));
+}
+
+// S3 alone: the file's parts PUT to a multipart upload of our own (timed), combined, then read
+// back as one GET and as ranged GETs (timed, bytes only counted), and deleted.
+async function measureS3(file: BenchFile): Promise<SizeResult['limits']> {
+  const samples = { write: [] as number[], oneGet: [] as number[], ranged: [] as number[] };
+  for (let run = 0; run < runs; run++) {
+    await room?.waitFor(file.size);
+    const key = `bench/${randomBytes(6).toString('hex')}`;
+    const uploadId = await storage.createMultipartUpload(key, {});
+    let combined = false;
+    try {
+      const targets = await Promise.all(
+        file.parts.map(async ({ partNumber }) => ({
+          partNumber,
+          uploadUrl: await storage.presignUploadPart(key, uploadId, partNumber, 3600),
+        })),
+      );
+      samples.write.push(await file.upload(targets, UPLOAD_CONCURRENCY));
+      await storage.completeMultipartUpload(key, uploadId, await storage.listParts(key, uploadId));
+      combined = true;
+      samples.oneGet.push(await seconds(() => readWhole(key, file.size)));
+      samples.ranged.push(await seconds(() => readRanges(key, file.size)));
+    } finally {
+      await (combined ? storage.deleteObject(key) : storage.abortMultipartUpload(key, uploadId));
     }
   }
-  await storage.completeMultipartUpload(key, uploadId, await storage.listParts(key, uploadId));
-  return key;
+  const oneGet = mbps(file.size, median(samples.oneGet));
+  const ranged = mbps(file.size, median(samples.ranged));
+  return {
+    s3WriteMBps: round(mbps(file.size, median(samples.write))),
+    s3ReadMBps: round(Math.max(oneGet, ranged)),
+    s3ReadOneGetMBps: round(oneGet),
+    s3ReadRangedMBps: round(ranged),
+  };
 }
 
-// S3's own read rate here: ranged GETs in flight that only count the bytes.
-async function plainRead(key: string, size: number): Promise<void> {
-  const range = 8 * MIB;
+async function readWhole(key: string, size: number): Promise<void> {
+  const bytes = await countBytes(await storage.readObject(key));
+  if (bytes !== size) {
+    throw new Error(`GET ${key}: ${bytes} bytes, expected ${size}`);
+  }
+}
+
+async function readRanges(key: string, size: number): Promise<void> {
   let next = 0;
+  let total = 0;
   await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      for (let index = next++; index * range < size; index = next++) {
-        const start = index * range;
-        await storage.readRange(key, start, Math.min(size, start + range) - 1);
+    Array.from({ length: READ_RANGES.concurrency }, async () => {
+      for (let start = next++ * READ_RANGES.bytes; start < size; start = next++ * READ_RANGES.bytes) {
+        const end = Math.min(size, start + READ_RANGES.bytes) - 1;
+        const bytes = await countBytes(await storage.readObject(key, { start, end }));
+        total += bytes; // not `total += await`: that adds to the total read before the wait
       }
     }),
   );
-}
-
-const mbps = (bytes: number, secs: number): number => Number((bytes / 1e6 / secs).toFixed(1));
-
-const shaBytes = randomBytes(512 * MIB);
-const shaSeconds = await timed(() => Promise.resolve(createHash('sha256').update(shaBytes).digest()));
-const shaLimit = mbps(shaBytes.length, shaSeconds);
-
-const results = [];
-for (const size of sizes) {
-  const key = await storeObject(size);
-  try {
-    const s3Limit = mbps(size, await timed(() => plainRead(key, size)));
-    const limit = Math.min(s3Limit, shaLimit);
-    const stream = mbps(size, await timed(async () => sha256OfStream(await storage.readObject(key))));
-    const pipelined = mbps(
-      size,
-      await timed(() =>
-        sha256OfRanges((start, end, signal) => storage.readRange(key, start, end, signal), size, {
-          window: 8,
-          rangeBytes: 8 * MIB,
-          retries: 3,
-        }),
-      ),
-    );
-    results.push({
-      sizeMiB: size / MIB,
-      limitsMBps: { s3PlainRead: s3Limit, sha256SingleCore: shaLimit },
-      pathsMBps: { singleStream: stream, pipelinedRanges: pipelined },
-      ratioToLimit: {
-        singleStream: Number((stream / limit).toFixed(2)),
-        pipelinedRanges: Number((pipelined / limit).toFixed(2)),
-      },
-    });
-  } finally {
-    await storage.deleteObject(key);
+  if (total !== size) {
+    throw new Error(`ranged GETs of ${key}: ${total} bytes, expected ${size}`);
   }
 }
-storage.destroy();
 
-console.log(`\nread-back, median of ${runs} runs (MB/s; ratio to the slower of the two limits)`);
-console.log('size      S3 plain read   SHA-256 1 core   single stream      pipelined (8 x 8 MiB)');
-for (const r of results) {
-  console.log(
-    `${`${r.sizeMiB} MiB`.padEnd(10)}${String(r.limitsMBps.s3PlainRead).padStart(13)}${String(r.limitsMBps.sha256SingleCore).padStart(17)}` +
-      `${`${r.pathsMBps.singleStream} (${r.ratioToLimit.singleStream})`.padStart(18)}${`${r.pathsMBps.pipelinedRanges} (${r.ratioToLimit.pipelinedRanges})`.padStart(23)}`,
-  );
+interface Answer {
+  readonly code: number;
+  readonly [field: string]: unknown;
 }
+
+async function post(baseUrl: string, token: string, endpoint: string, body: unknown): Promise<Answer> {
+  const response = await fetch(`${baseUrl}/koodrive/ose/v1/files/${endpoint}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const answer = (await response.json()) as Answer;
+  if (answer.code !== 0) {
+    throw new Error(`${endpoint} answered HTTP ${response.status} ${JSON.stringify(answer)}`);
+  }
+  return answer;
+}
+
+// koodrive_verifications_total by method, from the service's /metrics
+async function verificationCounts(baseUrl: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const counts = new Map<string, number>();
+  for (const [, method, value] of text.matchAll(/^koodrive_verifications_total\{method="(\w+)"\} (\S+)$/gm)) {
+    counts.set(method!, Number(value));
+  }
+  return counts;
+}
+
+// Fails unless exactly one verification happened between the two counts, by `method`.
+function assertVerifiedBy(method: Method, before: Map<string, number>, after: Map<string, number>): void {
+  const happened = [...after].flatMap(([name, count]) => {
+    const delta = count - (before.get(name) ?? 0);
+    return delta === 0 ? [] : [`${name} x ${delta}`];
+  });
+  if (happened.length !== 1 || happened[0] !== `${method} x 1`) {
+    throw new Error(
+      `complete was meant to verify by ${method}, but koodrive_verifications_total counted ` +
+        `${happened.join(', ') || 'nothing'}`,
+    );
+  }
+}
+
+// One upload through the service's API and its complete: their times, checked.
+async function uploadAndComplete(
+  baseUrl: string,
+  spec: PathSpec,
+  file: BenchFile,
+): Promise<{ uploadSeconds: number; completeMs: number }> {
+  // a container of its own: the same content twice in one container would be a flash upload
+  const { token, containerId } = await newSession(redis, 'bench');
+  const created = await post(baseUrl, token, 'create', {
+    fileName: `bench-${randomBytes(6).toString('hex')}.bin`,
+    length: file.size,
+    sha256: file.sha256,
+  });
+  const fileId = created.fileId as string;
+  const key = `${env.S3_KEY_PREFIX ?? 'files/'}${encodeURIComponent(containerId)}/${fileId}`;
+  try {
+    const multiParts = file.parts.map(({ hashCtx, ...part }) => (spec.hashCtx ? { ...part, hashCtx } : part));
+    const urls = await post(baseUrl, token, 'multipart/uploadUrl', { fileId, multiParts, uploadVia: spec.uploadVia });
+    const targets = urls.multiParts as (PartTarget & { uploadVia: string })[];
+    const elsewhere = targets.find((target) => target.uploadVia !== spec.uploadVia);
+    if (elsewhere !== undefined) {
+      throw new Error(`uploadUrl sent part ${elsewhere.partNumber} to ${elsewhere.uploadVia}, not ${spec.uploadVia}`);
+    }
+    const uploadSeconds = await file.upload(targets, UPLOAD_CONCURRENCY);
+
+    const before = await verificationCounts(baseUrl);
+    const started = performance.now();
+    const done = await post(baseUrl, token, 'complete', { fileId });
+    const completeMs = performance.now() - started;
+    if (done.sha256 !== file.sha256) {
+      throw new Error(`complete answered sha256 ${String(done.sha256)}, expected ${file.sha256}`);
+    }
+    assertVerifiedBy(spec.method, before, await verificationCounts(baseUrl));
+    return { uploadSeconds, completeMs };
+  } finally {
+    // the local RGW keeps objects in memory: leave nothing behind (a failure here must not hide
+    // the one that brought us here)
+    await s3.send(new DeleteObjectCommand({ Bucket: env.S3_BUCKET, Key: key })).catch((error: unknown) => {
+      console.error(`bench: could not delete ${key}:`, error);
+    });
+  }
+}
+
+// One path at one size in a service of its own: medians of --runs uploads and completes.
+async function measurePath(spec: PathSpec, file: BenchFile, limits: SizeResult['limits']): Promise<PathResult> {
+  const service = await startService(
+    serviceEnv(port, { PART_URL_SECRET: partUrlSecret, SHUTDOWN_DRAIN_SECONDS: '0', ...spec.env }),
+  );
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const samples = { completeMs: [] as number[], uploadSeconds: [] as number[] };
+  let peakRssKiB: number;
+  try {
+    // one small file first, untimed: the first requests of a process pay for its warming up
+    await uploadAndComplete(baseUrl, spec, warmUpFile);
+    for (let run = 0; run < runs; run++) {
+      await room?.waitFor(file.size);
+      const { uploadSeconds, completeMs } = await uploadAndComplete(baseUrl, spec, file);
+      samples.uploadSeconds.push(uploadSeconds);
+      samples.completeMs.push(completeMs);
+    }
+    peakRssKiB = await processMemoryKiB(service.pid!, 'VmHWM');
+  } finally {
+    await stopService(service);
+  }
+  const completeMs = median(samples.completeMs);
+  const verifyMBps = mbps(file.size, completeMs / 1000);
+  const limit = limitOf(spec.method, limits);
+  return {
+    method: spec.method,
+    env: spec.env,
+    completeMs: round(completeMs),
+    verifyMBps: round(verifyMBps),
+    limit: limit === null ? null : { ...limit, ratio: round(verifyMBps / limit.mbps, 2) },
+    peakRssMiB: round(peakRssKiB / 1024),
+    uploadMBps: round(mbps(file.size, median(samples.uploadSeconds))),
+    samples: {
+      completeMs: samples.completeMs.map((ms) => round(ms)),
+      uploadSeconds: samples.uploadSeconds.map((s) => round(s, 3)),
+    },
+  };
+}
+
+// What a path can at best reach: reading the object, and hashing it on one core (one hash
+// through the whole file) or on all of them (parts hashed at once); the hash chain reads nothing.
+function limitOf(method: Method, limits: SizeResult['limits']): { name: string; mbps: number } | null {
+  const read = { name: 'S3 read', mbps: limits.s3ReadMBps };
+  switch (method) {
+    case 'stream':
+    case 'pipelined':
+      return read.mbps <= sha256.singleCoreMBps ? read : { name: 'SHA-256 1 core', mbps: sha256.singleCoreMBps };
+    case 'parallel_parts':
+      return read.mbps <= sha256.allCoresMBps ? read : { name: `SHA-256 x ${CORES}`, mbps: sha256.allCoresMBps };
+    case 'hash_chain':
+      return null;
+  }
+}
+
+const singleCore = sha256SingleCoreMBps();
+const sha256 = { singleCoreMBps: round(singleCore), allCoresMBps: round(singleCore * CORES) };
+console.error(`bench: SHA-256 on 1 core ${sha256.singleCoreMBps} MB/s`);
+
+const warmUpFile = BenchFile.prepare(2 * partSize, partSize, hashing);
+const results: SizeResult[] = [];
+try {
+  for (const size of sizes) {
+    const file = BenchFile.prepare(size, partSize, hashing);
+    const limits = await measureS3(file);
+    console.error(`bench: ${formatSize(size)}: S3 read ${limits.s3ReadMBps} MB/s, write ${limits.s3WriteMBps} MB/s`);
+    const paths: PathResult[] = [];
+    for (const spec of PATHS) {
+      const result = await measurePath(spec, file, limits);
+      console.error(
+        `bench: ${formatSize(size)} ${spec.method}: complete ${result.completeMs} ms, ` +
+          `upload ${result.uploadMBps} MB/s, peak RSS ${result.peakRssMiB} MiB`,
+      );
+      paths.push(result);
+    }
+    results.push({ sizeBytes: size, parts: file.parts.length, runs, limits, paths });
+  }
+} finally {
+  storage.destroy();
+  s3.destroy();
+  redis.disconnect();
+}
+
+const date = new Date().toISOString();
+const report: BenchResults = {
+  date,
+  node: process.version,
+  cores: CORES,
+  runs,
+  partSizeBytes: partSize,
+  uploadConcurrency: UPLOAD_CONCURRENCY,
+  sha256,
+  elapsedSeconds: round((performance.now() - benchStarted) / 1000),
+  sizes: results,
+};
+console.log(`\n${formatReport(report)}`);
+
 const dir = path.join(ROOT, 'bench/results');
+const name = date.replace(/[:.]/g, '-');
+const charts = renderCharts(report);
 await mkdir(dir, { recursive: true });
-const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+// formatted as the repository's Prettier would, so `prettier --check` passes on the results too
+const json = path.join(dir, `${name}.json`);
 await writeFile(
-  file,
-  `${JSON.stringify({ runs, cores: (await import('node:os')).availableParallelism(), results }, null, 2)}\n`,
+  json,
+  await format(JSON.stringify(report, null, 2), { ...(await resolveConfig(json)), filepath: json }),
 );
-console.log(`\nwrote ${path.relative(ROOT, file)}`);
+await writeFile(path.join(dir, `${name}.png`), charts.throughput);
+await writeFile(path.join(dir, `${name}-latency.png`), charts.latency);
+console.log(`\nwrote bench/results/${name}.json, ${name}.png and ${name}-latency.png (${report.elapsedSeconds} s)`);

@@ -4,6 +4,10 @@
 // its defaults); the service itself must be built (`npm run build`).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Redis } from 'ioredis';
@@ -11,6 +15,8 @@ import { LOCAL_SERVICES_ENV } from '../tools/services/local-env.ts';
 import { SESSION_TTL_SECONDS, UPLOAD_SCOPE, sessionKey } from '../libs/auth/src/session-key.ts';
 
 export type Env = Record<string, string>;
+
+const ROOT = path.resolve(import.meta.dirname, '..');
 
 export function serviceEnv(port: number, overrides: Env = {}): Env {
   return {
@@ -71,4 +77,52 @@ export function s3Client(env: Env): S3Client {
     forcePathStyle: true,
     credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! },
   });
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, KIB: 1024, MIB: 1024 ** 2, GIB: 1024 ** 3 };
+
+// "16MiB", "1GiB", "4096": a size in bytes.
+export function parseSize(text: string): number {
+  const match = /^(\d+)\s*(|KiB|MiB|GiB)$/i.exec(text.trim());
+  if (match === null) {
+    throw new Error(`not a size: ${text} (write 64MiB, 1GiB...)`);
+  }
+  return Number(match[1]) * SIZE_UNITS[match[2]!.toUpperCase()]!;
+}
+
+// "16 MiB", "1 GiB": the largest binary unit that divides the size.
+export function formatSize(bytes: number): string {
+  for (const unit of ['GiB', 'MiB', 'KiB'] as const) {
+    const scale = SIZE_UNITS[unit.toUpperCase()]!;
+    if (bytes >= scale && bytes % scale === 0) {
+      return `${bytes / scale} ${unit}`;
+    }
+  }
+  return `${bytes} B`;
+}
+
+// A memory figure of a running process from /proc/<pid>/status: VmRSS now, VmHWM its peak so far.
+export async function processMemoryKiB(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1];
+  if (kib === undefined) {
+    throw new Error(`no ${field} in /proc/${pid}/status`);
+  }
+  return Number(kib);
+}
+
+// Stops a service startService started, and waits until it has exited (its port is free again).
+export async function stopService(service: ChildProcess): Promise<void> {
+  if (service.exitCode !== null || service.signalCode !== null) {
+    return;
+  }
+  const exited = once(service, 'exit');
+  service.kill('SIGTERM');
+  await exited;
+}
+
+// A module of the built service (dist/), for code that type stripping cannot run from source
+// (its relative imports are written as .js).
+export async function importBuilt<T>(file: string): Promise<T> {
+  return (await import(pathToFileURL(path.join(ROOT, 'dist', file)).href)) as T;
 }
