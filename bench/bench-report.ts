@@ -18,14 +18,22 @@ export interface PathResult {
   // the service's environment for this path, on top of the defaults
   readonly env: Readonly<Record<string, string>>;
   readonly completeMs: number;
+  // the verify phase alone (koodrive_verification_duration_seconds): HEAD and the read-back
+  readonly verifyMs: number;
   // size / complete latency
   readonly verifyMBps: number;
-  // the limit the path is held to (null for hash_chain, which reads nothing back)
+  // size / verify phase: the read-back's throughput, held to the limit
+  readonly readBackMBps: number;
+  // the limit the path is held to (null for hash_chain, which reads nothing back); ratio: read-back / limit
   readonly limit: { readonly name: string; readonly mbps: number; readonly ratio: number } | null;
   // VmHWM of the service after its runs (hash_chain: the uploads went through it too)
   readonly peakRssMiB: number;
   readonly uploadMBps: number;
-  readonly samples: { readonly completeMs: readonly number[]; readonly uploadSeconds: readonly number[] };
+  readonly samples: {
+    readonly completeMs: readonly number[];
+    readonly verifyMs: readonly number[];
+    readonly uploadSeconds: readonly number[];
+  };
 }
 
 export interface SizeResult {
@@ -102,13 +110,26 @@ export function formatReport(results: BenchResults): string {
   );
 
   const verification = markdownTable(
-    ['size', 'path', 'complete ms', 'size / latency MB/s', 'limit MB/s', 'limit', 'ratio', 'peak RSS MiB'],
+    [
+      'size',
+      'path',
+      'complete ms',
+      'size / complete MB/s',
+      'verify ms',
+      'read-back MB/s',
+      'limit MB/s',
+      'limit',
+      'read-back / limit',
+      'peak RSS MiB',
+    ],
     results.sizes.flatMap((size) =>
       size.paths.map((p, i) => [
         i === 0 ? formatSize(size.sizeBytes) : '',
         METHOD_LABELS[p.method],
         figure(p.completeMs),
         figure(p.verifyMBps),
+        figure(p.verifyMs),
+        p.limit === null ? '-' : figure(p.readBackMBps),
         p.limit === null ? '-' : figure(p.limit.mbps),
         p.limit?.name ?? 'none: nothing read back',
         p.limit === null ? '-' : p.limit.ratio.toFixed(2),

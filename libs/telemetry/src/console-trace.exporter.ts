@@ -13,9 +13,10 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 // spans held at most (traces that are not requests' are dropped when this is reached)
 const MAX_HELD_SPANS = 10_000;
 const SETTLE_MS = 300;
-// the framework's hook spans: one per hook per request, nothing to read
+// the framework's hook spans (one per hook per request) and the pool's connection checkouts:
+// nothing to read
 const HOOK_SPAN =
-  /^(onRequest|preParsing|preValidation|preHandler|preSerialization|onSend|onResponse|onError|onTimeout|onRequestAbort) - /;
+  /^(onRequest|preParsing|preValidation|preHandler|preSerialization|onSend|onResponse|onError|onTimeout|onRequestAbort) - |^pg(-pool)?\.connect$/;
 // attributes worth a glance; the rest stay out of the line
 const SHOWN_ATTRIBUTE = /^(koodrive\.|http\.response\.status_code$|db\.operation|rpc\.method$|error)/;
 
