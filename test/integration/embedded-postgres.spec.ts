@@ -3,45 +3,23 @@
 // connection that everything queues for.
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../../libs/config/src/app-config.ts';
+import { newUploadFile } from '../support/factories.ts';
+import type { NewUploadFile } from '../../libs/database/src/upload-file.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../../libs/database/src/embedded-postgres.ts';
 import { FileRepository } from '../../libs/database/src/file.repository.ts';
 import { prismaSources } from '../../libs/database/src/migrations.ts';
 import { OutboxRepository } from '../../libs/database/src/outbox.repository.ts';
 import { PrismaService } from '../../libs/database/src/prisma.service.ts';
-import type { NewUploadFile } from '../../libs/database/src/upload-file.ts';
 
 const config = loadConfig(process.env);
 const NO_TRACE = { traceId: undefined, xTraceid: null };
 const SHA = 'e'.repeat(64);
-
-function newFile(overrides: Partial<NewUploadFile> = {}): NewUploadFile {
-  const id = `Fi${randomUUID().replaceAll('-', '')}`;
-  return {
-    id,
-    ownerId: 'owner-1',
-    containerId: `c-${randomUUID()}`,
-    parentFolder: 'root',
-    fileName: `${id}.bin`,
-    length: 42,
-    declaredSha256: undefined,
-    fileType: undefined,
-    mimeType: undefined,
-    description: undefined,
-    clientCreatedAt: undefined,
-    storageKey: `files/${id}`,
-    uploadId: 'upload-1',
-    uploadToken: 'token-1',
-    expiresAt: new Date(Date.now() + 3600_000),
-    ...overrides,
-  };
-}
 
 // The embedded database started over `dataDir`, and a client on it the way DatabaseModule makes one.
 async function start(dataDir: string): Promise<{ embedded: EmbeddedPostgres; prisma: PrismaService; ms: number }> {
@@ -90,7 +68,7 @@ describe('embedded PostgreSQL (PGlite)', () => {
   });
 
   it('serves the repository: a completion writes its outbox event', async () => {
-    completed = newFile();
+    completed = newUploadFile();
     await files.createUpload(completed);
     const claim = await files.claimForCompletion(completed.id, completed.ownerId, 30, SHA, 'trace-1');
     assert.equal(claim, 1);
@@ -110,7 +88,7 @@ describe('embedded PostgreSQL (PGlite)', () => {
     { timeout: 60_000 },
     async (t) => {
       const { prisma } = current!;
-      const opened = Array.from({ length: 10 }, () => newFile());
+      const opened = Array.from({ length: 10 }, () => newUploadFile());
       await Promise.all(opened.map((file) => files.createUpload(file)));
       const started = performance.now();
       // 20 at once: 10 claim-then-complete (a statement, then an interactive transaction) and 10
@@ -121,14 +99,14 @@ describe('embedded PostgreSQL (PGlite)', () => {
           assert.equal(claim, 1);
           return files.markCompleted(file.id, claim, SHA, NO_TRACE);
         }),
-        ...Array.from({ length: 10 }, () => files.createUpload(newFile()).then(() => true)),
+        ...Array.from({ length: 10 }, () => files.createUpload(newUploadFile()).then(() => true)),
       ]);
       t.diagnostic(`20 concurrent calls: ${Math.round(performance.now() - started)} ms`);
       assert.ok(results.every((ok) => ok));
       assert.equal(await prisma.outboxEvent.count({ where: { fileId: { in: opened.map((f) => f.id) } } }), 10);
 
       // 20 claims of one file at once: exactly one wins
-      const contested = newFile();
+      const contested = newUploadFile();
       await files.createUpload(contested);
       const claims = await Promise.all(
         Array.from({ length: 20 }, () => files.claimForCompletion(contested.id, contested.ownerId, 30, null, null)),
@@ -173,7 +151,7 @@ describe('embedded PostgreSQL (PGlite)', () => {
     assert.equal(file?.actualSha256, SHA);
     assert.equal(await prisma.outboxEvent.count({ where: { fileId: completed.id } }), 1);
     // and it still writes
-    const another = newFile();
+    const another = newUploadFile();
     await files.createUpload(another);
     assert.equal(await files.isNameTaken(another.containerId, 'root', another.fileName), true);
   });

@@ -1,44 +1,21 @@
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../../libs/config/src/app-config.ts';
+import { newUploadFile } from '../support/factories.ts';
 import { FileNameTakenError, FileRepository } from '../../libs/database/src/file.repository.ts';
 import { PrismaService } from '../../libs/database/src/prisma.service.ts';
-import type { NewUploadFile } from '../../libs/database/src/upload-file.ts';
 
 const prisma = new PrismaService(loadConfig(process.env));
 const files = new FileRepository(prisma);
 const NO_TRACE = { traceId: undefined, xTraceid: null };
 
-function newFile(overrides: Partial<NewUploadFile> = {}): NewUploadFile {
-  const id = `Fi${randomUUID().replaceAll('-', '')}`;
-  return {
-    id,
-    ownerId: 'owner-1',
-    containerId: `c-${randomUUID()}`,
-    parentFolder: 'root',
-    fileName: `${id}.bin`,
-    length: 42,
-    declaredSha256: undefined,
-    fileType: undefined,
-    mimeType: undefined,
-    description: undefined,
-    clientCreatedAt: undefined,
-    storageKey: `files/${id}`,
-    uploadId: 'upload-1',
-    uploadToken: 'token-1',
-    expiresAt: new Date(Date.now() + 3600_000),
-    ...overrides,
-  };
-}
-
 describe(FileRepository.name, () => {
   after(() => prisma.$disconnect());
 
   it('hands out one completion claim at a time, and a new one only after the lease ran out', async () => {
-    const file = newFile();
+    const file = newUploadFile();
     await files.createUpload(file);
     const first = await files.claimForCompletion(file.id, file.ownerId, 1, null, null);
     assert.equal(first, 1);
@@ -62,7 +39,7 @@ describe(FileRepository.name, () => {
   });
 
   it('gives 50 concurrent claims exactly one winner', async () => {
-    const file = newFile();
+    const file = newUploadFile();
     await files.createUpload(file);
     const claims = await Promise.all(
       Array.from({ length: 50 }, () => files.claimForCompletion(file.id, file.ownerId, 30, null, null)),
@@ -74,7 +51,7 @@ describe(FileRepository.name, () => {
   });
 
   it('releases a claim back to uploading with its result, and frees the name of a failed file', async () => {
-    const file = newFile();
+    const file = newUploadFile();
     await files.createUpload(file);
     const claim = (await files.claimForCompletion(file.id, file.ownerId, 30, null, null))!;
     assert.equal(await files.releaseWithResult(file.id, claim, 13000402, 'missing parts: 2'), true);
@@ -89,25 +66,25 @@ describe(FileRepository.name, () => {
   });
 
   it('keeps names unique per folder', async () => {
-    const file = newFile();
+    const file = newUploadFile();
     await files.createUpload(file);
     await assert.rejects(
-      files.createUpload(newFile({ containerId: file.containerId, fileName: file.fileName })),
+      files.createUpload(newUploadFile({ containerId: file.containerId, fileName: file.fileName })),
       FileNameTakenError,
     );
     await files.createUpload(
-      newFile({ containerId: file.containerId, fileName: file.fileName, parentFolder: 'other' }),
+      newUploadFile({ containerId: file.containerId, fileName: file.fileName, parentFolder: 'other' }),
     );
   });
 
   it('does not claim an expired upload task', async () => {
-    const file = newFile({ expiresAt: new Date(Date.now() - 1000) });
+    const file = newUploadFile({ expiresAt: new Date(Date.now() - 1000) });
     await files.createUpload(file);
     assert.equal(await files.claimForCompletion(file.id, file.ownerId, 30, null, null), null);
   });
 
   it('writes one file.completed event with the completion, and none for a stale claim', async () => {
-    const file = newFile();
+    const file = newUploadFile();
     await files.createUpload(file);
     const stale = (await files.claimForCompletion(file.id, file.ownerId, 1, 'c'.repeat(64), 'trace-a'))!;
     await sleep(1100);
@@ -140,7 +117,7 @@ describe(FileRepository.name, () => {
   });
 
   it('lets the reconciler claim a completion only once its lease lapsed, one claimant at a time', async () => {
-    const file = newFile({ expiresAt: new Date(Date.now() + 1500) });
+    const file = newUploadFile({ expiresAt: new Date(Date.now() + 1500) });
     await files.createUpload(file);
     const first = (await files.claimForCompletion(file.id, file.ownerId, 1, 'd'.repeat(64), 'trace-1'))!;
     assert.equal(await files.claimLapsedCompletion(file.id, 30), null);
@@ -159,8 +136,8 @@ describe(FileRepository.name, () => {
   });
 
   it('expires overdue open uploads once, freeing their names and part plans, and tracks the abort', async () => {
-    const overdue = newFile({ expiresAt: new Date(Date.now() - 1000) });
-    const open = newFile({ containerId: overdue.containerId });
+    const overdue = newUploadFile({ expiresAt: new Date(Date.now() - 1000) });
+    const open = newUploadFile({ containerId: overdue.containerId });
     await files.createUpload(overdue);
     await files.createUpload(open);
     await files.savePartPlans(overdue.id, [{ partNumber: 1, partSize: 42, partOffset: 0, hashCtx: null }]);
