@@ -4,9 +4,12 @@
 // no DATABASE_URL, REDIS_URL, S3_ENDPOINT or OTLP endpoint at all, as `npm start` on a fresh clone.
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import {
   call,
@@ -22,6 +25,7 @@ import {
 import { ServiceProcess } from '../support/service-process.ts';
 
 const MIB = 1024 * 1024;
+const CLIENT = fileURLToPath(new URL('../../apps/client/src/main.js', import.meta.url));
 const EMBEDDED_UNSET = ['DATABASE_URL', 'REDIS_URL', 'S3_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_SDK_DISABLED'];
 
 interface Stack {
@@ -177,6 +181,27 @@ for (const stack of STACKS) {
       const answer = await complete(fileId);
       assert.equal(answer.body.code, 13000402);
       assert.match(answer.body.msg, /part 2/);
+    });
+
+    it('takes an upload from the KooDrive client (npm run client -- put)', async () => {
+      const dir = await mkdtemp(path.join(tmpdir(), 'koodrive-client-'));
+      try {
+        const file = path.join(dir, 'report.bin');
+        const data = testBytes(11 * MIB + 5, 49);
+        await writeFile(file, data);
+        const child = spawn(process.execPath, [CLIENT, 'put', file, '--part-size', '5MiB'], {
+          env: { ...process.env, KOODRIVE_URL: service.baseUrl, KOODRIVE_TOKEN: user.token },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+        const [exitCode] = (await once(child, 'exit')) as [number | null];
+        assert.equal(exitCode, 0, stdout);
+        assert.match(stdout, /^code: 0$/m);
+        assert.match(stdout, new RegExp(`^sha256: ${sha256Hex(data)}$`, 'm'));
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
 
     it('keeps what it recorded across a restart', async () => {
