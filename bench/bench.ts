@@ -25,7 +25,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
 import { format, resolveConfig } from 'prettier';
 import { BenchFile, type PartTarget } from './bench-file.ts';
@@ -44,9 +43,9 @@ import {
   formatSize,
   importBuilt,
   newSession,
+  objectKey,
   parseSize,
   processMemoryKiB,
-  s3Client,
   serviceEnv,
   startService,
   stopService,
@@ -123,7 +122,6 @@ const { S3ObjectStorage } = await importBuilt<StorageModule>('libs/storage/src/s
 const { loadConfig } = await importBuilt<ConfigModule>('libs/config/src/app-config.js');
 const hashing = await importBuilt<HashingModule>('libs/hashing/src/index.js');
 const storage = new S3ObjectStorage(loadConfig(env).s3);
-const s3 = s3Client(env);
 const redis = new Redis(env.REDIS_URL!);
 const room = RgwRoom.at(path.join(process.env.SERVICES_DIR ?? path.join(ROOT, '.services'), 'ceph/ceph.conf'));
 if (room === null) {
@@ -284,7 +282,7 @@ async function uploadAndComplete(
     sha256: file.sha256,
   });
   const fileId = created.fileId as string;
-  const key = `${env.S3_KEY_PREFIX ?? 'files/'}${encodeURIComponent(containerId)}/${fileId}`;
+  const key = objectKey(env, containerId, fileId);
   try {
     const multiParts = file.parts.map(({ hashCtx, ...part }) => (spec.hashCtx ? { ...part, hashCtx } : part));
     const urls = await post(baseUrl, token, 'multipart/uploadUrl', { fileId, multiParts, uploadVia: spec.uploadVia });
@@ -309,7 +307,7 @@ async function uploadAndComplete(
   } finally {
     // the local RGW keeps objects in memory: leave nothing behind (a failure here must not hide
     // the one that brought us here)
-    await s3.send(new DeleteObjectCommand({ Bucket: env.S3_BUCKET, Key: key })).catch((error: unknown) => {
+    await storage.deleteObject(key).catch((error: unknown) => {
       console.error(`bench: could not delete ${key}:`, error);
     });
   }
@@ -399,7 +397,6 @@ try {
   }
 } finally {
   storage.destroy();
-  s3.destroy();
   redis.disconnect();
 }
 

@@ -8,17 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
-import { newSession, s3Client, serviceEnv, startService } from './support.ts';
-
-const UNITS: Record<string, number> = { '': 1, KIB: 1024, MIB: 1024 ** 2, GIB: 1024 ** 3 };
-
-function bytes(text: string): number {
-  const match = /^(\d+)\s*(|KiB|MiB|GiB)$/i.exec(text.trim());
-  if (match === null) {
-    throw new Error(`not a size: ${text}`);
-  }
-  return Number(match[1]) * UNITS[match[2]!.toUpperCase()]!;
-}
+import { newSession, objectKey, parseSize, s3Client, serviceEnv, startService } from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -28,8 +18,8 @@ const { values } = parseArgs({
     port: { type: 'string', default: '3999' },
   },
 });
-const size = bytes(values.size);
-const partSize = bytes(values['part-size']);
+const size = parseSize(values.size);
+const partSize = parseSize(values['part-size']);
 const runs = Number(values.runs);
 const baseUrl = `http://127.0.0.1:${values.port}`;
 
@@ -119,9 +109,7 @@ try {
     sampling = false;
     await sampler;
     // the local RGW keeps objects in memory: leave nothing behind
-    await s3.send(
-      new DeleteObjectCommand({ Bucket: env.S3_BUCKET, Key: `files/${encodeURIComponent(containerId)}/${fileId}` }),
-    );
+    await s3.send(new DeleteObjectCommand({ Bucket: env.S3_BUCKET, Key: objectKey(env, containerId, fileId) }));
     if (done.sha256 !== sha256) {
       throw new Error(`digest mismatch: ${String(done.sha256)} != ${sha256}`);
     }

@@ -90,6 +90,11 @@ export function parseSize(text: string): number {
   return Number(match[1]) * SIZE_UNITS[match[2]!.toUpperCase()]!;
 }
 
+// The object key the service gives a file (create-upload.service: <S3_KEY_PREFIX><container>/<fileId>).
+export function objectKey(env: Env, containerId: string, fileId: string): string {
+  return `${env.S3_KEY_PREFIX ?? 'files/'}${encodeURIComponent(containerId)}/${fileId}`;
+}
+
 // "16 MiB", "1 GiB": the largest binary unit that divides the size.
 export function formatSize(bytes: number): string {
   for (const unit of ['GiB', 'MiB', 'KiB'] as const) {

@@ -1,20 +1,17 @@
 // The client's command line: `put <file> [options]`, with the server and token also taken from
 // KOODRIVE_URL / KOODRIVE_TOKEN. Pure, so the rules are tested without a process.
 import { parseArgs } from 'node:util';
+import { GIB, MAX_PART_SIZE, MAX_PARTS, MIB, MIN_PART_SIZE, SHA256_BLOCK } from '@koodrive/limits';
 
-export const KIB = 1024;
-export const MIB = 1024 * KIB;
-export const GIB = 1024 * MIB;
+// KooDrive's limits, as the service enforces them
+export { GIB, MAX_PARTS, MIB } from '@koodrive/limits';
+
+const KIB = 1024;
 
 export const DEFAULT_URL = 'http://127.0.0.1:3000';
 export const DEFAULT_PART_SIZE = 8 * MIB;
-export const MIN_PART_SIZE = 5 * MIB;
-export const MAX_PART_SIZE = 5 * GIB;
-export const MAX_PARTS = 10_000;
 export const DEFAULT_PARALLEL = 4;
 export const MAX_PARALLEL = 64;
-// parallel-mode parts (every one but the last) are whole SHA-256 blocks
-export const SHA256_BLOCK = 64;
 
 export const USAGE = `usage: koodrive put <file> [--parallel N] [--part-size 8MiB] [--url URL] [--token TOKEN]
                      [--name NAME] [--auto-rename 2|3|4]

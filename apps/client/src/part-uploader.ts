@@ -8,7 +8,7 @@ import { backoffDelay, DEFAULT_RETRY, isAbort, isNetworkError, pause, type Retry
 import { ApiCodes, ApiError, describeError, type PartRequest, type PartUrl } from './koodrive-api.js';
 
 // URLs asked for in one uploadUrl call
-export const URL_BATCH = 100;
+const URL_BATCH = 100;
 // a URL this close to its expiry is not used for a new PUT
 const URL_MARGIN_MS = 120_000;
 // fresh URLs asked for one part before giving up on it
@@ -162,9 +162,8 @@ export class PartUploader {
   // A URL for the job's part that is not about to expire: cached, or from a batch being asked for,
   // or from a new batch of this part and the next queued ones that have none.
   private async urlFor(job: PartRequest): Promise<string> {
-    const cached = this.urls.get(job.partNumber);
-    if (cached !== undefined && cached.expiresAt - Date.now() > URL_MARGIN_MS) {
-      return cached.uploadUrl;
+    if (this.hasFreshUrl(job)) {
+      return this.urls.get(job.partNumber)!.uploadUrl;
     }
     this.urls.delete(job.partNumber);
     await (this.asking.get(job.partNumber) ?? this.ask(job));
@@ -215,7 +214,7 @@ async function* counted(stream: ReadStream, onChunk: (bytes: number) => void): A
   }
 }
 
-export function isRetryableStatus(status: number): boolean {
+function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
 }
 

@@ -3,7 +3,7 @@
 // of the same command continues from (same fileId, only the parts not yet uploaded).
 import { rm, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { type PutOptions, partSizeFor, UsageError } from './cli-options.js';
+import { MAX_PARTS, type PutOptions, partSizeFor, UsageError } from './cli-options.js';
 import { FileChangedError, hashCtxOf, planParts, scanFile } from './file-plan.js';
 import { ApiCodes, ApiError, describeError, KooDriveApi } from './koodrive-api.js';
 import { PartUploader, TaskGoneError } from './part-uploader.js';
@@ -243,8 +243,10 @@ class PutRun {
 
   private async hash(size: number): Promise<Pick<ResumeState, 'partSize' | 'sha256' | 'parts'>> {
     const partSize = partSizeFor(this.options.partSize, size);
-    if (partSize > Math.ceil(this.options.partSize / 64) * 64) {
-      this.note(`part size raised to ${formatBytes(partSize)}: a file has at most 10,000 parts`);
+    if (partSize > partSizeFor(this.options.partSize, 0)) {
+      this.note(
+        `part size raised to ${formatBytes(partSize)}: a file has at most ${MAX_PARTS.toLocaleString('en-US')} parts`,
+      );
     }
     this.progress.start('hashing', size);
     const { sha256, parts } = await scanFile(this.file, planParts(size, partSize), {

@@ -9,7 +9,7 @@ import type { HashState } from '@koodrive/hashing';
 import { MAX_PARTS } from './cli-options.js';
 import { planParts, type PlannedPart } from './file-plan.js';
 
-export const STATE_SUFFIX = '.koodrive-upload.json';
+const STATE_SUFFIX = '.koodrive-upload.json';
 const KIND = 'koodrive-upload-state';
 const VERSION = 1;
 
@@ -227,7 +227,7 @@ export class StateFile {
   }
 }
 
-export async function writeAtomically(path: string, text: string): Promise<void> {
+async function writeAtomically(path: string, text: string): Promise<void> {
   const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     await writeFile(temporary, text, { mode: 0o600 });

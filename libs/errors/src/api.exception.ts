@@ -37,6 +37,11 @@ export class ApiException extends Error {
     return new ApiException(ApiCode.TaskNotFound);
   }
 
+  // the file moved on (completing, completed, failed, expired) while parts were still coming
+  static notOpenForUpload(): ApiException {
+    return new ApiException(ApiCode.StatusChangeFailed, { detail: 'the file is no longer open for upload' });
+  }
+
   static integrityFailed(detail?: string): ApiException {
     return new ApiException(ApiCode.UploadIncomplete, { messageKey: 'integrityFailed', detail });
   }

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { type SessionRecord, type SessionStore, UPLOAD_SCOPE } from '@koodrive/auth';
 
-export const DEMO_SESSION: SessionRecord = Object.freeze({
+const DEMO_SESSION: SessionRecord = Object.freeze({
   userId: 'demo',
   containerId: 'demo',
   scopes: Object.freeze([UPLOAD_SCOPE]),

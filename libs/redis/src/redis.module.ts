@@ -29,7 +29,7 @@ import { RedisSessionStore } from './redis-session-store.js';
 // The ioredis client, or null in embedded mode. Code uses the ports, not this.
 export const REDIS = Symbol('REDIS');
 
-export const InjectRedis = (): ParameterDecorator => Inject(REDIS);
+const InjectRedis = (): ParameterDecorator => Inject(REDIS);
 
 @Global()
 @Module({

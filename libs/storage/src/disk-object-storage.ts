@@ -21,6 +21,7 @@ import {
   type ObjectHead,
   ObjectNotFoundError,
   type ObjectStorage,
+  sameEtag,
   type StoredPart,
   UploadNotFoundError,
 } from './object-storage.js';
@@ -196,13 +197,12 @@ export class DiskObjectStorage implements ObjectStorage {
   }
 
   async readObject(key: string, range?: ByteRange): Promise<Readable> {
-    const handle = await this.openObject(key);
+    const { handle, size } = await this.openObject(key);
     try {
       if (range === undefined) {
         // objects are replaced by rename, never written in place: the open file is the object
         return handle.createReadStream({ highWaterMark: READ_CHUNK });
       }
-      const { size } = await handle.stat();
       const { start, end } = satisfiable(range.start, range.end, size);
       return handle.createReadStream({ start, end, highWaterMark: READ_CHUNK });
     } catch (error) {
@@ -213,9 +213,8 @@ export class DiskObjectStorage implements ObjectStorage {
 
   async readRange(key: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer> {
     signal?.throwIfAborted();
-    const handle = await this.openObject(key);
+    const { handle, size } = await this.openObject(key);
     try {
-      const { size } = await handle.stat();
       const range = satisfiable(start, end, size);
       const buffer = Buffer.allocUnsafe(range.end - range.start + 1);
       let filled = 0;
@@ -270,7 +269,8 @@ export class DiskObjectStorage implements ObjectStorage {
     return file;
   }
 
-  private async openObject(key: string): Promise<FileHandle> {
+  // The object opened, with its size (one stat: it is on every read of the read-back)
+  private async openObject(key: string): Promise<{ handle: FileHandle; size: number }> {
     const file = this.objectPath(key);
     let handle: FileHandle;
     try {
@@ -279,15 +279,16 @@ export class DiskObjectStorage implements ObjectStorage {
       throw isAbsent(error) ? new ObjectNotFoundError(error) : translateDiskError(error);
     }
     try {
+      const stats = await handle.stat();
       // a key that names a directory of other keys is no object
-      if (!(await handle.stat()).isFile()) {
+      if (!stats.isFile()) {
         throw new ObjectNotFoundError(new Error(`not a file: ${file}`));
       }
+      return { handle, size: stats.size };
     } catch (error) {
       await handle.close();
       throw translateDiskError(error);
     }
-    return handle;
   }
 
   // The upload's dir and record; UploadNotFoundError when it is unknown, finished or aborted, or
@@ -338,7 +339,7 @@ function checkParts(parts: readonly StoredPart[], stored: ReadonlyMap<number, Pa
       throw new InvalidPartsError(new Error(`part ${part.partNumber} out of order`));
     }
     const pointer = stored.get(part.partNumber);
-    if (pointer === undefined || unquote(pointer.etag) !== unquote(part.etag)) {
+    if (pointer === undefined || !sameEtag(pointer.etag, part.etag)) {
       throw new InvalidPartsError(new Error(`part ${part.partNumber} is not there with ETag ${part.etag}`));
     }
     if (index < parts.length - 1 && pointer.size < MIN_PART_SIZE) {
@@ -486,10 +487,6 @@ function satisfiable(start: number, end: number, size: number): ByteRange {
     throw new RangeError(`range ${start}-${end} not satisfiable for an object of ${size} bytes`);
   }
   return { start, end: Math.min(end, size - 1) };
-}
-
-function unquote(etag: string): string {
-  return etag.replace(/^"(.*)"$/, '$1');
 }
 
 function errorCode(error: unknown): unknown {

@@ -5,6 +5,7 @@ export {
   type ObjectHead,
   ObjectNotFoundError,
   type ObjectStorage,
+  sameEtag,
   type StoredPart,
   UploadNotFoundError,
 } from './object-storage.js';

@@ -67,3 +67,9 @@ export class ObjectNotFoundError extends Error {
     this.name = 'ObjectNotFoundError';
   }
 }
+
+// Whether two ETags name the same bytes: stores quote them (and may mark them weak) or not.
+export function sameEtag(a: string, b: string): boolean {
+  const bare = (etag: string) => etag.replace(/^W\//, '').replaceAll('"', '').toLowerCase();
+  return bare(a) === bare(b);
+}

@@ -63,7 +63,7 @@ export function startTracing(options: TracingOptions): Tracing {
           (request as TracedRequest)[X_TRACEID] = xTraceid;
           span.setAttribute(KOODRIVE_TRACE_ID_ATTRIBUTE, xTraceid);
           // a part URL's signature is a credential: never on a span
-          const query = (request).url?.split('?')[1];
+          const query = request.url?.split('?')[1];
           if (query !== undefined) {
             span.setAttribute('url.query', redactUrl(`?${query}`).slice(1));
           }

@@ -5,7 +5,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { type Attributes, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
-import { FileRepository, type UploadFile } from '@koodrive/database';
+import { FileRepository, type PartRecord, type UploadFile } from '@koodrive/database';
 import { ApiCode, ApiException } from '@koodrive/errors';
 import {
   InvalidPartsError,
@@ -108,8 +108,10 @@ export class CompletionWorker {
       (leaseSeconds * 1000) / 3,
     );
     try {
-      const chainSha256 = file.combinedAt === null ? await this.combine(file) : file.chainSha256;
-      return await this.verify(file, chainSha256);
+      // read once: the hash chain (before combining) and the part-by-part read-back both need them
+      const plans = await this.files.listPartPlans(file.id);
+      const chainSha256 = file.combinedAt === null ? await this.combine(file, plans) : file.chainSha256;
+      return await this.verify(file, chainSha256, plans);
     } catch (error) {
       if (!(error instanceof ApiException) && !(error instanceof ClaimLostError)) {
         await this.files.abandonClaim(file.id, file.claim).catch(() => undefined);
@@ -122,7 +124,7 @@ export class CompletionWorker {
 
   // Lists the parts, checks them, and combines them into the object. Answers the digest the parts'
   // hash chain proves when every part was hashed by the service (null: verify reads the object).
-  private async combine(file: UploadFile): Promise<string | null> {
+  private async combine(file: UploadFile, plans: readonly PartRecord[]): Promise<string | null> {
     if (file.uploadId === null) {
       throw new Error(`file ${file.id} is open but has no multipart upload`);
     }
@@ -146,7 +148,7 @@ export class CompletionWorker {
       throw new ApiException(ApiCode.UploadIncomplete, { detail: problem });
     }
     // O(parts): the chain of the states the service recorded as it streamed each part
-    const chain = digestFromPartChain(parts, await this.files.listPartPlans(file.id));
+    const chain = digestFromPartChain(parts, plans);
     if (chain.kind === 'broken') {
       // nothing combined yet: the task stays open for the part to be uploaded again
       await this.fenced(
@@ -199,9 +201,13 @@ export class CompletionWorker {
 
   // Proves the combined object is the file: from the parts' hash chain when it is known (no byte
   // read), else by reading the object back.
-  private async verify(file: UploadFile, chainSha256: string | null): Promise<CompleteUploadResult> {
+  private async verify(
+    file: UploadFile,
+    chainSha256: string | null,
+    plans: readonly PartRecord[],
+  ): Promise<CompleteUploadResult> {
     const started = performance.now();
-    let read: { size: number; digest: Digest | undefined; readBack: boolean };
+    let read: { size: number; digest: Digest | undefined };
     try {
       read = await phase('koodrive.verify', { 'koodrive.file_id': file.id }, async (span) => {
         const head = await this.storage.headObject(file.storageKey);
@@ -210,15 +216,15 @@ export class CompletionWorker {
         }
         if (head.size !== file.length) {
           // the combined object is the wrong size: no need to read it to know
-          return { size: head.size, digest: undefined, readBack: false };
+          return { size: head.size, digest: undefined };
         }
         const { method, digest } =
           chainSha256 !== null
             ? { method: 'hash_chain', digest: { sha256: chainSha256, bytes: head.size } }
-            : await this.readBack(file);
+            : await this.readBack(file, plans);
         span.setAttributes({ 'koodrive.bytes': digest.bytes, 'koodrive.verify_method': method });
         verificationsByMethod.inc({ method });
-        return { size: digest.bytes, digest, readBack: method !== 'hash_chain' };
+        return { size: digest.bytes, digest };
       });
     } catch (error) {
       if (error instanceof BrokenChainError) {
@@ -238,9 +244,6 @@ export class CompletionWorker {
       exemplarLabels: traceId === undefined ? {} : { traceId },
     });
     const { size, digest } = read;
-    if (digest !== undefined && read.readBack) {
-      bytesVerified.inc(digest.bytes);
-    }
     if (digest === undefined || size !== file.length) {
       return this.failIntegrity(file, `the combined file holds ${size} bytes, expected ${file.length}`);
     }
@@ -257,8 +260,17 @@ export class CompletionWorker {
   // Reads the combined object back and hashes it. A parallel-mode file (every part's hashCtx
   // known) is hashed part by part from those states on all cores, and the chain checked; any other
   // file streams through one SHA-256: one GET (VERIFY_WINDOW 0) or ranged GETs in flight.
-  private async readBack(file: UploadFile): Promise<{ method: string; digest: Digest }> {
-    const ranges = rangesFromHashCtx(await this.files.listPartPlans(file.id), file.length);
+  private async readBack(file: UploadFile, plans: readonly PartRecord[]): Promise<{ method: string; digest: Digest }> {
+    const read = await this.readBackBy(file, plans);
+    bytesVerified.inc(read.digest.bytes);
+    return read;
+  }
+
+  private async readBackBy(
+    file: UploadFile,
+    plans: readonly PartRecord[],
+  ): Promise<{ method: string; digest: Digest }> {
+    const ranges = rangesFromHashCtx(plans, file.length);
     if (ranges !== null && ranges.length > 1) {
       const outcome = await sha256OfHashedRanges(
         ranges,

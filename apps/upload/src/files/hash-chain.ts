@@ -3,7 +3,7 @@
 // next one starts from, and the last part's end, finalised with the file's length, is the digest.
 import { type HashState, parseHashCtx, SHA256_INITIAL_STATE } from '@koodrive/hashing';
 import type { PartRecord } from '@koodrive/database';
-import type { StoredPart } from '@koodrive/storage';
+import { sameEtag, type StoredPart } from '@koodrive/storage';
 
 export type ChainOutcome =
   // every link holds: the file's digest, with no byte read back
@@ -120,9 +120,4 @@ export function rangesFromHashCtx(plans: readonly PartRecord[], length: number):
     ranges.push({ partNumber, start, end });
   }
   return ranges;
-}
-
-function sameEtag(a: string, b: string): boolean {
-  const bare = (etag: string) => etag.replace(/^W\//, '').replaceAll('"', '').toLowerCase();
-  return bare(a) === bare(b);
 }

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Sha256State } from '@koodrive/hashing';
 import { type ChainOutcome, describeBrokenLink, type HashedRange } from './hash-chain.js';
-import { SHA256_BLOCK } from './upload-limits.js';
+import { SHA256_BLOCK } from '@koodrive/limits';
 
 export interface Digest {
   readonly sha256: string;
@@ -44,23 +44,20 @@ export async function sha256OfRanges(read: RangeReader, size: number, options: P
   const hash = Sha256State.initial();
   const count = Math.ceil(size / options.rangeBytes);
   const abort = new AbortController();
-  const fetchRange = async (index: number): Promise<Buffer> => {
+  const fetchRange = (index: number): Promise<Buffer> => {
     const start = index * options.rangeBytes;
     const end = Math.min(size, start + options.rangeBytes) - 1;
-    for (let attempt = 0; ; attempt++) {
-      try {
+    return withRetries(
+      options,
+      async () => {
         const bytes = await read(start, end, abort.signal);
         if (bytes.length !== end - start + 1) {
           throw new Error(`range ${start}-${end} returned ${bytes.length} bytes`);
         }
         return bytes;
-      } catch (error) {
-        if (attempt >= options.retries || abort.signal.aborted) {
-          throw error;
-        }
-        await sleep((options.retryDelayMs ?? 100) * 2 ** attempt);
-      }
-    }
+      },
+      abort.signal,
+    );
   };
   const inFlight: Promise<Buffer>[] = [];
   let next = 0;
@@ -161,12 +158,18 @@ async function hashRange(range: HashedRange, open: RangeOpener): Promise<Sha256S
   return state;
 }
 
-async function withRetries<T>(options: ParallelOptions, work: () => Promise<T>): Promise<T> {
+// Runs `work`, and again after a failure (backing off 100, 200, 400 ms...) up to `retries` more
+// times; no further attempt once `signal` is aborted.
+async function withRetries<T>(
+  options: { readonly retries: number; readonly retryDelayMs?: number },
+  work: () => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await work();
     } catch (error) {
-      if (attempt >= options.retries) {
+      if (attempt >= options.retries || signal?.aborted === true) {
         throw error;
       }
       await sleep((options.retryDelayMs ?? 100) * 2 ** attempt);

@@ -2,7 +2,7 @@
 import type { PartPlan } from '@koodrive/database';
 import { HashCtxError, parseHashCtx } from '@koodrive/hashing';
 import type { StoredPart } from '@koodrive/storage';
-import { MIN_PART_SIZE, SHA256_BLOCK } from './upload-limits.js';
+import { MIN_PART_SIZE, SHA256_BLOCK } from '@koodrive/limits';
 
 export interface RequestedPart {
   readonly partNumber: number;

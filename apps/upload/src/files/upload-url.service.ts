@@ -40,7 +40,7 @@ export class UploadUrlService {
       throw error instanceof PartRuleError ? ApiException.invalidParameter(error.message) : error;
     }
     if (!(await this.files.savePartPlans(file.id, plans))) {
-      throw new ApiException(ApiCode.StatusChangeFailed, { detail: 'the file is no longer open for upload' });
+      throw ApiException.notOpenForUpload();
     }
     const { partUrlTtlSeconds: ttl, partUrlSecret, publicUrl } = this.config.upload;
     const expires = Math.floor(Date.now() / 1000) + ttl;

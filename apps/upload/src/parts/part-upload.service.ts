@@ -11,6 +11,7 @@ import { ApiCode, ApiException } from '@koodrive/errors';
 import { encodeHashCtx, type HashState, parseHashCtx, SHA256_INITIAL_STATE, Sha256State } from '@koodrive/hashing';
 import { partBytesReceived } from '@koodrive/metrics';
 import { OBJECT_STORAGE, type ObjectStorage, UploadNotFoundError } from '@koodrive/storage';
+import { SHA256_BLOCK } from '@koodrive/limits';
 import { verifyPartUrl } from './part-url.js';
 
 export interface PartUploadTarget {
@@ -87,7 +88,7 @@ export class PartUploadService {
         throw new ApiException(ApiCode.RequestError, { detail: "the part's body ended early", cause: error });
       }
       if (error instanceof UploadNotFoundError) {
-        throw new ApiException(ApiCode.StatusChangeFailed, { detail: 'the file is no longer open for upload' });
+        throw ApiException.notOpenForUpload();
       }
       throw error;
     } finally {
@@ -102,11 +103,11 @@ export class PartUploadService {
         etag,
         size: part.partSize,
         hashedFrom: encodeHashCtx(start),
-        hashedTo: end % 64 === 0 ? encodeHashCtx(hash.state()) : null,
+        hashedTo: end % SHA256_BLOCK === 0 ? encodeHashCtx(hash.state()) : null,
         sha256: end === file.length ? hash.hexDigest() : null,
       });
       if (!recorded) {
-        throw new ApiException(ApiCode.StatusChangeFailed, { detail: 'the file is no longer open for upload' });
+        throw ApiException.notOpenForUpload();
       }
     }
     return { partNumber: part.partNumber, etag, size: part.partSize };

@@ -17,7 +17,7 @@ import {
   ValidatorConstraint,
   type ValidatorConstraintInterface,
 } from 'class-validator';
-import { MAX_FILE_LENGTH } from '../upload-limits.js';
+import { MAX_FILE_LENGTH } from '@koodrive/limits';
 import { HasNoControlCharacters, IsSha256 } from './field-rules.js';
 
 export const AUTO_RENAME_TIMESTAMP = 2;

@@ -13,7 +13,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { MAX_FILE_LENGTH, MAX_PARTS, MAX_PARTS_PER_REQUEST, MAX_PART_SIZE } from '../upload-limits.js';
+import { MAX_FILE_LENGTH, MAX_PARTS, MAX_PARTS_PER_REQUEST, MAX_PART_SIZE } from '@koodrive/limits';
 import { IsFileId } from './field-rules.js';
 
 export class PartRequestDto {
