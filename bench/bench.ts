@@ -2,16 +2,17 @@
 // complete's four ways of proving a file's SHA-256, side by side, against limits measured in the
 // same run. Brings up the services (services:up), then for each size:
 // - limits: S3 plain write (the file's parts PUT straight to RGW through presigned URLs, as many
-//   at a time as the uploads below), S3 plain read (the better of one GET and 8 concurrent 8 MiB
-//   ranged GETs, both streamed and only counting bytes), and SHA-256 of node:crypto over bytes in
-//   memory on one core (measured once);
+//   at a time as the uploads below), S3 plain read (the best of one SDK GET, 8 concurrent 8 MiB
+//   ranged SDK GETs, and 4 concurrent 16 MiB ranged GETs through the lean reader the service reads
+//   back with; all only counting bytes), and SHA-256 of node:crypto over bytes in memory on one
+//   core (measured once);
 // - each path in a fresh built service of its own (so its peak RSS is that path's), warmed up by
 //   one untimed 2-part file, then --runs times: create, uploadUrl for every part, the parts PUT 4
 //   at a time (timed), complete (timed), which must answer code 0 with the file's sha256 after
 //   verifying by the intended method, as koodrive_verifications_total on /metrics counts it
 //   (anything else fails the bench):
 //   stream          parts straight to S3, VERIFY_WINDOW=0: one streamed GET hashed;
-//   pipelined       parts straight to S3, VERIFY_WINDOW=8: 8 MiB ranged GETs in flight;
+//   pipelined       parts straight to S3, VERIFY_WINDOW=4: 16 MiB ranged GETs in flight;
 //   parallel_parts  parallel mode (hashCtx) straight to S3: each part hashed from its hashCtx;
 //   hash_chain      parallel mode through the service (uploadVia service): nothing read back.
 // Prints medians as Markdown tables and writes bench/results/<time>.json, <time>.png (throughput)
@@ -60,6 +61,8 @@ const MIB = 1024 * 1024;
 const UPLOAD_CONCURRENCY = 4;
 const CORES = availableParallelism();
 const READ_RANGES = { concurrency: 8, bytes: 8 * MIB };
+// the pipelined read-back's defaults (VERIFY_WINDOW, VERIFY_RANGE_BYTES)
+const LEAN_RANGES = { concurrency: 4, bytes: 16 * MIB };
 
 interface PathSpec {
   readonly method: Method;
@@ -72,7 +75,7 @@ const PATHS: readonly PathSpec[] = [
   { method: 'stream', env: { VERIFY_WINDOW: '0' }, hashCtx: false, uploadVia: 's3' },
   {
     method: 'pipelined',
-    env: { VERIFY_WINDOW: '8', VERIFY_RANGE_BYTES: String(8 * MIB) },
+    env: { VERIFY_WINDOW: String(LEAN_RANGES.concurrency), VERIFY_RANGE_BYTES: String(LEAN_RANGES.bytes) },
     hashCtx: false,
     uploadVia: 's3',
   },
@@ -168,7 +171,7 @@ function sha256SingleCoreMBps(): number {
 // S3 alone: the file's parts PUT to a multipart upload of our own (timed), combined, then read
 // back as one GET and as ranged GETs (timed, bytes only counted), and deleted.
 async function measureS3(file: BenchFile): Promise<SizeResult['limits']> {
-  const samples = { write: [] as number[], oneGet: [] as number[], ranged: [] as number[] };
+  const samples = { write: [] as number[], oneGet: [] as number[], ranged: [] as number[], lean: [] as number[] };
   for (let run = 0; run < runs; run++) {
     await room?.waitFor(file.size);
     const key = `bench/${randomBytes(6).toString('hex')}`;
@@ -186,17 +189,20 @@ async function measureS3(file: BenchFile): Promise<SizeResult['limits']> {
       combined = true;
       samples.oneGet.push(await seconds(() => readWhole(key, file.size)));
       samples.ranged.push(await seconds(() => readRanges(key, file.size)));
+      samples.lean.push(await seconds(() => readLean(key, file.size)));
     } finally {
       await (combined ? storage.deleteObject(key) : storage.abortMultipartUpload(key, uploadId));
     }
   }
   const oneGet = mbps(file.size, median(samples.oneGet));
   const ranged = mbps(file.size, median(samples.ranged));
+  const lean = mbps(file.size, median(samples.lean));
   return {
     s3WriteMBps: round(mbps(file.size, median(samples.write))),
-    s3ReadMBps: round(Math.max(oneGet, ranged)),
+    s3ReadMBps: round(Math.max(oneGet, ranged, lean)),
     s3ReadOneGetMBps: round(oneGet),
     s3ReadRangedMBps: round(ranged),
+    s3ReadLeanMBps: round(lean),
   };
 }
 
@@ -223,6 +229,29 @@ async function readRanges(key: string, size: number): Promise<void> {
     throw new Error(`ranged GETs of ${key}: ${total} bytes, expected ${size}`);
   }
 }
+
+// The plain read the read-backs are held to: ranged GETs through the same lean reader, each
+// received into one of a ring of buffers (kept across ranges, as the service keeps them), bytes
+// only counted.
+async function readLean(key: string, size: number): Promise<void> {
+  let next = 0;
+  let total = 0;
+  await Promise.all(
+    Array.from({ length: LEAN_RANGES.concurrency }, async () => {
+      const buffer = leanBuffers.pop() ?? Buffer.allocUnsafeSlow(LEAN_RANGES.bytes);
+      for (let start = next++ * LEAN_RANGES.bytes; start < size; start = next++ * LEAN_RANGES.bytes) {
+        const into = buffer.subarray(0, Math.min(LEAN_RANGES.bytes, size - start));
+        await storage.readInto(key, start, into);
+        total += into.length;
+      }
+      leanBuffers.push(buffer);
+    }),
+  );
+  if (total !== size) {
+    throw new Error(`lean ranged GETs of ${key}: ${total} bytes, expected ${size}`);
+  }
+}
+const leanBuffers: Buffer[] = [];
 
 interface Answer {
   readonly code: number;

@@ -29,6 +29,8 @@ const app = harness.useTestApp({
   S3_ENDPOINT: s3.url(realS3),
   S3_PUBLIC_ENDPOINT: realS3,
   COMPLETE_LEASE_SECONDS: String(LEASE_SECONDS),
+  // the single streamed GET, which has no retry of its own (faults.spec cuts the ranged read-back)
+  VERIFY_WINDOW: '0',
 });
 
 const completeOf = s3Requests.complete;
@@ -107,7 +109,6 @@ describe('PostgreSQL and Redis restarted mid-request', () => {
     assert.notEqual(event?.publishedAt, null);
   });
 
-  // (here the read-back is the default single streamed GET; faults.spec covers the ranged one)
   it('answers 503 when the streamed read-back is cut, never a short-file failure, and a retry completes', async () => {
     const { fileId } = await harness.upload(app().baseUrl, user, data);
     s3.inject(s3Requests.getObject(fileId), {

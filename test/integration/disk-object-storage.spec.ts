@@ -185,11 +185,16 @@ describe(DiskObjectStorage.name, () => {
     await storage.completeMultipartUpload(key, uploadId, await storage.listParts(key, uploadId));
     assert.ok((await readAll(await storage.readObject(key, { start: 10, end: 19 }))).equals(data.subarray(10, 20)));
     assert.ok((await readAll(await storage.readObject(key, { start: 990, end: 2000 }))).equals(data.subarray(990)));
-    assert.ok((await storage.readRange(key, 0, 0)).equals(data.subarray(0, 1)));
+    const first = Buffer.alloc(1);
+    await storage.readInto(key, 0, first);
+    assert.ok(first.equals(data.subarray(0, 1)));
     await assert.rejects(storage.readObject(key, { start: 1000, end: 1001 }), RangeError);
     const aborted = new AbortController();
     aborted.abort();
-    await assert.rejects(storage.readRange(key, 0, 9, aborted.signal), { name: 'AbortError' });
+    await assert.rejects(storage.readInto(key, 0, Buffer.alloc(10), { signal: aborted.signal }), {
+      name: 'AbortError',
+    });
+    await assert.rejects(storage.readInto(key, 995, Buffer.alloc(10)), RangeError);
     await storage.deleteObject(key);
     await assert.rejects(storage.readObject(key), ObjectNotFoundError);
   });
@@ -229,7 +234,7 @@ describe(DiskObjectStorage.name, () => {
     for (const key of [prefix, `${prefix}/absent`, `${prefix}/absent/deeper`]) {
       assert.equal(await storage.headObject(key), null);
       await assert.rejects(storage.readObject(key), ObjectNotFoundError);
-      await assert.rejects(storage.readRange(key, 0, 1), ObjectNotFoundError);
+      await assert.rejects(storage.readInto(key, 0, Buffer.alloc(2)), ObjectNotFoundError);
       await storage.deleteObject(key);
     }
   });

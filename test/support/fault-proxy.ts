@@ -14,6 +14,8 @@ import { type AddressInfo, type Server, type Socket, createServer, connect } fro
 export interface SeenRequest {
   readonly method: string;
   readonly path: string;
+  // the Range header, when there is one
+  readonly range?: string;
 }
 
 export type Fault =
@@ -179,7 +181,8 @@ class HttpExchange {
       const head = this.pending.subarray(0, end + HEAD_END.length);
       const text = head.toString('latin1');
       const [method = '', path = ''] = text.slice(0, text.indexOf('\r\n')).split(' ');
-      this.fault = this.onRequest({ method, path });
+      const range = /\r\nrange:\s*([^\r]*)/i.exec(text)?.[1];
+      this.fault = this.onRequest(range === undefined ? { method, path } : { method, path, range });
       this.faultedMethod = method;
       this.response = Buffer.alloc(0);
       if (this.fault?.kind === 'reset-before') {

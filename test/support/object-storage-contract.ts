@@ -52,17 +52,31 @@ export function objectStorageContract(storage: () => ObjectStorage, writePart: P
     });
     // the pipelined read-back over real ranged reads, across the part boundary and a short last range
     assert.deepEqual(
-      await sha256OfRanges((start, end, signal) => storage().readRange(key, start, end, signal), data.length, {
-        rangeBytes: 1024 * 1024 + 7,
-        window: 3,
-        retries: 0,
-      }),
+      await sha256OfRanges(
+        (start, into, onData, signal) => storage().readInto(key, start, into, { onData, signal }),
+        data.length,
+        { rangeBytes: 1024 * 1024 + 7, window: 3, retries: 0 },
+      ),
       { sha256: sha256Hex(data), bytes: data.length },
     );
-    assert.deepEqual(await storage().readRange(key, data.length - 3, data.length - 1), data.subarray(data.length - 3));
+    // a range received into the middle of a larger buffer, its progress reported as it lands
+    const into = Buffer.alloc(100 + 64 * 1024, 0xee);
+    const progress: number[] = [];
+    await storage().readInto(key, data.length - 64 * 1024, into.subarray(50, into.length - 50), {
+      onData: (filled) => progress.push(filled),
+    });
+    assert.ok(into.subarray(50, into.length - 50).equals(data.subarray(data.length - 64 * 1024)));
+    assert.ok(into.subarray(0, 50).every((byte) => byte === 0xee) && into.subarray(-50).every((byte) => byte === 0xee));
+    assert.deepEqual(
+      progress,
+      progress.toSorted((a, b) => a - b),
+    );
+    assert.equal(progress.at(-1), 64 * 1024);
+    // bytes past the end are not there to read
+    await assert.rejects(storage().readInto(key, data.length - 2, Buffer.alloc(3)));
     await storage().deleteObject(key);
     assert.equal(await storage().headObject(key), null);
-    await assert.rejects(storage().readRange(key, 0, 9), ObjectNotFoundError);
+    await assert.rejects(storage().readInto(key, 0, Buffer.alloc(10)), ObjectNotFoundError);
   });
 
   it('translates an unknown upload id into UploadNotFoundError', async () => {

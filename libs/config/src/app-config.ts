@@ -228,8 +228,8 @@ export function loadConfig(env: Env): AppConfig {
       partUrlSecret: partUrlSecret(r),
     },
     verify: {
-      rangeBytes: r.int('VERIFY_RANGE_BYTES', 8 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
-      window: r.int('VERIFY_WINDOW', 0, 0, 64),
+      rangeBytes: r.int('VERIFY_RANGE_BYTES', 16 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+      window: r.int('VERIFY_WINDOW', 4, 0, 64),
       retries: r.int('VERIFY_RETRIES', 3, 0, 10),
       parallelParts: r.int('VERIFY_PARALLEL_PARTS', Math.max(2, availableParallelism()), 1, 64),
     },

@@ -21,6 +21,7 @@ import {
   type ObjectHead,
   ObjectNotFoundError,
   type ObjectStorage,
+  type ReadIntoOptions,
   sameEtag,
   type StoredPart,
   UploadNotFoundError,
@@ -211,24 +212,25 @@ export class DiskObjectStorage implements ObjectStorage {
     }
   }
 
-  async readRange(key: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer> {
-    signal?.throwIfAborted();
+  async readInto(key: string, start: number, into: Buffer, options: ReadIntoOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted();
     const { handle, size } = await this.openObject(key);
     try {
-      const range = satisfiable(start, end, size);
-      const buffer = Buffer.allocUnsafe(range.end - range.start + 1);
+      if (!Number.isSafeInteger(start) || start < 0 || start + into.length > size) {
+        throw new RangeError(`bytes ${start}-${start + into.length - 1} are not all in an object of ${size} bytes`);
+      }
       let filled = 0;
-      while (filled < buffer.length) {
-        signal?.throwIfAborted();
+      while (filled < into.length) {
+        options.signal?.throwIfAborted();
         const { bytesRead } = await disk(() =>
-          handle.read(buffer, filled, Math.min(READ_CHUNK, buffer.length - filled), range.start + filled),
+          handle.read(into, filled, Math.min(READ_CHUNK, into.length - filled), start + filled),
         );
         if (bytesRead === 0) {
-          throw new DependencyUnavailableError('storage', new Error(`read ${filled} of ${buffer.length} bytes`));
+          throw new DependencyUnavailableError('storage', new Error(`read ${filled} of ${into.length} bytes`));
         }
         filled += bytesRead;
+        options.onData?.(filled);
       }
-      return buffer;
     } finally {
       await handle.close();
     }

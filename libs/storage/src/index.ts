@@ -5,6 +5,7 @@ export {
   type ObjectHead,
   ObjectNotFoundError,
   type ObjectStorage,
+  type ReadIntoOptions,
   sameEtag,
   type StoredPart,
   UploadNotFoundError,

@@ -15,6 +15,11 @@ export interface ByteRange {
   readonly end: number;
 }
 
+export interface ReadIntoOptions {
+  readonly onData?: (filled: number) => void;
+  readonly signal?: AbortSignal;
+}
+
 export interface ObjectHead {
   readonly size: number;
   readonly metadata: Readonly<Record<string, string>>;
@@ -37,9 +42,11 @@ export interface ObjectStorage {
   // the object's bytes, or bytes [range.start, range.end] (inclusive) of it, streamed and checked
   // against the length the store announced; ObjectNotFoundError when there is no object at the key
   readObject(key: string, range?: ByteRange): Promise<Readable>;
-  // bytes [start, end] (inclusive) of the object, all of them (else DependencyUnavailableError);
-  // ObjectNotFoundError when there is no object at the key
-  readRange(key: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer>;
+  // bytes [start, start + into.length) of the object, received into `into` (no copy on the way
+  // where the store allows it), reporting through onData how many have landed: all of them, or a
+  // rejection after the count reported (a caller can go on from there). ObjectNotFoundError when
+  // there is no object at the key.
+  readInto(key: string, start: number, into: Buffer, options?: ReadIntoOptions): Promise<void>;
   deleteObject(key: string): Promise<void>;
   ping(): Promise<void>;
 }

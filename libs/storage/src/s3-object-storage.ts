@@ -23,14 +23,18 @@ import {
   ObjectNotFoundError,
   type ObjectHead,
   type ObjectStorage,
+  type ReadIntoOptions,
   type StoredPart,
   UploadNotFoundError,
 } from './object-storage.js';
+import { getRangeInto, RangeGetStatusError } from './range-get.js';
 
 // RGW answers calls on an unknown or finished multipart upload with NoSuchKey, AWS with NoSuchUpload
 const NOT_FOUND_UPLOAD = new Set(['NoSuchUpload', 'NoSuchKey']);
 const NOT_FOUND_OBJECT = new Set(['NoSuchKey', 'NotFound']);
 const INVALID_PARTS = new Set(['InvalidPart', 'InvalidPartOrder', 'EntityTooSmall']);
+// a read-back GET starts as soon as it is signed: the URL only has to outlive its retries
+const READ_URL_SECONDS = 300;
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
 
 export class S3ObjectStorage implements ObjectStorage {
@@ -172,23 +176,34 @@ export class S3ObjectStorage implements ObjectStorage {
     );
   }
 
-  async readRange(key: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of await this.getObject(key, `bytes=${start}-${end}`, signal)) {
-      chunks.push(chunk);
+  // A presigned GET received by the lean reader (range-get.ts): the read-back's hot path, where
+  // node's HTTP client under the SDK costs the reader a core.
+  async readInto(key: string, start: number, into: Buffer, options: ReadIntoOptions = {}): Promise<void> {
+    const url = new URL(
+      await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
+        expiresIn: READ_URL_SECONDS,
+      }),
+    );
+    try {
+      await timeDependency('s3', 'GetObject', () => getRangeInto(url, start, into, options));
+    } catch (error) {
+      if (error instanceof RangeGetStatusError) {
+        throw error.status === 404
+          ? new ObjectNotFoundError(error)
+          : error.status >= 500
+            ? new DependencyUnavailableError('storage', error)
+            : error;
+      }
+      throw translateS3Error(error, false);
     }
-    return Buffer.concat(chunks);
   }
 
   // The object's body (or a range of it), checked against its Content-Length as it streams.
-  private async getObject(key: string, range?: string, signal?: AbortSignal): Promise<AsyncGenerator<Buffer>> {
+  private async getObject(key: string, range?: string): Promise<AsyncGenerator<Buffer>> {
     let out;
     try {
       out = await this.call('GetObject', () =>
-        this.client.send(
-          new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range }),
-          signal === undefined ? {} : { abortSignal: signal },
-        ),
+        this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range })),
       );
     } catch (error) {
       throw error instanceof S3ServiceException && NOT_FOUND_OBJECT.has(error.name)

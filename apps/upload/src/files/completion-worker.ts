@@ -18,7 +18,7 @@ import { bytesVerified, completeOutcomes, verificationDuration, verificationsByM
 import { activeTraceId } from '@koodrive/telemetry';
 import { UPLOAD_TOKEN_METADATA } from './file-id.js';
 import { digestFromPartChain, rangesFromHashCtx } from './hash-chain.js';
-import { type Digest, sha256OfHashedRanges, sha256OfRanges, sha256OfStream } from './object-digest.js';
+import { type Digest, type ReadInto, sha256OfHashedRanges, sha256OfRanges, sha256OfStream } from './object-digest.js';
 import { describeIncompleteParts } from './part-rules.js';
 
 export interface CompleteUploadResult {
@@ -39,6 +39,9 @@ export class ClaimLostError extends Error {
 class BrokenChainError extends Error {}
 
 const tracer = trace.getTracer('koodrive-upload');
+
+// ranged GETs in flight per part of the parallel-by-part read-back: one received while one is hashed
+const PART_WINDOW = 2;
 
 // One phase of a completion as a span; a dependency's failure is recorded on it as an error
 // (an outcome such as a missing part is a result, not an error).
@@ -272,11 +275,11 @@ export class CompletionWorker {
   ): Promise<{ method: string; digest: Digest }> {
     const ranges = rangesFromHashCtx(plans, file.length);
     if (ranges !== null && ranges.length > 1) {
-      const outcome = await sha256OfHashedRanges(
-        ranges,
-        (start, end) => this.storage.readObject(file.storageKey, { start, end }),
-        { concurrency: this.config.verify.parallelParts, retries: this.config.verify.retries },
-      );
+      const outcome = await sha256OfHashedRanges(ranges, this.readerOf(file), {
+        ...this.config.verify,
+        concurrency: this.config.verify.parallelParts,
+        window: PART_WINDOW,
+      });
       if (outcome.kind === 'broken') {
         throw new BrokenChainError(outcome.detail);
       }
@@ -287,12 +290,12 @@ export class CompletionWorker {
     if (this.config.verify.window === 0) {
       return { method: 'stream', digest: await sha256OfStream(await this.storage.readObject(file.storageKey)) };
     }
-    const digest = await sha256OfRanges(
-      (start, end, signal) => this.storage.readRange(file.storageKey, start, end, signal),
-      file.length,
-      this.config.verify,
-    );
+    const digest = await sha256OfRanges(this.readerOf(file), file.length, this.config.verify);
     return { method: 'pipelined', digest };
+  }
+
+  private readerOf(file: UploadFile): ReadInto {
+    return (start, into, onData, signal) => this.storage.readInto(file.storageKey, start, into, { onData, signal });
   }
 
   // The file is not what the client says it is: failed for good, its object (or its uploaded

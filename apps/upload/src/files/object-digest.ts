@@ -23,8 +23,14 @@ export async function sha256OfStream(stream: Readable): Promise<Digest> {
   return { sha256: hash.digest('hex'), bytes };
 }
 
-// Reads bytes [start, end] (inclusive) of the object; must return exactly that many bytes.
-export type RangeReader = (start: number, end: number, signal: AbortSignal) => Promise<Buffer>;
+// Reads bytes [start, start + into.length) of the object into `into`, calling onData with how
+// many have landed so far; on a rejection, the bytes reported stay good (a retry goes on from there).
+export type ReadInto = (
+  start: number,
+  into: Buffer,
+  onData: (filled: number) => void,
+  signal: AbortSignal,
+) => Promise<void>;
 
 export interface PipelineOptions {
   // bytes per ranged GET
@@ -36,80 +42,32 @@ export interface PipelineOptions {
   readonly retryDelayMs?: number;
 }
 
-// The pipelined read-back: up to `window` ranged GETs in flight, their bytes fed to one SHA-256
-// in order (memory: window + 1 ranges). A failed range (connection cut, short body) is fetched again without restarting the
-// hash; once a range has failed `retries` more times, the others are aborted and the error thrown.
-export async function sha256OfRanges(read: RangeReader, size: number, options: PipelineOptions): Promise<Digest> {
-  // hashed on the thread pool: the event loop stays free to receive the ranges in flight
-  const hash = Sha256State.initial();
-  const count = Math.ceil(size / options.rangeBytes);
-  const abort = new AbortController();
-  const fetchRange = (index: number): Promise<Buffer> => {
-    const start = index * options.rangeBytes;
-    const end = Math.min(size, start + options.rangeBytes) - 1;
-    return withRetries(
-      options,
-      async () => {
-        const bytes = await read(start, end, abort.signal);
-        if (bytes.length !== end - start + 1) {
-          throw new Error(`range ${start}-${end} returned ${bytes.length} bytes`);
-        }
-        return bytes;
-      },
-      abort.signal,
-    );
-  };
-  const inFlight: Promise<Buffer>[] = [];
-  let next = 0;
-  const startNext = (): void => {
-    const pending = fetchRange(next++);
-    pending.catch(() => undefined); // awaited in order below; a later failure must not go unhandled
-    inFlight.push(pending);
-  };
-  try {
-    while (next < count && inFlight.length < options.window) {
-      startNext();
-    }
-    for (let index = 0; index < count; index++) {
-      const bytes = await inFlight.shift()!;
-      if (next < count) {
-        startNext();
-      }
-      await hash.updateAsync(bytes);
-    }
-  } catch (error) {
-    abort.abort();
-    throw error;
-  }
-  return { sha256: hash.hexDigest(), bytes: size };
+// The pipelined read-back: the object's bytes fed to one SHA-256 in order from ranged GETs, up to
+// `window` of them in flight (see hashSpan).
+export async function sha256OfRanges(read: ReadInto, size: number, options: PipelineOptions): Promise<Digest> {
+  const state = Sha256State.initial();
+  await hashSpan(read, state, 0, size, options);
+  return { sha256: state.hexDigest(), bytes: size };
 }
 
-// Opens bytes [start, end] (inclusive) of the object as a stream.
-export type RangeOpener = (start: number, end: number) => Promise<AsyncIterable<Buffer>>;
-
-export interface ParallelOptions {
-  // ranges hashed at once, each on its own thread-pool thread
+export interface ParallelOptions extends PipelineOptions {
+  // parts hashed at once, each from its own state, with `window` ranged GETs of its own in flight
   readonly concurrency: number;
-  readonly retries: number;
-  readonly retryDelayMs?: number;
 }
-
-// bytes handed to the thread pool at a time: large enough that a hand-off costs nothing next to
-// the hashing, small enough that memory stays at a few of these per range in flight
-const HASH_BATCH_BYTES = 1024 * 1024;
 
 // The parallel-by-part read-back of a parallel-mode upload: each range is hashed from the state
-// its part's hashCtx gives, `concurrency` at a time on the thread pool, and the chain is checked
-// across them (each range must end in the state the next starts from). A range that fails to
-// read is read again from its start. No byte is held longer than one batch per range.
+// its part's hashCtx gives, `concurrency` at a time (each hashing on its own thread-pool thread),
+// and the chain is checked across them (each range must end in the state the next starts from).
 export async function sha256OfHashedRanges(
   ranges: readonly HashedRange[],
-  open: RangeOpener,
+  read: ReadInto,
   options: ParallelOptions,
 ): Promise<ChainOutcome> {
-  const ends = await mapConcurrently(ranges, options.concurrency, (range) =>
-    withRetries(options, () => hashRange(range, open)),
-  );
+  const ends = await mapConcurrently(ranges, options.concurrency, async (range) => {
+    const state = Sha256State.from(range.start);
+    await hashSpan(read, state, range.start.offset, range.end, options);
+    return state;
+  });
   for (const [index, range] of ranges.entries()) {
     const end = ends[index]!;
     const next = ranges[index + 1];
@@ -127,39 +85,134 @@ export async function sha256OfHashedRanges(
   return { kind: 'unproven' };
 }
 
-async function hashRange(range: HashedRange, open: RangeOpener): Promise<Sha256State> {
-  const state = Sha256State.from(range.start);
-  let batch: Buffer[] = [];
-  let batchBytes = 0;
-  let hashing = Promise.resolve();
-  const flush = async (): Promise<void> => {
-    // one batch hashing while the next one fills
-    await hashing;
-    hashing = state.updateAsync(batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchBytes));
-    batch = [];
-    batchBytes = 0;
-  };
-  for await (const chunk of await open(range.start.offset, range.end - 1)) {
-    batch.push(chunk);
-    batchBytes += chunk.length;
-    if (batchBytes >= HASH_BATCH_BYTES) {
-      await flush();
-    }
-  }
-  if (batchBytes > 0) {
-    await flush();
-  }
-  await hashing;
-  if (state.bytes !== range.end) {
-    throw new Error(
-      `part ${range.partNumber}: read ${state.bytes - range.start.offset} bytes of ${range.end - range.start.offset}`,
-    );
-  }
-  return state;
+// One ranged GET's buffer: bytes [start, start + length) of the object land in it as they arrive.
+interface Slot {
+  readonly buffer: Buffer;
+  start: number;
+  length: number;
+  filled: number;
+  failure: { error: unknown } | undefined;
+  // the read (with its retries) of the slot's current range
+  reading: Promise<void>;
 }
 
+// Feeds bytes [start, end) of the object to `state` in order. The span is read as ranges of
+// `rangeBytes`, `window` of them in flight, each received straight into a buffer of its own (a
+// ring of `window` buffers: memory is window x rangeBytes whatever the size). The range at the
+// head is hashed as its bytes land, on the thread pool, in whatever batch has arrived since the
+// last one, so hashing overlaps receiving; once hashed, its buffer takes the next range. A range
+// that fails is asked again from the byte it reached (the hash never restarts), up to `retries`
+// more times; after that the other reads are aborted and the error thrown.
+async function hashSpan(
+  read: ReadInto,
+  state: Sha256State,
+  start: number,
+  end: number,
+  options: PipelineOptions,
+): Promise<void> {
+  const count = Math.ceil((end - start) / options.rangeBytes);
+  const abort = new AbortController();
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    const waiting = wake;
+    wake = undefined;
+    waiting?.();
+  };
+  const slots: Slot[] = Array.from({ length: Math.min(options.window, count) }, () => ({
+    buffer: rangeBuffers.take(options.rangeBytes),
+    start: 0,
+    length: 0,
+    filled: 0,
+    failure: undefined,
+    reading: Promise.resolve(),
+  }));
+  const fill = (slot: Slot, index: number): void => {
+    slot.start = start + index * options.rangeBytes;
+    slot.length = Math.min(options.rangeBytes, end - slot.start);
+    slot.filled = 0;
+    slot.reading = withRetries(
+      options,
+      async () => {
+        const from = slot.filled;
+        await read(
+          slot.start + from,
+          slot.buffer.subarray(from, slot.length),
+          (filled) => {
+            slot.filled = from + filled;
+            notify();
+          },
+          abort.signal,
+        );
+        if (slot.filled !== slot.length) {
+          throw new Error(`range at ${slot.start}: read ${slot.filled} of ${slot.length} bytes`);
+        }
+      },
+      abort.signal,
+    ).then(notify, (error: unknown) => {
+      slot.failure = { error };
+      notify();
+    });
+  };
+  slots.forEach(fill);
+  try {
+    for (let index = 0; index < count; index++) {
+      const slot = slots[index % slots.length]!;
+      let hashed = 0;
+      while (hashed < slot.length) {
+        if (slot.filled > hashed) {
+          const upTo = slot.filled;
+          await state.updateAsync(slot.buffer.subarray(hashed, upTo));
+          hashed = upTo;
+        } else if (slot.failure !== undefined) {
+          throw slot.failure.error;
+        } else {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+        }
+      }
+      if (index + slots.length < count) {
+        fill(slot, index + slots.length);
+      }
+    }
+  } finally {
+    abort.abort();
+    // a buffer goes back only once no read can still land in it
+    await Promise.allSettled(slots.map((slot) => slot.reading));
+    slots.forEach((slot) => rangeBuffers.give(slot.buffer));
+  }
+}
+
+// Range buffers kept from one read-back to the next, up to `limitBytes`: a fresh buffer costs the
+// kernel a page fault per 4 KiB the first time bytes land in it, which is a large share of a small
+// file's read-back. Buffers of other sizes than asked are not kept.
+class BufferPool {
+  private readonly spare: Buffer[] = [];
+  private spareBytes = 0;
+
+  constructor(private readonly limitBytes: number) {}
+
+  take(bytes: number): Buffer {
+    const index = this.spare.findIndex((buffer) => buffer.length === bytes);
+    if (index === -1) {
+      return Buffer.allocUnsafeSlow(bytes);
+    }
+    this.spareBytes -= bytes;
+    return this.spare.splice(index, 1)[0]!;
+  }
+
+  give(buffer: Buffer): void {
+    if (this.spareBytes + buffer.length <= this.limitBytes) {
+      this.spare.push(buffer);
+      this.spareBytes += buffer.length;
+    }
+  }
+}
+
+const rangeBuffers = new BufferPool(128 * 1024 * 1024);
+
 // Runs `work`, and again after a failure (backing off 100, 200, 400 ms...) up to `retries` more
-// times; no further attempt once `signal` is aborted.
+// times; no further attempt (nor wait for one) once `signal` is aborted.
 async function withRetries<T>(
   options: { readonly retries: number; readonly retryDelayMs?: number },
   work: () => Promise<T>,
@@ -172,7 +225,7 @@ async function withRetries<T>(
       if (attempt >= options.retries || signal?.aborted === true) {
         throw error;
       }
-      await sleep((options.retryDelayMs ?? 100) * 2 ** attempt);
+      await sleep((options.retryDelayMs ?? 100) * 2 ** attempt, undefined, { signal });
     }
   }
 }
