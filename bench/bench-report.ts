@@ -29,6 +29,14 @@ export interface PathResult {
   // VmHWM of the service after its runs (hash_chain: the uploads went through it too)
   readonly peakRssMiB: number;
   readonly uploadMBps: number;
+  // CPU time per byte of the file (ns/B, medians): the service's during the upload and during the
+  // complete, and the local Ceph's (radosgw + ceph-osd) during the complete; null when Ceph is
+  // not on this host. On a host where all of them share the cores, this is where the time goes.
+  readonly cpuNsPerByte: {
+    readonly serviceUpload: number;
+    readonly serviceComplete: number;
+    readonly storeComplete: number | null;
+  };
   readonly samples: {
     readonly completeMs: readonly number[];
     readonly verifyMs: readonly number[];
@@ -124,6 +132,8 @@ export function formatReport(results: BenchResults): string {
       'limit MB/s',
       'limit',
       'read-back / limit',
+      'service CPU ns/B',
+      'Ceph CPU ns/B',
       'peak RSS MiB',
     ],
     results.sizes.flatMap((size) =>
@@ -137,22 +147,32 @@ export function formatReport(results: BenchResults): string {
         p.limit === null ? '-' : figure(p.limit.mbps),
         p.limit?.name ?? 'none: nothing read back',
         p.limit === null ? '-' : p.limit.ratio.toFixed(2),
+        p.cpuNsPerByte.serviceComplete.toFixed(2),
+        p.cpuNsPerByte.storeComplete?.toFixed(2) ?? '-',
         figure(p.peakRssMiB),
       ]),
     ),
   );
 
   const uploads = markdownTable(
-    ['size', 'S3 plain write MB/s', 'straight to S3 MB/s', 'through the service MB/s', 'service / S3'],
+    [
+      'size',
+      'S3 plain write MB/s',
+      'straight to S3 MB/s',
+      'through the service MB/s',
+      'service / S3',
+      'service CPU ns/B (through it)',
+    ],
     results.sizes.map((size) => {
       const direct = path(size, 'parallel_parts').uploadMBps;
-      const viaService = path(size, 'hash_chain').uploadMBps;
+      const viaService = path(size, 'hash_chain');
       return [
         formatSize(size.sizeBytes),
         figure(size.limits.s3WriteMBps),
         figure(direct),
-        figure(viaService),
-        (viaService / direct).toFixed(2),
+        figure(viaService.uploadMBps),
+        (viaService.uploadMBps / direct).toFixed(2),
+        viaService.cpuNsPerByte.serviceUpload.toFixed(2),
       ];
     }),
   );

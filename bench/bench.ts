@@ -46,6 +46,7 @@ import {
   newSession,
   objectKey,
   parseSize,
+  processCpuSeconds,
   processMemoryKiB,
   serviceEnv,
   startService,
@@ -298,11 +299,22 @@ function assertVerifiedBy(method: Method, before: Map<string, number>, after: Ma
 }
 
 // One upload through the service's API and its complete: their times, checked.
+interface RunResult {
+  readonly uploadSeconds: number;
+  readonly completeMs: number;
+  readonly verifyMs: number;
+  // CPU seconds used meanwhile
+  readonly serviceUploadCpu: number;
+  readonly serviceCompleteCpu: number;
+  readonly storeCompleteCpu: number | null;
+}
+
 async function uploadAndComplete(
   baseUrl: string,
+  servicePid: number,
   spec: PathSpec,
   file: BenchFile,
-): Promise<{ uploadSeconds: number; completeMs: number; verifyMs: number }> {
+): Promise<RunResult> {
   // a container of its own: the same content twice in one container would be a flash upload
   const { token, containerId } = await newSession(redis, 'bench');
   const created = await post(baseUrl, token, 'create', {
@@ -320,19 +332,33 @@ async function uploadAndComplete(
     if (elsewhere !== undefined) {
       throw new Error(`uploadUrl sent part ${elsewhere.partNumber} to ${elsewhere.uploadVia}, not ${spec.uploadVia}`);
     }
+    const uploadCpu = await processCpuSeconds(servicePid);
     const uploadSeconds = await file.upload(targets, UPLOAD_CONCURRENCY);
+    const serviceUploadCpu = (await processCpuSeconds(servicePid)) - uploadCpu;
 
     const before = await verificationCounts(baseUrl);
+    const completeCpu = await Promise.all([processCpuSeconds(servicePid), storeCpuSeconds()]);
     const started = performance.now();
     const done = await post(baseUrl, token, 'complete', { fileId });
     const completeMs = performance.now() - started;
+    const [serviceCompleteCpu, storeCompleteCpu] = await Promise.all([
+      processCpuSeconds(servicePid),
+      storeCpuSeconds(),
+    ]);
     if (done.sha256 !== file.sha256) {
       throw new Error(`complete answered sha256 ${String(done.sha256)}, expected ${file.sha256}`);
     }
     const after = await verificationCounts(baseUrl);
     assertVerifiedBy(spec.method, before.counts, after.counts);
     // the verify phase alone (HEAD and the read-back, or nothing but the HEAD for the hash chain)
-    return { uploadSeconds, completeMs, verifyMs: (after.seconds - before.seconds) * 1000 };
+    return {
+      uploadSeconds,
+      completeMs,
+      verifyMs: (after.seconds - before.seconds) * 1000,
+      serviceUploadCpu,
+      serviceCompleteCpu: serviceCompleteCpu - completeCpu[0],
+      storeCompleteCpu: storeCompleteCpu === null || completeCpu[1] === null ? null : storeCompleteCpu - completeCpu[1],
+    };
   } finally {
     // the local RGW keeps objects in memory: leave nothing behind (a failure here must not hide
     // the one that brought us here)
@@ -342,6 +368,21 @@ async function uploadAndComplete(
   }
 }
 
+const nsPerByte = (seconds: number, bytes: number): number => (seconds * 1e9) / bytes;
+
+// The local Ceph's CPU seconds so far (radosgw + ceph-osd), or null when they do not run here.
+const storePids = ['radosgw', 'ceph-osd'].map((name) => {
+  const found = spawnSync('pgrep', ['-o', '-x', name], { encoding: 'utf8' }).stdout.trim();
+  return found === '' ? null : Number(found);
+});
+async function storeCpuSeconds(): Promise<number | null> {
+  if (storePids.includes(null)) {
+    return null;
+  }
+  const seconds = await Promise.all(storePids.map((pid) => processCpuSeconds(pid!)));
+  return seconds.reduce((sum, s) => sum + s, 0);
+}
+
 // One path at one size in a service of its own: medians of --runs uploads and completes.
 async function measurePath(spec: PathSpec, file: BenchFile, limits: SizeResult['limits']): Promise<PathResult> {
   const service = await startService(
@@ -349,16 +390,22 @@ async function measurePath(spec: PathSpec, file: BenchFile, limits: SizeResult['
   );
   const baseUrl = `http://127.0.0.1:${port}`;
   const samples = { completeMs: [] as number[], verifyMs: [] as number[], uploadSeconds: [] as number[] };
+  const cpu = { serviceUpload: [] as number[], serviceComplete: [] as number[], storeComplete: [] as number[] };
   let peakRssKiB: number;
   try {
     // one small file first, untimed: the first requests of a process pay for its warming up
-    await uploadAndComplete(baseUrl, spec, warmUpFile);
+    await uploadAndComplete(baseUrl, service.pid!, spec, warmUpFile);
     for (let run = 0; run < runs; run++) {
       await room?.waitFor(file.size);
-      const { uploadSeconds, completeMs, verifyMs } = await uploadAndComplete(baseUrl, spec, file);
-      samples.uploadSeconds.push(uploadSeconds);
-      samples.completeMs.push(completeMs);
-      samples.verifyMs.push(verifyMs);
+      const result = await uploadAndComplete(baseUrl, service.pid!, spec, file);
+      samples.uploadSeconds.push(result.uploadSeconds);
+      samples.completeMs.push(result.completeMs);
+      samples.verifyMs.push(result.verifyMs);
+      cpu.serviceUpload.push(result.serviceUploadCpu);
+      cpu.serviceComplete.push(result.serviceCompleteCpu);
+      if (result.storeCompleteCpu !== null) {
+        cpu.storeComplete.push(result.storeCompleteCpu);
+      }
     }
     peakRssKiB = await processMemoryKiB(service.pid!, 'VmHWM');
   } finally {
@@ -379,6 +426,11 @@ async function measurePath(spec: PathSpec, file: BenchFile, limits: SizeResult['
     limit: limit === null ? null : { ...limit, ratio: round(readBackMBps / limit.mbps, 2) },
     peakRssMiB: round(peakRssKiB / 1024),
     uploadMBps: round(mbps(file.size, median(samples.uploadSeconds))),
+    cpuNsPerByte: {
+      serviceUpload: round(nsPerByte(median(cpu.serviceUpload), file.size), 2),
+      serviceComplete: round(nsPerByte(median(cpu.serviceComplete), file.size), 2),
+      storeComplete: cpu.storeComplete.length === 0 ? null : round(nsPerByte(median(cpu.storeComplete), file.size), 2),
+    },
     samples: {
       completeMs: samples.completeMs.map((ms) => round(ms)),
       verifyMs: samples.verifyMs.map((ms) => round(ms)),

@@ -1,8 +1,9 @@
 // node bench/read-cpu.ts (after `npm run build`, with services:up's environment)
-// Where the CPU goes when the read-back reads 1 GiB from RGW: the reader's own CPU and RGW's (from
-// /proc), for a read that only counts bytes, one hashed with node:crypto on the event loop, and one
-// hashed on the thread pool in 1 MiB batches. On this 2-core host it shows why the read-back stays
-// below the plain read: receiving alone keeps the reader's event loop about one core busy.
+// Where the CPU goes when the read-back reads 1 GiB from RGW: the reader's own CPU and the local
+// Ceph's (radosgw + ceph-osd, from /proc), for reads through the SDK (node's HTTP client) that
+// only count bytes or hash them, and reads through the lean reader (range-get.ts) that only count
+// bytes or are the service's pipelined read-back itself. On this 2-core host it shows that node's
+// HTTP client costs the reader about a core at ~700 MB/s, and the lean reader a quarter of that.
 import { execSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -11,10 +12,12 @@ import { importBuilt } from './support.ts';
 type StorageModule = typeof import('../libs/storage/src/s3-object-storage.ts');
 type ConfigModule = typeof import('../libs/config/src/app-config.ts');
 type HashingModule = typeof import('../libs/hashing/src/index.ts');
+type DigestModule = typeof import('../apps/upload/src/files/object-digest.ts');
 
 const { S3ObjectStorage } = await importBuilt<StorageModule>('libs/storage/src/s3-object-storage.js');
 const { loadConfig } = await importBuilt<ConfigModule>('libs/config/src/app-config.js');
 const { Sha256State } = await importBuilt<HashingModule>('libs/hashing/src/index.js');
+const { sha256OfRanges } = await importBuilt<DigestModule>('apps/upload/src/files/object-digest.js');
 
 const MIB = 1024 * 1024;
 const SIZE = 1024 * MIB;
@@ -31,59 +34,90 @@ for (let n = 1; n <= SIZE / block.length; n++) {
 }
 await storage.completeMultipartUpload(key, uploadId, await storage.listParts(key, uploadId));
 
-const rgwPid = execSync('pgrep -o radosgw').toString().trim();
-// utime + stime of RGW, in seconds (clock ticks of 1/100 s)
-function rgwCpuSeconds(): number {
-  const fields = readFileSync(`/proc/${rgwPid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+const cephPids = ['radosgw', 'ceph-osd'].map((name) => execSync(`pgrep -o -x ${name}`).toString().trim());
+// utime + stime of radosgw and ceph-osd, in seconds (clock ticks of 1/100 s)
+function cephCpuSeconds(): number {
+  return cephPids
+    .map((pid) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' '))
+    .reduce((sum, fields) => sum + (Number(fields[11]) + Number(fields[12])) / 100, 0);
 }
 
-async function measure(name: string, consume: (body: AsyncIterable<Buffer>) => Promise<void>): Promise<void> {
-  const rgwBefore = rgwCpuSeconds();
+async function measure(name: string, read: () => Promise<void>): Promise<void> {
+  const cephBefore = cephCpuSeconds();
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
-  await consume(await storage.readObject(key));
+  await read();
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const reader = (cpu.user + cpu.system) / 1e6 / seconds;
-  const rgw = (rgwCpuSeconds() - rgwBefore) / seconds;
+  const ceph = (cephCpuSeconds() - cephBefore) / seconds;
   console.log(
-    `${name.padEnd(30)}${(SIZE / 1e6 / seconds).toFixed(0).padStart(6)} MB/s   reader ${reader.toFixed(2)} cores   RGW ${rgw.toFixed(2)} cores`,
+    `${name.padEnd(42)}${(SIZE / 1e6 / seconds).toFixed(0).padStart(6)} MB/s   reader ${reader.toFixed(2)} cores   Ceph ${ceph.toFixed(2)} cores`,
   );
 }
 
+const consumeSdk = (consume: (body: AsyncIterable<Buffer>) => Promise<void>) => async () =>
+  consume(await storage.readObject(key));
+const WINDOW = 4;
+const RANGE = 16 * MIB;
+const ring = Array.from({ length: WINDOW }, () => Buffer.allocUnsafeSlow(RANGE));
+const readInto = (start: number, into: Buffer, onData: (filled: number) => void, signal: AbortSignal) =>
+  storage.readInto(key, start, into, { onData, signal });
+
 try {
   for (let round = 0; round < 2; round++) {
-    await measure('count only', async (body) => {
-      for await (const chunk of body) {
-        void chunk.length;
-      }
-    });
-    await measure('node:crypto on the event loop', async (body) => {
-      const hash = createHash('sha256');
-      for await (const chunk of body) {
-        hash.update(chunk);
-      }
-      hash.digest();
-    });
-    await measure('thread pool, 1 MiB batches', async (body) => {
-      const state = Sha256State.initial();
-      let batch: Buffer[] = [];
-      let bytes = 0;
-      let hashing = Promise.resolve();
-      for await (const chunk of body) {
-        batch.push(chunk);
-        bytes += chunk.length;
-        if (bytes >= MIB) {
-          await hashing;
-          hashing = state.updateAsync(Buffer.concat(batch, bytes));
-          batch = [];
-          bytes = 0;
+    await measure(
+      'SDK, count only',
+      consumeSdk(async (body) => {
+        for await (const chunk of body) {
+          void chunk.length;
         }
-      }
-      await hashing;
-      await state.updateAsync(Buffer.concat(batch, bytes));
-      state.digest();
+      }),
+    );
+    await measure(
+      'SDK, node:crypto on the event loop',
+      consumeSdk(async (body) => {
+        const hash = createHash('sha256');
+        for await (const chunk of body) {
+          hash.update(chunk);
+        }
+        hash.digest();
+      }),
+    );
+    await measure(
+      'SDK, thread pool in 1 MiB batches',
+      consumeSdk(async (body) => {
+        const state = Sha256State.initial();
+        let batch: Buffer[] = [];
+        let bytes = 0;
+        let hashing = Promise.resolve();
+        for await (const chunk of body) {
+          batch.push(chunk);
+          bytes += chunk.length;
+          if (bytes >= MIB) {
+            await hashing;
+            hashing = state.updateAsync(Buffer.concat(batch, bytes));
+            batch = [];
+            bytes = 0;
+          }
+        }
+        await hashing;
+        await state.updateAsync(Buffer.concat(batch, bytes));
+        state.digest();
+      }),
+    );
+    await measure(`lean, count only (${WINDOW} x 16 MiB ranges)`, async () => {
+      let next = 0;
+      await Promise.all(
+        ring.map(async (buffer) => {
+          for (let start = next++ * RANGE; start < SIZE; start = next++ * RANGE) {
+            await storage.readInto(key, start, buffer.subarray(0, Math.min(RANGE, SIZE - start)));
+          }
+        }),
+      );
+    });
+    await measure(`lean, the pipelined read-back (${WINDOW} x 16 MiB)`, async () => {
+      await sha256OfRanges(readInto, SIZE, { window: WINDOW, rangeBytes: RANGE, retries: 0 });
     });
   }
 } finally {

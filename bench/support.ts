@@ -116,6 +116,13 @@ export async function processMemoryKiB(pid: number, field: 'VmRSS' | 'VmHWM'): P
   return Number(kib);
 }
 
+// The CPU time a process has used so far, user and system, in seconds (/proc/<pid>/stat; clock
+// ticks of 1/100 s).
+export async function processCpuSeconds(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 // Stops a service startService started, and waits until it has exited (its port is free again).
 export async function stopService(service: ChildProcess): Promise<void> {
   if (service.exitCode !== null || service.signalCode !== null) {
