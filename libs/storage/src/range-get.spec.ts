@@ -124,6 +124,18 @@ describe(getRangeInto.name, () => {
     }
   });
 
+  it('waits past interim answers (100 Continue, 103 Early Hints) for the real one', async () => {
+    const answer = partialContent();
+    server.answer = async (socket, request) => {
+      socket.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n');
+      await sleep(2);
+      await answer(socket, request);
+    };
+    const into = Buffer.alloc(3000);
+    await getRangeInto(server.url, 777, into);
+    assert.ok(into.equals(OBJECT.subarray(777, 3777)));
+  });
+
   it('refuses bytes past the range', async () => {
     server.answer = (socket) => {
       // in one write with the head: the reader sees them before it has all it asked for
@@ -153,6 +165,17 @@ describe(getRangeInto.name, () => {
       socket.end('HTTP/1.1 503 Slow Down\r\nConnection: close\r\n\r\n<Error><Code>SlowDown</Code></Error>');
     };
     await assert.rejects(getRangeInto(server.url, 0, Buffer.alloc(10)), { status: 503, code: 'SlowDown' });
+    // a chunked error answer on a connection kept open: its last chunk ends it, not the idle timeout
+    server.answer = (socket) => {
+      socket.write(
+        'HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n' +
+          '28\r\n<Error><Code>AccessDenied</Code></Error>\r\n0\r\n\r\n',
+      );
+    };
+    await assert.rejects(getRangeInto(server.url, 0, Buffer.alloc(10), { idleTimeoutMs: 5000 }), {
+      status: 403,
+      code: 'AccessDenied',
+    });
     server.answer = partialContent((head) => head.replace(/Content-Range: bytes \d+/, 'Content-Range: bytes 1'));
     await assert.rejects(
       getRangeInto(server.url, 0, Buffer.alloc(10)),
@@ -227,6 +250,13 @@ describe(getRangeInto.name, () => {
         tls.setDefaultCACertificates([...defaults, readFileSync(cert, 'utf8')]);
         await getRangeInto(secure.url, 1000, into);
         assert.ok(into.equals(OBJECT.subarray(1000, 51_000)));
+        // refusals over TLS end the read without spinning on records TLS had already decrypted
+        secure.answer = (socket) => {
+          socket.write(`HTTP/1.1 206 Partial Content\r\nX-Filler: ${'f'.repeat(70 * 1024)}\r\n\r\n`);
+        };
+        await assert.rejects(getRangeInto(secure.url, 0, into), /response head over 65536 bytes/);
+        secure.answer = partialContent((head) => head.replace(/Content-Range: bytes \d+/, 'Content-Range: bytes 1'), 1);
+        await assert.rejects(getRangeInto(secure.url, 0, into), /Content-Range bytes 1-/);
       } finally {
         await secure.close();
       }

@@ -79,6 +79,13 @@ export function getRangeInto(url: URL, start: number, into: Buffer, options: Ran
       finish(new RangeGetStatusError(head!.status, /<Code>([^<]+)<\/Code>/.exec(body)?.[1]));
     };
 
+    // an error answer's body is in: its length, the end of its chunks, or all we read of it
+    const errorBodyDone = (): boolean =>
+      errorBodyLeft <= 0 ||
+      scratchFilled === HEAD_LIMIT ||
+      (/chunked/i.test(head!.headers.get('transfer-encoding') ?? '') &&
+        scratch.subarray(Math.max(0, scratchFilled - 5), scratchFilled).toString('latin1') === '0\r\n\r\n');
+
     // the body's first bytes, read along with the head: copied once, then the socket reads in place
     const startBody = (bytes: Buffer): void => {
       if (head!.status >= 300) {
@@ -86,7 +93,7 @@ export function getRangeInto(url: URL, start: number, into: Buffer, options: Ran
         scratch.copyWithin(0, from, from + bytes.length);
         scratchFilled = bytes.length;
         errorBodyLeft = Math.min(ERROR_BODY_LIMIT, contentLength(head!) ?? ERROR_BODY_LIMIT) - bytes.length;
-        if (errorBodyLeft <= 0) {
+        if (errorBodyDone()) {
           failWithStatus();
         }
         return;
@@ -116,48 +123,62 @@ export function getRangeInto(url: URL, start: number, into: Buffer, options: Ran
       }
     };
 
+    // the head(s) in scratch so far: an interim answer (100 Continue, 103 Early Hints) is dropped
+    // and the real one awaited
+    const parseHeads = (): void => {
+      for (;;) {
+        const end = scratch.subarray(0, scratchFilled).indexOf('\r\n\r\n');
+        if (end === -1) {
+          if (scratchFilled === HEAD_LIMIT) {
+            finish(new Error(`GET ${redactedTarget(url)}: response head over ${HEAD_LIMIT} bytes`));
+          }
+          return;
+        }
+        const parsed = parseHead(scratch.subarray(0, end).toString('latin1'));
+        if (parsed === null) {
+          finish(new Error(`GET ${redactedTarget(url)}: not an HTTP/1.1 response`));
+          return;
+        }
+        if (parsed.status >= 200) {
+          head = parsed;
+          startBody(scratch.subarray(end + 4, scratchFilled));
+          return;
+        }
+        scratch.copyWithin(0, end + 4, scratchFilled);
+        scratchFilled -= end + 4;
+      }
+    };
+
     const onRead = (count: number, buffer: Buffer): boolean => {
       if (settled) {
         return false;
       }
-      const bytes = buffer.subarray(0, count);
-      if (head !== null) {
-        if (head.status >= 300) {
-          scratchFilled += count;
-          errorBodyLeft -= count;
-          if (errorBodyLeft <= 0) {
-            failWithStatus();
-          }
-        } else {
-          receive(bytes);
-        }
+      if (head !== null && head.status < 300) {
+        receive(buffer.subarray(0, count));
         return true;
       }
       scratchFilled += count;
-      const end = scratch.subarray(0, scratchFilled).indexOf('\r\n\r\n');
-      if (end === -1) {
-        if (scratchFilled === HEAD_LIMIT) {
-          finish(new Error(`GET ${redactedTarget(url)}: response head over ${HEAD_LIMIT} bytes`));
+      if (head === null) {
+        parseHeads();
+      } else {
+        errorBodyLeft -= count;
+        if (errorBodyDone()) {
+          failWithStatus();
         }
-        return true;
       }
-      const parsed = parseHead(scratch.subarray(0, end).toString('latin1'));
-      if (parsed === null) {
-        finish(new Error(`GET ${redactedTarget(url)}: not an HTTP/1.1 response`));
-        return true;
-      }
-      head = parsed;
-      startBody(scratch.subarray(end + 4, scratchFilled));
       return true;
     };
 
+    // Where the next read lands; node asks before every read, and again after the read that
+    // settled this GET (TLS may still hand over bytes it had decrypted). Never an empty buffer:
+    // scratch filling up settles the GET first.
     const nextBuffer = (): Buffer =>
-      head === null || head.status >= 300
-        ? scratch.subarray(scratchFilled)
-        : filled < length
-          ? into.subarray(filled)
-          : // the whole range is in: anything more is an error, read where it harms nothing
-            scratch;
+      settled || (head !== null && head.status < 300 && filled === length)
+        ? // done: anything more is dropped, read where it harms nothing
+          scratch
+        : head === null || head.status >= 300
+          ? scratch.subarray(scratchFilled)
+          : into.subarray(filled);
 
     const host = url.hostname.replace(/^\[|\]$/g, '');
     const secure = url.protocol === 'https:';

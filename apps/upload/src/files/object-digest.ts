@@ -85,24 +85,25 @@ export async function sha256OfHashedRanges(
   return { kind: 'unproven' };
 }
 
-// One ranged GET's buffer: bytes [start, start + length) of the object land in it as they arrive.
-interface Slot {
-  readonly buffer: Buffer;
-  start: number;
-  length: number;
+// One ranged GET (with its retries): bytes [start, start + length) of the object, landing in its
+// slot's buffer as they arrive.
+interface RangeRead {
+  readonly start: number;
+  readonly length: number;
   filled: number;
   failure: { error: unknown } | undefined;
-  // the read (with its retries) of the slot's current range
-  reading: Promise<void>;
+  // settles (never rejects) once no attempt can write into the buffer any more
+  settled: Promise<void>;
 }
 
 // Feeds bytes [start, end) of the object to `state` in order. The span is read as ranges of
 // `rangeBytes`, `window` of them in flight, each received straight into a buffer of its own (a
 // ring of `window` buffers: memory is window x rangeBytes whatever the size). The range at the
 // head is hashed as its bytes land, on the thread pool, in whatever batch has arrived since the
-// last one, so hashing overlaps receiving; once hashed, its buffer takes the next range. A range
-// that fails is asked again from the byte it reached (the hash never restarts), up to `retries`
-// more times; after that the other reads are aborted and the error thrown.
+// last one, so hashing overlaps receiving; once hashed, and once its read has settled, its buffer
+// takes the next range. A range that fails is asked again from the byte it reached (the hash
+// never restarts), up to `retries` more times; after that the other reads are aborted and the
+// error thrown.
 async function hashSpan(
   read: ReadInto,
   state: Sha256State,
@@ -118,68 +119,71 @@ async function hashSpan(
     wake = undefined;
     waiting?.();
   };
-  const slots: Slot[] = Array.from({ length: Math.min(options.window, count) }, () => ({
-    buffer: rangeBuffers.take(options.rangeBytes),
-    start: 0,
-    length: 0,
-    filled: 0,
-    failure: undefined,
-    reading: Promise.resolve(),
-  }));
-  const fill = (slot: Slot, index: number): void => {
-    slot.start = start + index * options.rangeBytes;
-    slot.length = Math.min(options.rangeBytes, end - slot.start);
-    slot.filled = 0;
-    slot.reading = withRetries(
+  // each read writes only its own RangeRead and, until it settles, its buffer
+  const readRange = (buffer: Buffer, index: number): RangeRead => {
+    const rangeStart = start + index * options.rangeBytes;
+    const range: RangeRead = {
+      start: rangeStart,
+      length: Math.min(options.rangeBytes, end - rangeStart),
+      filled: 0,
+      failure: undefined,
+      settled: Promise.resolve(),
+    };
+    range.settled = withRetries(
       options,
       async () => {
-        const from = slot.filled;
+        const from = range.filled;
         await read(
-          slot.start + from,
-          slot.buffer.subarray(from, slot.length),
+          range.start + from,
+          buffer.subarray(from, range.length),
           (filled) => {
-            slot.filled = from + filled;
+            range.filled = from + filled;
             notify();
           },
           abort.signal,
         );
-        if (slot.filled !== slot.length) {
-          throw new Error(`range at ${slot.start}: read ${slot.filled} of ${slot.length} bytes`);
+        if (range.filled !== range.length) {
+          throw new Error(`range at ${range.start}: read ${range.filled} of ${range.length} bytes`);
         }
       },
       abort.signal,
     ).then(notify, (error: unknown) => {
-      slot.failure = { error };
+      range.failure = { error };
       notify();
     });
+    return range;
   };
-  slots.forEach(fill);
+  const buffers = Array.from({ length: Math.min(options.window, count) }, () => rangeBuffers.take(options.rangeBytes));
+  const ranges = buffers.map(readRange);
   try {
     for (let index = 0; index < count; index++) {
-      const slot = slots[index % slots.length]!;
+      const slot = index % buffers.length;
+      const range = ranges[slot]!;
       let hashed = 0;
-      while (hashed < slot.length) {
-        if (slot.filled > hashed) {
-          const upTo = slot.filled;
-          await state.updateAsync(slot.buffer.subarray(hashed, upTo));
+      while (hashed < range.length) {
+        if (range.filled > hashed) {
+          const upTo = range.filled;
+          await state.updateAsync(buffers[slot]!.subarray(hashed, upTo));
           hashed = upTo;
-        } else if (slot.failure !== undefined) {
-          throw slot.failure.error;
+        } else if (range.failure !== undefined) {
+          throw range.failure.error;
         } else {
           await new Promise<void>((resolve) => {
             wake = resolve;
           });
         }
       }
-      if (index + slots.length < count) {
-        fill(slot, index + slots.length);
+      if (index + buffers.length < count) {
+        // every byte is in and hashed, but the read may not have returned yet (a file to close)
+        await range.settled;
+        ranges[slot] = readRange(buffers[slot]!, index + buffers.length);
       }
     }
   } finally {
     abort.abort();
     // a buffer goes back only once no read can still land in it
-    await Promise.allSettled(slots.map((slot) => slot.reading));
-    slots.forEach((slot) => rangeBuffers.give(slot.buffer));
+    await Promise.all(ranges.map((range) => range.settled));
+    buffers.forEach((buffer) => rangeBuffers.give(buffer));
   }
 }
 
