@@ -65,6 +65,8 @@ export interface BenchResults {
   readonly date: string;
   readonly node: string;
   readonly cores: number;
+  // where the processes ran: all on all cores, or Ceph on a core of its own (--pin-store)
+  readonly placement?: string;
   readonly runs: number;
   readonly partSizeBytes: number;
   readonly uploadConcurrency: number;
@@ -106,6 +108,7 @@ export function formatReport(results: BenchResults): string {
   const intro =
     `complete, median of ${runs} (${formatSize(results.partSizeBytes)} parts, ${results.uploadConcurrency} PUTs ` +
     `in flight; ${results.cores} cores, Node ${results.node}; MB/s = 10^6 bytes/s)\n` +
+    (results.placement === undefined ? '' : `${results.placement}\n`) +
     `SHA-256 of node:crypto over bytes in memory: ${figure(results.sha256.singleCoreMBps)} MB/s on 1 core, ` +
     `x ${results.cores} cores = ${figure(results.sha256.allCoresMBps)} MB/s`;
 

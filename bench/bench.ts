@@ -1,4 +1,4 @@
-// npm run bench -- [--sizes 64MiB,256MiB,1GiB] [--runs 3] [--part-size 16MiB] [--port 3997]
+// npm run bench -- [--sizes 64MiB,256MiB,1GiB] [--runs 3] [--part-size 16MiB] [--port 3997] [--pin-store]
 // complete's four ways of proving a file's SHA-256, side by side, against limits measured in the
 // same run. Brings up the services (services:up), then for each size:
 // - limits: S3 plain write (the file's parts PUT straight to RGW through presigned URLs, as many
@@ -15,6 +15,8 @@
 //   pipelined       parts straight to S3, VERIFY_WINDOW=4: 16 MiB ranged GETs in flight;
 //   parallel_parts  parallel mode (hashCtx) straight to S3: each part hashed from its hashCtx;
 //   hash_chain      parallel mode through the service (uploadVia service): nothing read back.
+// --pin-store puts the local Ceph's daemons on CPU 0 and the bench and the service on the others
+// (taskset), as when the store has hosts of its own; by default all of them share all cores.
 // Prints medians as Markdown tables and writes bench/results/<time>.json, <time>.png (throughput)
 // and <time>-latency.png. The npm script builds first: this runs the built service.
 // The local RGW holds objects in RAM (4 GiB by default) and is shared with whatever else runs
@@ -90,6 +92,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     'part-size': { type: 'string', default: '16MiB' },
     port: { type: 'string', default: '3997' },
+    'pin-store': { type: 'boolean', default: false },
   },
 });
 const sizes = values.sizes.split(',').map(parseSize);
@@ -128,6 +131,45 @@ const hashing = await importBuilt<HashingModule>('libs/hashing/src/index.js');
 const storage = new S3ObjectStorage(loadConfig(env).s3);
 const redis = new Redis(env.REDIS_URL!);
 const room = RgwRoom.at(path.join(process.env.SERVICES_DIR ?? path.join(ROOT, '.services'), 'ceph/ceph.conf'));
+
+// The local Ceph's CPU seconds so far (radosgw + ceph-osd), or null when they do not run here.
+const storePids = ['radosgw', 'ceph-osd'].map((name) => {
+  const found = spawnSync('pgrep', ['-o', '-x', name], { encoding: 'utf8' }).stdout.trim();
+  return found === '' ? null : Number(found);
+});
+async function storeCpuSeconds(): Promise<number | null> {
+  if (storePids.includes(null)) {
+    return null;
+  }
+  const seconds = await Promise.all(storePids.map((pid) => processCpuSeconds(pid!)));
+  return seconds.reduce((sum, s) => sum + s, 0);
+}
+
+// --pin-store: the local Ceph's daemons on CPU 0, this process (and so the services it starts,
+// and its thread pool) on the other CPUs, as when the store runs on hosts of its own. Undone at exit.
+const cephDaemons = ['radosgw', 'ceph-osd', 'ceph-mon'].flatMap((name) => {
+  const found = spawnSync('pgrep', ['-x', name], { encoding: 'utf8' }).stdout.trim();
+  return found === '' ? [] : found.split('\n').map(Number);
+});
+function setAffinity(pid: number, cpus: string): void {
+  const set = spawnSync('taskset', ['-a', '-c', '-p', cpus, String(pid)], { encoding: 'utf8' });
+  if (set.status !== 0) {
+    throw new Error(`taskset -a -c -p ${cpus} ${pid}: ${set.stderr.trim()}`);
+  }
+}
+const allCpus = `0-${CORES - 1}`;
+let placement = `shared: the bench, the service and Ceph on all ${CORES} cores`;
+if (values['pin-store']) {
+  if (CORES < 2 || cephDaemons.length === 0) {
+    throw new Error('--pin-store needs 2 or more cores and the local Ceph (services:up) on this host');
+  }
+  const rest = CORES === 2 ? '1' : `1-${CORES - 1}`;
+  cephDaemons.forEach((pid) => setAffinity(pid, '0'));
+  setAffinity(process.pid, rest);
+  placement = `Ceph on CPU 0; the bench and the service on CPU ${rest}`;
+  console.error(`bench: ${placement}`);
+}
+
 if (room === null) {
   console.error("bench: no local Ceph to ask for room: not waiting for RGW's garbage collection");
 }
@@ -370,19 +412,6 @@ async function uploadAndComplete(
 
 const nsPerByte = (seconds: number, bytes: number): number => (seconds * 1e9) / bytes;
 
-// The local Ceph's CPU seconds so far (radosgw + ceph-osd), or null when they do not run here.
-const storePids = ['radosgw', 'ceph-osd'].map((name) => {
-  const found = spawnSync('pgrep', ['-o', '-x', name], { encoding: 'utf8' }).stdout.trim();
-  return found === '' ? null : Number(found);
-});
-async function storeCpuSeconds(): Promise<number | null> {
-  if (storePids.includes(null)) {
-    return null;
-  }
-  const seconds = await Promise.all(storePids.map((pid) => processCpuSeconds(pid!)));
-  return seconds.reduce((sum, s) => sum + s, 0);
-}
-
 // One path at one size in a service of its own: medians of --runs uploads and completes.
 async function measurePath(spec: PathSpec, file: BenchFile, limits: SizeResult['limits']): Promise<PathResult> {
   const service = await startService(
@@ -479,6 +508,9 @@ try {
 } finally {
   storage.destroy();
   redis.disconnect();
+  if (values['pin-store']) {
+    cephDaemons.forEach((pid) => setAffinity(pid, allCpus));
+  }
 }
 
 const date = new Date().toISOString();
@@ -486,6 +518,7 @@ const report: BenchResults = {
   date,
   node: process.version,
   cores: CORES,
+  placement,
   runs,
   partSizeBytes: partSize,
   uploadConcurrency: UPLOAD_CONCURRENCY,
