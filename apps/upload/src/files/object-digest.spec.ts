@@ -86,6 +86,32 @@ describe(sha256OfRanges.name, () => {
     }
   });
 
+  it('reads a file of fewer than 2 x window ranges in smaller ranges, down to 1 MiB', async () => {
+    const MIB = 1024 * 1024;
+    for (const [size, window, rangeBytes, expected] of [
+      [4 * MIB, 2, 4 * MIB, MIB], // 4 ranges of 1 MiB, not 1 of 4
+      [6 * MIB, 2, 4 * MIB, 1.5 * MIB], // a multiple of 64 KiB
+      [MIB / 2, 4, 4 * MIB, MIB], // never under 1 MiB
+      [64 * MIB, 2, 4 * MIB, 4 * MIB], // enough ranges already: as configured
+    ] as const) {
+      const data = randomBytes(size);
+      const starts: number[] = [];
+      const read: ReadInto = (start, into, onData) => {
+        starts.push(start);
+        data.copy(into, 0, start, start + into.length);
+        onData(into.length);
+        return Promise.resolve();
+      };
+      const digest = await sha256OfRanges(read, size, { rangeBytes, window, retries: 0 });
+      assert.equal(digest.sha256, sha256(data));
+      assert.deepEqual(
+        starts.toSorted((a, b) => a - b),
+        Array.from({ length: Math.ceil(size / expected) }, (_, i) => i * expected),
+        `size ${size} window ${window}`,
+      );
+    }
+  });
+
   it('asks a cut range again from the byte it reached, without restarting the hash', async () => {
     const data = randomBytes(100_000);
     // ranges 0, 30000, 60000 and 90000 are cut twice: after 1234 bytes, then 1234 bytes further

@@ -43,12 +43,21 @@ export interface PipelineOptions {
 }
 
 // The pipelined read-back: the object's bytes fed to one SHA-256 in order from ranged GETs, up to
-// `window` of them in flight (see hashSpan).
+// `window` of them in flight (see hashSpan). A file of fewer than 2 x window ranges is read in
+// smaller ones (down to 1 MiB), so that no more than half of it is left to hash once the last
+// byte is in (64 MiB from RGW: 843 MB/s in 4 x 8 MiB ranges against 714 in 4 x 16 MiB).
 export async function sha256OfRanges(read: ReadInto, size: number, options: PipelineOptions): Promise<Digest> {
   const state = Sha256State.initial();
-  await hashSpan(read, state, 0, size, options);
+  const rangeBytes = Math.min(
+    options.rangeBytes,
+    Math.max(MIN_RANGE_BYTES, Math.ceil(size / (2 * options.window) / RANGE_STEP) * RANGE_STEP),
+  );
+  await hashSpan(read, state, 0, size, { ...options, rangeBytes });
   return { sha256: state.hexDigest(), bytes: size };
 }
+
+const MIN_RANGE_BYTES = 1024 * 1024;
+const RANGE_STEP = 64 * 1024;
 
 export interface ParallelOptions extends PipelineOptions {
   // parts hashed at once, each from its own state, with `window` ranged GETs of its own in flight
@@ -189,7 +198,8 @@ async function hashSpan(
 
 // Range buffers kept from one read-back to the next, up to `limitBytes`: a fresh buffer costs the
 // kernel a page fault per 4 KiB the first time bytes land in it, which is a large share of a small
-// file's read-back. Buffers of other sizes than asked are not kept.
+// file's read-back. A request takes the smallest spare buffer at least as large (the caller uses
+// its start), or a new one.
 class BufferPool {
   private readonly spare: Buffer[] = [];
   private spareBytes = 0;
@@ -197,12 +207,18 @@ class BufferPool {
   constructor(private readonly limitBytes: number) {}
 
   take(bytes: number): Buffer {
-    const index = this.spare.findIndex((buffer) => buffer.length === bytes);
-    if (index === -1) {
+    let best = -1;
+    this.spare.forEach((buffer, index) => {
+      if (buffer.length >= bytes && (best === -1 || buffer.length < this.spare[best]!.length)) {
+        best = index;
+      }
+    });
+    if (best === -1) {
       return Buffer.allocUnsafeSlow(bytes);
     }
-    this.spareBytes -= bytes;
-    return this.spare.splice(index, 1)[0]!;
+    const [buffer] = this.spare.splice(best, 1);
+    this.spareBytes -= buffer!.length;
+    return buffer!;
   }
 
   give(buffer: Buffer): void {
