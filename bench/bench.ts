@@ -48,7 +48,9 @@ import {
   newSession,
   objectKey,
   parseSize,
+  pidsNamed,
   processCpuSeconds,
+  processesCpuSeconds,
   processMemoryKiB,
   serviceEnv,
   startService,
@@ -132,25 +134,15 @@ const storage = new S3ObjectStorage(loadConfig(env).s3);
 const redis = new Redis(env.REDIS_URL!);
 const room = RgwRoom.at(path.join(process.env.SERVICES_DIR ?? path.join(ROOT, '.services'), 'ceph/ceph.conf'));
 
-// The local Ceph's CPU seconds so far (radosgw + ceph-osd), or null when they do not run here.
-const storePids = ['radosgw', 'ceph-osd'].map((name) => {
-  const found = spawnSync('pgrep', ['-o', '-x', name], { encoding: 'utf8' }).stdout.trim();
-  return found === '' ? null : Number(found);
-});
+// The local Ceph's CPU seconds so far (radosgw + ceph-osd), or null when it does not run here.
+const storePids = pidsNamed('radosgw', 'ceph-osd');
 async function storeCpuSeconds(): Promise<number | null> {
-  if (storePids.includes(null)) {
-    return null;
-  }
-  const seconds = await Promise.all(storePids.map((pid) => processCpuSeconds(pid!)));
-  return seconds.reduce((sum, s) => sum + s, 0);
+  return storePids.length === 0 ? null : processesCpuSeconds(storePids);
 }
 
 // --pin-store: the local Ceph's daemons on CPU 0, this process (and so the services it starts,
 // and its thread pool) on the other CPUs, as when the store runs on hosts of its own. Undone at exit.
-const cephDaemons = ['radosgw', 'ceph-osd', 'ceph-mon'].flatMap((name) => {
-  const found = spawnSync('pgrep', ['-x', name], { encoding: 'utf8' }).stdout.trim();
-  return found === '' ? [] : found.split('\n').map(Number);
-});
+const cephDaemons = pidsNamed('radosgw', 'ceph-osd', 'ceph-mon');
 function setAffinity(pid: number, cpus: string): void {
   const set = spawnSync('taskset', ['-a', '-c', '-p', cpus, String(pid)], { encoding: 'utf8' });
   if (set.status !== 0) {

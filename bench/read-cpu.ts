@@ -4,10 +4,8 @@
 // only count bytes or hash them, and reads through the lean reader (range-get.ts) that only count
 // bytes or are the service's pipelined read-back itself. On this 2-core host it shows that node's
 // HTTP client costs the reader about a core at ~700 MB/s, and the lean reader a quarter of that.
-import { execSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { importBuilt } from './support.ts';
+import { importBuilt, pidsNamed, processesCpuSeconds } from './support.ts';
 
 type StorageModule = typeof import('../libs/storage/src/s3-object-storage.ts');
 type ConfigModule = typeof import('../libs/config/src/app-config.ts');
@@ -34,23 +32,20 @@ for (let n = 1; n <= SIZE / block.length; n++) {
 }
 await storage.completeMultipartUpload(key, uploadId, await storage.listParts(key, uploadId));
 
-const cephPids = ['radosgw', 'ceph-osd'].map((name) => execSync(`pgrep -o -x ${name}`).toString().trim());
-// utime + stime of radosgw and ceph-osd, in seconds (clock ticks of 1/100 s)
-function cephCpuSeconds(): number {
-  return cephPids
-    .map((pid) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' '))
-    .reduce((sum, fields) => sum + (Number(fields[11]) + Number(fields[12])) / 100, 0);
+const cephPids = pidsNamed('radosgw', 'ceph-osd');
+if (cephPids.length === 0) {
+  throw new Error('no radosgw or ceph-osd here: run services:up first');
 }
 
 async function measure(name: string, read: () => Promise<void>): Promise<void> {
-  const cephBefore = cephCpuSeconds();
+  const cephBefore = await processesCpuSeconds(cephPids);
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await read();
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const reader = (cpu.user + cpu.system) / 1e6 / seconds;
-  const ceph = (cephCpuSeconds() - cephBefore) / seconds;
+  const ceph = ((await processesCpuSeconds(cephPids)) - cephBefore) / seconds;
   console.log(
     `${name.padEnd(42)}${(SIZE / 1e6 / seconds).toFixed(0).padStart(6)} MB/s   reader ${reader.toFixed(2)} cores   Ceph ${ceph.toFixed(2)} cores`,
   );

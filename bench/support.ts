@@ -2,7 +2,7 @@
 // a child process, sessions for made-up users, and a raw S3 client. Run with Node's type
 // stripping (no build), against the services of `npm run services:up` (their environment, or
 // its defaults); the service itself must be built (`npm run build`).
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
@@ -121,6 +121,20 @@ export async function processMemoryKiB(pid: number, field: 'VmRSS' | 'VmHWM'): P
 export async function processCpuSeconds(pid: number): Promise<number> {
   const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+// The CPU time these processes have used so far, together, in seconds.
+export async function processesCpuSeconds(pids: readonly number[]): Promise<number> {
+  const seconds = await Promise.all(pids.map(processCpuSeconds));
+  return seconds.reduce((sum, s) => sum + s, 0);
+}
+
+// The pids of the processes named so (pgrep -x): none when no such process runs here.
+export function pidsNamed(...names: string[]): number[] {
+  return names.flatMap((name) => {
+    const found = spawnSync('pgrep', ['-x', name], { encoding: 'utf8' }).stdout.trim();
+    return found === '' ? [] : found.split('\n').map(Number);
+  });
 }
 
 // Stops a service startService started, and waits until it has exited (its port is free again).

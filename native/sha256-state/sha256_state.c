@@ -116,6 +116,12 @@ static Context* get_context(napi_env env, napi_value value) {
   return context;
 }
 
+// The call's arguments into argv (`expected` of them), the first being a context: that context,
+// or NULL with an exception pending.
+static Context* context_args(napi_env env, napi_callback_info info, size_t expected, napi_value* argv) {
+  return get_args(env, info, expected, argv) ? get_context(env, argv[0]) : NULL;
+}
+
 static size_t element_size(napi_typedarray_type type) {
   switch (type) {
     case napi_int8_array:
@@ -269,10 +275,7 @@ static napi_value create(napi_env env, napi_callback_info info) {
 
 static napi_value update(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!get_args(env, info, 2, argv)) {
-    return NULL;
-  }
-  Context* context = get_context(env, argv[0]);
+  Context* context = context_args(env, info, 2, argv);
   const void* data = NULL;
   size_t length = 0;
   if (context == NULL || !get_data(env, argv[1], &data, &length)) {
@@ -312,10 +315,7 @@ static void complete_update(napi_env env, napi_status status, void* data) {
 
 static napi_value update_async(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!get_args(env, info, 2, argv)) {
-    return NULL;
-  }
-  Context* context = get_context(env, argv[0]);
+  Context* context = context_args(env, info, 2, argv);
   const void* data = NULL;
   size_t length = 0;
   if (context == NULL || !get_data(env, argv[1], &data, &length)) {
@@ -369,10 +369,7 @@ fail:
 // waiting in the block buffer (h covers bytes - num)
 static napi_value state(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) {
-    return NULL;
-  }
-  Context* context = get_context(env, argv[0]);
+  Context* context = context_args(env, info, 1, argv);
   if (context == NULL) {
     return NULL;
   }
@@ -397,10 +394,7 @@ static napi_value state(napi_env env, napi_callback_info info) {
 
 static napi_value digest(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) {
-    return NULL;
-  }
-  Context* context = get_context(env, argv[0]);
+  Context* context = context_args(env, info, 1, argv);
   if (context == NULL) {
     return NULL;
   }

@@ -3,14 +3,14 @@
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { newUser, type TestUser, until, useTestApp } from '../support/harness.ts';
+import { newUser, sha256Hex, type TestUser, until, useTestApp } from '../support/harness.ts';
 import { assertCompletedOnce } from '../support/promises.ts';
 
 const MIB = 1024 * 1024;
@@ -45,10 +45,6 @@ function field(stdout: string, name: string): string {
   const match = new RegExp(`^${name}: (.*)$`, 'm').exec(stdout);
   assert.ok(match, `no ${name} in:\n${stdout}`);
   return match[1]!;
-}
-
-function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -121,7 +117,7 @@ describe('koodrive client (put)', () => {
     const result = await startClient(['put', path, '--part-size', '5MiB', '--parallel', '3'], env()).finished;
     assert.equal(result.code, 0, result.stderr);
     assert.equal(field(result.stdout, 'code'), '0');
-    assert.equal(field(result.stdout, 'sha256'), sha256(data));
+    assert.equal(field(result.stdout, 'sha256'), sha256Hex(data));
     assert.equal(field(result.stdout, 'length'), String(data.length));
     assert.equal(field(result.stdout, 'fileName'), 'whole.bin');
     assert.equal(field(result.stdout, 'parts'), '5 (uploaded 5, resumed 0)');
@@ -151,7 +147,7 @@ describe('koodrive client (put)', () => {
     );
     // the resumed bytes count as done from the start of the progress
     assert.match(result.stderr, new RegExp(`^uploading ${doneBefore * 20}% `, 'm'));
-    assert.equal(field(result.stdout, 'sha256'), sha256(data));
+    assert.equal(field(result.stdout, 'sha256'), sha256Hex(data));
     await assertCompletedOnce(interrupted.fileId, data);
     assert.equal(await exists(`${path}.koodrive-upload.json`), false);
   });

@@ -40,6 +40,6 @@ export function isNetworkError(error: unknown): boolean {
   return error instanceof TypeError && !isAbort(error);
 }
 
-export function isAbort(error: unknown): boolean {
+function isAbort(error: unknown): boolean {
   return error instanceof Error && error.name === 'AbortError';
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_URL, GIB, MIB, parseCommand, parseSize, partSizeFor, UsageError } from './cli-options.js';
+import { GIB, MIB } from '@koodrive/limits';
+import { DEFAULT_URL, parseCommand, parseSize, partSizeFor, UsageError } from './cli-options.js';
 
 describe(parseSize.name, () => {
   it('reads binary units, decimal units and plain bytes', () => {

@@ -3,9 +3,6 @@
 import { parseArgs } from 'node:util';
 import { GIB, MAX_PART_SIZE, MAX_PARTS, MIB, MIN_PART_SIZE, SHA256_BLOCK } from '@koodrive/limits';
 
-// KooDrive's limits, as the service enforces them
-export { GIB, MAX_PARTS, MIB } from '@koodrive/limits';
-
 const KIB = 1024;
 
 export const DEFAULT_URL = 'http://127.0.0.1:3000';

@@ -5,13 +5,14 @@ import { backoffDelay, DEFAULT_RETRY, isNetworkError, pause, type RetryPolicy, r
 
 const BASE_PATH = '/koodrive/ose/v1/files';
 
+// the codes of API.md the client acts on (the service's own ApiCode enum, as plain numbers: the
+// client compares them with what the wire carries)
 export const ApiCodes = {
   Success: 0,
   InternalError: 13000201,
   TaskNotFound: 13000401,
   FileIncomplete: 13000402,
   StatusChangeFailed: 13000403,
-  TooManyRequests: 13000903,
 } as const;
 
 export class ApiError extends Error {

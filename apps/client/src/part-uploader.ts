@@ -4,7 +4,7 @@
 // its URL is refused (403: expired or no longer valid).
 import { createReadStream } from 'node:fs';
 import type { ReadStream } from 'node:fs';
-import { backoffDelay, DEFAULT_RETRY, isAbort, isNetworkError, pause, type RetryPolicy } from './backoff.js';
+import { backoffDelay, DEFAULT_RETRY, isNetworkError, pause, type RetryPolicy } from './backoff.js';
 import { ApiCodes, ApiError, describeError, type PartRequest, type PartUrl } from './koodrive-api.js';
 
 // URLs asked for in one uploadUrl call
@@ -118,7 +118,7 @@ export class PartUploader {
         }
         reason = `HTTP ${response.status}`;
       } catch (error) {
-        if (!isNetworkError(error) || isAbort(error)) {
+        if (!isNetworkError(error)) {
           throw error;
         }
         this.options.onBytes?.(-sent);

@@ -1,7 +1,7 @@
 // Progress on stderr: on a terminal one line redrawn in place (bar, bytes, rate, ETA); otherwise
 // plain lines, one per 5 % and at least one every 2 s while bytes move, so logs stay readable.
+import { MIB } from '@koodrive/limits';
 
-const MIB = 1024 * 1024;
 const BAR_WIDTH = 24;
 // the rate is taken over this much recent time, so it follows the network rather than the past
 const RATE_WINDOW_MS = 5_000;

@@ -3,7 +3,8 @@
 // of the same command continues from (same fileId, only the parts not yet uploaded).
 import { rm, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { MAX_PARTS, type PutOptions, partSizeFor, UsageError } from './cli-options.js';
+import { MAX_PARTS } from '@koodrive/limits';
+import { type PutOptions, partSizeFor, UsageError } from './cli-options.js';
 import { FileChangedError, hashCtxOf, planParts, scanFile } from './file-plan.js';
 import { ApiCodes, ApiError, describeError, KooDriveApi } from './koodrive-api.js';
 import { PartUploader, TaskGoneError } from './part-uploader.js';

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { HashState } from '@koodrive/hashing';
-import { MAX_PARTS } from './cli-options.js';
+import { MAX_PARTS } from '@koodrive/limits';
 import { planParts, type PlannedPart } from './file-plan.js';
 
 const STATE_SUFFIX = '.koodrive-upload.json';
