@@ -124,6 +124,32 @@ describe('X-Traceid and the span tree', () => {
     }
   });
 
+  it("puts no part URL's signature on any span", async () => {
+    const user = await harness.newUser();
+    spanExporter.reset();
+    const { parts } = await harness.upload(app().baseUrl, user, harness.testBytes(5 * 1024 * 1024 + 7, 5), {
+      parallel: true,
+      uploadVia: 'service',
+    });
+    const signatures = (parts as unknown as { uploadUrl: string }[]).map((part) =>
+      new URL(part.uploadUrl).searchParams.get('signature')!,
+    );
+    assert.ok(signatures.length > 0 && signatures.every((signature) => signature.length > 0));
+    await sleep(300);
+    const spans = spanExporter.getFinishedSpans();
+    const partSpans = spans.filter((s) =>
+      Object.values(s.attributes).some((v) => String(v).includes('/multipart/parts/')),
+    );
+    assert.ok(partSpans.length > 0, 'the part PUTs were traced');
+    for (const span of spans) {
+      for (const [name, value] of Object.entries(span.attributes)) {
+        for (const signature of signatures) {
+          assert.ok(!String(value).includes(signature), `${span.name} ${name} carries a signature: ${String(value)}`);
+        }
+      }
+    }
+  });
+
   it('keeps a W3C traceparent over X-Traceid, and still records and echoes X-Traceid', async () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const answer = await harness.call(

@@ -13,7 +13,7 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import { ConsoleTraceExporter } from './console-trace.exporter.js';
-import { redactUrl } from './redact-url.js';
+import { RedactUrlSpanProcessor } from './redact-url.processor.js';
 import { XTraceidPropagator } from './x-traceid.propagator.js';
 import { KOODRIVE_TRACE_ID_ATTRIBUTE, X_TRACEID_HEADER, newXTraceid, parseXTraceid } from './x-traceid.js';
 
@@ -46,7 +46,8 @@ export function startTracing(options: TracingOptions): Tracing {
       : [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })]);
   const sdk = new NodeSDK({
     serviceName: options.serviceName,
-    spanProcessors,
+    // first: the exporters only ever see spans whose URLs have no signature
+    spanProcessors: [new RedactUrlSpanProcessor(), ...spanProcessors],
     metricReaders: [],
     logRecordProcessors: [],
     textMapPropagator: new CompositePropagator({
@@ -62,11 +63,6 @@ export function startTracing(options: TracingOptions): Tracing {
           const xTraceid = parseXTraceid(request.headers[X_TRACEID_HEADER]) ?? newXTraceid(span.spanContext().traceId);
           (request as TracedRequest)[X_TRACEID] = xTraceid;
           span.setAttribute(KOODRIVE_TRACE_ID_ATTRIBUTE, xTraceid);
-          // a part URL's signature is a credential: never on a span
-          const query = request.url?.split('?')[1];
-          if (query !== undefined) {
-            span.setAttribute('url.query', redactUrl(`?${query}`).slice(1));
-          }
         },
       }),
       new FastifyOtelInstrumentation({ registerOnInitialization: true }),
