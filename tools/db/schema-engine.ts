@@ -9,8 +9,9 @@ import { noFilter, prismaSources, readMigrations, readSchema, withEngine } from 
 
 export { lockfileContent } from '../../libs/database/src/migrations.ts';
 
-export const { migrationsDir } = prismaSources();
-export const schemaPath = path.resolve(process.env['PRISMA_SCHEMA'] ?? prismaSources().schemaPath);
+const sources = prismaSources();
+export const { migrationsDir } = sources;
+export const schemaPath = path.resolve(process.env['PRISMA_SCHEMA'] ?? sources.schemaPath);
 
 export function requireEnv(name: string): string {
   const value = process.env[name];

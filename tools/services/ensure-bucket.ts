@@ -2,20 +2,21 @@
 // missing, creates it (CreateBucket, "already exists" counting as success) and checks again.
 // RGW accepts only signed (SigV4) requests, hence the SDK rather than curl.
 import { CreateBucketCommand, HeadBucketCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { LOCAL_SERVICES_ENV } from './local-env.ts';
 
 const ALREADY_THERE = new Set(['BucketAlreadyOwnedByYou', 'BucketAlreadyExists']);
 const TIMEOUT_MS = 20_000;
 
-const bucket = process.env.S3_BUCKET || 'koodrive-uploads';
-const endpoint = process.env.S3_ENDPOINT || 'http://127.0.0.1:7480';
+const bucket = process.env.S3_BUCKET || LOCAL_SERVICES_ENV.S3_BUCKET!;
+const endpoint = process.env.S3_ENDPOINT || LOCAL_SERVICES_ENV.S3_ENDPOINT!;
 const s3 = new S3Client({
   endpoint,
   region: 'us-east-1',
   forcePathStyle: true,
   maxAttempts: 2,
   credentials: {
-    accessKeyId: process.env.AWS_ACCESS_KEY_ID || 'koodrive-dev',
-    secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY || 'koodrive-dev-secret',
+    accessKeyId: process.env.AWS_ACCESS_KEY_ID || LOCAL_SERVICES_ENV.AWS_ACCESS_KEY_ID!,
+    secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY || LOCAL_SERVICES_ENV.AWS_SECRET_ACCESS_KEY!,
   },
 });
 

@@ -1,5 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
+import { DependencyUnavailableError } from '@koodrive/errors';
+import { timeDependency } from '@koodrive/metrics';
 
 // The service's one Redis connection. Commands fail fast when Redis is down (the caller answers
 // 503); the connection's state is logged once per outage.
@@ -24,4 +26,13 @@ export function connectRedis(url: string): Redis {
     }
   });
   return redis;
+}
+
+// One Redis command, timed as a dependency call; any failure is Redis being unavailable (503).
+export async function redisCommand<T>(operation: string, command: () => Promise<T>): Promise<T> {
+  try {
+    return await timeDependency('redis', operation, command);
+  } catch (error) {
+    throw new DependencyUnavailableError('redis', error);
+  }
 }

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { OutboxMessage } from '@koodrive/database';
 import { DependencyUnavailableError } from '@koodrive/errors';
-import { timeDependency } from '@koodrive/metrics';
 import type { EventPublisher } from './event-publisher.js';
+import { redisCommand } from './redis-client.js';
 
 // the stream is trimmed (approximately) to this many entries
 const STREAM_MAX_LENGTH = 1_000_000;
@@ -40,12 +40,7 @@ export class RedisEventPublisher implements EventPublisher {
         event.createdAt.toISOString(),
       );
     }
-    let results;
-    try {
-      results = await timeDependency('redis', 'XADD', () => pipeline.exec());
-    } catch (error) {
-      throw new DependencyUnavailableError('redis', error);
-    }
+    const results = await redisCommand('XADD', () => pipeline.exec());
     const failed = results?.find(([error]) => error !== null);
     if (results === null || failed !== undefined) {
       throw new DependencyUnavailableError('redis', failed?.[0] ?? new Error('pipeline discarded'));

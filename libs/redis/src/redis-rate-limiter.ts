@@ -1,8 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { AppConfig } from '@koodrive/config';
 import type { RateDecision, RateLimiter } from '@koodrive/auth';
-import { DependencyUnavailableError } from '@koodrive/errors';
-import { timeDependency } from '@koodrive/metrics';
+import { redisCommand } from './redis-client.js';
 
 const RATE_LIMIT_KEY_PREFIX = 'koodrive:ratelimit:';
 
@@ -20,14 +19,9 @@ export class RedisRateLimiter implements RateLimiter {
       return { allowed: true, retryAfterSeconds: 0 };
     }
     const key = `${RATE_LIMIT_KEY_PREFIX}${userId}`;
-    let results: [Error | null, unknown][] | null;
-    try {
-      results = await timeDependency('redis', 'MULTI', () =>
-        this.redis.multi().incr(key).expire(key, windowSeconds, 'NX').ttl(key).exec(),
-      );
-    } catch (error) {
-      throw new DependencyUnavailableError('redis', error);
-    }
+    const results = await redisCommand('MULTI', () =>
+      this.redis.multi().incr(key).expire(key, windowSeconds, 'NX').ttl(key).exec(),
+    );
     const count = Number(results?.[0]?.[1]);
     const ttl = Number(results?.[2]?.[1]);
     return { allowed: count <= requests, retryAfterSeconds: Math.max(1, ttl) };

@@ -1,7 +1,6 @@
 import type { Redis } from 'ioredis';
 import { type SessionRecord, type SessionStore, SESSION_TTL_SECONDS, sessionKey } from '@koodrive/auth';
-import { DependencyUnavailableError } from '@koodrive/errors';
-import { timeDependency } from '@koodrive/metrics';
+import { redisCommand } from './redis-client.js';
 
 // Sessions as KooDrive's session service writes them: JSON under koodrive:session:<sha256(token)>.
 export class RedisSessionStore implements SessionStore {
@@ -9,14 +8,7 @@ export class RedisSessionStore implements SessionStore {
 
   // Reads the session and restarts its 20 minutes in one command.
   async touch(token: string): Promise<SessionRecord | null> {
-    let raw: string | null;
-    try {
-      raw = await timeDependency('redis', 'GETEX', () =>
-        this.redis.getex(sessionKey(token), 'EX', SESSION_TTL_SECONDS),
-      );
-    } catch (error) {
-      throw new DependencyUnavailableError('redis', error);
-    }
+    const raw = await redisCommand('GETEX', () => this.redis.getex(sessionKey(token), 'EX', SESSION_TTL_SECONDS));
     return raw === null ? null : parseSession(raw);
   }
 
@@ -26,13 +18,9 @@ export class RedisSessionStore implements SessionStore {
       throw new RangeError(`a Redis session TTL is a whole number of seconds, got ${ttlSeconds}`);
     }
     const { userId, containerId, scopes } = session;
-    try {
-      await timeDependency('redis', 'SET', () =>
-        this.redis.set(sessionKey(token), JSON.stringify({ userId, containerId, scopes }), 'EX', ttlSeconds),
-      );
-    } catch (error) {
-      throw new DependencyUnavailableError('redis', error);
-    }
+    await redisCommand('SET', () =>
+      this.redis.set(sessionKey(token), JSON.stringify({ userId, containerId, scopes }), 'EX', ttlSeconds),
+    );
   }
 }
 

@@ -147,18 +147,13 @@ export class CompletionWorker {
     }
     const problem = describeIncompleteParts(parts, file.length);
     if (problem !== null) {
-      await this.fenced(file, this.files.releaseWithResult(file.id, file.claim, ApiCode.UploadIncomplete, problem));
-      throw new ApiException(ApiCode.UploadIncomplete, { detail: problem });
+      return this.releaseIncomplete(file, problem);
     }
     // O(parts): the chain of the states the service recorded as it streamed each part
     const chain = digestFromPartChain(parts, plans);
     if (chain.kind === 'broken') {
       // nothing combined yet: the task stays open for the part to be uploaded again
-      await this.fenced(
-        file,
-        this.files.releaseWithResult(file.id, file.claim, ApiCode.UploadIncomplete, chain.detail),
-      );
-      throw new ApiException(ApiCode.UploadIncomplete, { detail: chain.detail });
+      return this.releaseIncomplete(file, chain.detail);
     }
     if (chain.kind === 'proven' && file.expectedSha256 !== null && chain.sha256 !== file.expectedSha256) {
       return this.failIntegrity(file, 'sha256 of the uploaded parts does not match');
@@ -175,15 +170,20 @@ export class CompletionWorker {
         return this.settleVanishedUpload(file);
       }
       if (error instanceof InvalidPartsError) {
-        const detail = 'the storage refused the parts; upload them again';
-        await this.fenced(file, this.files.releaseWithResult(file.id, file.claim, ApiCode.UploadIncomplete, detail));
-        throw new ApiException(ApiCode.UploadIncomplete, { detail });
+        return this.releaseIncomplete(file, 'the storage refused the parts; upload them again');
       }
       throw error;
     }
     const chainSha256 = chain.kind === 'proven' ? chain.sha256 : null;
     await this.fenced(file, this.files.markCombined(file.id, file.claim, chainSha256));
     return chainSha256;
+  }
+
+  // The parts cannot be combined as they are: 13000402 with `detail`, recorded, and the task left
+  // open (nothing combined) for the client to upload what is missing or wrong.
+  private async releaseIncomplete(file: UploadFile, detail: string): Promise<never> {
+    await this.fenced(file, this.files.releaseWithResult(file.id, file.claim, ApiCode.UploadIncomplete, detail));
+    throw new ApiException(ApiCode.UploadIncomplete, { detail });
   }
 
   // The multipart upload is gone: combined by an earlier claim that could not record it, or

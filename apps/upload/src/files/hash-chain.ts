@@ -15,6 +15,15 @@ export type ChainOutcome =
 
 const INITIAL: HashState = { h: SHA256_INITIAL_STATE, offset: 0 };
 
+// The SHA-256 state a part's bytes continue: its hashCtx, or the initial state for a part at
+// offset 0. Null for a part without hashCtx elsewhere (sequential mode: stored, not hashed).
+export function partStartState(part: PartRecord): HashState | null {
+  if (part.hashCtx !== null) {
+    return parseHashCtx(part.hashCtx);
+  }
+  return part.partNumber === 1 || part.partOffset === 0 ? INITIAL : null;
+}
+
 // The digest the stored parts' hash chain proves. `listed` are the parts in the store, already
 // checked to be 1..N adding up to the file's length; `records` what the service hashed of the
 // parts it uploaded. A part counts only if the store still holds the bytes the service hashed

@@ -3,7 +3,6 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Sha256State } from '@koodrive/hashing';
 import { type ChainOutcome, describeBrokenLink, type HashedRange } from './hash-chain.js';
-import { SHA256_BLOCK } from '@koodrive/limits';
 
 export interface Digest {
   readonly sha256: string;
@@ -64,7 +63,7 @@ export interface ParallelOptions extends PipelineOptions {
   readonly concurrency: number;
 }
 
-// The parallel-by-part read-back of a parallel-mode upload: each range is hashed from the state
+// The parallel-by-part read-back of a parallel-mode upload (one range or more): each range is hashed from the state
 // its part's hashCtx gives, `concurrency` at a time (each hashing on its own thread-pool thread),
 // and the chain is checked across them (each range must end in the state the next starts from).
 export async function sha256OfHashedRanges(
@@ -77,21 +76,16 @@ export async function sha256OfHashedRanges(
     await hashSpan(read, state, range.start.offset, range.end, options);
     return state;
   });
-  for (const [index, range] of ranges.entries()) {
-    const end = ends[index]!;
-    const next = ranges[index + 1];
-    if (next === undefined) {
-      return { kind: 'proven', sha256: end.hexDigest() };
-    }
-    const broken =
-      end.bytes % SHA256_BLOCK !== 0
-        ? `part ${range.partNumber} does not end on a 64-byte boundary`
-        : describeBrokenLink(next.partNumber, range.partNumber, next.start, end.state());
+  // each range ends where the next part's hashCtx starts (a 64-byte boundary): its end state
+  // must be that hashCtx
+  for (const [index, range] of ranges.slice(0, -1).entries()) {
+    const next = ranges[index + 1]!;
+    const broken = describeBrokenLink(next.partNumber, range.partNumber, next.start, ends[index]!.state());
     if (broken !== null) {
       return { kind: 'broken', partNumber: next.partNumber, detail: broken };
     }
   }
-  return { kind: 'unproven' };
+  return { kind: 'proven', sha256: ends.at(-1)!.hexDigest() };
 }
 
 // One ranged GET (with its retries): bytes [start, start + length) of the object, landing in its

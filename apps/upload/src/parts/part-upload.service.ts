@@ -6,12 +6,13 @@ import { finished } from 'node:stream/promises';
 import type { IncomingMessage } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
-import { FileRepository, type PartRecord } from '@koodrive/database';
+import { FileRepository } from '@koodrive/database';
 import { ApiCode, ApiException } from '@koodrive/errors';
-import { encodeHashCtx, type HashState, parseHashCtx, SHA256_INITIAL_STATE, Sha256State } from '@koodrive/hashing';
+import { encodeHashCtx, Sha256State } from '@koodrive/hashing';
 import { partBytesReceived } from '@koodrive/metrics';
 import { OBJECT_STORAGE, type ObjectStorage, UploadNotFoundError } from '@koodrive/storage';
 import { SHA256_BLOCK } from '@koodrive/limits';
+import { partStartState } from '../files/hash-chain.js';
 import { verifyPartUrl } from './part-url.js';
 
 export interface PartUploadTarget {
@@ -59,7 +60,7 @@ export class PartUploadService {
     if (target.contentLength === undefined || target.contentLength !== String(part.partSize)) {
       throw ApiException.invalidParameter(`Content-Length: must be the part's size, ${part.partSize}`);
     }
-    const start = startState(part);
+    const start = partStartState(part);
     const hash = start === null ? null : Sha256State.from(start);
     const counted = { bytes: 0 };
     const hashing = new Transform({
@@ -112,13 +113,4 @@ export class PartUploadService {
     }
     return { partNumber: part.partNumber, etag, size: part.partSize };
   }
-}
-
-// The SHA-256 state the part's bytes continue: its hashCtx, or the initial state for a part at
-// offset 0. Null for a part without hashCtx elsewhere (sequential mode: stored, not hashed).
-function startState(part: PartRecord): HashState | null {
-  if (part.hashCtx !== null) {
-    return parseHashCtx(part.hashCtx);
-  }
-  return part.partNumber === 1 || part.partOffset === 0 ? { h: SHA256_INITIAL_STATE, offset: 0 } : null;
 }
