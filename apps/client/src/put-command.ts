@@ -43,6 +43,9 @@ interface Finished {
 // uploaded so far: a new task, from the start.
 class StartOver extends Error {}
 
+// What one hashing pass found: the file's size and mtime as it was read, its digest and parts.
+type FilePlan = Pick<ResumeState, 'size' | 'mtimeMs' | 'partSize' | 'sha256' | 'parts'>;
+
 export async function put(context: PutContext): Promise<number> {
   return new PutRun(context).run();
 }
@@ -58,7 +61,8 @@ class PutRun {
   // 0 when a resumed run did not hash
   private hashingMs = 0;
   // the hashes of a resumed run, still right for the file when its task has to be created anew
-  private knownPlan: Pick<ResumeState, 'partSize' | 'sha256' | 'parts'> | undefined;
+  // the file as hashed (its size and mtime then) and its plan: a new start reuses it
+  private knownPlan: FilePlan | undefined;
 
   constructor(private readonly context: PutContext) {
     this.options = context.options;
@@ -201,14 +205,13 @@ class PutRun {
   }
 
   private async begin(): Promise<Upload | Finished> {
-    const info = await stat(this.file);
-    const plan = this.knownPlan ?? (await this.hash(info.size));
+    const plan = this.knownPlan ?? (await this.hash());
     const state = {
       url: this.options.url,
       fileId: '',
       fileName: this.options.name ?? basename(this.file),
-      size: info.size,
-      mtimeMs: info.mtimeMs,
+      size: plan.size,
+      mtimeMs: plan.mtimeMs,
       partSize: plan.partSize,
       sha256: plan.sha256,
       parts: plan.parts,
@@ -242,7 +245,8 @@ class PutRun {
     return { state: started, stateFile: this.stateFile, resumed: false };
   }
 
-  private async hash(size: number): Promise<Pick<ResumeState, 'partSize' | 'sha256' | 'parts'>> {
+  private async hash(): Promise<FilePlan> {
+    const { size, mtimeMs } = await stat(this.file);
     const partSize = partSizeFor(this.options.partSize, size);
     if (partSize > partSizeFor(this.options.partSize, 0)) {
       this.note(
@@ -256,7 +260,7 @@ class PutRun {
     });
     this.hashingMs = this.progress.summary().ms;
     this.progress.finish();
-    return { partSize, sha256, parts };
+    return { size, mtimeMs, partSize, sha256, parts };
   }
 
   // The bytes must be those that were hashed: the plan (and the task) is for them.
