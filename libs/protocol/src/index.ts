@@ -1,0 +1,26 @@
+export {
+  APP_AUTH_SCHEME,
+  type AppAuthorization,
+  type AppCredential,
+  type AppRequest,
+  appSignature,
+  type AppSignatureVerdict,
+  canonicalQueryString,
+  canonicalRequest,
+  type CanonicalRequestInput,
+  canonicalUri,
+  formatXDate,
+  parseAppAuthorization,
+  parseAppCredentials,
+  parseXDate,
+  signAppRequest,
+  type SignAppRequestInput,
+  stringToSign,
+  verifyAppSignature,
+  type VerifyAppSignatureInput,
+  X_DATE_MAX_AGE_MS,
+  X_DATE_MAX_SKEW_MS,
+  xDateVerdict,
+} from './app-signature.js';
+export { checkFileName, type FileNameCheck, MAX_FILE_NAME_LENGTH } from './file-name.js';
+export { proofCode, type ProofRange, proofRange, proofSeed } from './proof-code.js';
