@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeHashCtx, HashCtxError, parseHashCtx, SHA256_INITIAL_STATE } from './hash-ctx.js';
+import { encodeHashCtx, HashCtxError, hashStateOf, parseHashCtx, SHA256_INITIAL_STATE } from './hash-ctx.js';
 
 const encode = (ctx: object): string => Buffer.from(JSON.stringify(ctx)).toString('base64');
 
@@ -42,5 +42,29 @@ describe(parseHashCtx.name, () => {
     ]) {
       assert.throws(() => parseHashCtx(bad), HashCtxError, bad);
     }
+  });
+});
+
+describe(hashStateOf.name, () => {
+  const h = [1748048713, 2644528514, 4267727253, 2252747490, 4036182088, 2253856463, 526139147, 2194267752];
+
+  it('makes one state of the array form with partOffset and of the base64 form', () => {
+    const fromArray = hashStateOf(h, 471_859_200);
+    assert.deepEqual(fromArray, { h, offset: 471_859_200 });
+    // past 512 MiB the bit count needs nh: 3 GiB is 3 x 2^33 bits, nh 6, nl 0
+    const far = hashStateOf(h, 3 * 1024 ** 3);
+    assert.match(Buffer.from(encodeHashCtx(far), 'base64').toString(), /"nh":6,"nl":0,/);
+    assert.deepEqual(hashStateOf(encodeHashCtx(fromArray), undefined), fromArray);
+    assert.deepEqual(hashStateOf(encodeHashCtx(fromArray), 471_859_200), fromArray);
+  });
+
+  it('refuses an array without partOffset, off a block boundary, not 8 words, or an offset that disagrees', () => {
+    assert.throws(() => hashStateOf(h, undefined), /needs partOffset/);
+    assert.throws(() => hashStateOf(h, 100), /multiple of 64/);
+    assert.throws(() => hashStateOf(h.slice(1), 64), /8 integers/);
+    assert.throws(() => hashStateOf([...h.slice(1), 2 ** 32], 64), /8 integers/);
+    assert.throws(() => hashStateOf(h, 0), /initial state/);
+    assert.throws(() => hashStateOf(encodeHashCtx({ h, offset: 64 }), 128), /partOffset says 128/);
+    assert.deepEqual(hashStateOf([...SHA256_INITIAL_STATE], 0), { h: SHA256_INITIAL_STATE, offset: 0 });
   });
 });

@@ -1,11 +1,15 @@
-// KooDrive's `hashCtx`: base64 of JSON holding an OpenSSL SHA256_CTX, the SHA-256 state after
-// all bytes before a part (API.md, uploadUrl).
-
+// KooDrive's `hashCtx`: the SHA-256 state after all the file's bytes before a part (API.md,
+// uploadUrl). Clients send it in one of two forms, and both become one HashState here:
+// - an array of the 8 state words h0..h7, with the part's `partOffset` (KooDrive's documented form);
+// - base64 of JSON holding an OpenSSL SHA256_CTX (`nl`/`nh` count the bits before the part), the
+//   form of this service's first clients and of KooDrive storage's X-Amz-Iteration-Hash-Ctx.
+// The bit count is derived from the byte offset (and back) only here.
 export const SHA256_INITIAL_STATE: readonly number[] = [
   0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 ];
 
 const UINT32_LIMIT = 2 ** 32;
+const BLOCK_BYTES = 64;
 
 export interface HashState {
   // the eight state words
@@ -15,6 +19,27 @@ export interface HashState {
 }
 
 export class HashCtxError extends Error {}
+
+// Either form of a part's hashCtx as one state. `partOffset` is required with the array form
+// (the words alone do not say how many bytes they follow) and, with the base64 form, must agree
+// with the bit count it carries.
+export function hashStateOf(hashCtx: string | readonly number[], partOffset: number | undefined): HashState {
+  const state = typeof hashCtx === 'string' ? parseHashCtx(hashCtx) : stateOfWords(hashCtx, partOffset);
+  if (partOffset !== undefined && partOffset !== state.offset) {
+    throw new HashCtxError(`counts ${state.offset} bytes, partOffset says ${partOffset}`);
+  }
+  return state;
+}
+
+function stateOfWords(words: readonly number[], partOffset: number | undefined): HashState {
+  if (words.length !== 8 || !words.every(isUint32)) {
+    throw new HashCtxError('must hold 8 integers from 0 to 4294967295');
+  }
+  if (partOffset === undefined) {
+    throw new HashCtxError('needs partOffset (the bytes of the file before the part)');
+  }
+  return checkedState([...words], partOffset);
+}
 
 export function parseHashCtx(encoded: string): HashState {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) {
@@ -40,16 +65,23 @@ export function parseHashCtx(encoded: string): HashState {
     throw new HashCtxError('nl and nh must be unsigned 32-bit integers');
   }
   const bits = nh * UINT32_LIMIT + nl;
-  if (num !== 0 || bits % 512 !== 0) {
+  if (num !== 0 || bits % (BLOCK_BYTES * 8) !== 0) {
     throw new HashCtxError('must end on a 64-byte block boundary (num 0)');
   }
-  const offset = bits / 8;
+  return checkedState(h, bits / 8);
+}
+
+function checkedState(h: number[], offset: number): HashState {
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset % BLOCK_BYTES !== 0) {
+    throw new HashCtxError('must follow a multiple of 64 bytes (partOffset)');
+  }
   if (offset === 0 && !h.every((word, i) => word === SHA256_INITIAL_STATE[i])) {
     throw new HashCtxError('must be the SHA-256 initial state at offset 0');
   }
   return { h, offset };
 }
 
+// The base64 form (what is stored and what KooDrive's storage is given), nl/nh from the offset.
 export function encodeHashCtx(state: HashState): string {
   const bits = state.offset * 8;
   const ctx = {
