@@ -64,10 +64,10 @@ describe('API contract over HTTP', () => {
       assert.ok(ttl > 1190, `ttl ${ttl}`);
     });
 
-    it('answers 403 / 13000410 without the file.upload scope', async () => {
+    it('answers 400 / 13000410 without the file.upload scope, as KooDrive does', async () => {
       const reader = await newUser(['file.read']);
       const answer = await call(t.baseUrl, 'create', { fileName: 'a.txt', length: 1 }, { token: reader.token });
-      assert.equal(answer.status, 403);
+      assert.equal(answer.status, 400);
       assert.equal(answer.body.code, 13000410);
     });
   });

@@ -73,7 +73,12 @@ describe('embedded PostgreSQL (PGlite)', () => {
     const claim = await files.claimForCompletion(completed.id, completed.ownerId, 30, SHA, 'trace-1');
     assert.equal(claim, 1);
     assert.equal(
-      await files.markCompleted(completed.id, claim, SHA, { traceId: 'a'.repeat(32), xTraceid: 'trace-1' }),
+      await files.markCompleted(
+        completed.id,
+        claim,
+        { sha256: SHA, by: 'pipelined' },
+        { traceId: 'a'.repeat(32), xTraceid: 'trace-1' },
+      ),
       true,
     );
     assert.equal((await files.findForOwner(completed.id, completed.ownerId))?.status, 'COMPLETED');
@@ -97,7 +102,7 @@ describe('embedded PostgreSQL (PGlite)', () => {
         ...opened.map(async (file) => {
           const claim = await files.claimForCompletion(file.id, file.ownerId, 30, null, null);
           assert.equal(claim, 1);
-          return files.markCompleted(file.id, claim, SHA, NO_TRACE);
+          return files.markCompleted(file.id, claim, { sha256: SHA, by: 'pipelined' }, NO_TRACE);
         }),
         ...Array.from({ length: 10 }, () => files.createUpload(newUploadFile()).then(() => true)),
       ]);

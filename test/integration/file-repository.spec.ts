@@ -26,12 +26,12 @@ describe(FileRepository.name, () => {
     assert.equal(second, 2);
     // the worker holding the first claim wakes up: none of its writes land
     assert.equal(await files.markCombined(file.id, 1), false);
-    assert.equal(await files.markCompleted(file.id, 1, 'a'.repeat(64), NO_TRACE), false);
+    assert.equal(await files.markCompleted(file.id, 1, { sha256: 'a'.repeat(64), by: 'pipelined' }, NO_TRACE), false);
     assert.equal(await files.renewLease(file.id, 1, 30), false);
     assert.equal(await files.markFailed(file.id, 1, 13000402, 'stale'), false);
     assert.equal((await files.findForOwner(file.id, file.ownerId))?.status, 'COMPLETING');
     // the current claim's do
-    assert.equal(await files.markCompleted(file.id, 2, 'b'.repeat(64), NO_TRACE), true);
+    assert.equal(await files.markCompleted(file.id, 2, { sha256: 'b'.repeat(64), by: 'pipelined' }, NO_TRACE), true);
     const done = await files.findForOwner(file.id, file.ownerId);
     assert.equal(done?.status, 'COMPLETED');
     assert.equal(done?.actualSha256, 'b'.repeat(64));
@@ -90,9 +90,9 @@ describe(FileRepository.name, () => {
     await sleep(1100);
     const current = (await files.claimForCompletion(file.id, file.ownerId, 30, 'c'.repeat(64), 'trace-b'))!;
     const trace = { traceId: 'f'.repeat(32), xTraceid: 'trace-b' };
-    assert.equal(await files.markCompleted(file.id, stale, 'c'.repeat(64), trace), false);
+    assert.equal(await files.markCompleted(file.id, stale, { sha256: 'c'.repeat(64), by: 'pipelined' }, trace), false);
     assert.equal(await prisma.outboxEvent.count({ where: { fileId: file.id } }), 0);
-    assert.equal(await files.markCompleted(file.id, current, 'c'.repeat(64), trace), true);
+    assert.equal(await files.markCompleted(file.id, current, { sha256: 'c'.repeat(64), by: 'pipelined' }, trace), true);
     const events = await prisma.outboxEvent.findMany({ where: { fileId: file.id } });
     assert.equal(events.length, 1);
     assert.equal(events[0]!.type, 'file.completed');
@@ -140,7 +140,7 @@ describe(FileRepository.name, () => {
     const open = newUploadFile({ containerId: overdue.containerId });
     await files.createUpload(overdue);
     await files.createUpload(open);
-    await files.savePartPlans(overdue.id, [{ partNumber: 1, partSize: 42, partOffset: 0, hashCtx: null }]);
+    await files.savePartPlans(overdue.id, [{ partNumber: 1, partSize: 42, partOffset: 0, hashCtx: null }], false);
     const [a, b] = await Promise.all([files.expireOverdueUploads(1000), files.expireOverdueUploads(1000)]);
     const expired = [...a, ...b].filter((f) => f.id === overdue.id || f.id === open.id);
     assert.deepEqual(expired, [{ id: overdue.id, storageKey: overdue.storageKey, uploadId: 'upload-1' }]);

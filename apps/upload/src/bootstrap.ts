@@ -1,4 +1,4 @@
-// Builds the Nest application on Fastify: 64 KiB body limit, X-Traceid on every response, Fastify's
+// Builds the Nest application on Fastify: body limits per route, X-Traceid on every response, Fastify's
 // JSON parser only (and the raw stream for part PUTs). Used by main.ts and by the end-to-end tests.
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -8,19 +8,18 @@ import { httpRequestDuration, httpRequests } from '@koodrive/metrics';
 import { resolveXTraceid } from '@koodrive/telemetry';
 import { SwaggerModule } from '@nestjs/swagger';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
-import { errorCodes } from 'fastify';
 import { AppModule } from './app.module.js';
 import { PART_UPLOAD_ROUTE } from './parts/part-upload.controller.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { ShutdownState } from './health/shutdown-state.js';
 import { answerClientError } from './http/client-error.js';
+import { LARGE_BODY_LIMIT_BYTES, registerBodyParsers } from './http/json-body.js';
 import { noteRequest, requestNotes } from './http/request-log.js';
-
-const BODY_LIMIT_BYTES = 64 * 1024;
 
 export async function createApp(): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
-    bodyLimit: BODY_LIMIT_BYTES,
+    // the largest a route takes; each route's own limit is set as it is registered
+    bodyLimit: LARGE_BODY_LIMIT_BYTES,
     trustProxy: true,
     clientErrorHandler: answerClientError,
   });
@@ -34,13 +33,7 @@ export async function createApp(): Promise<NestFastifyApplication> {
   const fastify = app.getHttpAdapter().getInstance();
   // a part PUT to the service's own part URL is streamed, never parsed; any other body that is
   // not JSON stays 13000101
-  fastify.addContentTypeParser('*', (request, _payload, done) => {
-    if (request.routeOptions.url === PART_UPLOAD_ROUTE) {
-      done(null);
-    } else {
-      done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(request.headers['content-type'] ?? ''));
-    }
-  });
+  registerBodyParsers(fastify, PART_UPLOAD_ROUTE);
   fastify.addHook('onRequest', async (request, reply) => {
     const xTraceid = resolveXTraceid(request.raw);
     void reply.header('x-traceid', xTraceid);

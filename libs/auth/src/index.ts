@@ -1,6 +1,19 @@
 export { AuthModule } from './auth.module.js';
 export { CurrentPrincipal, type Principal, principalOf } from './principal.js';
 export { RATE_LIMITER, type RateDecision, type RateLimiter } from './rate-limiter.js';
-export { SESSION_TTL_SECONDS, type SessionRecord, UPLOAD_SCOPE, sessionKey } from './session-key.js';
+export { keepRawBody, rawBodyOf } from './raw-body.js';
+export { REPLAY_GUARD, type ReplayGuard } from './replay-guard.js';
+export {
+  parseSessionRecord,
+  parseUserRecord,
+  SESSION_TTL_SECONDS,
+  type SessionRecord,
+  type SharedFolderGrant,
+  UPLOAD_SCOPE,
+  type UserRecord,
+  sessionKey,
+  userKey,
+} from './session-key.js';
 export { SESSION_STORE, type SessionStore } from './session.store.js';
 export { UploadAuthGuard } from './upload-auth.guard.js';
+export { USER_DIRECTORY, type UserDirectory } from './user-directory.js';

@@ -1,41 +1,166 @@
-import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
+// Authenticates every API call under either of KooDrive's schemes (API.md, "Credentials") and
+// resolves where it acts: a session token (`Bearer <token>` / `Bearer+<token>`, a session record in
+// Redis) or app authentication (`HMAC-SHA256 AppId=…`, the user from X-User-Id). Both end in one
+// Principal. Every authentication failure is 401/13000901; why goes to the log, never the answer.
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { type CanActivate, type ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@koodrive/config';
 import { ApiCode, ApiException } from '@koodrive/errors';
-import { type AuthenticatedRequest, PRINCIPAL } from './principal.js';
+import {
+  APP_AUTH_SCHEME,
+  parseAppAuthorization,
+  parseXDate,
+  verifyAppSignature,
+  X_DATE_MAX_AGE_MS,
+  X_DATE_MAX_SKEW_MS,
+  xDateVerdict,
+} from '@koodrive/protocol';
+import { type AuthenticatedRequest, PRINCIPAL, type Principal } from './principal.js';
 import { RATE_LIMITER, type RateLimiter } from './rate-limiter.js';
-import { UPLOAD_SCOPE } from './session-key.js';
+import { rawBodyOf } from './raw-body.js';
+import { REPLAY_GUARD, type ReplayGuard } from './replay-guard.js';
+import { type SharedFolderGrant, UPLOAD_SCOPE } from './session-key.js';
 import { SESSION_STORE, type SessionStore } from './session.store.js';
+import { USER_DIRECTORY, type UserDirectory } from './user-directory.js';
 
 // `Bearer <token>`, or KooDrive's documented `Bearer+<token>`.
 const BEARER = /^Bearer[ +]([\x21-\x7E]{1,4096})$/i;
+const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;
+const SHARE_FOLDER_HEADER = 'x-hw-share-folder-id';
+const FOLDER_ID = /^[A-Za-z0-9_-]{1,128}$/;
+// a signature is remembered as long as its X-Date could still pass
+const REPLAY_WINDOW_SECONDS = Math.ceil((X_DATE_MAX_AGE_MS + X_DATE_MAX_SKEW_MS) / 1000);
+
+// Who is calling, before where it acts is resolved.
+interface Caller {
+  readonly userId: string;
+  readonly containerId: string;
+  readonly scopes: readonly string[];
+  readonly sharedFolders: readonly SharedFolderGrant[];
+  readonly proofSeedSource: string;
+}
+
+type Request = AuthenticatedRequest & {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly raw: IncomingMessage;
+};
+
+class AuthenticationFailed extends Error {}
 
 @Injectable()
 export class UploadAuthGuard implements CanActivate {
+  private readonly logger = new Logger(UploadAuthGuard.name);
+
   constructor(
     @Inject(SESSION_STORE) private readonly sessions: SessionStore,
+    @Inject(USER_DIRECTORY) private readonly users: UserDirectory,
+    @Inject(REPLAY_GUARD) private readonly replays: ReplayGuard,
     @Inject(RATE_LIMITER) private readonly rateLimiter: RateLimiter,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const request = context
-      .switchToHttp()
-      .getRequest<AuthenticatedRequest & { headers: Record<string, string | string[] | undefined> }>();
+    const request = context.switchToHttp().getRequest<Request>();
     const header = request.headers.authorization;
-    const token = typeof header === 'string' ? BEARER.exec(header.trim())?.[1] : undefined;
-    if (token === undefined) {
-      throw new ApiException(ApiCode.InvalidToken);
+    let caller: Caller;
+    try {
+      caller =
+        typeof header === 'string' && header.startsWith(`${APP_AUTH_SCHEME} `)
+          ? await this.appCaller(request, header)
+          : await this.sessionCaller(header);
+    } catch (error) {
+      if (error instanceof AuthenticationFailed) {
+        this.logger.warn({ msg: 'authentication refused', reason: error.message });
+        throw new ApiException(ApiCode.InvalidToken);
+      }
+      throw error;
     }
-    const session = await this.sessions.touch(token);
-    if (session === null) {
-      throw new ApiException(ApiCode.InvalidToken);
+    if (!caller.scopes.includes(UPLOAD_SCOPE)) {
+      throw new ApiException(ApiCode.NoPermission, { detail: `the credentials lack the ${UPLOAD_SCOPE} scope` });
     }
-    if (!session.scopes.includes(UPLOAD_SCOPE)) {
-      throw new ApiException(ApiCode.NoPermission);
-    }
-    const rate = await this.rateLimiter.consume(session.userId);
+    const rate = await this.rateLimiter.consume(caller.userId);
     if (!rate.allowed) {
       throw new ApiException(ApiCode.TooManyRequests, { retryAfterSeconds: rate.retryAfterSeconds });
     }
-    request[PRINCIPAL] = { userId: session.userId, containerId: session.containerId };
+    request[PRINCIPAL] = principalIn(caller, request.headers[SHARE_FOLDER_HEADER]);
     return true;
   }
+
+  private async sessionCaller(header: string | undefined): Promise<Caller> {
+    const token = header === undefined ? undefined : BEARER.exec(header.trim())?.[1];
+    if (token === undefined) {
+      throw new AuthenticationFailed('no Bearer token');
+    }
+    const session = await this.sessions.touch(token);
+    if (session === null) {
+      throw new AuthenticationFailed('unknown or expired session');
+    }
+    return { ...session, sharedFolders: session.sharedFolders ?? [], proofSeedSource: header! };
+  }
+
+  private async appCaller(request: Request, header: string): Promise<Caller> {
+    const authorization = parseAppAuthorization(header);
+    if (authorization === null) {
+      throw new AuthenticationFailed('malformed app Authorization');
+    }
+    const app = this.config.appCredentials.get(authorization.appId);
+    if (app === undefined) {
+      throw new AuthenticationFailed(`unknown app ${authorization.appId}`);
+    }
+    const xDate = parseXDate(String(request.headers['x-date']));
+    const age = xDate === null ? 'malformed' : xDateVerdict(xDate, new Date());
+    if (age !== 'ok') {
+      throw new AuthenticationFailed(`app ${authorization.appId}: X-Date ${age}`);
+    }
+    const userId = request.headers['x-user-id'];
+    if (typeof userId !== 'string' || !USER_ID.test(userId)) {
+      throw new AuthenticationFailed(`app ${authorization.appId}: X-User-Id missing or malformed`);
+    }
+    const [path = '', query = ''] = request.url.split('?', 2);
+    const verdict = verifyAppSignature({
+      authorization,
+      secret: app.secret,
+      method: request.method,
+      path,
+      query,
+      headers: request.headers,
+      payloadSha256Hex: createHash('sha256').update(rawBodyOf(request.raw)).digest('hex'),
+    });
+    if (!verdict.ok) {
+      throw new AuthenticationFailed(`app ${authorization.appId}: ${verdict.reason}`);
+    }
+    if (!(await this.replays.firstUse(`${authorization.appId}:${authorization.signature}`, REPLAY_WINDOW_SECONDS))) {
+      throw new AuthenticationFailed(`app ${authorization.appId}: signature replayed`);
+    }
+    const user = await this.users.find(userId);
+    if (user === null) {
+      throw new ApiException(ApiCode.NoPermission, { detail: 'no such user' });
+    }
+    return {
+      userId,
+      containerId: user.containerId,
+      scopes: app.scopes,
+      sharedFolders: user.sharedFolders ?? [],
+      proofSeedSource: userId,
+    };
+  }
+}
+
+// Where the caller acts: its own container, or a shared folder it holds file.upload in.
+function principalIn(caller: Caller, shareFolderHeader: string | string[] | undefined): Principal {
+  const base = { userId: caller.userId, proofSeedSource: caller.proofSeedSource };
+  if (shareFolderHeader === undefined) {
+    return { ...base, containerId: caller.containerId, shareFolderId: null };
+  }
+  if (typeof shareFolderHeader !== 'string' || !FOLDER_ID.test(shareFolderHeader)) {
+    throw ApiException.invalidParameter(`${SHARE_FOLDER_HEADER}: must be 1-128 characters A-Z, a-z, 0-9, _ or -`);
+  }
+  const grant = caller.sharedFolders.find((folder) => folder.folderId === shareFolderHeader);
+  if (grant === undefined || !grant.scopes.includes(UPLOAD_SCOPE)) {
+    throw new ApiException(ApiCode.NoPermission, { detail: 'the shared folder is not granted for upload' });
+  }
+  return { ...base, containerId: grant.containerId, shareFolderId: grant.folderId };
 }

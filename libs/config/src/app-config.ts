@@ -1,7 +1,9 @@
 // The service's one configuration object: read from the environment once, validated, frozen.
 // Nothing else in the code base reads process.env.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { type AppCredential, parseAppCredentials } from '@koodrive/protocol';
 
 export interface AppConfig {
   readonly nodeEnv: 'development' | 'production' | 'test';
@@ -28,6 +30,8 @@ export interface AppConfig {
     readonly secretAccessKey: string | undefined;
     readonly keyPrefix: string;
   };
+  // apps that sign their requests (API.md, "App authentication"), by AppId
+  readonly appCredentials: ReadonlyMap<string, AppCredential>;
   readonly rateLimit: {
     // requests one user may make per window; 0 turns the limit off
     readonly requests: number;
@@ -46,6 +50,10 @@ export interface AppConfig {
     readonly publicUrl: string | undefined;
     // HMAC key signing the service's part URLs; every replica needs the same one
     readonly partUrlSecret: string;
+    // a PUT through the service holds its part's lease this long, renewed every third of it while
+    // it runs; a PUT that cannot renew stops before its lease ends, so a second PUT of the part
+    // (refused while the lease holds) never runs beside it
+    readonly partPutLeaseSeconds: number;
   };
   // the read-back that proves a combined file: one streamed GET (window 0), or `window` ranged
   // GETs in flight, hashed in order
@@ -160,6 +168,32 @@ export const REQUIRED_IN_PRODUCTION = [
   'PART_URL_SECRET',
 ] as const;
 
+// APP_CREDENTIALS (the JSON itself) or APP_CREDENTIALS_FILE (a file holding it, e.g. a mounted
+// Kubernetes Secret); neither: no app may sign in.
+function appCredentials(r: Reader): ReadonlyMap<string, AppCredential> {
+  const inline = r.optional('APP_CREDENTIALS');
+  const file = r.optional('APP_CREDENTIALS_FILE');
+  if (inline !== undefined && file !== undefined) {
+    r.problems.push('set APP_CREDENTIALS or APP_CREDENTIALS_FILE, not both');
+    return new Map();
+  }
+  let json = inline;
+  if (file !== undefined) {
+    try {
+      json = readFileSync(file, 'utf8');
+    } catch (error) {
+      r.problems.push(`APP_CREDENTIALS_FILE could not be read: ${(error as Error).message}`);
+      return new Map();
+    }
+  }
+  try {
+    return json === undefined ? new Map() : parseAppCredentials(json);
+  } catch (error) {
+    r.problems.push(`${file === undefined ? 'APP_CREDENTIALS' : 'APP_CREDENTIALS_FILE'}: ${(error as Error).message}`);
+    return new Map();
+  }
+}
+
 // A local run without PART_URL_SECRET signs with a key of its own (its part URLs die with the
 // process); production must share one key across replicas.
 function partUrlSecret(r: Reader): string {
@@ -214,6 +248,7 @@ export function loadConfig(env: Env): AppConfig {
       secretAccessKey,
       keyPrefix: r.string('S3_KEY_PREFIX', 'files/'),
     },
+    appCredentials: appCredentials(r),
     rateLimit: {
       requests: r.int('RATE_LIMIT_REQUESTS', 600, 0, 1_000_000),
       windowSeconds: r.int('RATE_LIMIT_WINDOW_SECONDS', 60, 1, 3600),
@@ -226,6 +261,7 @@ export function loadConfig(env: Env): AppConfig {
       partUploadVia: r.oneOf('PART_UPLOAD_VIA', 's3', ['s3', 'service']),
       publicUrl: r.url('PUBLIC_URL', undefined, ['http:', 'https:'])?.replace(/\/+$/, ''),
       partUrlSecret: partUrlSecret(r),
+      partPutLeaseSeconds: r.int('PART_PUT_LEASE_SECONDS', 30, 3, 3600),
     },
     verify: {
       rangeBytes: r.int('VERIFY_RANGE_BYTES', 16 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),

@@ -5,7 +5,7 @@ import { ApiCode } from '@koodrive/errors';
 import { isUniqueViolation, translateDatabaseErrors } from './database-errors.js';
 import type { FilePart as FilePartRow, File as FileRow } from './generated/prisma/client.js';
 import { PrismaService } from './prisma.service.js';
-import type { NewUploadFile, PartPlan, PartRecord, UploadedPartHash, UploadFile } from './upload-file.js';
+import type { NewUploadFile, PartPlan, PartPut, PartRecord, UploadedPartHash, UploadFile } from './upload-file.js';
 
 export class FileNameTakenError extends Error {
   constructor() {
@@ -30,6 +30,9 @@ export interface EventTrace {
 }
 
 export const FILE_COMPLETED = 'file.completed';
+
+// verifiedBy of a flash-upload copy: its digest is that of the verified file it points at
+const COPIED_FROM_VERIFIED = 'copy';
 
 function fileCompletedEvent(row: FileRow, trace: EventTrace) {
   return {
@@ -61,16 +64,24 @@ export interface CompletedMatch {
 export class FileRepository {
   constructor(private readonly prisma: PrismaService) {}
 
-  // Inserts the file and takes its name in the folder; FileNameTakenError when the name is held.
-  async createUpload(file: NewUploadFile): Promise<void> {
-    await this.createWithEntry(file, {});
+  // Inserts the file, takes its name in the folder and records the parts planned at create, in one
+  // transaction; FileNameTakenError when the name is held. `viaService`: the parts' URLs point at
+  // the service (see savePartPlans).
+  async createUpload(file: NewUploadFile, plans: readonly PartPlan[] = [], viaService = false): Promise<void> {
+    await this.createWithEntry(file, {}, undefined, { plans, viaService });
   }
 
   // A file whose content the service already holds (flash upload): completed at once.
   async createCompletedCopy(file: NewUploadFile, sha256: string, trace: EventTrace): Promise<void> {
     await this.createWithEntry(
       file,
-      { status: 'COMPLETED', actualSha256: sha256, rapidUpload: true, completedAt: new Date() },
+      {
+        status: 'COMPLETED',
+        actualSha256: sha256,
+        rapidUpload: true,
+        completedAt: new Date(),
+        verifiedBy: COPIED_FROM_VERIFIED,
+      },
       trace,
     );
   }
@@ -107,11 +118,22 @@ export class FileRepository {
     return file?.status === 'COMPLETED' && file.actualSha256 === sha256 ? file.id : null;
   }
 
-  // Content this container already holds, completed, with this digest and length.
-  async findCompletedContent(containerId: string, sha256: string, length: number): Promise<CompletedMatch | null> {
+  // Completed content with this digest and length whose digest the service established from the
+  // stored bytes (verifiedBy set): in this container, or (containerId undefined) in any.
+  async findCompletedContent(
+    containerId: string | undefined,
+    sha256: string,
+    length: number,
+  ): Promise<CompletedMatch | null> {
     return translateDatabaseErrors(() =>
       this.prisma.file.findFirst({
-        where: { containerId, actualSha256: sha256, length: BigInt(length), status: 'COMPLETED' },
+        where: {
+          containerId,
+          actualSha256: sha256,
+          length: BigInt(length),
+          status: 'COMPLETED',
+          verifiedBy: { not: null },
+        },
         select: { id: true, storageKey: true },
         orderBy: { completedAt: 'asc' },
       }),
@@ -126,8 +148,53 @@ export class FileRepository {
     return rows.map(toPartRecord);
   }
 
-  // The part a service part URL names, while its file is open for upload; null otherwise.
-  async findOpenPart(fileId: string, partNumber: number): Promise<{ file: UploadFile; part: PartRecord } | null> {
+  // Records (or re-records, on a retry) the parts a client asked URLs for, in one statement, while
+  // the file is open. `viaService`: the URLs point at the service; a URL straight to storage clears
+  // the part's viaServiceOnly for good. The file row is share-locked, so a completion claim either
+  // sees these plans or made this statement find the file no longer open (false).
+  async savePartPlans(fileId: string, parts: readonly PartPlan[], viaService: boolean): Promise<boolean> {
+    const rows = await translateDatabaseErrors(
+      () => this.prisma.$queryRaw<{ n: number }[]>`
+        WITH open AS (
+          SELECT id FROM files
+           WHERE id = ${fileId} AND status = 'UPLOADING' AND expires_at > now()
+             FOR SHARE
+        ), saved AS (
+          INSERT INTO file_parts (file_id, part_number, part_size, part_offset, hash_ctx, requested_at, via_service_only)
+          SELECT open.id, p.part_number, p.part_size, p.part_offset, p.hash_ctx, now(), ${viaService}
+            FROM open,
+                 unnest(${parts.map((p) => p.partNumber)}::int[], ${parts.map((p) => p.partSize)}::bigint[],
+                        ${parts.map((p) => p.partOffset)}::bigint[], ${parts.map((p) => p.hashCtx)}::text[])
+                   AS p(part_number, part_size, part_offset, hash_ctx)
+          ON CONFLICT (file_id, part_number) DO UPDATE
+             SET part_size = EXCLUDED.part_size, part_offset = EXCLUDED.part_offset, hash_ctx = EXCLUDED.hash_ctx,
+                 requested_at = EXCLUDED.requested_at,
+                 via_service_only = file_parts.via_service_only AND EXCLUDED.via_service_only
+          RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM open)::int AS n`,
+    );
+    return rows[0]?.n === 1;
+  }
+
+  // A PUT through the service takes the part's put lease, while the file is open and no other PUT
+  // of the part holds it: what an earlier PUT recorded is cleared in the same statement, so the
+  // part counts as hashed only once this PUT records what it hashed (recordPartPut, under `seq`).
+  // 'busy': another PUT holds the lease; null: no such open file or planned part.
+  async beginPartPut(fileId: string, partNumber: number, leaseSeconds: number): Promise<PartPut | 'busy' | null> {
+    const rows = await translateDatabaseErrors(
+      () => this.prisma.$queryRaw<{ seq: number }[]>`
+        UPDATE file_parts p
+           SET put_seq = p.put_seq + 1, put_lease_until = now() + make_interval(secs => ${leaseSeconds}),
+               uploaded_etag = NULL, uploaded_size = NULL, hashed_from = NULL, hashed_to = NULL,
+               hashed_sha256 = NULL, uploaded_at = NULL
+          FROM files f
+         WHERE p.file_id = ${fileId} AND p.part_number = ${partNumber} AND f.id = p.file_id
+           AND f.status = 'UPLOADING' AND f.expires_at > now()
+           AND (p.put_lease_until IS NULL OR p.put_lease_until < now())
+        RETURNING p.put_seq AS seq`,
+    );
+    const seq = rows[0]?.seq;
     const row = await translateDatabaseErrors(() =>
       this.prisma.filePart.findUnique({
         where: { fileId_partNumber: { fileId, partNumber } },
@@ -137,50 +204,70 @@ export class FileRepository {
     if (row === null || row.file.status !== 'UPLOADING' || row.file.expiresAt <= new Date()) {
       return null;
     }
-    return { file: toUploadFile(row.file), part: toPartRecord(row) };
+    if (seq === undefined || row.putSeq !== seq) {
+      return 'busy';
+    }
+    return { seq, file: toUploadFile(row.file), part: toPartRecord(row) };
   }
 
-  // Records what the service hashed of a part it stored, while the file is still open (a part
-  // stored after the file moved on is never used). False when the file is no longer open.
-  async recordUploadedPart(fileId: string, partNumber: number, hash: UploadedPartHash): Promise<boolean> {
+  // Pushes the put lease on while the PUT runs; false when it is no longer this PUT's.
+  async renewPartPut(fileId: string, partNumber: number, seq: number, leaseSeconds: number): Promise<boolean> {
     const { count } = await translateDatabaseErrors(() =>
       this.prisma.filePart.updateMany({
-        where: { fileId, partNumber, file: { status: 'UPLOADING' } },
+        where: { fileId, partNumber, putSeq: seq, putLeaseUntil: { not: null } },
+        data: { putLeaseUntil: new Date(Date.now() + leaseSeconds * 1000) },
+      }),
+    );
+    return count === 1;
+  }
+
+  // The PUT `seq` stored the part: records what it hashed (null: it had no state to start from, so
+  // the part will be read back) and ends its lease, in one statement naming the PUT, while the
+  // file is open. False when another PUT took the part over or the file moved on.
+  async recordPartPut(
+    fileId: string,
+    partNumber: number,
+    seq: number,
+    hash: UploadedPartHash | null,
+  ): Promise<boolean> {
+    const { count } = await translateDatabaseErrors(() =>
+      this.prisma.filePart.updateMany({
+        where: { fileId, partNumber, putSeq: seq, file: { status: 'UPLOADING' } },
         data: {
-          uploadedEtag: hash.etag,
-          uploadedSize: BigInt(hash.size),
-          hashedFrom: hash.hashedFrom,
-          hashedTo: hash.hashedTo,
-          hashedSha256: hash.sha256,
-          uploadedAt: new Date(),
+          putLeaseUntil: null,
+          uploadedEtag: hash?.etag ?? null,
+          uploadedSize: hash === null ? null : BigInt(hash.size),
+          hashedFrom: hash?.hashedFrom ?? null,
+          hashedTo: hash?.hashedTo ?? null,
+          hashedSha256: hash?.sha256 ?? null,
+          uploadedAt: hash === null ? null : new Date(),
         },
       }),
     );
     return count === 1;
   }
 
-  // Records (or re-records, on a retry) the parts a client asked URLs for, while the file is open.
-  async savePartPlans(fileId: string, parts: readonly PartPlan[]): Promise<boolean> {
-    return translateDatabaseErrors(() =>
-      this.prisma.$transaction(async (tx) => {
-        const open = await tx.file.count({ where: { id: fileId, status: 'UPLOADING' } });
-        if (open === 0) {
-          return false;
-        }
-        for (const part of parts) {
-          const data = {
-            partSize: BigInt(part.partSize),
-            partOffset: part.partOffset === null ? null : BigInt(part.partOffset),
-            hashCtx: part.hashCtx,
-            requestedAt: new Date(),
-          };
-          await tx.filePart.upsert({
-            where: { fileId_partNumber: { fileId, partNumber: part.partNumber } },
-            create: { fileId, partNumber: part.partNumber, ...data },
-            update: data,
-          });
-        }
-        return true;
+  // The PUT `seq` failed before storing anything it could vouch for: its lease ends at once.
+  async endPartPut(fileId: string, partNumber: number, seq: number): Promise<void> {
+    await translateDatabaseErrors(() =>
+      this.prisma.filePart.updateMany({ where: { fileId, partNumber, putSeq: seq }, data: { putLeaseUntil: null } }),
+    );
+  }
+
+  // A PUT that lost its lease may still have stored its bytes: whatever the part records no
+  // longer says what storage holds, so it is forgotten (the part is read back).
+  async forgetPartHash(fileId: string, partNumber: number): Promise<void> {
+    await translateDatabaseErrors(() =>
+      this.prisma.filePart.updateMany({
+        where: { fileId, partNumber },
+        data: {
+          uploadedEtag: null,
+          uploadedSize: null,
+          hashedFrom: null,
+          hashedTo: null,
+          hashedSha256: null,
+          uploadedAt: null,
+        },
       }),
     );
   }
@@ -252,8 +339,13 @@ export class FileRepository {
   }
 
   // Completed, and the file.completed event in the same transaction: the event exists exactly
-  // when the status does.
-  async markCompleted(id: string, claim: number, sha256: string, trace: EventTrace): Promise<boolean> {
+  // when the status does. `verifiedBy`: how the digest of the stored bytes was established.
+  async markCompleted(
+    id: string,
+    claim: number,
+    verified: { sha256: string; by: string },
+    trace: EventTrace,
+  ): Promise<boolean> {
     return translateDatabaseErrors(() =>
       this.prisma.$transaction(async (tx) => {
         const completedAt = new Date();
@@ -261,7 +353,8 @@ export class FileRepository {
           where: { id, claim, status: 'COMPLETING' },
           data: {
             status: 'COMPLETED',
-            actualSha256: sha256,
+            actualSha256: verified.sha256,
+            verifiedBy: verified.by,
             completedAt,
             claimExpiresAt: null,
             resultCode: null,
@@ -377,8 +470,15 @@ export class FileRepository {
 
   private async createWithEntry(
     file: NewUploadFile,
-    extra: { status?: 'COMPLETED'; actualSha256?: string; rapidUpload?: boolean; completedAt?: Date },
+    extra: {
+      status?: 'COMPLETED';
+      actualSha256?: string;
+      rapidUpload?: boolean;
+      completedAt?: Date;
+      verifiedBy?: string;
+    },
     completedTrace?: EventTrace,
+    parts?: { plans: readonly PartPlan[]; viaService: boolean },
   ): Promise<void> {
     try {
       await translateDatabaseErrors(() =>
@@ -392,6 +492,8 @@ export class FileRepository {
               fileName: file.fileName,
               length: BigInt(file.length),
               declaredSha256: file.declaredSha256 ?? null,
+              preHash: file.preHash ?? null,
+              shareFolderId: file.shareFolderId ?? null,
               fileType: file.fileType ?? null,
               mimeType: file.mimeType ?? null,
               description: file.description ?? null,
@@ -408,6 +510,18 @@ export class FileRepository {
           });
           if (completedTrace !== undefined) {
             await tx.outboxEvent.create({ data: fileCompletedEvent(row, completedTrace) });
+          }
+          if (parts !== undefined && parts.plans.length > 0) {
+            await tx.filePart.createMany({
+              data: parts.plans.map((plan) => ({
+                fileId: row.id,
+                partNumber: plan.partNumber,
+                partSize: BigInt(plan.partSize),
+                partOffset: plan.partOffset === null ? null : BigInt(plan.partOffset),
+                hashCtx: plan.hashCtx,
+                viaServiceOnly: parts.viaService,
+              })),
+            });
           }
         }),
       );
@@ -431,6 +545,7 @@ function toUploadFile(row: FileRow): UploadFile {
     uploadId: row.uploadId,
     uploadToken: row.uploadToken,
     rapidUpload: row.rapidUpload,
+    shareFolderId: row.shareFolderId,
     status: row.status,
     claim: row.claim,
     claimExpiresAt: row.claimExpiresAt,
@@ -451,6 +566,7 @@ function toPartRecord(row: FilePartRow): PartRecord {
     partSize: Number(row.partSize),
     partOffset: row.partOffset === null ? null : Number(row.partOffset),
     hashCtx: row.hashCtx,
+    viaServiceOnly: row.viaServiceOnly,
     uploaded:
       row.uploadedEtag === null || row.uploadedSize === null || row.hashedFrom === null
         ? null

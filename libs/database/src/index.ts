@@ -9,4 +9,12 @@ export {
 } from './file.repository.js';
 export { type OutboxMessage, OutboxRepository } from './outbox.repository.js';
 export { PrismaService } from './prisma.service.js';
-export type { FileStatus, NewUploadFile, PartPlan, PartRecord, UploadedPartHash, UploadFile } from './upload-file.js';
+export type {
+  FileStatus,
+  NewUploadFile,
+  PartPlan,
+  PartPut,
+  PartRecord,
+  UploadedPartHash,
+  UploadFile,
+} from './upload-file.js';

@@ -15,6 +15,8 @@ export interface UploadFile {
   readonly uploadId: string | null;
   readonly uploadToken: string;
   readonly rapidUpload: boolean;
+  // the shared folder the file was created in (null: the owner's own space)
+  readonly shareFolderId: string | null;
   readonly status: FileStatus;
   readonly claim: number;
   readonly claimExpiresAt: Date | null;
@@ -39,6 +41,8 @@ export interface NewUploadFile {
   readonly fileName: string;
   readonly length: number;
   readonly declaredSha256: string | undefined;
+  readonly preHash?: string | undefined;
+  readonly shareFolderId?: string | undefined;
   readonly fileType: string | undefined;
   readonly mimeType: string | undefined;
   readonly description: string | undefined;
@@ -57,7 +61,7 @@ export interface PartPlan {
 }
 
 // What the service hashed of a part it uploaded itself (PUT to its own part URL): hashCtx strings
-// (API.md's format) for the state before and after the bytes; the digest when the part ends the file.
+// (the base64 form) for the state before and after the bytes; the digest when the part ends the file.
 export interface UploadedPartHash {
   readonly etag: string;
   readonly size: number;
@@ -69,6 +73,16 @@ export interface UploadedPartHash {
 }
 
 export interface PartRecord extends PartPlan {
-  // null until a PUT through the service stored the part
+  // every URL handed out for the part pointed at the service (none straight to storage)
+  readonly viaServiceOnly: boolean;
+  // what the latest PUT through the service hashed, once it stored the part; null before, while a
+  // PUT runs, or when the latest PUT had no state to start from
   readonly uploaded: UploadedPartHash | null;
+}
+
+// A PUT through the service holding the part's put lease: `seq` names it in every later write.
+export interface PartPut {
+  readonly seq: number;
+  readonly file: UploadFile;
+  readonly part: PartRecord;
 }

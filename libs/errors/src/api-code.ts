@@ -25,7 +25,7 @@ export const HTTP_STATUS: Readonly<Record<ApiCode, number>> = {
   [ApiCode.UploadIncomplete]: 400,
   [ApiCode.StatusChangeFailed]: 400,
   [ApiCode.DuplicateFileName]: 400,
-  [ApiCode.NoPermission]: 403,
+  [ApiCode.NoPermission]: 400,
   [ApiCode.InvalidToken]: 401,
   [ApiCode.TooManyRequests]: 429,
 };

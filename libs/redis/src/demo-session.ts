@@ -1,11 +1,15 @@
 // The demo user of an embedded run (REDIS_URL unset): with no KooDrive session service to issue
 // tokens, the service opens one session itself so `npm start` can be tried at once.
 import { randomBytes } from 'node:crypto';
-import { type SessionRecord, type SessionStore, UPLOAD_SCOPE } from '@koodrive/auth';
+import { type SessionRecord, type SessionStore, UPLOAD_SCOPE, type UserRecord } from '@koodrive/auth';
+
+export const DEMO_USER_ID = 'demo';
+
+export const DEMO_USER_RECORD: UserRecord = Object.freeze({ containerId: 'demo' });
 
 const DEMO_SESSION: SessionRecord = Object.freeze({
-  userId: 'demo',
-  containerId: 'demo',
+  userId: DEMO_USER_ID,
+  containerId: DEMO_USER_RECORD.containerId,
   scopes: Object.freeze([UPLOAD_SCOPE]),
 });
 

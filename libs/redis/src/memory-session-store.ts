@@ -35,9 +35,8 @@ export class MemorySessionStore implements SessionStore {
         this.sessions.delete(key);
       }
     }
-    const { userId, containerId, scopes } = session;
     this.sessions.set(sessionKey(token), {
-      session: Object.freeze({ userId, containerId, scopes: Object.freeze([...scopes]) }),
+      session: structuredClone(session),
       expiresAt: now + ttlSeconds * 1000,
     });
     return Promise.resolve();

@@ -1,5 +1,11 @@
 import type { Redis } from 'ioredis';
-import { type SessionRecord, type SessionStore, SESSION_TTL_SECONDS, sessionKey } from '@koodrive/auth';
+import {
+  parseSessionRecord,
+  type SessionRecord,
+  type SessionStore,
+  SESSION_TTL_SECONDS,
+  sessionKey,
+} from '@koodrive/auth';
 import { redisCommand } from './redis-client.js';
 
 // Sessions as KooDrive's session service writes them: JSON under koodrive:session:<sha256(token)>.
@@ -9,7 +15,7 @@ export class RedisSessionStore implements SessionStore {
   // Reads the session and restarts its 20 minutes in one command.
   async touch(token: string): Promise<SessionRecord | null> {
     const raw = await redisCommand('GETEX', () => this.redis.getex(sessionKey(token), 'EX', SESSION_TTL_SECONDS));
-    return raw === null ? null : parseSession(raw);
+    return raw === null ? null : parseSessionRecord(raw);
   }
 
   async put(token: string, session: SessionRecord, ttlSeconds: number): Promise<void> {
@@ -17,33 +23,6 @@ export class RedisSessionStore implements SessionStore {
     if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1) {
       throw new RangeError(`a Redis session TTL is a whole number of seconds, got ${ttlSeconds}`);
     }
-    const { userId, containerId, scopes } = session;
-    await redisCommand('SET', () =>
-      this.redis.set(sessionKey(token), JSON.stringify({ userId, containerId, scopes }), 'EX', ttlSeconds),
-    );
+    await redisCommand('SET', () => this.redis.set(sessionKey(token), JSON.stringify(session), 'EX', ttlSeconds));
   }
-}
-
-function parseSession(raw: string): SessionRecord | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    return null;
-  }
-  if (typeof value !== 'object' || value === null) {
-    return null;
-  }
-  const { userId, containerId, scopes } = value as Record<string, unknown>;
-  if (
-    typeof userId !== 'string' ||
-    userId === '' ||
-    typeof containerId !== 'string' ||
-    containerId === '' ||
-    !Array.isArray(scopes) ||
-    !scopes.every((s): s is string => typeof s === 'string')
-  ) {
-    return null;
-  }
-  return { userId, containerId, scopes };
 }

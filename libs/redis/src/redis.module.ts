@@ -11,19 +11,32 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { RATE_LIMITER, type RateLimiter, SESSION_STORE, type SessionStore } from '@koodrive/auth';
+import {
+  RATE_LIMITER,
+  type RateLimiter,
+  REPLAY_GUARD,
+  type ReplayGuard,
+  SESSION_STORE,
+  type SessionStore,
+  USER_DIRECTORY,
+  type UserDirectory,
+} from '@koodrive/auth';
 import { type AppConfig, APP_CONFIG } from '@koodrive/config';
-import { openDemoSession } from './demo-session.js';
+import { DEMO_USER_ID, DEMO_USER_RECORD, openDemoSession } from './demo-session.js';
 import { EVENT_PUBLISHER, type EventPublisher } from './event-publisher.js';
 import { KEY_VALUE_HEALTH, type KeyValueHealth } from './key-value-health.js';
 import { MemoryEventPublisher } from './memory-event-publisher.js';
 import { MemoryHealth } from './memory-health.js';
 import { MemoryRateLimiter } from './memory-rate-limiter.js';
+import { MemoryReplayGuard } from './memory-replay-guard.js';
+import { MemoryUserDirectory } from './memory-user-directory.js';
 import { MemorySessionStore } from './memory-session-store.js';
 import { connectRedis } from './redis-client.js';
 import { RedisEventPublisher } from './redis-event-publisher.js';
 import { RedisHealth } from './redis-health.js';
 import { RedisRateLimiter } from './redis-rate-limiter.js';
+import { RedisReplayGuard } from './redis-replay-guard.js';
+import { RedisUserDirectory } from './redis-user-directory.js';
 import { RedisSessionStore } from './redis-session-store.js';
 
 // The ioredis client, or null in embedded mode. Code uses the ports, not this.
@@ -47,6 +60,25 @@ const InjectRedis = (): ParameterDecorator => Inject(REDIS);
         redis === null ? new MemorySessionStore() : new RedisSessionStore(redis),
     },
     {
+      provide: USER_DIRECTORY,
+      inject: [REDIS],
+      useFactory: (redis: Redis | null): UserDirectory => {
+        if (redis !== null) {
+          return new RedisUserDirectory(redis);
+        }
+        // embedded: apps (APP_CREDENTIALS) may act for the demo user
+        const users = new MemoryUserDirectory();
+        users.put(DEMO_USER_ID, DEMO_USER_RECORD);
+        return users;
+      },
+    },
+    {
+      provide: REPLAY_GUARD,
+      inject: [REDIS],
+      useFactory: (redis: Redis | null): ReplayGuard =>
+        redis === null ? new MemoryReplayGuard() : new RedisReplayGuard(redis),
+    },
+    {
       provide: RATE_LIMITER,
       inject: [REDIS, APP_CONFIG],
       useFactory: (redis: Redis | null, config: AppConfig): RateLimiter =>
@@ -65,7 +97,7 @@ const InjectRedis = (): ParameterDecorator => Inject(REDIS);
         redis === null ? new MemoryHealth() : new RedisHealth(redis),
     },
   ],
-  exports: [REDIS, SESSION_STORE, RATE_LIMITER, EVENT_PUBLISHER, KEY_VALUE_HEALTH],
+  exports: [REDIS, SESSION_STORE, USER_DIRECTORY, REPLAY_GUARD, RATE_LIMITER, EVENT_PUBLISHER, KEY_VALUE_HEALTH],
 })
 export class RedisModule implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(RedisModule.name);

@@ -99,7 +99,14 @@ export class DiskObjectStorage implements ObjectStorage {
     );
   }
 
-  async uploadPart(key: string, uploadId: string, partNumber: number, body: Readable, size: number): Promise<string> {
+  async uploadPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Readable,
+    size: number,
+    signal?: AbortSignal,
+  ): Promise<string> {
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
       throw new RangeError(`part number ${partNumber} is not 1-${MAX_PART_NUMBER}`);
     }
@@ -110,6 +117,8 @@ export class DiskObjectStorage implements ObjectStorage {
     let etag: string;
     try {
       etag = await writeBody(path.join(dir, data), body, size);
+      // the pointer is the part's commit: none once the caller gave up
+      signal?.throwIfAborted();
       previous = await readPointer(pointerFile);
       const pointer: PartPointer = { etag, size, data };
       await writeFileDurably(pointerFile, JSON.stringify(pointer));

@@ -31,8 +31,16 @@ export interface ObjectStorage {
   readonly presignsParts: boolean;
   createMultipartUpload(key: string, metadata: Readonly<Record<string, string>>): Promise<string>;
   presignUploadPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string>;
-  // streams `size` bytes of `body` into the part as they arrive; answers the part's ETag
-  uploadPart(key: string, uploadId: string, partNumber: number, body: Readable, size: number): Promise<string>;
+  // streams `size` bytes of `body` into the part as they arrive; answers the part's ETag. Once
+  // `signal` aborts, the part is not stored (if the store has not taken it already).
+  uploadPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Readable,
+    size: number,
+    signal?: AbortSignal,
+  ): Promise<string>;
   // every part, across all pages, in part-number order
   listParts(key: string, uploadId: string): Promise<StoredPart[]>;
   completeMultipartUpload(key: string, uploadId: string, parts: readonly StoredPart[]): Promise<void>;

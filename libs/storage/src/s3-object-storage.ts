@@ -85,7 +85,14 @@ export class S3ObjectStorage implements ObjectStorage {
     );
   }
 
-  async uploadPart(key: string, uploadId: string, partNumber: number, body: Readable, size: number): Promise<string> {
+  async uploadPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Readable,
+    size: number,
+    signal?: AbortSignal,
+  ): Promise<string> {
     const out = await this.call(
       'UploadPart',
       () =>
@@ -98,6 +105,7 @@ export class S3ObjectStorage implements ObjectStorage {
             Body: body,
             ContentLength: size,
           }),
+          { abortSignal: signal },
         ),
       true,
     );

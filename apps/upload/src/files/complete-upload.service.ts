@@ -8,6 +8,7 @@ import { FileRepository, type UploadFile } from '@koodrive/database';
 import { ApiCode, ApiException } from '@koodrive/errors';
 import { ClaimLostError, type CompleteUploadResult, CompletionWorker } from './completion-worker.js';
 import type { CompleteUploadDto } from './dto/complete-upload.dto.js';
+import { callersFile } from './open-file.js';
 
 export type { CompleteUploadResult } from './completion-worker.js';
 
@@ -26,8 +27,8 @@ export class CompleteUploadService {
     // a claim we saw another caller take (or that took ours over): its recorded result is our answer
     let awaitedClaim: number | undefined;
     for (;;) {
-      const file = await this.files.findForOwner(dto.fileId, principal.userId);
-      if (file === null || file.status === 'EXPIRED') {
+      const file = callersFile(principal, await this.files.findForOwner(dto.fileId, principal.userId));
+      if (file.status === 'EXPIRED') {
         throw ApiException.taskNotFound();
       }
       switch (file.status) {

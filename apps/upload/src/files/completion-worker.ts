@@ -210,7 +210,7 @@ export class CompletionWorker {
     plans: readonly PartRecord[],
   ): Promise<CompleteUploadResult> {
     const started = performance.now();
-    let read: { size: number; digest: Digest | undefined };
+    let read: { size: number; digest: Digest | undefined; method?: string };
     try {
       read = await phase('koodrive.verify', { 'koodrive.file_id': file.id }, async (span) => {
         const head = await this.storage.headObject(file.storageKey);
@@ -227,7 +227,7 @@ export class CompletionWorker {
             : await this.readBack(file, plans);
         span.setAttributes({ 'koodrive.bytes': digest.bytes, 'koodrive.verify_method': method });
         verificationsByMethod.inc({ method });
-        return { size: digest.bytes, digest };
+        return { size: digest.bytes, digest, method };
       });
     } catch (error) {
       if (error instanceof BrokenChainError) {
@@ -246,8 +246,8 @@ export class CompletionWorker {
       value: (performance.now() - started) / 1000,
       exemplarLabels: traceId === undefined ? {} : { traceId },
     });
-    const { size, digest } = read;
-    if (digest === undefined || size !== file.length) {
+    const { size, digest, method } = read;
+    if (digest === undefined || method === undefined || size !== file.length) {
       return this.failIntegrity(file, `the combined file holds ${size} bytes, expected ${file.length}`);
     }
     if (file.expectedSha256 !== null && digest.sha256 !== file.expectedSha256) {
@@ -255,7 +255,12 @@ export class CompletionWorker {
     }
     await this.fenced(
       file,
-      this.files.markCompleted(file.id, file.claim, digest.sha256, { traceId, xTraceid: file.claimTraceid }),
+      this.files.markCompleted(
+        file.id,
+        file.claim,
+        { sha256: digest.sha256, by: method },
+        { traceId, xTraceid: file.claimTraceid },
+      ),
     );
     return { fileId: file.id, sha256: digest.sha256, length: file.length };
   }

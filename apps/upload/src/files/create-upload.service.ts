@@ -1,13 +1,27 @@
+// create: a new upload task (with its part URLs when asked for), a flash upload of content the
+// service already holds, or (autoRename 4) the completed file of that name and digest.
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Principal } from '@koodrive/auth';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
-import { FileNameTakenError, FileRepository, type NewUploadFile } from '@koodrive/database';
+import {
+  type CompletedMatch,
+  FileNameTakenError,
+  FileRepository,
+  type NewUploadFile,
+  type PartPlan,
+} from '@koodrive/database';
 import { ApiCode, ApiException } from '@koodrive/errors';
-import { OBJECT_STORAGE, type ObjectStorage } from '@koodrive/storage';
+import { MAX_PUT_LENGTH } from '@koodrive/limits';
+import { proofCode, proofRange } from '@koodrive/protocol';
+import { OBJECT_STORAGE, ObjectNotFoundError, type ObjectStorage } from '@koodrive/storage';
 import { activeTraceId } from '@koodrive/telemetry';
 import { AUTO_RENAME_REJECT, AUTO_RENAME_REUSE, type CreateUploadDto } from './dto/create-upload.dto.js';
+import type { PartUploadVia } from './dto/upload-url.dto.js';
+import { parseKooDriveTime } from './dto/field-rules.js';
 import { UPLOAD_TOKEN_METADATA, newFileId, newUploadToken } from './file-id.js';
 import { timestampedName } from './file-name.js';
+import type { RequestedPart } from './part-rules.js';
+import { type PartUrl, PartUrlIssuer } from './part-urls.js';
 
 export interface CreateUploadResult {
   readonly fileId: string;
@@ -16,7 +30,8 @@ export interface CreateUploadResult {
   readonly parentFolder: string[];
   readonly containerId: string;
   readonly rapidUpload: boolean;
-  readonly exist?: boolean;
+  readonly exist: boolean;
+  readonly multiParts: PartUrl[];
 }
 
 const NAME_ATTEMPTS = 3;
@@ -27,23 +42,26 @@ export class CreateUploadService {
 
   constructor(
     private readonly files: FileRepository,
+    private readonly partUrls: PartUrlIssuer,
     @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async create(principal: Principal, dto: CreateUploadDto, xTraceid: string): Promise<CreateUploadResult> {
-    const parentFolder = dto.parentFolder?.[0] ?? 'root';
-    const autoRename = dto.autoRename ?? 2;
-    const answer = (fileId: string, uploadId: string, fileName: string, rapidUpload: boolean): CreateUploadResult => ({
-      fileId,
-      uploadId,
-      fileName,
-      parentFolder: [parentFolder],
-      containerId: principal.containerId,
-      rapidUpload,
-    });
+  // `origin`: where the client reached this service, for its own part URLs when PUBLIC_URL is unset.
+  async create(
+    principal: Principal,
+    dto: CreateUploadDto,
+    xTraceid: string,
+    origin: string,
+  ): Promise<CreateUploadResult> {
+    // in a shared folder, the file lands in that folder unless another is named
+    const asked = dto.parentFolder?.[0];
+    const parentFolder = asked === undefined || asked === 'root' ? (principal.shareFolderId ?? 'root') : asked;
+    // checked before anything is created: bad parts change nothing
+    const plans = this.partUrls.plan(dto.length, requestedParts(dto), []);
+    const answer = { parentFolder: [parentFolder], containerId: principal.containerId, exist: false, multiParts: [] };
 
-    if (autoRename === AUTO_RENAME_REUSE && dto.sha256 !== undefined) {
+    if (dto.autoRename === AUTO_RENAME_REUSE && dto.sha256 !== undefined) {
       const existing = await this.files.findCompletedByNameAndDigest(
         principal.containerId,
         parentFolder,
@@ -51,51 +69,103 @@ export class CreateUploadService {
         dto.sha256,
       );
       if (existing !== null) {
-        return { ...answer(existing, '', dto.fileName, false), exist: true };
+        return { ...answer, fileId: existing, uploadId: '', fileName: dto.fileName, rapidUpload: false, exist: true };
       }
     }
-
-    const fileId = newFileId();
-    const uploadToken = newUploadToken();
-    const held =
-      dto.sha256 === undefined
-        ? null
-        : await this.files.findCompletedContent(principal.containerId, dto.sha256, dto.length);
-    const storageKey =
-      held?.storageKey ?? `${this.config.s3.keyPrefix}${encodeURIComponent(principal.containerId)}/${fileId}`;
+    const held = await this.heldContent(principal, dto);
+    const file = this.newFile(principal, dto, parentFolder, held);
     const uploadId =
       held === null
-        ? await this.storage.createMultipartUpload(storageKey, { [UPLOAD_TOKEN_METADATA]: uploadToken })
+        ? await this.storage.createMultipartUpload(file.storageKey, { [UPLOAD_TOKEN_METADATA]: file.uploadToken })
         : null;
+    const via = this.partUrls.via(dto.uploadVia);
+    const fileName = await this.insertOrAbort(
+      { ...file, uploadId },
+      dto,
+      held === null ? { plans, via } : null,
+      xTraceid,
+    );
+    const created = { ...answer, fileId: file.id, uploadId: uploadId ?? '', fileName, rapidUpload: held !== null };
+    if (uploadId === null || plans.length === 0) {
+      return created;
+    }
+    return { ...created, multiParts: await this.partUrls.sign({ ...file, uploadId }, plans, via, origin) };
+  }
 
-    const file: Omit<NewUploadFile, 'fileName'> = {
+  // Content the service already holds with this digest and length (flash upload): in the caller's
+  // container, or in any when the request proves it holds the bytes (proofCode, read from the
+  // stored file). A wrong proof is not an error: the upload goes ahead as usual.
+  private async heldContent(principal: Principal, dto: CreateUploadDto): Promise<CompletedMatch | null> {
+    if (dto.sha256 === undefined) {
+      return null;
+    }
+    const own = await this.files.findCompletedContent(principal.containerId, dto.sha256, dto.length);
+    if (own !== null || dto.proofCode === undefined || dto.length === 0) {
+      return own;
+    }
+    const elsewhere = await this.files.findCompletedContent(undefined, dto.sha256, dto.length);
+    if (elsewhere === null) {
+      return null;
+    }
+    const { start, end } = proofRange(principal.proofSeedSource, dto.length);
+    const bytes = Buffer.alloc(end - start);
+    try {
+      await this.storage.readInto(elsewhere.storageKey, start, bytes);
+    } catch (error) {
+      if (error instanceof ObjectNotFoundError) {
+        return null;
+      }
+      throw error;
+    }
+    return proofCode(bytes) === dto.proofCode ? elsewhere : null;
+  }
+
+  // The task's row, before it has a name and a multipart upload.
+  private newFile(
+    principal: Principal,
+    dto: CreateUploadDto,
+    parentFolder: string,
+    held: CompletedMatch | null,
+  ): Omit<NewUploadFile, 'fileName' | 'uploadId'> {
+    const fileId = newFileId();
+    return {
       id: fileId,
       ownerId: principal.userId,
       containerId: principal.containerId,
+      shareFolderId: principal.shareFolderId ?? undefined,
       parentFolder,
       length: dto.length,
       declaredSha256: dto.sha256,
+      preHash: dto.preHash,
       fileType: dto.fileType,
       mimeType: dto.mimeType,
       description: dto.description,
-      clientCreatedAt: dto.createdTime === undefined ? undefined : new Date(dto.createdTime),
-      storageKey,
-      uploadId,
-      uploadToken,
+      clientCreatedAt: dto.createdTime === undefined ? undefined : (parseKooDriveTime(dto.createdTime) ?? undefined),
+      storageKey:
+        held?.storageKey ?? `${this.config.s3.keyPrefix}${encodeURIComponent(principal.containerId)}/${fileId}`,
+      uploadToken: newUploadToken(),
       expiresAt: new Date(Date.now() + this.config.upload.taskTtlSeconds * 1000),
     };
+  }
+
+  // Inserts the file under a free name (with its part plans, in the same transaction); a
+  // multipart upload made for a file that could not be inserted is aborted.
+  private async insertOrAbort(
+    file: Omit<NewUploadFile, 'fileName'>,
+    dto: CreateUploadDto,
+    parts: { plans: readonly PartPlan[]; via: PartUploadVia } | null,
+    xTraceid: string,
+  ): Promise<string> {
     try {
-      const fileName = await this.insertUnderFreeName(
-        file,
-        dto.fileName,
-        autoRename,
-        held !== null && dto.sha256 !== undefined ? { sha256: dto.sha256, xTraceid } : null,
-      );
-      return answer(fileId, uploadId ?? '', fileName, held !== null);
+      return await this.insertUnderFreeName(file, dto, parts, xTraceid);
     } catch (error) {
-      if (uploadId !== null) {
-        await this.storage.abortMultipartUpload(storageKey, uploadId).catch((abortError: unknown) => {
-          this.logger.warn({ msg: 'could not abort multipart upload of a file not created', fileId, err: abortError });
+      if (file.uploadId !== null) {
+        await this.storage.abortMultipartUpload(file.storageKey, file.uploadId).catch((abortError: unknown) => {
+          this.logger.warn({
+            msg: 'could not abort multipart upload of a file not created',
+            fileId: file.id,
+            err: abortError,
+          });
         });
       }
       throw error;
@@ -103,35 +173,49 @@ export class CreateUploadService {
   }
 
   // The name as asked, or with a timestamp on a clash (autoRename 2 and 4), or 13000405 (3).
+  // `parts` null: the content is held already, and the file is created completed (announced).
   private async insertUnderFreeName(
     file: Omit<NewUploadFile, 'fileName'>,
-    requested: string,
-    autoRename: number,
-    // set when the content is held already: the file is created completed, announcing it
-    rapid: { sha256: string; xTraceid: string } | null,
+    dto: CreateUploadDto,
+    parts: { plans: readonly PartPlan[]; via: PartUploadVia } | null,
+    xTraceid: string,
   ): Promise<string> {
     const now = new Date();
     for (let attempt = -1; attempt < NAME_ATTEMPTS; attempt++) {
-      const fileName = attempt < 0 ? requested : timestampedName(requested, now, attempt);
+      const fileName = attempt < 0 ? dto.fileName : timestampedName(dto.fileName, now, attempt);
       try {
-        if (rapid !== null) {
-          await this.files.createCompletedCopy({ ...file, fileName }, rapid.sha256, {
+        if (parts === null) {
+          await this.files.createCompletedCopy({ ...file, fileName }, dto.sha256!, {
             traceId: activeTraceId(),
-            xTraceid: rapid.xTraceid,
+            xTraceid,
           });
         } else {
-          await this.files.createUpload({ ...file, fileName });
+          await this.files.createUpload({ ...file, fileName }, parts.plans, parts.via === 'service');
         }
         return fileName;
       } catch (error) {
         if (!(error instanceof FileNameTakenError)) {
           throw error;
         }
-        if (autoRename === AUTO_RENAME_REJECT) {
+        if (dto.autoRename === AUTO_RENAME_REJECT) {
           throw new ApiException(ApiCode.DuplicateFileName);
         }
       }
     }
     throw new ApiException(ApiCode.StatusChangeFailed, { detail: 'could not find a free file name; retry' });
   }
+}
+
+// The parts create hands out URLs for: the one part of uploadMode "put", or those asked for.
+function requestedParts(dto: CreateUploadDto): readonly RequestedPart[] {
+  if (dto.uploadMode !== 'put') {
+    return dto.multiParts ?? [];
+  }
+  if (dto.length > MAX_PUT_LENGTH) {
+    throw ApiException.invalidParameter(`length: must be at most ${MAX_PUT_LENGTH} with uploadMode put`);
+  }
+  if (dto.multiParts !== undefined) {
+    throw ApiException.invalidParameter('multiParts: uploadMode put has one part, the whole file; leave it out');
+  }
+  return [{ partNumber: 1, partSize: dto.length, partOffset: 0 }];
 }

@@ -10,7 +10,8 @@ import { CompleteUploadDto } from './dto/complete-upload.dto.js';
 import { CreateUploadDto } from './dto/create-upload.dto.js';
 import { UploadUrlDto } from './dto/upload-url.dto.js';
 import { CompleteUploadResponse, CreateUploadResponse, ErrorEnvelope, UploadUrlResponse } from './dto/responses.js';
-import { type PartUrl, UploadUrlService } from './upload-url.service.js';
+import { UploadUrlService } from './upload-url.service.js';
+import type { PartUrl } from './part-urls.js';
 
 const REQUEST_ERRORS =
   '13000101 malformed request (JSON, content type, size); 13000102 invalid parameter (named in msg)';
@@ -21,7 +22,6 @@ const COMMON_ERRORS = [
     type: ErrorEnvelope,
     description: '13000901 missing, malformed, unknown or expired token (WWW-Authenticate)',
   }),
-  ApiResponse({ status: 403, type: ErrorEnvelope, description: '13000410 the token lacks the file.upload scope' }),
   ApiResponse({ status: 429, type: ErrorEnvelope, description: '13000903 over the per-user rate limit (Retry-After)' }),
   ApiResponse({ status: 500, type: ErrorEnvelope, description: '13000201 internal error' }),
   ApiResponse({
@@ -59,8 +59,9 @@ export class FilesController {
     @CurrentPrincipal() principal: Principal,
     @Body() dto: CreateUploadDto,
     @XTraceid() xTraceid: string,
+    @RequestOrigin() origin: string,
   ): Promise<CreateUploadResult> {
-    return this.createUpload.create(principal, dto, xTraceid);
+    return this.createUpload.create(principal, dto, xTraceid, origin);
   }
 
   @Post('multipart/uploadUrl')

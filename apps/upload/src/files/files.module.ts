@@ -5,11 +5,12 @@ import { CompletionWorker } from './completion-worker.js';
 import { CreateUploadService } from './create-upload.service.js';
 import { FilesController } from './files.controller.js';
 import { UploadUrlService } from './upload-url.service.js';
+import { PartUrlIssuer } from './part-urls.js';
 
 @Module({
   imports: [AuthModule],
   controllers: [FilesController],
-  providers: [CreateUploadService, UploadUrlService, CompleteUploadService, CompletionWorker],
+  providers: [CreateUploadService, UploadUrlService, PartUrlIssuer, CompleteUploadService, CompletionWorker],
   exports: [CompletionWorker],
 })
 export class FilesModule {}

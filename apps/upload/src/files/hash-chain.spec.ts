@@ -23,6 +23,7 @@ function chained(): { listed: { partNumber: number; size: number; etag: string }
       partSize: size,
       partOffset: offset - size,
       hashCtx: from,
+      viaServiceOnly: true,
       uploaded: {
         etag: `etag-${i + 1}`,
         size,

@@ -26,18 +26,17 @@ export function partStartState(part: PartRecord): HashState | null {
 
 // The digest the stored parts' hash chain proves. `listed` are the parts in the store, already
 // checked to be 1..N adding up to the file's length; `records` what the service hashed of the
-// parts it uploaded. A part counts only if the store still holds the bytes the service hashed
-// (same ETag and size): a part uploaded again straight to S3 since then is read back instead.
+// parts it uploaded. A part's record counts only for the bytes of the very PUT that made it: the
+// record is cleared when a PUT through the service starts, and a part for which a URL straight to
+// storage was ever handed out (viaServiceOnly false) is never taken from its record, whatever its
+// ETag, since bytes of the same MD5 may have replaced it there. The stored part must still show the
+// record's ETag and size (a cheap check that catches a part replaced by other means, never a proof).
 export function digestFromPartChain(listed: readonly StoredPart[], records: readonly PartRecord[]): ChainOutcome {
-  const byNumber = new Map(records.map((record) => [record.partNumber, record.uploaded]));
+  const byNumber = new Map(records.map((record) => [record.partNumber, record]));
   const hashed = listed.map((part) => {
-    const uploaded = byNumber.get(part.partNumber);
-    return uploaded !== undefined &&
-      uploaded !== null &&
-      uploaded.size === part.size &&
-      sameEtag(uploaded.etag, part.etag)
-      ? uploaded
-      : null;
+    const record = byNumber.get(part.partNumber);
+    const uploaded = record?.viaServiceOnly === true ? record.uploaded : null;
+    return uploaded !== null && uploaded.size === part.size && sameEtag(uploaded.etag, part.etag) ? uploaded : null;
   });
   if (listed.length === 0 || hashed.some((uploaded) => uploaded === null)) {
     return { kind: 'unproven' };

@@ -17,8 +17,53 @@ describe(planParts.name, () => {
     );
     assert.deepEqual(plans, [
       { partNumber: 3, partSize: 2 * MIB, partOffset: 10 * MIB, hashCtx: null },
-      { partNumber: 1, partSize: 5 * MIB, partOffset: null, hashCtx: null },
+      { partNumber: 1, partSize: 5 * MIB, partOffset: 0, hashCtx: null },
     ]);
+  });
+
+  it('gives a part asked for without partOffset the offset the part before it ends at, when known', () => {
+    const stored = [{ partNumber: 1, partSize: 6 * MIB, partOffset: 0, hashCtx: null }];
+    const plans = planParts(
+      20 * MIB,
+      [
+        { partNumber: 3, partSize: 6 * MIB },
+        { partNumber: 2, partSize: 6 * MIB },
+        { partNumber: 5, partSize: 2 * MIB },
+      ],
+      stored,
+    );
+    assert.deepEqual(
+      plans.map((plan) => [plan.partNumber, plan.partOffset]),
+      [
+        [3, 12 * MIB],
+        [2, 6 * MIB],
+        // part 4 is not planned: part 5's place is not known yet
+        [5, null],
+      ],
+    );
+  });
+
+  it('takes the array form of hashCtx with partOffset (KooDrive part 46) and stores the base64 form', () => {
+    const h = [1748048713, 2644528514, 4267727253, 2252747490, 4036182088, 2253856463, 526139147, 2194267752];
+    const [plan] = planParts(
+      482_344_960,
+      [{ partNumber: 46, partOffset: 471_859_200, partSize: 10_485_760, hashCtx: h }],
+      [],
+    );
+    assert.equal(plan?.partOffset, 471_859_200);
+    // nl = 471859200 x 8 = 3774873600 bits, under 2^32: nh 0
+    assert.equal(
+      Buffer.from(plan?.hashCtx ?? '', 'base64').toString(),
+      `{"md_len":32,"num":0,"h":[${h.join(',')}],"nh":0,"nl":3774873600,"hash_type":"sha256"}`,
+    );
+    assert.throws(
+      () => planParts(482_344_960, [{ partNumber: 46, partSize: 10_485_760, hashCtx: h }], []),
+      /needs partOffset/,
+    );
+    assert.throws(
+      () => planParts(482_344_960, [{ partNumber: 46, partOffset: 471_859_201, partSize: 10_485_760, hashCtx: h }], []),
+      /multiple of 64/,
+    );
   });
 
   it('takes the offset from hashCtx and checks it against partOffset', () => {

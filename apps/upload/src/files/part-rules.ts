@@ -1,6 +1,7 @@
-// Rules for parts: what uploadUrl accepts (API.md) and what complete requires of what was uploaded.
+// Rules for parts: what create and uploadUrl accept (API.md) and what complete requires of what was
+// uploaded.
 import type { PartPlan } from '@koodrive/database';
-import { HashCtxError, parseHashCtx } from '@koodrive/hashing';
+import { encodeHashCtx, HashCtxError, hashStateOf } from '@koodrive/hashing';
 import type { StoredPart } from '@koodrive/storage';
 import { MIN_PART_SIZE, SHA256_BLOCK } from '@koodrive/limits';
 
@@ -8,29 +9,67 @@ export interface RequestedPart {
   readonly partNumber: number;
   readonly partSize: number;
   readonly partOffset?: number;
-  readonly hashCtx?: string;
+  // the 8 state words (with partOffset) or the base64 form
+  readonly hashCtx?: string | readonly number[];
 }
 
 export class PartRuleError extends Error {}
 
 // Checks the requested parts against the file and the parts planned before; returns the plans
-// to store. A part asked for again replaces its earlier plan.
+// to store, in the order asked. A part asked for again replaces its earlier plan. A part asked for
+// without partOffset gets the offset that follows from the part before it, when that is known
+// (a part starts where the one before it ends).
 export function planParts(
   length: number,
   requested: readonly RequestedPart[],
   stored: readonly PartPlan[],
 ): PartPlan[] {
   const numbers = new Set<number>();
-  const plans = requested.map((part, index) => {
+  const asked = requested.map((part, index) => {
     const at = `multiParts[${index}]`;
     if (numbers.has(part.partNumber)) {
       throw new PartRuleError(`${at}.partNumber: part ${part.partNumber} is asked for twice`);
     }
     numbers.add(part.partNumber);
-    return planPart(length, part, at);
+    return { at, part, start: startOf(part, at) };
   });
-  const others = stored.filter((plan) => !numbers.has(plan.partNumber));
-  const placed = [...others, ...plans]
+  const byNumber = new Map<number, { offset: number | null; size: number }>(
+    stored
+      .filter((plan) => !numbers.has(plan.partNumber))
+      .map((plan) => [plan.partNumber, { offset: plan.partOffset, size: plan.partSize }]),
+  );
+  for (const { part, start } of [...asked].sort((a, b) => a.part.partNumber - b.part.partNumber)) {
+    const before = byNumber.get(part.partNumber - 1);
+    const follows = before?.offset === null || before === undefined ? null : before.offset + before.size;
+    byNumber.set(part.partNumber, { offset: start.offset ?? follows, size: part.partSize });
+  }
+  const plans = asked.map(({ at, part, start }) =>
+    planPart(length, part, { ...start, offset: byNumber.get(part.partNumber)!.offset }, at),
+  );
+  checkPlacement([...stored.filter((plan) => !numbers.has(plan.partNumber)), ...plans]);
+  return plans;
+}
+
+interface PartStart {
+  readonly offset: number | null;
+  // the base64 form, as stored
+  readonly hashCtx: string | null;
+}
+
+function startOf(part: RequestedPart, at: string): PartStart {
+  if (part.hashCtx === undefined) {
+    return { offset: part.partOffset ?? (part.partNumber === 1 ? 0 : null), hashCtx: null };
+  }
+  try {
+    const state = hashStateOf(part.hashCtx, part.partOffset);
+    return { offset: state.offset, hashCtx: encodeHashCtx(state) };
+  } catch (error) {
+    throw new PartRuleError(`${at}.hashCtx: ${error instanceof HashCtxError ? error.message : 'invalid'}`);
+  }
+}
+
+function checkPlacement(all: readonly PartPlan[]): void {
+  const placed = all
     .filter((plan): plan is PartPlan & { partOffset: number } => plan.partOffset !== null)
     .sort((a, b) => a.partOffset - b.partOffset || a.partNumber - b.partNumber);
   for (let i = 1; i < placed.length; i++) {
@@ -43,33 +82,20 @@ export function planParts(
       throw new PartRuleError(`multiParts: part ${current.partNumber} lies after part ${before.partNumber}`);
     }
   }
-  return plans;
 }
 
-function planPart(length: number, part: RequestedPart, at: string): PartPlan {
-  let offset = part.partOffset ?? null;
-  if (part.hashCtx !== undefined) {
-    let stateOffset: number;
-    try {
-      stateOffset = parseHashCtx(part.hashCtx).offset;
-    } catch (error) {
-      throw new PartRuleError(`${at}.hashCtx: ${error instanceof HashCtxError ? error.message : 'invalid'}`);
-    }
-    if (offset !== null && offset !== stateOffset) {
-      throw new PartRuleError(`${at}.hashCtx: counts ${stateOffset} bytes, partOffset says ${offset}`);
-    }
-    offset = stateOffset;
-  }
+function planPart(length: number, part: RequestedPart, start: PartStart, at: string): PartPlan {
+  const { offset, hashCtx } = start;
   if (length === 0) {
     if (part.partNumber !== 1 || part.partSize !== 0 || (offset ?? 0) !== 0) {
       throw new PartRuleError(`${at}: an empty file has one part, number 1, of size 0`);
     }
-    return { partNumber: 1, partSize: 0, partOffset: 0, hashCtx: part.hashCtx ?? null };
+    return { partNumber: 1, partSize: 0, partOffset: 0, hashCtx };
   }
   if (part.partSize === 0) {
     throw new PartRuleError(`${at}.partSize: 0 is allowed only for an empty file`);
   }
-  if (part.partNumber === 1 && offset !== null && offset !== 0) {
+  if (part.partNumber === 1 && offset !== 0) {
     throw new PartRuleError(`${at}.partOffset: part 1 starts at 0`);
   }
   const end = (offset ?? 0) + part.partSize;
@@ -81,10 +107,10 @@ function planPart(length: number, part: RequestedPart, at: string): PartPlan {
   if (part.partSize < MIN_PART_SIZE && offset !== null && !isLast) {
     throw new PartRuleError(`${at}.partSize: must be at least ${MIN_PART_SIZE} unless it is the last part`);
   }
-  if (part.hashCtx !== undefined && !isLast && part.partSize % SHA256_BLOCK !== 0) {
+  if (hashCtx !== null && !isLast && part.partSize % SHA256_BLOCK !== 0) {
     throw new PartRuleError(`${at}.partSize: must be a multiple of ${SHA256_BLOCK} in parallel mode`);
   }
-  return { partNumber: part.partNumber, partSize: part.partSize, partOffset: offset, hashCtx: part.hashCtx ?? null };
+  return { partNumber: part.partNumber, partSize: part.partSize, partOffset: offset, hashCtx };
 }
 
 // What is wrong with the uploaded parts, in words for the client; null when they make the file.

@@ -1,8 +1,21 @@
 import { Injectable, type ArgumentMetadata, ValidationPipe, type ValidationError } from '@nestjs/common';
 import { ApiCode, ApiException } from '@koodrive/errors';
 
+// The rules that check a value's JSON type (class-validator's, and the DTOs' own in
+// files/dto/field-rules.ts): when one fails, it is the one reported.
+const TYPE_RULES = new Set([
+  'isString',
+  'isInt',
+  'isArray',
+  'isBoolean',
+  'nestedValidation',
+  'stringOrInteger',
+  'hashCtxType',
+]);
+
 // Bodies must be JSON objects (else 13000101); fields are checked by the DTO's decorators
-// (else 13000102 naming the first field at fault). Unknown fields are dropped, not stored.
+// (else 13000102 naming the first field at fault and, when its JSON type is wrong, what type it
+// must have). Unknown fields are dropped, not stored.
 @Injectable()
 export class ApiValidationPipe extends ValidationPipe {
   constructor() {
@@ -10,7 +23,8 @@ export class ApiValidationPipe extends ValidationPipe {
       transform: true,
       whitelist: true,
       forbidUnknownValues: true,
-      stopAtFirstError: true,
+      // every failing rule of a field is known, so its type error can be the one told
+      stopAtFirstError: false,
       validationError: { target: false, value: false },
       exceptionFactory: (errors) => ApiException.invalidParameter(describe(errors)),
     });
@@ -34,7 +48,8 @@ function describe(errors: readonly ValidationError[], path = ''): string {
     : path
       ? `${path}.${first.property}`
       : first.property;
-  const constraint = Object.values(first.constraints ?? {})[0];
+  const constraints = Object.entries(first.constraints ?? {});
+  const constraint = (constraints.find(([rule]) => TYPE_RULES.has(rule)) ?? constraints[0])?.[1];
   if (constraint !== undefined) {
     return `${field}: ${constraint}`;
   }

@@ -29,9 +29,8 @@ export class PartUploadController {
     status: 400,
     type: ErrorEnvelope,
     description:
-      "13000101 body ended early; 13000102 Content-Length is not the part's size; 13000401 no such open task or part; 13000403 the task is no longer open",
+      "13000101 body ended early; 13000102 Content-Length is not the part's size; 13000401 no such open task or part; 13000403 the task is no longer open, or another PUT of the part is in progress; 13000410 the URL is forged or has expired",
   })
-  @ApiResponse({ status: 403, type: ErrorEnvelope, description: '13000410 the URL is forged or has expired' })
   @ApiResponse({ status: 503, type: ErrorEnvelope, description: '13000201 storage or database unavailable; retry' })
   async put(
     @Param('fileId') fileId: string,

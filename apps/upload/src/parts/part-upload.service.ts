@@ -1,12 +1,16 @@
-// A part PUT to the service's own part URL: streamed to S3's UploadPart as it arrives (never
+// A part PUT to the service's own part URL: streamed to storage's UploadPart as it arrives (never
 // buffered) and hashed on the way from the part's hashCtx, so the part's SHA-256 end state is
-// known the moment the store has the bytes. Parts may arrive in any order and at once.
+// known the moment the store has the bytes. Parts may arrive in any order and at once; one part
+// has at most one PUT in flight: the PUT holds the part's put lease (file_parts.put_seq), which
+// clears what an earlier PUT recorded, and records what it hashed under the same put_seq. A PUT
+// that cannot renew its lease stops its upload before the lease ends, so no PUT of the part can
+// land in storage after a later one recorded what it stored.
 import { Transform, type TransformCallback } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { IncomingMessage } from 'node:http';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
-import { FileRepository } from '@koodrive/database';
+import { FileRepository, type PartPut, type UploadedPartHash } from '@koodrive/database';
 import { ApiCode, ApiException } from '@koodrive/errors';
 import { encodeHashCtx, Sha256State } from '@koodrive/hashing';
 import { partBytesReceived } from '@koodrive/metrics';
@@ -31,6 +35,8 @@ export interface StoredPartAnswer {
 
 @Injectable()
 export class PartUploadService {
+  private readonly logger = new Logger(PartUploadService.name);
+
   constructor(
     private readonly files: FileRepository,
     @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
@@ -38,26 +44,52 @@ export class PartUploadService {
   ) {}
 
   async put(target: PartUploadTarget, body: IncomingMessage): Promise<StoredPartAnswer> {
-    const verdict = verifyPartUrl(
-      this.config.upload.partUrlSecret,
-      target.fileId,
-      target.partNumber,
-      target.expires,
-      target.signature,
-    );
+    this.checkUrl(target);
+    const put = await this.files.beginPartPut(target.fileId, target.partNumber, this.config.upload.partPutLeaseSeconds);
+    if (put === 'busy') {
+      throw new ApiException(ApiCode.StatusChangeFailed, {
+        detail: 'another PUT of this part is in progress; retry once it has finished',
+      });
+    }
+    if (put === null || put.file.uploadId === null) {
+      throw ApiException.taskNotFound();
+    }
+    let stored: { etag: string; hash: UploadedPartHash | null };
+    try {
+      stored = await this.store(put, put.file.uploadId, target.contentLength, body);
+    } catch (error) {
+      await this.files.endPartPut(put.file.id, put.part.partNumber, put.seq).catch(() => undefined);
+      throw error;
+    }
+    if (!(await this.files.recordPartPut(put.file.id, put.part.partNumber, put.seq, stored.hash))) {
+      // our bytes may be in storage, but what the part records is no longer about them
+      await this.files.forgetPartHash(put.file.id, put.part.partNumber);
+      throw ApiException.notOpenForUpload();
+    }
+    return { partNumber: put.part.partNumber, etag: stored.etag, size: put.part.partSize };
+  }
+
+  private checkUrl(target: PartUploadTarget): void {
+    const { partUrlSecret } = this.config.upload;
+    const verdict = verifyPartUrl(partUrlSecret, target.fileId, target.partNumber, target.expires, target.signature);
     if (verdict !== 'valid') {
       throw new ApiException(ApiCode.NoPermission, {
         detail:
           verdict === 'expired' ? 'the part URL has expired; ask uploadUrl for a new one' : 'the part URL is not valid',
       });
     }
-    const found = await this.files.findOpenPart(target.fileId, target.partNumber);
-    const uploadId = found?.file.uploadId;
-    if (found === null || uploadId === null || uploadId === undefined) {
-      throw ApiException.taskNotFound();
-    }
-    const { file, part } = found;
-    if (target.contentLength === undefined || target.contentLength !== String(part.partSize)) {
+  }
+
+  // Streams the body into the part under the put lease and answers its ETag and what was hashed of
+  // it (null for a part with no known start state: it is read back at complete).
+  private async store(
+    put: PartPut,
+    uploadId: string,
+    contentLength: string | undefined,
+    body: IncomingMessage,
+  ): Promise<{ etag: string; hash: UploadedPartHash | null }> {
+    const { file, part } = put;
+    if (contentLength !== String(part.partSize)) {
       throw ApiException.invalidParameter(`Content-Length: must be the part's size, ${part.partSize}`);
     }
     const start = partStartState(part);
@@ -70,47 +102,88 @@ export class PartUploadService {
         done(null, chunk);
       },
     });
-    // the client going away fails the upload to S3 (it gets fewer bytes than announced); the
+    // the client going away fails the upload to storage (it gets fewer bytes than announced); the
     // store failing leaves the rest of the body unread, dropped by Node once the answer is sent
     body.on('error', (error) => hashing.destroy(error));
     // its error reaches us as the upload's failure
     hashing.on('error', () => undefined);
     body.pipe(hashing);
+    const lease = this.keepLease(put);
     let etag: string;
     try {
       [etag] = await Promise.all([
-        this.storage.uploadPart(file.storageKey, uploadId, part.partNumber, hashing, part.partSize),
+        this.storage.uploadPart(file.storageKey, uploadId, part.partNumber, hashing, part.partSize, lease.signal),
         finished(body),
       ]);
     } catch (error) {
       body.unpipe(hashing);
       hashing.destroy();
-      if (!body.complete) {
-        throw new ApiException(ApiCode.RequestError, { detail: "the part's body ended early", cause: error });
-      }
-      if (error instanceof UploadNotFoundError) {
-        throw ApiException.notOpenForUpload();
-      }
-      throw error;
+      throw this.uploadFailure(error, body, lease.signal);
     } finally {
+      lease.stop();
       partBytesReceived.inc(counted.bytes);
     }
     if (counted.bytes !== part.partSize) {
       throw ApiException.invalidParameter(`body: ${counted.bytes} bytes, the part's size is ${part.partSize}`);
     }
-    if (hash !== null && start !== null) {
-      const end = start.offset + part.partSize;
-      const recorded = await this.files.recordUploadedPart(file.id, part.partNumber, {
+    if (hash === null || start === null) {
+      return { etag, hash: null };
+    }
+    const end = start.offset + part.partSize;
+    return {
+      etag,
+      hash: {
         etag,
         size: part.partSize,
         hashedFrom: encodeHashCtx(start),
         hashedTo: end % SHA256_BLOCK === 0 ? encodeHashCtx(hash.state()) : null,
         sha256: end === file.length ? hash.hexDigest() : null,
-      });
-      if (!recorded) {
-        throw ApiException.notOpenForUpload();
-      }
+      },
+    };
+  }
+
+  private uploadFailure(error: unknown, body: IncomingMessage, lease: AbortSignal): unknown {
+    if (lease.aborted) {
+      return new ApiException(ApiCode.StatusChangeFailed, { detail: 'the part upload lost its lease; retry' });
     }
-    return { partNumber: part.partNumber, etag, size: part.partSize };
+    if (!body.complete) {
+      return new ApiException(ApiCode.RequestError, { detail: "the part's body ended early", cause: error });
+    }
+    if (error instanceof UploadNotFoundError) {
+      return ApiException.notOpenForUpload();
+    }
+    return error;
+  }
+
+  // Renews the put lease every third of it while the upload runs; aborts the upload when a renewal
+  // is refused or the lease is about to end unrenewed (the database unreachable, the process
+  // starved), so this PUT never stores after another took the part over.
+  private keepLease(put: PartPut): { signal: AbortSignal; stop: () => void } {
+    const leaseMs = this.config.upload.partPutLeaseSeconds * 1000;
+    const controller = new AbortController();
+    const expire = (): NodeJS.Timeout => setTimeout(() => controller.abort(), leaseMs - leaseMs / 6);
+    let deadline = expire();
+    const renew = setInterval(() => {
+      this.files
+        .renewPartPut(put.file.id, put.part.partNumber, put.seq, leaseMs / 1000)
+        .then((held) => {
+          if (!held) {
+            controller.abort();
+          } else if (!controller.signal.aborted) {
+            clearTimeout(deadline);
+            deadline = expire();
+          }
+        })
+        .catch((error: unknown) => {
+          this.logger.warn({ msg: 'could not renew a part put lease', fileId: put.file.id, err: error });
+        });
+    }, leaseMs / 3);
+    return {
+      signal: controller.signal,
+      stop: () => {
+        clearInterval(renew);
+        clearTimeout(deadline);
+      },
+    };
   }
 }

@@ -14,6 +14,7 @@ export class CompleteUploadDto {
     pattern: '^[0-9a-fA-F]{64}$',
   })
   @IsOptional()
+  @IsString({ message: 'must be a string' })
   @IsSha256()
   @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.toLowerCase() : value))
   sha256?: string;

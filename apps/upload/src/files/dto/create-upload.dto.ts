@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
@@ -7,52 +7,41 @@ import {
   IsInt,
   IsOptional,
   IsString,
-  Length,
   Matches,
   Max,
   MaxLength,
   Min,
-  NotEquals,
-  Validate,
-  ValidatorConstraint,
-  type ValidatorConstraintInterface,
+  ValidateNested,
 } from 'class-validator';
-import { MAX_FILE_LENGTH } from '@koodrive/limits';
-import { HasNoControlCharacters, IsSha256 } from './field-rules.js';
+import { MAX_FILE_LENGTH, MAX_PARTS_PER_REQUEST } from '@koodrive/limits';
+import {
+  HasNoControlCharacters,
+  IsKooDriveFileName,
+  IsKooDriveTime,
+  IsSha256,
+  IsStringOrInteger,
+} from './field-rules.js';
+import { PartRequestDto, PartRequestsDto } from './upload-url.dto.js';
 
 export const AUTO_RENAME_TIMESTAMP = 2;
 export const AUTO_RENAME_REJECT = 3;
 export const AUTO_RENAME_REUSE = 4;
 
-const CREATED_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/;
+export const UPLOAD_MODES = ['multipart', 'put'] as const;
 
-@ValidatorConstraint({ name: 'createdTime' })
-class IsKooDriveTime implements ValidatorConstraintInterface {
-  validate(value: unknown): boolean {
-    if (typeof value !== 'string' || !CREATED_TIME.test(value)) {
-      return false;
-    }
-    const date = new Date(value);
-    return !Number.isNaN(date.getTime()) && date.toISOString().replace('.000Z', 'Z') === value;
-  }
+const lowerCase = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? value.toLowerCase() : value);
 
-  defaultMessage(): string {
-    return "must be a valid time as yyyy-MM-dd'T'HH:mm:ss'Z'";
-  }
-}
-
-export class CreateUploadDto {
+export class CreateUploadDto extends PartRequestsDto {
   @ApiProperty({
-    description: 'name in the folder; no <>|:"*?/\\ or control characters',
+    description:
+      'name in the folder: 1-250 characters; no <>|:"*?/\\, control, bidirectional or zero-width characters; not . or ..; stored NFC-normalized',
     minLength: 1,
     maxLength: 250,
     example: 'report.pdf',
   })
   @IsString({ message: 'must be a string' })
-  @Length(1, 250, { message: 'must be 1-250 characters' })
-  @Matches(/^[^<>|:"*?/\\\x00-\x1F\x7F]*$/, { message: 'must not contain <>|:"*?/\\ or control characters' })
-  @NotEquals('.', { message: 'must not be . or ..' })
-  @NotEquals('..', { message: 'must not be . or ..' })
+  @IsKooDriveFileName()
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.normalize('NFC') : value))
   fileName!: string;
 
   @ApiProperty({ description: 'file size in bytes', minimum: 0, maximum: MAX_FILE_LENGTH, example: 6291456 })
@@ -80,16 +69,55 @@ export class CreateUploadDto {
     pattern: '^[0-9a-fA-F]{64}$',
   })
   @IsOptional()
+  @IsString({ message: 'must be a string' })
   @IsSha256()
-  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.toLowerCase() : value))
+  @Transform(lowerCase)
   sha256?: string;
 
-  @ApiPropertyOptional({ maxLength: 128 })
+  @ApiPropertyOptional({
+    description:
+      'defined by the business: a string, or the carrier edition\'s integer code ("45" other), stored as a string',
+    oneOf: [{ type: 'string', maxLength: 64 }, { type: 'integer' }],
+    example: '45',
+  })
+  @IsOptional()
+  @IsStringOrInteger()
+  @MaxLength(64, { message: 'must be at most 64 characters' })
+  @HasNoControlCharacters()
+  @Transform(({ value }: { value: unknown }) => (Number.isSafeInteger(value) ? String(value) : value))
+  fileType?: string;
+
+  @ApiPropertyOptional({ enum: UPLOAD_MODES, default: 'multipart', description: 'put: one part, the whole file' })
+  @IsOptional()
+  @IsString({ message: 'must be multipart or put' })
+  @IsIn(UPLOAD_MODES, { message: 'must be multipart or put' })
+  uploadMode?: (typeof UPLOAD_MODES)[number];
+
+  @ApiPropertyOptional({
+    type: () => [PartRequestDto],
+    maxItems: MAX_PARTS_PER_REQUEST,
+    description: 'parts to hand out upload URLs for at once, as uploadUrl takes them',
+  })
+  @IsOptional()
+  @IsArray({ message: 'must be an array' })
+  @ArrayMaxSize(MAX_PARTS_PER_REQUEST, { message: `must hold at most ${MAX_PARTS_PER_REQUEST} parts` })
+  @ValidateNested({ each: true })
+  @Type(() => PartRequestDto)
+  multiParts?: PartRequestDto[];
+
+  @ApiPropertyOptional({ description: "lowercase hex SHA-256 of the file's first 1 KiB (stored)" })
   @IsOptional()
   @IsString({ message: 'must be a string' })
-  @MaxLength(128, { message: 'must be at most 128 characters' })
-  @HasNoControlCharacters()
-  fileType?: string;
+  @IsSha256()
+  @Transform(lowerCase)
+  preHash?: string;
+
+  @ApiPropertyOptional({ description: 'proof of possession for a flash upload of content held elsewhere (API.md)' })
+  @IsOptional()
+  @IsString({ message: 'must be a string' })
+  @IsSha256()
+  @Transform(lowerCase)
+  proofCode?: string;
 
   @ApiPropertyOptional({ maxLength: 255, example: 'application/pdf' })
   @IsOptional()
@@ -106,16 +134,18 @@ export class CreateUploadDto {
   description?: string;
 
   @ApiPropertyOptional({
-    description: "client's creation time, yyyy-MM-dd'T'HH:mm:ss'Z'",
-    example: '2026-11-24T10:00:00Z',
+    description: "client's creation time: yyyy-MM-dd'T'HH:mm:ss'Z', with milliseconds, or yyyy-MM-dd HH:mm:ss (UTC)",
+    example: '2023-08-18 05:43:49',
   })
   @IsOptional()
-  @Validate(IsKooDriveTime)
+  @IsString({ message: 'must be a string' })
+  @IsKooDriveTime()
   createdTime?: string;
 
-  @ApiPropertyOptional({ enum: [1], description: '1: multipart' })
+  @ApiPropertyOptional({ enum: [1], description: '1: multipart (0 and 2 are not supported yet)' })
   @IsOptional()
-  @IsIn([1], { message: 'must be 1 (multipart)' })
+  @IsInt({ message: 'must be an integer' })
+  @IsIn([1], { message: 'must be 1 (multipart); 0 and 2 are not supported yet' })
   uploadType?: number;
 
   @ApiPropertyOptional({
@@ -125,6 +155,7 @@ export class CreateUploadDto {
       '2: add a timestamp on a name clash; 3: reject with 13000405; 4: reuse a completed file of the same name and sha256',
   })
   @IsOptional()
+  @IsInt({ message: 'must be an integer' })
   @IsIn([AUTO_RENAME_TIMESTAMP, AUTO_RENAME_REJECT, AUTO_RENAME_REUSE], { message: 'must be 2, 3 or 4' })
   autoRename?: number;
 }

@@ -9,28 +9,35 @@ import {
   IsOptional,
   IsString,
   Max,
-  MaxLength,
   Min,
   ValidateNested,
 } from 'class-validator';
 import { MAX_FILE_LENGTH, MAX_PARTS, MAX_PARTS_PER_REQUEST, MAX_PART_SIZE } from '@koodrive/limits';
-import { IsFileId } from './field-rules.js';
+import { IsFileId, IsHashCtx } from './field-rules.js';
+
+export const PART_UPLOAD_VIAS = ['s3', 'service'] as const;
+export type PartUploadVia = (typeof PART_UPLOAD_VIAS)[number];
 
 export class PartRequestDto {
-  @ApiProperty({ minimum: 1, maximum: MAX_PARTS })
+  @ApiProperty({ minimum: 1, maximum: MAX_PARTS, example: 46 })
   @IsInt({ message: 'must be an integer' })
   @Min(1, { message: `must be 1 to ${MAX_PARTS}` })
   @Max(MAX_PARTS, { message: `must be 1 to ${MAX_PARTS}` })
   partNumber!: number;
 
-  @ApiProperty({ description: 'bytes; every part but the last at least 5 MiB', minimum: 0, maximum: MAX_PART_SIZE })
+  @ApiProperty({
+    description: 'bytes; every part but the last at least 5 MiB',
+    minimum: 0,
+    maximum: MAX_PART_SIZE,
+    example: 10485760,
+  })
   // the 5 MiB minimum depends on whether this is the file's last part: checked by the service
   @IsInt({ message: 'must be an integer' })
   @Min(0, { message: `must be 0 to ${MAX_PART_SIZE}` })
   @Max(MAX_PART_SIZE, { message: `must be 0 to ${MAX_PART_SIZE}` })
   partSize!: number;
 
-  @ApiPropertyOptional({ description: 'offset of the part in the file', minimum: 0 })
+  @ApiPropertyOptional({ description: 'bytes of the file before this part', minimum: 0, example: 471859200 })
   @IsOptional()
   @IsInt({ message: 'must be an integer' })
   @Min(0, { message: `must be 0 to ${MAX_FILE_LENGTH}` })
@@ -38,16 +45,34 @@ export class PartRequestDto {
   partOffset?: number;
 
   @ApiPropertyOptional({
-    description: 'parallel mode: base64 JSON of the SHA-256 state before this part (see API.md)',
-    maxLength: 1024,
+    description:
+      'parallel mode: the SHA-256 state words h0..h7 after all the bytes before this part (needs partOffset, a multiple of 64); also accepted: the base64-JSON form of an OpenSSL SHA256_CTX (see API.md)',
+    oneOf: [
+      { type: 'array', items: { type: 'integer', minimum: 0, maximum: 4294967295 }, minItems: 8, maxItems: 8 },
+      { type: 'string', maxLength: 1024 },
+    ],
+    example: [1748048713, 2644528514, 4267727253, 2252747490, 4036182088, 2253856463, 526139147, 2194267752],
   })
   @IsOptional()
-  @IsString({ message: 'must be a string' })
-  @MaxLength(1024, { message: 'must be at most 1024 characters' })
-  hashCtx?: string;
+  @IsHashCtx()
+  hashCtx?: string | number[];
 }
 
-export class UploadUrlDto {
+// The parts to hand out URLs for, and where they point: shared by uploadUrl and create.
+export class PartRequestsDto {
+  // this service's addition to KooDrive's request
+  @ApiPropertyOptional({
+    enum: PART_UPLOAD_VIAS,
+    description:
+      "where to PUT the parts: straight to S3 (presigned) or through this service, which hashes each part as it streams it to S3 so complete needs no read-back (parallel mode). Default: the deployment's PART_UPLOAD_VIA",
+  })
+  @IsOptional()
+  @IsString({ message: 'must be s3 or service' })
+  @IsIn(PART_UPLOAD_VIAS, { message: 'must be s3 or service' })
+  uploadVia?: PartUploadVia;
+}
+
+export class UploadUrlDto extends PartRequestsDto {
   @ApiProperty({ example: 'Fi0123456789abcdefghijABCDEFGHIJk' })
   @IsString({ message: 'must be a string' })
   @IsFileId()
@@ -60,14 +85,4 @@ export class UploadUrlDto {
   @ValidateNested({ each: true })
   @Type(() => PartRequestDto)
   multiParts!: PartRequestDto[];
-
-  // this service's addition to KooDrive's request
-  @ApiPropertyOptional({
-    enum: ['s3', 'service'],
-    description:
-      "where to PUT the parts: straight to S3 (presigned) or through this service, which hashes each part as it streams it to S3 so complete needs no read-back (parallel mode). Default: the deployment's PART_UPLOAD_VIA",
-  })
-  @IsOptional()
-  @IsIn(['s3', 'service'], { message: 'must be s3 or service' })
-  uploadVia?: 's3' | 'service';
 }

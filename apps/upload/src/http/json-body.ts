@@ -1,0 +1,75 @@
+// Request bodies: JSON only, parsed by Fastify's own (prototype-poisoning safe) parser after two
+// checks of ours, and the part PUT's raw stream. create and uploadUrl take up to 4 MiB (a full
+// 10,000-part list), every other route 64 KiB; JSON nested deeper than MAX_DEPTH is refused before it
+// is parsed (a deep body would otherwise overflow the stack of whatever walks it). All of that is
+// 13000101. The bytes are kept for app signatures (their HashedPayload).
+import type { FastifyInstance } from 'fastify';
+import { errorCodes } from 'fastify';
+import { keepRawBody } from '@koodrive/auth';
+import { ApiCode, ApiException } from '@koodrive/errors';
+
+export const LARGE_BODY_LIMIT_BYTES = 4 * 1024 * 1024;
+export const BODY_LIMIT_BYTES = 64 * 1024;
+const MAX_DEPTH = 32;
+const LARGE_BODY_ROUTES = new Set(['/koodrive/ose/v1/files/create', '/koodrive/ose/v1/files/multipart/uploadUrl']);
+
+// Call before the routes are registered (the body limits are set per route as it is added).
+// `streamedRoute`: the route whose body is handed to its handler as the raw stream, whatever
+// its Content-Type says.
+export function registerBodyParsers(fastify: FastifyInstance, streamedRoute: string): void {
+  fastify.addHook('onRoute', (route) => {
+    route.bodyLimit ??= LARGE_BODY_ROUTES.has(route.url) ? LARGE_BODY_LIMIT_BYTES : BODY_LIMIT_BYTES;
+  });
+  // storage takes any Content-Type for a part, and so does the service's part URL
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    if (request.routeOptions.url === streamedRoute) {
+      request.raw.headers['content-type'] = 'application/octet-stream';
+    }
+    done();
+  });
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const bytes = body as Buffer;
+    if (nestingDepth(bytes) > MAX_DEPTH) {
+      done(
+        new ApiException(ApiCode.RequestError, { detail: `JSON nested deeper than ${MAX_DEPTH} levels` }),
+        undefined,
+      );
+      return;
+    }
+    keepRawBody(request.raw, bytes);
+    void parseJson(request, bytes.toString('utf8'), done);
+  });
+  fastify.addContentTypeParser('*', (request, _payload, done) => {
+    if (request.routeOptions.url === streamedRoute) {
+      done(null);
+    } else {
+      done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(request.headers['content-type'] ?? ''));
+    }
+  });
+}
+
+// The deepest nesting of objects and arrays in a JSON text (brackets inside strings not counted).
+export function nestingDepth(json: Buffer): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const byte = json[i];
+    if (inString) {
+      if (byte === 0x5c) {
+        i++; // backslash: skip the escaped character
+      } else if (byte === 0x22) {
+        inString = false;
+      }
+    } else if (byte === 0x22) {
+      inString = true;
+    } else if (byte === 0x7b || byte === 0x5b) {
+      deepest = Math.max(deepest, ++depth);
+    } else if (byte === 0x7d || byte === 0x5d) {
+      depth--;
+    }
+  }
+  return deepest;
+}
