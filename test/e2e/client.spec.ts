@@ -1,19 +1,24 @@
 // The upload client (apps/client) as a user runs it: the compiled main.js in a child process
-// against the real app, with Ctrl-C (SIGINT) in the middle of an upload and a second run resuming it.
+// against the real app, with Ctrl-C (SIGINT) in the middle of an upload and a second run resuming it,
+// under a session token or app authentication, into the user's own space or a shared folder.
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { newUser, sha256Hex, type TestUser, until, useTestApp } from '../support/harness.ts';
+import { fileRow, newUser, sha256Hex, type TestUser, testRedis, until, useTestApp } from '../support/harness.ts';
 import { assertCompletedOnce } from '../support/promises.ts';
 
 const MIB = 1024 * 1024;
+const API = '/koodrive/ose/v1/files';
+const APP_ID = 'app-1';
+const APP_SECRET = '0123456789abcdef0123';
 // .out/test/e2e → .out/apps/client/src/main.js (the same out dir as this spec)
 const CLIENT = fileURLToPath(new URL('../../apps/client/src/main.js', import.meta.url));
 
@@ -64,7 +69,9 @@ async function storedState(path: string): Promise<StoredState> {
 }
 
 describe('koodrive client (put)', () => {
-  const app = useTestApp();
+  const app = useTestApp({
+    APP_CREDENTIALS: JSON.stringify({ [APP_ID]: { secret: APP_SECRET, scopes: ['file.upload'] } }),
+  });
   let user: TestUser;
   let dir: string;
   let env: () => Record<string, string>;
@@ -85,6 +92,24 @@ describe('koodrive client (put)', () => {
     const path = join(dir, name);
     await writeFile(path, data);
     return { path, data };
+  }
+
+  // The paths of the API calls the app receives while `run` runs (a listener beside Fastify's on its
+  // HTTP server: hooks cannot be added to a listening Fastify).
+  async function apiCallsDuring<T>(run: () => Promise<T>): Promise<{ result: T; calls: string[] }> {
+    const calls: string[] = [];
+    const server = app().app.getHttpServer();
+    const listener = (request: IncomingMessage): void => {
+      if (request.url?.startsWith(API) === true) {
+        calls.push(request.url.slice(API.length + 1));
+      }
+    };
+    server.on('request', listener);
+    try {
+      return { result: await run(), calls };
+    } finally {
+      server.off('request', listener);
+    }
   }
 
   // Runs the client until at least one part is recorded done, then interrupts it as Ctrl-C would.
@@ -114,8 +139,12 @@ describe('koodrive client (put)', () => {
 
   it('uploads a file in parallel parts and prints the verified result', async () => {
     const { path, data } = await newFile('whole.bin', 24 * MIB + 4321);
-    const result = await startClient(['put', path, '--part-size', '5MiB', '--parallel', '3'], env()).finished;
+    const { result, calls } = await apiCallsDuring(
+      () => startClient(['put', path, '--part-size', '5MiB', '--parallel', '3'], env()).finished,
+    );
     assert.equal(result.code, 0, result.stderr);
+    // create's answer carried every part's URL: no uploadUrl call
+    assert.deepEqual(calls, ['create', 'complete']);
     assert.equal(field(result.stdout, 'code'), '0');
     assert.equal(field(result.stdout, 'sha256'), sha256Hex(data));
     assert.equal(field(result.stdout, 'length'), String(data.length));
@@ -137,8 +166,12 @@ describe('koodrive client (put)', () => {
     const doneBefore = interrupted.done.length;
     assert.ok(doneBefore >= 1 && doneBefore < 5, `done parts: ${interrupted.done.join(',')}`);
 
-    const result = await startClient(['put', path, '--part-size', '5MiB', '--parallel', '3'], env()).finished;
+    const { result, calls } = await apiCallsDuring(
+      () => startClient(['put', path, '--part-size', '5MiB', '--parallel', '3'], env()).finished,
+    );
     assert.equal(result.code, 0, result.stderr);
+    // a resumed run has no create answer: it asks its URLs afresh
+    assert.deepEqual(calls, ['multipart/uploadUrl', 'complete']);
     assert.equal(field(result.stdout, 'fileId'), interrupted.fileId);
     assert.equal(field(result.stdout, 'parts'), `5 (uploaded ${5 - doneBefore}, resumed ${doneBefore})`);
     assert.match(
@@ -180,13 +213,131 @@ describe('koodrive client (put)', () => {
     assert.equal(await exists(`${path}.koodrive-upload.json`), false);
   });
 
-  it('exits 2 with a clear message without a token', async () => {
-    const result = await startClient(['put', join(dir, 'whole.bin')], {
+  it('finishes at create when the service already holds the content (flash upload, or the same file)', async () => {
+    const { path, data } = await newFile('flash.bin', 6 * MIB);
+    const first = await startClient(['put', path, '--part-size', '5MiB'], env()).finished;
+    assert.equal(first.code, 0, first.stderr);
+    const fileId = field(first.stdout, 'fileId');
+
+    const copy = join(dir, 'flash-copy.bin');
+    await copyFile(path, copy);
+    const flash = await apiCallsDuring(() => startClient(['put', copy], env()).finished);
+    assert.equal(flash.result.code, 0, flash.result.stderr);
+    assert.deepEqual(flash.calls, ['create']);
+    assert.equal(field(flash.result.stdout, 'rapidUpload'), 'true');
+    assert.equal(field(flash.result.stdout, 'parts'), '0 (the service already holds this content)');
+    assert.equal(field(flash.result.stdout, 'sha256'), sha256Hex(data));
+    assert.notEqual(field(flash.result.stdout, 'fileId'), fileId);
+    assert.equal((await fileRow(field(flash.result.stdout, 'fileId'))).status, 'COMPLETED');
+
+    const same = await apiCallsDuring(() => startClient(['put', path, '--auto-rename', '4'], env()).finished);
+    assert.equal(same.result.code, 0, same.result.stderr);
+    assert.deepEqual(same.calls, ['create']);
+    assert.equal(field(same.result.stdout, 'exist'), 'true');
+    assert.equal(field(same.result.stdout, 'fileId'), fileId);
+    assert.equal(await exists(`${copy}.koodrive-upload.json`), false);
+  });
+
+  it('uploads as an app for a user, every call signed', async () => {
+    const userId = `u-${randomUUID()}`;
+    const containerId = `c-${randomUUID()}`;
+    await testRedis().set(`koodrive:user:${userId}`, JSON.stringify({ containerId }), 'EX', 600);
+    const { path, data } = await newFile('as-app.bin', 11 * MIB);
+    const { result, calls } = await apiCallsDuring(
+      () =>
+        startClient(['put', path, '--part-size', '5MiB', '--app-id', APP_ID, '--user', userId], {
+          KOODRIVE_URL: app().baseUrl,
+          KOODRIVE_TOKEN: undefined,
+          KOODRIVE_APP_SECRET: APP_SECRET,
+        }).finished,
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(calls, ['create', 'complete']);
+    const fileId = field(result.stdout, 'fileId');
+    await assertCompletedOnce(fileId, data);
+    const row = await fileRow(fileId);
+    assert.equal(row.ownerId, userId);
+    assert.equal(row.containerId, containerId);
+  });
+
+  it('says what to check when the app signature is refused', async () => {
+    const { path } = await newFile('wrong-secret.bin', 1000);
+    const result = await startClient(['put', path], {
       KOODRIVE_URL: app().baseUrl,
       KOODRIVE_TOKEN: undefined,
+      KOODRIVE_APP_ID: APP_ID,
+      KOODRIVE_APP_SECRET: 'not-the-secret-at-all',
+      KOODRIVE_USER: 'u-someone',
     }).finished;
-    assert.equal(result.code, 2);
-    assert.match(result.stderr, /^error: no access token: pass --token or set KOODRIVE_TOKEN$/m);
-    assert.equal(result.stdout, '');
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /^error: create answered 13000901 \(HTTP 401\)/m);
+    assert.match(result.stderr, /^check --app-id and --app-secret, and this machine's clock/m);
+  });
+
+  it('uploads into a shared folder, whose container then holds the file', async () => {
+    const sharer = await newUser();
+    const shared = { folderId: 'sf-1', containerId: `c-shared-${randomUUID()}`, scopes: ['file.upload'] };
+    const token = randomBytes(24).toString('hex');
+    await testRedis().set(
+      `koodrive:session:${sha256Hex(Buffer.from(token))}`,
+      JSON.stringify({
+        userId: sharer.userId,
+        containerId: sharer.containerId,
+        scopes: ['file.upload'],
+        sharedFolders: [shared],
+      }),
+      'EX',
+      1200,
+    );
+    const { path, data } = await newFile('shared.bin', 11 * MIB);
+    const result = await startClient(['put', path, '--part-size', '5MiB'], {
+      KOODRIVE_URL: app().baseUrl,
+      KOODRIVE_TOKEN: token,
+      KOODRIVE_SHARE_FOLDER: 'sf-1',
+    }).finished;
+    assert.equal(result.code, 0, result.stderr);
+    const fileId = field(result.stdout, 'fileId');
+    await assertCompletedOnce(fileId, data);
+    const row = await fileRow(fileId);
+    assert.equal(row.containerId, shared.containerId);
+    assert.equal(row.shareFolderId, 'sf-1');
+
+    // a folder the session is not granted: refused (13000410), nothing created
+    const refused = await startClient(['put', path, '--share-folder', 'sf-2'], {
+      KOODRIVE_URL: app().baseUrl,
+      KOODRIVE_TOKEN: token,
+    }).finished;
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /^error: create answered 13000410 /m);
+    assert.match(refused.stderr, /^this session may not upload into shared folder sf-2$/m);
+  });
+
+  it('exits 2 with a clear message, before any call, on bad credentials or a bad name', async () => {
+    const { path } = await newFile('usage.bin', 1000);
+    const noToken = { KOODRIVE_URL: app().baseUrl, KOODRIVE_TOKEN: undefined };
+    const cases: [readonly string[], Record<string, string | undefined>, RegExp][] = [
+      [
+        ['put', path],
+        noToken,
+        /^error: no access token: pass --token or set KOODRIVE_TOKEN, or pass --app-id, --app-secret and --user$/m,
+      ],
+      [
+        ['put', path, '--app-id', APP_ID, '--app-secret', APP_SECRET, '--user', 'u-1'],
+        env(),
+        /^error: both a token and app credentials given/m,
+      ],
+      [['put', path, '--app-id', APP_ID], noToken, /^error: app authentication needs .*; missing: --app-secret/m],
+      [['put', path, '--name', 'a|b.bin'], env(), /^error: --name "a\|b\.bin": a KooDrive name must not contain/m],
+    ];
+    const badName = join(dir, 'what?.bin');
+    await writeFile(badName, 'x');
+    cases.push([['put', badName], env(), /^error: the file's name "what\?\.bin" is not a valid KooDrive name/m]);
+    for (const [args, environment, message] of cases) {
+      const { result, calls } = await apiCallsDuring(() => startClient(args, environment).finished);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, message);
+      assert.equal(result.stdout, '');
+      assert.deepEqual(calls, []);
+    }
   });
 });

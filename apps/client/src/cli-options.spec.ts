@@ -54,10 +54,11 @@ describe(parseCommand.name, () => {
       options: {
         file: 'a.bin',
         url: DEFAULT_URL,
-        token: 'tok',
+        credentials: { kind: 'token', token: 'tok' },
+        shareFolder: null,
         parallel: 4,
         partSize: 8 * MIB,
-        name: undefined,
+        name: 'a.bin',
         autoRename: 2,
       },
     });
@@ -70,7 +71,7 @@ describe(parseCommand.name, () => {
     );
     assert.equal(command.kind, 'put');
     assert.equal(command.kind === 'put' && command.options.url, 'http://h:1');
-    assert.equal(command.kind === 'put' && command.options.token, 'mine');
+    assert.deepEqual(command.kind === 'put' && command.options.credentials, { kind: 'token', token: 'mine' });
     assert.equal(command.kind === 'put' && command.options.parallel, 2);
     assert.equal(command.kind === 'put' && command.options.partSize, 6 * MIB);
     const fromEnv = parseCommand(['put', 'a.bin'], { KOODRIVE_TOKEN: 'env', KOODRIVE_URL: 'https://kd.example' });
@@ -80,6 +81,62 @@ describe(parseCommand.name, () => {
   it('needs a token', () => {
     assert.throws(() => parseCommand(['put', 'a.bin'], {}), /no access token/);
     assert.throws(() => parseCommand(['put', 'a.bin'], { KOODRIVE_TOKEN: ' ' }), UsageError);
+  });
+
+  it('takes app credentials from options or the environment, instead of a token', () => {
+    const app = { kind: 'app', appId: 'app-1', secret: 's3cret', userId: 'u-1' };
+    const given = parseCommand(['put', 'a.bin', '--app-id', 'app-1', '--app-secret', 's3cret', '--user', 'u-1'], {});
+    assert.deepEqual(given.kind === 'put' && given.options.credentials, app);
+    const fromEnv = parseCommand(['put', 'a.bin'], {
+      KOODRIVE_APP_ID: 'app-1',
+      KOODRIVE_APP_SECRET: 's3cret',
+      KOODRIVE_USER: 'u-1',
+    });
+    assert.deepEqual(fromEnv.kind === 'put' && fromEnv.options.credentials, app);
+    const mixed = parseCommand(['put', 'a.bin', '--user', 'u-1'], {
+      KOODRIVE_APP_ID: 'app-1',
+      KOODRIVE_APP_SECRET: 's3cret',
+    });
+    assert.deepEqual(mixed.kind === 'put' && mixed.options.credentials, app);
+  });
+
+  it('wants exactly one of a token and complete app credentials', () => {
+    const app = ['--app-id', 'app-1', '--app-secret', 's3cret', '--user', 'u-1'];
+    assert.throws(() => parseCommand(['put', 'a.bin', ...app], env), /both a token and app credentials/);
+    assert.throws(() => parseCommand(['put', 'a.bin', '--token', 't', '--user', 'u-1'], {}), /not both/);
+    assert.throws(
+      () => parseCommand(['put', 'a.bin', '--app-id', 'app-1'], {}),
+      /^Error: app authentication needs --app-id, --app-secret and --user; missing: --app-secret \(KOODRIVE_APP_SECRET\), --user \(KOODRIVE_USER\)$/,
+    );
+    assert.throws(() => parseCommand(['put', 'a.bin'], { KOODRIVE_APP_SECRET: 'x' }), /missing: --app-id/);
+    assert.throws(() => parseCommand(['put', 'a.bin', ...app.slice(0, 4), '--user', 'u 1'], {}), /--user must be/);
+    assert.throws(() => parseCommand(['put', 'a.bin', '--app-id', 'app/1', ...app.slice(2)], {}), /^Error: --app-id: /);
+  });
+
+  it('takes a shared folder from --share-folder or KOODRIVE_SHARE_FOLDER', () => {
+    const given = parseCommand(['put', 'a.bin', '--share-folder', 'sf-1'], { ...env, KOODRIVE_SHARE_FOLDER: 'sf-2' });
+    assert.equal(given.kind === 'put' && given.options.shareFolder, 'sf-1');
+    const fromEnv = parseCommand(['put', 'a.bin'], { ...env, KOODRIVE_SHARE_FOLDER: 'sf-2' });
+    assert.equal(fromEnv.kind === 'put' && fromEnv.options.shareFolder, 'sf-2');
+    assert.throws(() => parseCommand(['put', 'a.bin', '--share-folder', 'sf 1'], env), /--share-folder must be/);
+  });
+
+  it("checks the name against KooDrive's rules: --name, else the file's base name", () => {
+    const named = parseCommand(['put', 'dir/a.bin', '--name', 'Cafe\u0301.txt'], env);
+    assert.equal(named.kind === 'put' && named.options.name, 'Caf\u00e9.txt');
+    const base = parseCommand(['put', '/some/dir/report 2024.pdf'], env);
+    assert.equal(base.kind === 'put' && base.options.name, 'report 2024.pdf');
+    assert.throws(
+      () => parseCommand(['put', 'a.bin', '--name', 'a:b'], env),
+      /^Error: --name "a:b": a KooDrive name must not contain/,
+    );
+    assert.throws(() => parseCommand(['put', 'a.bin', '--name', 'x'.repeat(251)], env), /must be 1-250 characters/);
+    assert.throws(
+      () => parseCommand(['put', 'dir/what?.txt'], env),
+      /^Error: the file's name "what\?\.txt" is not a valid KooDrive name \(it must not contain .*\); choose one with --name$/,
+    );
+    const renamed = parseCommand(['put', 'dir/what?.txt', '--name', 'what.txt'], env);
+    assert.equal(renamed.kind === 'put' && renamed.options.name, 'what.txt');
   });
 
   it('refuses bad usage', () => {
@@ -93,6 +150,8 @@ describe(parseCommand.name, () => {
       ['put', 'a', '--auto-rename', '1'],
       ['put', 'a', '--url', 'ftp://x'],
       ['put', 'a', '--bogus'],
+      ['put', 'a', '--name', '..'],
+      ['put', 'a', '--name', 'tab\there'],
     ]) {
       assert.throws(() => parseCommand(argv, env), UsageError, argv.join(' '));
     }

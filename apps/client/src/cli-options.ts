@@ -1,7 +1,10 @@
-// The client's command line: `put <file> [options]`, with the server and token also taken from
-// KOODRIVE_URL / KOODRIVE_TOKEN. Pure, so the rules are tested without a process.
+// The client's command line: `put <file> [options]`, with the server, the credentials and the
+// shared folder also taken from KOODRIVE_* variables. Pure, so the rules are tested without a process.
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GIB, MAX_PART_SIZE, MAX_PARTS, MIB, MIN_PART_SIZE, SHA256_BLOCK } from '@koodrive/limits';
+import { checkFileName, formatXDate, signAppRequest } from '@koodrive/protocol';
+import type { Credentials } from './koodrive-api.js';
 
 const KIB = 1024;
 
@@ -10,29 +13,41 @@ export const DEFAULT_PART_SIZE = 8 * MIB;
 export const DEFAULT_PARALLEL = 4;
 export const MAX_PARALLEL = 64;
 
-export const USAGE = `usage: koodrive put <file> [--parallel N] [--part-size 8MiB] [--url URL] [--token TOKEN]
-                     [--name NAME] [--auto-rename 2|3|4]
+export const USAGE = `usage: koodrive put <file> [--parallel N] [--part-size 8MiB] [--url URL] [--name NAME]
+                     [--auto-rename 2|3|4] [--share-folder FOLDER_ID]
+                     (--token TOKEN | --app-id ID --app-secret SECRET --user USER_ID)
 
-  --url          server, default $KOODRIVE_URL or ${DEFAULT_URL}
-  --token        access token, default $KOODRIVE_TOKEN
-  --parallel     parts uploaded at once (1-${MAX_PARALLEL}), default ${DEFAULT_PARALLEL}
-  --part-size    bytes per part, e.g. 8MiB, 5M, 1GiB (min 5 MiB, rounded up to 64 bytes), default 8MiB
-  --name         the file's name in KooDrive, default the file's base name
-  --auto-rename  on a name clash: 2 add a timestamp (default), 3 fail, 4 reuse an identical file
+  --url           server, default $KOODRIVE_URL or ${DEFAULT_URL}
+  --token         session access token, default $KOODRIVE_TOKEN
+  --app-id        app authentication (every call signed): the app's id, default $KOODRIVE_APP_ID
+  --app-secret    the app's secret, default $KOODRIVE_APP_SECRET (better there: arguments show in ps)
+  --user          the user the app uploads for (X-User-Id), default $KOODRIVE_USER
+  --share-folder  upload into this shared folder (x-hw-share-folder-id), default $KOODRIVE_SHARE_FOLDER
+  --parallel      parts uploaded at once (1-${MAX_PARALLEL}), default ${DEFAULT_PARALLEL}
+  --part-size     bytes per part, e.g. 8MiB, 5M, 1GiB (min 5 MiB, rounded up to 64 bytes), default 8MiB
+  --name          the file's name in KooDrive, default the file's base name
+  --auto-rename   on a name clash: 2 add a timestamp (default), 3 fail, 4 reuse an identical file
 
+Give either a token or the three app options, not both.
 Interrupted (Ctrl-C) uploads resume when the same command runs again (state in <file>.koodrive-upload.json).
 Exit codes: 0 done, 1 failed, 2 usage, 130 interrupted.`;
+
+// Printable ASCII without spaces: what a header value made of an id can hold.
+const HEADER_TOKEN = /^[\x21-\x7E]{1,256}$/;
 
 export class UsageError extends Error {}
 
 export interface PutOptions {
   readonly file: string;
   readonly url: string;
-  readonly token: string;
+  readonly credentials: Credentials;
+  // x-hw-share-folder-id; null: the user's own space
+  readonly shareFolder: string | null;
   readonly parallel: number;
   // as asked for (normalised against the file's length later, see partSizeFor)
   readonly partSize: number;
-  readonly name: string | undefined;
+  // --name, or the file's base name: checked against KooDrive's rules
+  readonly name: string;
   readonly autoRename: 2 | 3 | 4;
 }
 
@@ -79,7 +94,10 @@ export function partSizeFor(asked: number, length: number): number {
   return Math.ceil(needed / SHA256_BLOCK) * SHA256_BLOCK;
 }
 
-export function parseCommand(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Command {
+type Values = Readonly<Record<string, string | boolean | undefined>>;
+type Env = Readonly<Record<string, string | undefined>>;
+
+export function parseCommand(argv: readonly string[], env: Env): Command {
   let parsed;
   try {
     parsed = parseArgs({
@@ -89,6 +107,10 @@ export function parseCommand(argv: readonly string[], env: Readonly<Record<strin
         help: { type: 'boolean', short: 'h' },
         url: { type: 'string' },
         token: { type: 'string' },
+        'app-id': { type: 'string' },
+        'app-secret': { type: 'string' },
+        user: { type: 'string' },
+        'share-folder': { type: 'string' },
         parallel: { type: 'string' },
         'part-size': { type: 'string' },
         name: { type: 'string' },
@@ -112,26 +134,107 @@ export function parseCommand(argv: readonly string[], env: Readonly<Record<strin
   if (extra.length > 0) {
     throw new UsageError(`one file at a time (also given: ${extra.join(' ')})`);
   }
-  const token = nonEmpty(values.token) ?? nonEmpty(env.KOODRIVE_TOKEN);
-  if (token === undefined) {
-    throw new UsageError('no access token: pass --token or set KOODRIVE_TOKEN');
-  }
-  const url = (nonEmpty(values.url) ?? nonEmpty(env.KOODRIVE_URL) ?? DEFAULT_URL).replace(/\/+$/, '');
+  return {
+    kind: 'put',
+    options: { file, ...connection(values, env), ...transfer(values), name: fileName(values, file) },
+  };
+}
+
+// Where the calls go and as whom.
+function connection(values: Values, env: Env): Pick<PutOptions, 'url' | 'credentials' | 'shareFolder'> {
+  const url = (option(values, env, 'url', 'KOODRIVE_URL') ?? DEFAULT_URL).replace(/\/+$/, '');
   if (!/^https?:\/\/[^/]/.test(url) || !URL.canParse(url)) {
     throw new UsageError(`not an http(s) URL: ${url}`);
   }
+  const shareFolder = option(values, env, 'share-folder', 'KOODRIVE_SHARE_FOLDER') ?? null;
+  if (shareFolder !== null && !HEADER_TOKEN.test(shareFolder)) {
+    throw new UsageError('--share-folder must be a folder id (letters, digits and punctuation, no spaces)');
+  }
+  return { url, credentials: credentials(values, env), shareFolder };
+}
+
+// Exactly one of a token and the three app options, each from its option or else its variable.
+function credentials(values: Values, env: Env): Credentials {
+  const token = option(values, env, 'token', 'KOODRIVE_TOKEN');
+  const appId = option(values, env, 'app-id', 'KOODRIVE_APP_ID');
+  const secret = option(values, env, 'app-secret', 'KOODRIVE_APP_SECRET');
+  const userId = option(values, env, 'user', 'KOODRIVE_USER');
+  const missing = [
+    ...(appId === undefined ? ['--app-id (KOODRIVE_APP_ID)'] : []),
+    ...(secret === undefined ? ['--app-secret (KOODRIVE_APP_SECRET)'] : []),
+    ...(userId === undefined ? ['--user (KOODRIVE_USER)'] : []),
+  ];
+  const appGiven = missing.length < 3;
+  if (token !== undefined && appGiven) {
+    throw new UsageError(
+      'both a token and app credentials given: use --token (KOODRIVE_TOKEN), or --app-id, --app-secret and --user ' +
+        '(KOODRIVE_APP_ID, KOODRIVE_APP_SECRET, KOODRIVE_USER), not both',
+    );
+  }
+  if (token !== undefined) {
+    return { kind: 'token', token };
+  }
+  if (appId === undefined || secret === undefined || userId === undefined) {
+    throw new UsageError(
+      appGiven
+        ? `app authentication needs --app-id, --app-secret and --user; missing: ${missing.join(', ')}`
+        : 'no access token: pass --token or set KOODRIVE_TOKEN, or pass --app-id, --app-secret and --user',
+    );
+  }
+  if (!HEADER_TOKEN.test(userId)) {
+    throw new UsageError('--user must be a user id (letters, digits and punctuation, no spaces)');
+  }
+  checkAppId(appId);
+  return { kind: 'app', appId, secret, userId };
+}
+
+// The protocol lib's own rule for an AppId, found by signing a throwaway request with it.
+function checkAppId(appId: string): void {
+  try {
+    signAppRequest({
+      appId,
+      secret: 'probe',
+      method: 'POST',
+      path: '/',
+      headers: { host: 'localhost', 'x-date': formatXDate(new Date()), 'x-user-id': 'probe' },
+    });
+  } catch (error) {
+    throw new UsageError(`--app-id: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function transfer(values: Values): Pick<PutOptions, 'parallel' | 'partSize' | 'autoRename'> {
   const parallel = values.parallel === undefined ? DEFAULT_PARALLEL : Number(values.parallel);
   if (!Number.isInteger(parallel) || parallel < 1 || parallel > MAX_PARALLEL) {
     throw new UsageError(`--parallel must be a whole number from 1 to ${MAX_PARALLEL}`);
   }
-  const partSize = values['part-size'] === undefined ? DEFAULT_PART_SIZE : parseSize(values['part-size']);
+  const partSize = typeof values['part-size'] === 'string' ? parseSize(values['part-size']) : DEFAULT_PART_SIZE;
   partSizeFor(partSize, 0);
   const autoRename = Number(values['auto-rename'] ?? 2);
   if (autoRename !== 2 && autoRename !== 3 && autoRename !== 4) {
     throw new UsageError('--auto-rename must be 2, 3 or 4');
   }
-  const name = nonEmpty(values.name);
-  return { kind: 'put', options: { file, url, token, parallel, partSize, name, autoRename } };
+  return { parallel, partSize, autoRename };
+}
+
+// KooDrive would refuse the name at create (13000102): said here, before the file is even hashed.
+function fileName(values: Values, file: string): string {
+  const asked = typeof values.name === 'string' ? nonEmpty(values.name) : undefined;
+  const name = asked ?? basename(file);
+  const check = checkFileName(name);
+  if (check.ok) {
+    return check.name;
+  }
+  throw new UsageError(
+    asked === undefined
+      ? `the file's name ${JSON.stringify(name)} is not a valid KooDrive name (it ${check.reason}); choose one with --name`
+      : `--name ${JSON.stringify(name)}: a KooDrive name ${check.reason}`,
+  );
+}
+
+function option(values: Values, env: Env, name: string, variable: string): string | undefined {
+  const value = values[name];
+  return nonEmpty(typeof value === 'string' ? value : undefined) ?? nonEmpty(env[variable]);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

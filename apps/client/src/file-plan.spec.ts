@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseHashCtx, SHA256_INITIAL_STATE, Sha256State } from '@koodrive/hashing';
+import { SHA256_INITIAL_STATE, Sha256State } from '@koodrive/hashing';
 import { hashCtxOf, planParts, scanFile } from './file-plan.js';
 
 const MIB = 1024 * 1024;
@@ -57,10 +57,13 @@ describe(scanFile.name, () => {
     assert.equal(plan.sha256, createHash('sha256').update(data).digest('hex'));
     assert.equal(plan.parts.length, 4);
     assert.deepEqual(plan.parts[0]!.state, { h: SHA256_INITIAL_STATE, offset: 0 });
-    for (const part of plan.parts) {
-      // each state, continued over the rest of the file, gives the file's digest
-      const state = parseHashCtx(hashCtxOf(part));
-      assert.equal(state.offset, part.partOffset);
+    // part 1 is sent without a hashCtx (it starts from SHA-256's initial state)
+    assert.equal(hashCtxOf(plan.parts[0]!), undefined);
+    for (const part of plan.parts.slice(1)) {
+      // each part's words, continued from its offset over the rest of the file, give the file's digest
+      const words = hashCtxOf(part);
+      assert.ok(words !== undefined && words.length === 8, `part ${part.partNumber}`);
+      const state = { h: [...words], offset: part.partOffset };
       const rest = Sha256State.from(state).update(data.subarray(part.partOffset)).hexDigest();
       assert.equal(rest, plan.sha256, `part ${part.partNumber}`);
     }

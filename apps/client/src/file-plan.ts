@@ -1,7 +1,7 @@
 // The file cut into parts, and the one streaming pass that gives the file's SHA-256 together with
 // the SHA-256 state before every part (its hashCtx), so the parts can then be uploaded in any order.
 import { createReadStream } from 'node:fs';
-import { encodeHashCtx, type HashState, Sha256State } from '@koodrive/hashing';
+import { type HashState, Sha256State } from '@koodrive/hashing';
 
 export interface PartPlan {
   readonly partNumber: number;
@@ -34,8 +34,10 @@ export function planParts(length: number, partSize: number): PartPlan[] {
   return parts;
 }
 
-export function hashCtxOf(part: PlannedPart): string {
-  return encodeHashCtx(part.state);
+// The part's hashCtx as KooDrive documents it: the 8 state words (sent with partOffset), and none
+// for a part at offset 0, whose state is SHA-256's initial one.
+export function hashCtxOf(part: PlannedPart): readonly number[] | undefined {
+  return part.partOffset === 0 ? undefined : part.state.h;
 }
 
 export class FileChangedError extends Error {}

@@ -1,9 +1,15 @@
 // A small typed client for the three KooDrive endpoints (API.md): every call carries the run's
-// X-Traceid, answers are checked on `code` (never on `msg`), and failures keep the trace id the
-// service echoed so a user can quote it.
+// X-Traceid, its credentials (a session token, or an app signature made afresh for each attempt)
+// and the shared folder it works in; answers are checked on `code` (never on `msg`), and failures
+// keep the trace id the service echoed so a user can quote it.
+import { type AppCredentials, AppSigner } from './app-signer.js';
 import { backoffDelay, DEFAULT_RETRY, isNetworkError, pause, type RetryPolicy, retryAfterMs } from './backoff.js';
 
 const BASE_PATH = '/koodrive/ose/v1/files';
+const CONTENT_TYPE = 'application/json';
+const SHARE_FOLDER_HEADER = 'x-hw-share-folder-id';
+// without a readable expiry, a part URL is taken to last the documented 3600 s
+const DEFAULT_URL_TTL_MS = 3_600_000;
 
 // the codes of API.md the client acts on (the service's own ApiCode enum, as plain numbers: the
 // client compares them with what the wire carries)
@@ -13,7 +19,13 @@ export const ApiCodes = {
   TaskNotFound: 13000401,
   FileIncomplete: 13000402,
   StatusChangeFailed: 13000403,
+  NoPermission: 13000410,
+  InvalidCredentials: 13000901,
 } as const;
+
+// How every call proves who it is for (API.md, "Credentials").
+export type Credentials =
+  { readonly kind: 'token'; readonly token: string } | ({ readonly kind: 'app' } & AppCredentials);
 
 export class ApiError extends Error {
   constructor(
@@ -32,6 +44,8 @@ export interface CreateRequest {
   readonly length: number;
   readonly sha256: string;
   readonly autoRename: number;
+  // the parts to have URLs for in the answer
+  readonly multiParts: readonly PartRequest[];
 }
 
 export interface CreateAnswer {
@@ -39,13 +53,15 @@ export interface CreateAnswer {
   readonly fileName: string;
   readonly rapidUpload: boolean;
   readonly exist: boolean;
+  readonly multiParts: PartUrl[];
 }
 
 export interface PartRequest {
   readonly partNumber: number;
   readonly partSize: number;
   readonly partOffset: number;
-  readonly hashCtx: string;
+  // parallel mode: the SHA-256 state words h0..h7 after the bytes before the part; none for part 1
+  readonly hashCtx?: readonly number[];
 }
 
 export interface PartUrl {
@@ -62,7 +78,9 @@ export interface CompleteAnswer {
 
 export interface KooDriveApiOptions {
   readonly baseUrl: string;
-  readonly token: string;
+  readonly credentials: Credentials;
+  // x-hw-share-folder-id on every call; null: the caller's own space
+  readonly shareFolder: string | null;
   readonly traceId: string;
   readonly signal?: AbortSignal;
   readonly retry?: RetryPolicy;
@@ -77,9 +95,19 @@ type Idempotence = 'idempotent' | 'only-if-not-received';
 
 export class KooDriveApi {
   private readonly retry: RetryPolicy;
+  // the Authorization header (and, for an app, X-Date and X-User-Id) of one attempt
+  private readonly authenticate: (url: URL, json: string) => Promise<Record<string, string>>;
 
   constructor(private readonly options: KooDriveApiOptions) {
     this.retry = options.retry ?? DEFAULT_RETRY;
+    const { credentials } = options;
+    if (credentials.kind === 'token') {
+      const bearer = { authorization: `Bearer ${credentials.token}` };
+      this.authenticate = () => Promise.resolve(bearer);
+    } else {
+      const signer = new AppSigner(credentials);
+      this.authenticate = (url, json) => signer.sign({ url, contentType: CONTENT_TYPE, body: json }, options.signal);
+    }
   }
 
   get traceId(): string {
@@ -95,6 +123,8 @@ export class KooDriveApi {
       fileName: typeof body.fileName === 'string' ? body.fileName : request.fileName,
       rapidUpload: body.rapidUpload === true,
       exist: body.exist === true,
+      // a service that hands out no URLs at create leaves them to uploadUrl
+      multiParts: Array.isArray(body.multiParts) ? partUrlsOf(body.multiParts, 'create') : [],
     };
   }
 
@@ -103,19 +133,7 @@ export class KooDriveApi {
     if (!Array.isArray(body.multiParts)) {
       throw new Error('uploadUrl answered without multiParts');
     }
-    return body.multiParts.map((entry: unknown) => {
-      const part = entry as Record<string, unknown>;
-      const expiresAt = typeof part.expiresAt === 'string' ? Date.parse(part.expiresAt) : NaN;
-      if (typeof part.partNumber !== 'number' || typeof part.uploadUrl !== 'string') {
-        throw new Error('uploadUrl answered a part without partNumber or uploadUrl');
-      }
-      // without a readable expiry, assume the documented 3600 s
-      return {
-        partNumber: part.partNumber,
-        uploadUrl: part.uploadUrl,
-        expiresAt: Number.isFinite(expiresAt) ? expiresAt : Date.now() + 3_600_000,
-      };
-    });
+    return partUrlsOf(body.multiParts, 'uploadUrl');
   }
 
   async complete(fileId: string, sha256: string): Promise<CompleteAnswer> {
@@ -127,19 +145,13 @@ export class KooDriveApi {
   }
 
   private async post(endpoint: string, payload: unknown, idempotence: Idempotence): Promise<Envelope> {
+    const url = new URL(`${this.options.baseUrl}${BASE_PATH}/${endpoint}`);
+    const json = JSON.stringify(payload);
     for (let attempt = 1; ; attempt++) {
+      const headers = await this.headersFor(url, json);
       let response: Response;
       try {
-        response = await fetch(`${this.options.baseUrl}${BASE_PATH}/${endpoint}`, {
-          method: 'POST',
-          headers: {
-            authorization: `Bearer ${this.options.token}`,
-            'content-type': 'application/json',
-            'x-traceid': this.options.traceId,
-          },
-          body: JSON.stringify(payload),
-          signal: this.options.signal,
-        });
+        response = await fetch(url, { method: 'POST', headers, body: json, signal: this.options.signal });
       } catch (error) {
         const retryable =
           isNetworkError(error) && (idempotence === 'idempotent' || causeCode(error) === 'ECONNREFUSED');
@@ -175,6 +187,19 @@ export class KooDriveApi {
     }
   }
 
+  // An attempt's headers, signed anew for each attempt under app credentials.
+  private async headersFor(url: URL, json: string): Promise<Record<string, string>> {
+    const headers: Record<string, string> = {
+      'content-type': CONTENT_TYPE,
+      'x-traceid': this.options.traceId,
+      ...(await this.authenticate(url, json)),
+    };
+    if (this.options.shareFolder !== null) {
+      headers[SHARE_FOLDER_HEADER] = this.options.shareFolder;
+    }
+    return headers;
+  }
+
   private retryable(status: number, code: number, idempotence: Idempotence): boolean {
     if (status === 429 || status === 503) {
       return true;
@@ -187,6 +212,22 @@ export class KooDriveApi {
     const delay = retryAfterMs(retryAfter, this.retry.maxMs) ?? backoffDelay(attempt, this.retry);
     await pause(delay, this.options.signal);
   }
+}
+
+// The part URLs of a create or uploadUrl answer.
+function partUrlsOf(entries: readonly unknown[], endpoint: string): PartUrl[] {
+  return entries.map((entry) => {
+    const part = entry as Record<string, unknown>;
+    if (typeof part.partNumber !== 'number' || typeof part.uploadUrl !== 'string') {
+      throw new Error(`${endpoint} answered a part without partNumber or uploadUrl`);
+    }
+    const expiresAt = typeof part.expiresAt === 'string' ? Date.parse(part.expiresAt) : NaN;
+    return {
+      partNumber: part.partNumber,
+      uploadUrl: part.uploadUrl,
+      expiresAt: Number.isFinite(expiresAt) ? expiresAt : Date.now() + DEFAULT_URL_TTL_MS,
+    };
+  });
 }
 
 function requireString(body: Envelope, field: string, endpoint: string): string {

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // koodrive: the KooDrive upload client.
-//   koodrive put <file> [--parallel N] [--part-size 8MiB] [--url URL] [--token TOKEN] [--name NAME] [--auto-rename 2|3|4]
-// The server and token also come from KOODRIVE_URL (default http://127.0.0.1:3000) and KOODRIVE_TOKEN.
+//   koodrive put <file> [--parallel N] [--part-size 8MiB] [--url URL] [--name NAME] [--auto-rename 2|3|4]
+//                [--share-folder ID] (--token TOKEN | --app-id ID --app-secret SECRET --user USER_ID)
+// The server, credentials and shared folder also come from KOODRIVE_URL (default
+// http://127.0.0.1:3000), KOODRIVE_TOKEN or KOODRIVE_APP_ID/_APP_SECRET/_USER, KOODRIVE_SHARE_FOLDER.
 // Progress goes to stderr, the result to stdout. Exit codes: 0 done, 1 failed, 2 usage, 130 interrupted.
 // Ctrl-C stops after saving progress; a second Ctrl-C quits at once.
 // Tests only: KOODRIVE_CLIENT_PART_DELAY_MS pauses that long before each part, so a test can

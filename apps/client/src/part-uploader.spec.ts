@@ -89,7 +89,12 @@ describe(PartUploader.name, () => {
   });
 
   function jobs(): PartRequest[] {
-    return planParts(data.length, partSize).map((plan) => ({ ...plan, hashCtx: 'x' }));
+    return planParts(data.length, partSize).map((plan) => ({ ...plan, hashCtx: [1, 2, 3, 4, 5, 6, 7, 8] }));
+  }
+
+  // URLs as create hands them out, for the given parts
+  function createUrls(partNumbers: readonly number[], expiresAt = Date.now() + 3_600_000): PartUrl[] {
+    return partNumbers.map((partNumber) => ({ partNumber, uploadUrl: `${store.baseUrl}/${partNumber}/0`, expiresAt }));
   }
 
   it('PUTs each part range at most `parallel` at a time, retrying 5xx and refreshing refused URLs', async () => {
@@ -128,6 +133,31 @@ describe(PartUploader.name, () => {
       [1, 2, 3, 4, 5, 6, 7, 8],
     );
     assert.deepEqual(urls.asked.slice(1), [[5]]);
+  });
+
+  it('uses the URLs create handed out, asking uploadUrl only for the parts without a fresh one', async () => {
+    store.received.clear();
+    const all = new FakeUrls(store);
+    await new PartUploader({
+      api: all,
+      fileId: 'FiX',
+      filePath: path,
+      parallel: 3,
+      urls: createUrls([1, 2, 3, 4, 5, 6, 7, 8]),
+    }).run(jobs());
+    assert.equal(store.received.size, 8);
+    assert.deepEqual(all.asked, []);
+
+    // parts 1-3 came with create, 4 with one about to expire: one batch for 4-8
+    const some = new FakeUrls(store);
+    await new PartUploader({
+      api: some,
+      fileId: 'FiX',
+      filePath: path,
+      parallel: 1,
+      urls: [...createUrls([1, 2, 3]), ...createUrls([4], Date.now() + 1000)],
+    }).run(jobs());
+    assert.deepEqual(some.asked, [[4, 5, 6, 7, 8]]);
   });
 
   it('gives up on a part after its attempts, stopping the others', async () => {

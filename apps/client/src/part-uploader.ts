@@ -1,14 +1,15 @@
 // The parts' bytes PUT to their upload URLs, `parallel` at a time, each part read from the file as a
-// stream of its range. URLs are asked for in batches just before they are needed (so none expires
-// in a queue); a part is retried with backoff on network errors and 5xx, and with a fresh URL when
-// its URL is refused (403: expired or no longer valid).
+// stream of its range. URLs come with the task (create's answer) or are asked for in batches just
+// before they are needed (so none expires in a queue); a part is retried with backoff on network
+// errors and 5xx, and with a fresh URL when its URL is close to expiry or refused (403: expired or
+// no longer valid).
 import { createReadStream } from 'node:fs';
 import type { ReadStream } from 'node:fs';
 import { backoffDelay, DEFAULT_RETRY, isNetworkError, pause, type RetryPolicy } from './backoff.js';
 import { ApiCodes, ApiError, describeError, type PartRequest, type PartUrl } from './koodrive-api.js';
 
-// URLs asked for in one uploadUrl call
-const URL_BATCH = 100;
+// URLs asked for in one uploadUrl call (and at create)
+export const URL_BATCH = 100;
 // a URL this close to its expiry is not used for a new PUT
 const URL_MARGIN_MS = 120_000;
 // fresh URLs asked for one part before giving up on it
@@ -23,6 +24,8 @@ export interface PartUploaderOptions {
   readonly fileId: string;
   readonly filePath: string;
   readonly parallel: number;
+  // URLs already handed out (by create), used while they are fresh
+  readonly urls?: readonly PartUrl[];
   readonly signal?: AbortSignal;
   readonly retry?: RetryPolicy;
   // bytes handed to the network (negative when an attempt that sent them failed)
@@ -55,6 +58,9 @@ export class PartUploader {
 
   constructor(private readonly options: PartUploaderOptions) {
     this.retry = options.retry ?? DEFAULT_RETRY;
+    for (const url of options.urls ?? []) {
+      this.urls.set(url.partNumber, url);
+    }
   }
 
   // Uploads every job; the first failure stops the others and is what this throws (an

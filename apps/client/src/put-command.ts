@@ -1,13 +1,14 @@
-// `put <file>`: hash the file once (its SHA-256 and every part's hashCtx), create the task, upload
-// the parts side by side, complete. Interrupted or failed runs leave a state file that the next run
-// of the same command continues from (same fileId, only the parts not yet uploaded).
+// `put <file>`: hash the file once (its SHA-256 and every part's hashCtx), create the task (which
+// hands out the first parts' URLs), upload the parts side by side, complete. Interrupted or failed
+// runs leave a state file that the next run of the same command continues from (same fileId, only
+// the parts not yet uploaded).
 import { rm, stat } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { MAX_PARTS } from '@koodrive/limits';
 import { type PutOptions, partSizeFor, UsageError } from './cli-options.js';
-import { FileChangedError, hashCtxOf, planParts, scanFile } from './file-plan.js';
-import { ApiCodes, ApiError, describeError, KooDriveApi } from './koodrive-api.js';
-import { PartUploader, TaskGoneError } from './part-uploader.js';
+import { FileChangedError, hashCtxOf, planParts, type PlannedPart, scanFile } from './file-plan.js';
+import { ApiCodes, ApiError, describeError, KooDriveApi, type PartRequest, type PartUrl } from './koodrive-api.js';
+import { PartUploader, TaskGoneError, URL_BATCH } from './part-uploader.js';
 import { formatBytes, formatRate, type ProgressOutput, ProgressReporter } from './progress.js';
 import { readState, type ResumeState, StateFile, statePathFor, type StateReading } from './resume-state.js';
 
@@ -32,6 +33,8 @@ interface Upload {
   readonly state: ResumeState;
   readonly stateFile: StateFile;
   readonly resumed: boolean;
+  // the part URLs create handed out (none on a resumed run)
+  readonly urls: readonly PartUrl[];
 }
 
 // The task's answer was already final at create (rapid upload, or an identical file exists).
@@ -70,7 +73,8 @@ class PutRun {
     this.statePath = statePathFor(this.file);
     this.api = new KooDriveApi({
       baseUrl: this.options.url,
-      token: this.options.token,
+      credentials: this.options.credentials,
+      shareFolder: this.options.shareFolder,
       traceId: context.traceId,
       signal: context.signal,
       onRetry: (endpoint, retry, reason) => this.note(`${endpoint}: ${reason}; retry ${retry}`),
@@ -86,7 +90,12 @@ class PutRun {
       if (!info.isFile()) {
         throw new UsageError(`${this.options.file} is not a regular file`);
       }
-      let reading = await readState(this.statePath, { url: this.options.url, size: info.size, mtimeMs: info.mtimeMs });
+      let reading = await readState(this.statePath, {
+        url: this.options.url,
+        shareFolder: this.options.shareFolder,
+        size: info.size,
+        mtimeMs: info.mtimeMs,
+      });
       if (reading.kind === 'ignored') {
         this.note(`ignoring ${this.statePath}: ${reading.reason}; starting over`);
       }
@@ -114,7 +123,7 @@ class PutRun {
     if ('finished' in prepared) {
       return;
     }
-    const { state, stateFile, resumed } = prepared;
+    const { state, stateFile, resumed, urls } = prepared;
     const pending = state.parts.filter((part) => !stateFile.doneParts.has(part.partNumber));
     const skipped = state.parts.length - pending.length;
     if (resumed) {
@@ -137,19 +146,13 @@ class PutRun {
         fileId: state.fileId,
         filePath: this.file,
         parallel: this.options.parallel,
+        urls,
         signal: this.context.signal,
         partDelayMs: this.context.partDelayMs,
         onBytes: (bytes) => this.progress.add(bytes),
         onPartDone: (partNumber) => stateFile.markDone(partNumber),
         onRetry: (partNumber, retry, reason) => this.note(`part ${partNumber}: ${reason}; retry ${retry}`),
-      }).run(
-        pending.map((part) => ({
-          partNumber: part.partNumber,
-          partSize: part.partSize,
-          partOffset: part.partOffset,
-          hashCtx: hashCtxOf(part),
-        })),
-      );
+      }).run(pending.map(partRequestOf));
     } catch (error) {
       if (error instanceof TaskGoneError && resumed) {
         throw new StartOver(`the service no longer has upload ${state.fileId} (expired?)`);
@@ -201,15 +204,16 @@ class PutRun {
     }
     this.stateFile = new StateFile(this.statePath, state);
     this.knownPlan = state;
-    return { state, stateFile: this.stateFile, resumed: true };
+    return { state, stateFile: this.stateFile, resumed: true, urls: [] };
   }
 
   private async begin(): Promise<Upload | Finished> {
     const plan = this.knownPlan ?? (await this.hash());
     const state = {
       url: this.options.url,
+      shareFolder: this.options.shareFolder,
       fileId: '',
-      fileName: this.options.name ?? basename(this.file),
+      fileName: this.options.name,
       size: plan.size,
       mtimeMs: plan.mtimeMs,
       partSize: plan.partSize,
@@ -223,6 +227,8 @@ class PutRun {
       length: state.size,
       sha256: state.sha256,
       autoRename: this.options.autoRename,
+      // a file of up to a batch of parts needs no uploadUrl call; the rest are asked for as they come
+      multiParts: state.parts.slice(0, URL_BATCH).map(partRequestOf),
     });
     if (created.rapidUpload || created.exist) {
       // nothing to resume: an ignored state file beside the file goes too
@@ -242,7 +248,7 @@ class PutRun {
     // kept from the start, so an interrupted run goes on with this task rather than a new one
     this.stateFile = new StateFile(this.statePath, started);
     await this.stateFile.flush();
-    return { state: started, stateFile: this.stateFile, resumed: false };
+    return { state: started, stateFile: this.stateFile, resumed: false, urls: created.multiParts };
   }
 
   private async hash(): Promise<FilePlan> {
@@ -305,6 +311,10 @@ class PutRun {
     }
     if (error instanceof ApiError) {
       this.note(`error: ${error.message} (X-Traceid ${error.traceId ?? this.context.traceId})`);
+      const hint = hintFor(error.code, this.options);
+      if (hint !== undefined) {
+        this.note(hint);
+      }
     } else {
       this.note(`error: ${describeError(error)} (X-Traceid ${this.context.traceId})`);
     }
@@ -318,6 +328,31 @@ class PutRun {
     this.progress.end();
     this.context.stderr.write(`${message}\n`);
   }
+}
+
+// What to check when the service refused the credentials or the place.
+function hintFor(code: number, options: PutOptions): string | undefined {
+  const app = options.credentials.kind === 'app';
+  if (code === ApiCodes.InvalidCredentials) {
+    return app
+      ? "check --app-id and --app-secret, and this machine's clock (X-Date must be at most 15 minutes old)"
+      : 'the token is unknown or has expired';
+  }
+  if (code === ApiCodes.NoPermission) {
+    const where = options.shareFolder === null ? '' : ` into shared folder ${options.shareFolder}`;
+    return `${app ? `user ${options.credentials.userId}` : 'this session'} may not upload${where}`;
+  }
+  return undefined;
+}
+
+function partRequestOf(part: PlannedPart): PartRequest {
+  const hashCtx = hashCtxOf(part);
+  return {
+    partNumber: part.partNumber,
+    partSize: part.partSize,
+    partOffset: part.partOffset,
+    ...(hashCtx === undefined ? {} : { hashCtx }),
+  };
 }
 
 function secondsOf(ms: number): string {

@@ -14,6 +14,7 @@ function sampleState(overrides: Partial<ResumeState> = {}): ResumeState {
   const partSize = 5 * MIB;
   return {
     url: 'http://127.0.0.1:3000',
+    shareFolder: null,
     fileId: 'FiSample',
     fileName: 'a.bin',
     size,
@@ -36,6 +37,14 @@ describe(parseState.name, () => {
   it('reads back what it wrote', () => {
     const state = sampleState({ done: [3, 1] });
     assert.deepEqual(parseState(serializeState(state)), { ...state, done: [1, 3] });
+    const shared = sampleState({ shareFolder: 'sf-1' });
+    assert.deepEqual(parseState(serializeState(shared)), shared);
+  });
+
+  it('reads a state written before shared folders as one without', () => {
+    const stored = JSON.parse(serializeState(sampleState())) as Record<string, unknown>;
+    assert.equal('shareFolder' in stored, false);
+    assert.deepEqual(parseState(JSON.stringify(stored)), sampleState());
   });
 
   it('explains, rather than throws, what it cannot use', () => {
@@ -47,7 +56,9 @@ describe(parseState.name, () => {
       ['null', 'not a JSON object'],
       [JSON.stringify({ name: 'my-package', version: '1.0.0' }), 'not a koodrive upload state'],
       [JSON.stringify({ ...good, version: 2 }), 'state version 2, this client reads 1'],
+      [JSON.stringify({ ...good, version: 0 }), 'state version 0, this client reads 1'],
       [JSON.stringify({ ...good, fileId: 7 }), 'url, fileId or fileName missing'],
+      [JSON.stringify({ ...good, shareFolder: 7 }), 'shareFolder is not a string'],
       [JSON.stringify({ ...good, size: -1 }), 'size, mtimeMs or partSize missing'],
       [JSON.stringify({ ...good, sha256: 'xyz' }), 'sha256 missing'],
       [JSON.stringify({ ...good, partSize: 1 }), 'more than 10000 parts'],
@@ -90,6 +101,22 @@ describe(readState.name, () => {
     assert.deepEqual(touched, { kind: 'ignored', reason: 'the file changed since (size or modification time)' });
     const grown = await readState(path, { ...state, size: state.size + 1 });
     assert.equal(grown.kind, 'ignored');
+  });
+
+  it('ignores a state for another shared folder, or for none', async () => {
+    const path = join(dir, 'shared.bin.koodrive-upload.json');
+    const state = sampleState({ shareFolder: 'sf-1' });
+    await writeFile(path, serializeState(state));
+    assert.deepEqual(await readState(path, state), { kind: 'found', state });
+    assert.deepEqual(await readState(path, { ...state, shareFolder: null }), {
+      kind: 'ignored',
+      reason: 'it is for an upload into shared folder sf-1',
+    });
+    await writeFile(path, serializeState(sampleState()));
+    assert.deepEqual(await readState(path, state), {
+      kind: 'ignored',
+      reason: 'it is for an upload outside any shared folder',
+    });
   });
 
   it('ignores a corrupt or foreign state file', async () => {

@@ -1,7 +1,7 @@
 // What lets an interrupted upload go on: a small JSON file beside the uploaded file
-// (`<file>.koodrive-upload.json`) naming the task (server, fileId), the file as it was hashed
-// (size, mtime), the plan (part size, sha256, the SHA-256 state before each part) and the parts
-// already uploaded. Written whole to a temporary file and renamed over the old one, so a reader
+// (`<file>.koodrive-upload.json`) naming the task (server, shared folder, fileId), the file as it
+// was hashed (size, mtime), the plan (part size, sha256, the SHA-256 state before each part) and the
+// parts already uploaded. Written whole to a temporary file and renamed over the old one, so a reader
 // never sees half a state. Anything unreadable, foreign or stale is ignored: the upload starts over.
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -15,6 +15,8 @@ const VERSION = 1;
 
 export interface ResumeState {
   readonly url: string;
+  // the shared folder the task was created in (it is reached only through it); null: none
+  readonly shareFolder: string | null;
   readonly fileId: string;
   readonly fileName: string;
   readonly size: number;
@@ -25,9 +27,10 @@ export interface ResumeState {
   readonly done: readonly number[];
 }
 
-// How the file is now, to compare with the state's.
+// How the file is now (and where it goes), to compare with the state's.
 export interface FileIdentity {
   readonly url: string;
+  readonly shareFolder: string | null;
   readonly size: number;
   readonly mtimeMs: number;
 }
@@ -42,11 +45,13 @@ export function statePathFor(file: string): string {
 }
 
 // The state file as stored: each part's starting state as 64 hex digits (the 8 words of its
-// hashCtx), its offset and size following from the size and part size.
+// hashCtx), its offset and size following from the size and part size. `shareFolder` is left out
+// for none, as the states written before shared folders were.
 interface StoredState {
   kind: typeof KIND;
   version: typeof VERSION;
   url: string;
+  shareFolder?: string;
   fileId: string;
   fileName: string;
   size: number;
@@ -62,6 +67,7 @@ export function serializeState(state: ResumeState): string {
     kind: KIND,
     version: VERSION,
     url: state.url,
+    ...(state.shareFolder === null ? {} : { shareFolder: state.shareFolder }),
     fileId: state.fileId,
     fileName: state.fileName,
     size: state.size,
@@ -93,9 +99,12 @@ export function parseState(text: string): ResumeState | string {
   if (stored.version !== VERSION) {
     return `state version ${String(stored.version)}, this client reads ${VERSION}`;
   }
-  const { url, fileId, fileName, size, mtimeMs, partSize, sha256, states, done } = stored;
+  const { url, shareFolder = null, fileId, fileName, size, mtimeMs, partSize, sha256, states, done } = stored;
   if (typeof url !== 'string' || typeof fileId !== 'string' || fileId === '' || typeof fileName !== 'string') {
     return 'url, fileId or fileName missing';
+  }
+  if (shareFolder !== null && typeof shareFolder !== 'string') {
+    return 'shareFolder is not a string';
   }
   if (!isWhole(size) || !isWhole(partSize) || partSize === 0 || typeof mtimeMs !== 'number') {
     return 'size, mtimeMs or partSize missing';
@@ -125,7 +134,18 @@ export function parseState(text: string): ResumeState | string {
   if (!Array.isArray(done) || !done.every((n) => isWhole(n) && n >= 1 && n <= plans.length)) {
     return 'done parts missing or out of range';
   }
-  return { url, fileId, fileName, size, mtimeMs, partSize, sha256, parts, done: [...new Set(done as number[])] };
+  return {
+    url,
+    shareFolder,
+    fileId,
+    fileName,
+    size,
+    mtimeMs,
+    partSize,
+    sha256,
+    parts,
+    done: [...new Set(done as number[])],
+  };
 }
 
 // The state beside the file, if it is one for this file as it is now, on this server.
@@ -145,6 +165,10 @@ export async function readState(path: string, now: FileIdentity): Promise<StateR
   }
   if (state.url !== now.url) {
     return { kind: 'ignored', reason: `it is for another server (${state.url})` };
+  }
+  if (state.shareFolder !== now.shareFolder) {
+    const where = state.shareFolder === null ? 'outside any shared folder' : `into shared folder ${state.shareFolder}`;
+    return { kind: 'ignored', reason: `it is for an upload ${where}` };
   }
   if (state.size !== now.size || state.mtimeMs !== now.mtimeMs) {
     return { kind: 'ignored', reason: 'the file changed since (size or modification time)' };
