@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', '.out/**', 'node_modules/**', 'libs/database/src/generated/**', '.services/**', 'prisma.config.ts'] },
+  { ignores: ['dist/**', '.out/**', '.out-*/**', 'node_modules/**', 'libs/database/src/generated/**', '.services/**', 'prisma.config.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -28,7 +28,10 @@ export class ServiceProcess {
     });
     const service = new ServiceProcess(child, `http://127.0.0.1:${port}`);
     const listening = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`service did not start:\n${service.output}`)), 30_000);
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`service did not start:\n${service.output}`));
+      }, 30_000);
       const onData = (chunk: Buffer): void => {
         service.output += chunk.toString();
         if (service.output.includes('listening on')) {

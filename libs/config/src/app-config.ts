@@ -19,6 +19,8 @@ export interface AppConfig {
   readonly redisUrl: string | undefined;
   // where the embedded parts keep their data (PGlite's database, the local-disk object store)
   readonly dataDir: string;
+  // embedded only (REDIS_URL unset): the demo user's token; unset, a fresh one is printed at boot
+  readonly demoToken: string | undefined;
   readonly s3: {
     // unset: objects are kept on local disk under dataDir (parts go through the service)
     readonly endpoint: string | undefined;
@@ -168,6 +170,14 @@ export const REQUIRED_IN_PRODUCTION = [
   'PART_URL_SECRET',
 ] as const;
 
+function demoToken(r: Reader): string | undefined {
+  const token = r.optional('DEMO_TOKEN');
+  if (token !== undefined && !/^[\x21-\x7E]{16,4096}$/.test(token)) {
+    r.problems.push('DEMO_TOKEN must be 16 or more printable ASCII characters without spaces');
+  }
+  return token;
+}
+
 // APP_CREDENTIALS (the JSON itself) or APP_CREDENTIALS_FILE (a file holding it, e.g. a mounted
 // Kubernetes Secret); neither: no app may sign in.
 function appCredentials(r: Reader): ReadonlyMap<string, AppCredential> {
@@ -238,6 +248,7 @@ export function loadConfig(env: Env): AppConfig {
     databasePoolSize: r.int('DATABASE_POOL_SIZE', 10, 1, 200),
     redisUrl: r.url('REDIS_URL', undefined, ['redis:', 'rediss:']),
     dataDir: r.string('DATA_DIR', '.data'),
+    demoToken: demoToken(r),
     s3: {
       endpoint: s3Endpoint,
       publicEndpoint: r.url('S3_PUBLIC_ENDPOINT', undefined, ['http:', 'https:']),

@@ -3,7 +3,7 @@
 import { Injectable } from '@nestjs/common';
 import { ApiCode } from '@koodrive/errors';
 import { isUniqueViolation, translateDatabaseErrors } from './database-errors.js';
-import type { FilePart as FilePartRow, File as FileRow } from './generated/prisma/client.js';
+import { Prisma, type FilePart as FilePartRow, type File as FileRow } from './generated/prisma/client.js';
 import { PrismaService } from './prisma.service.js';
 import type { NewUploadFile, PartPlan, PartPut, PartRecord, UploadedPartHash, UploadFile } from './upload-file.js';
 
@@ -159,19 +159,7 @@ export class FileRepository {
           SELECT id FROM files
            WHERE id = ${fileId} AND status = 'UPLOADING' AND expires_at > now()
              FOR SHARE
-        ), saved AS (
-          INSERT INTO file_parts (file_id, part_number, part_size, part_offset, hash_ctx, requested_at, via_service_only)
-          SELECT open.id, p.part_number, p.part_size, p.part_offset, p.hash_ctx, now(), ${viaService}
-            FROM open,
-                 unnest(${parts.map((p) => p.partNumber)}::int[], ${parts.map((p) => p.partSize)}::bigint[],
-                        ${parts.map((p) => p.partOffset)}::bigint[], ${parts.map((p) => p.hashCtx)}::text[])
-                   AS p(part_number, part_size, part_offset, hash_ctx)
-          ON CONFLICT (file_id, part_number) DO UPDATE
-             SET part_size = EXCLUDED.part_size, part_offset = EXCLUDED.part_offset, hash_ctx = EXCLUDED.hash_ctx,
-                 requested_at = EXCLUDED.requested_at,
-                 via_service_only = file_parts.via_service_only AND EXCLUDED.via_service_only
-          RETURNING 1
-        )
+        ), saved AS (${upsertPlans(Prisma.sql`SELECT id FROM open`, parts, viaService)} RETURNING 1)
         SELECT (SELECT count(*) FROM open)::int AS n`,
     );
     return rows[0]?.n === 1;
@@ -512,16 +500,7 @@ export class FileRepository {
             await tx.outboxEvent.create({ data: fileCompletedEvent(row, completedTrace) });
           }
           if (parts !== undefined && parts.plans.length > 0) {
-            await tx.filePart.createMany({
-              data: parts.plans.map((plan) => ({
-                fileId: row.id,
-                partNumber: plan.partNumber,
-                partSize: BigInt(plan.partSize),
-                partOffset: plan.partOffset === null ? null : BigInt(plan.partOffset),
-                hashCtx: plan.hashCtx,
-                viaServiceOnly: parts.viaService,
-              })),
-            });
+            await tx.$executeRaw(upsertPlans(Prisma.sql`SELECT ${row.id}`, parts.plans, parts.viaService));
           }
         }),
       );
@@ -529,6 +508,22 @@ export class FileRepository {
       throw isUniqueViolation(error) ? new FileNameTakenError() : error;
     }
   }
+}
+
+// One statement recording many part plans of the file `fileIdQuery` selects (its single row).
+// A URL straight to storage clears a part's viaServiceOnly for good.
+function upsertPlans(fileIdQuery: Prisma.Sql, plans: readonly PartPlan[], viaService: boolean): Prisma.Sql {
+  return Prisma.sql`
+    INSERT INTO file_parts (file_id, part_number, part_size, part_offset, hash_ctx, requested_at, via_service_only)
+    SELECT f.id, p.part_number, p.part_size, p.part_offset, p.hash_ctx, now(), ${viaService}
+      FROM (${fileIdQuery}) AS f(id),
+           unnest(${plans.map((p) => p.partNumber)}::int[], ${plans.map((p) => p.partSize)}::bigint[],
+                  ${plans.map((p) => p.partOffset)}::bigint[], ${plans.map((p) => p.hashCtx)}::text[])
+             AS p(part_number, part_size, part_offset, hash_ctx)
+    ON CONFLICT (file_id, part_number) DO UPDATE
+       SET part_size = EXCLUDED.part_size, part_offset = EXCLUDED.part_offset, hash_ctx = EXCLUDED.hash_ctx,
+           requested_at = EXCLUDED.requested_at,
+           via_service_only = file_parts.via_service_only AND EXCLUDED.via_service_only`;
 }
 
 function toUploadFile(row: FileRow): UploadFile {

@@ -13,9 +13,11 @@ const DEMO_SESSION: SessionRecord = Object.freeze({
   scopes: Object.freeze([UPLOAD_SCOPE]),
 });
 
-// Opens the demo session under a fresh token and answers the token.
-export async function openDemoSession(sessions: SessionStore): Promise<string> {
-  const token = randomBytes(32).toString('base64url');
+// Opens the demo session under `token` (DEMO_TOKEN), or a fresh one, and answers the token.
+export async function openDemoSession(
+  sessions: SessionStore,
+  token = randomBytes(32).toString('base64url'),
+): Promise<string> {
   // Unlike a KooDrive session (20 idle minutes), the demo session lasts as long as the process:
   // someone trying the service should not lose the token printed at boot after a break.
   await sessions.put(token, DEMO_SESSION, Number.POSITIVE_INFINITY);

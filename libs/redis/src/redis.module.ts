@@ -105,6 +105,7 @@ export class RedisModule implements OnApplicationBootstrap, OnApplicationShutdow
   constructor(
     @InjectRedis() private readonly redis: Redis | null,
     @Inject(SESSION_STORE) private readonly sessions: SessionStore,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -112,7 +113,7 @@ export class RedisModule implements OnApplicationBootstrap, OnApplicationShutdow
       return;
     }
     this.logger.log('embedded sessions, rate limits and events: in process (REDIS_URL unset)');
-    const token = await openDemoSession(this.sessions);
+    const token = await openDemoSession(this.sessions, this.config.demoToken);
     // plain text, not a JSON log line, so a shell can paste it (eval, grep, cut)
     process.stdout.write(`KOODRIVE_TOKEN=${token}\n`);
   }

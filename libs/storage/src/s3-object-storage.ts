@@ -13,7 +13,6 @@ import {
   type S3ClientConfig,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { AppConfig } from '@koodrive/config';
 import { DependencyUnavailableError } from '@koodrive/errors';
@@ -29,6 +28,7 @@ import {
   UploadNotFoundError,
 } from './object-storage.js';
 import { getRangeInto, RangeGetStatusError } from './range-get.js';
+import { SigV4Presigner } from './sigv4-presigner.js';
 
 // RGW answers calls on an unknown or finished multipart upload with NoSuchKey, AWS with NoSuchUpload
 const NOT_FOUND_UPLOAD = new Set(['NoSuchUpload', 'NoSuchKey']);
@@ -42,10 +42,10 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE
 export class S3ObjectStorage implements ObjectStorage {
   readonly presignsParts = true;
   private readonly client: S3Client;
-  private readonly presigner: S3Client;
-  // signs the read-back's GETs and never sends anything itself, so the SDK's instrumentation (which
-  // hooks a client's first send) makes no span for a signature: the GET's span is readInto's own
-  private readonly readSigner: S3Client;
+  // part URLs, for the endpoint clients reach the store at
+  private readonly partSigner: SigV4Presigner;
+  // the read-back's GETs, for the service's own endpoint
+  private readonly readSigner: SigV4Presigner;
   private readonly bucket: string;
 
   constructor(config: AppConfig['s3']) {
@@ -59,12 +59,23 @@ export class S3ObjectStorage implements ObjectStorage {
         ? { credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey } }
         : {}),
     };
+    if (config.endpoint === undefined) {
+      throw new Error('S3ObjectStorage needs S3_ENDPOINT');
+    }
     this.bucket = config.bucket;
     this.client = new S3Client({ ...base, endpoint: config.endpoint });
-    this.readSigner = new S3Client({ ...base, endpoint: config.endpoint });
+    // the SDK's credentials as they are now (static, or its provider chain's, refreshed as they expire)
+    const signer = (endpoint: string): SigV4Presigner =>
+      new SigV4Presigner({
+        endpoint,
+        bucket: config.bucket,
+        region: config.region,
+        forcePathStyle: config.forcePathStyle,
+        credentials: () => this.client.config.credentials(),
+      });
+    this.readSigner = signer(config.endpoint);
     // clients may reach the store under another name than the service does
-    this.presigner =
-      config.publicEndpoint === undefined ? this.client : new S3Client({ ...base, endpoint: config.publicEndpoint });
+    this.partSigner = signer(config.publicEndpoint ?? config.endpoint);
   }
 
   async createMultipartUpload(key: string, metadata: Readonly<Record<string, string>>): Promise<string> {
@@ -78,11 +89,12 @@ export class S3ObjectStorage implements ObjectStorage {
   }
 
   presignUploadPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string> {
-    return getSignedUrl(
-      this.presigner,
-      new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber }),
-      { expiresIn: expiresInSeconds },
-    );
+    return this.partSigner.presign({
+      method: 'PUT',
+      key,
+      query: { partNumber: String(partNumber), uploadId, 'x-id': 'UploadPart' },
+      expiresInSeconds,
+    });
   }
 
   async uploadPart(
@@ -194,8 +206,11 @@ export class S3ObjectStorage implements ObjectStorage {
   // node's HTTP client under the SDK costs the reader a core.
   async readInto(key: string, start: number, into: Buffer, options: ReadIntoOptions = {}): Promise<void> {
     const url = new URL(
-      await getSignedUrl(this.readSigner, new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
-        expiresIn: READ_URL_SECONDS,
+      await this.readSigner.presign({
+        method: 'GET',
+        key,
+        query: { 'x-id': 'GetObject' },
+        expiresInSeconds: READ_URL_SECONDS,
       }),
     );
     // the span the SDK's instrumentation would have made, with the range it asked for
@@ -254,10 +269,6 @@ export class S3ObjectStorage implements ObjectStorage {
 
   destroy(): void {
     this.client.destroy();
-    this.readSigner.destroy();
-    if (this.presigner !== this.client) {
-      this.presigner.destroy();
-    }
   }
 
   // One place where S3's errors become ours.
