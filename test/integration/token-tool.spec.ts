@@ -34,7 +34,25 @@ describe('npm run token', () => {
     assert.equal(await testRedis().exists(`koodrive:session:${token}`), 0);
   });
 
-  it('refuses to run without --user', async () => {
+  it('--app prints a credential pair and the APP_CREDENTIALS entry, and writes the user record asked for', async () => {
+    const { stdout } = await run(process.execPath, [
+      'tools/token.ts',
+      '--app',
+      'app-7',
+      '--user',
+      'op-2',
+      '--container',
+      'c-2',
+    ]);
+    const secret = /^AppSecret: ([A-Za-z0-9_-]{43})$/m.exec(stdout)?.[1];
+    assert.ok(secret !== undefined, stdout);
+    assert.match(stdout, /^AppId: app-7$/m);
+    const entry = stdout.split('\n').find((line) => line.startsWith('"app-7": '));
+    assert.deepEqual(JSON.parse(`{${entry!}}`), { 'app-7': { secret, scopes: ['file.upload'] } });
+    assert.deepEqual(JSON.parse((await testRedis().get('koodrive:user:op-2'))!), { containerId: 'c-2' });
+  });
+
+  it('refuses to run without --user or --app', async () => {
     await assert.rejects(run(process.execPath, ['tools/token.ts']), (error: { code?: number }) => error.code === 2);
   });
 });

@@ -77,7 +77,12 @@ export interface TestUser {
 }
 
 // A user with a session in Redis, as KooDrive's session service would write it.
-export async function newUser(scopes: readonly string[] = [UPLOAD_SCOPE], redis = testRedis()): Promise<TestUser> {
+// `record`: more of the session record (sharedFolders).
+export async function newUser(
+  scopes: readonly string[] = [UPLOAD_SCOPE],
+  redis = testRedis(),
+  record: Readonly<Record<string, unknown>> = {},
+): Promise<TestUser> {
   const user = {
     userId: `u-${randomUUID()}`,
     containerId: `c-${randomUUID()}`,
@@ -85,7 +90,7 @@ export async function newUser(scopes: readonly string[] = [UPLOAD_SCOPE], redis 
   };
   await redis.set(
     sessionKey(user.token),
-    JSON.stringify({ userId: user.userId, containerId: user.containerId, scopes }),
+    JSON.stringify({ userId: user.userId, containerId: user.containerId, scopes, ...record }),
     'EX',
     SESSION_TTL_SECONDS,
   );

@@ -59,7 +59,14 @@ export class CreateUploadService {
     const parentFolder = asked === undefined || asked === 'root' ? (principal.shareFolderId ?? 'root') : asked;
     // checked before anything is created: bad parts change nothing
     const plans = this.partUrls.plan(dto.length, requestedParts(dto), []);
-    const answer = { parentFolder: [parentFolder], containerId: principal.containerId, exist: false, multiParts: [] };
+    // in API.md's order
+    const answer = (fields: Pick<CreateUploadResult, 'fileId' | 'uploadId' | 'fileName' | 'rapidUpload'>) => ({
+      ...fields,
+      parentFolder: [parentFolder],
+      containerId: principal.containerId,
+      exist: false,
+      multiParts: [] as PartUrl[],
+    });
 
     if (dto.autoRename === AUTO_RENAME_REUSE && dto.sha256 !== undefined) {
       const existing = await this.files.findCompletedByNameAndDigest(
@@ -69,7 +76,10 @@ export class CreateUploadService {
         dto.sha256,
       );
       if (existing !== null) {
-        return { ...answer, fileId: existing, uploadId: '', fileName: dto.fileName, rapidUpload: false, exist: true };
+        return {
+          ...answer({ fileId: existing, uploadId: '', fileName: dto.fileName, rapidUpload: false }),
+          exist: true,
+        };
       }
     }
     const held = await this.heldContent(principal, dto);
@@ -85,7 +95,7 @@ export class CreateUploadService {
       held === null ? { plans, via } : null,
       xTraceid,
     );
-    const created = { ...answer, fileId: file.id, uploadId: uploadId ?? '', fileName, rapidUpload: held !== null };
+    const created = answer({ fileId: file.id, uploadId: uploadId ?? '', fileName, rapidUpload: held !== null });
     if (uploadId === null || plans.length === 0) {
       return created;
     }
