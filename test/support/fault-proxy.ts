@@ -2,13 +2,21 @@
 // It forwards bytes both ways and can:
 // - be stopped and restarted (`stop()`/`start()`): every connection is reset and the port refuses
 //   connections while stopped, as when the dependency's process is down;
+// - be frozen (`freeze()`/`thaw()`): connections are still accepted but no byte moves either way
+//   until thawed, as when the dependency's process is SIGSTOPped or the network black-holes;
+// - cut connections with a TCP RST on both sides: every one open now (`cutConnections()`), or the
+//   first to pass a given number of bytes from upstream (`cutAfterUpstreamBytes()`), mid-answer;
 // - for HTTP upstreams (S3), read the request lines going through, count them, and apply a fault
 //   to the requests a rule matches: reset the connection before the request is forwarded, after
 //   the whole response came back from upstream but before the client sees it (the work was done,
-//   the answer is lost), or part way through the response body (the connection is cut: see reset()); run a hook (`onAnswered`) at
-//   that moment (the crash tests SIGKILL the service there); or hold the response until released.
+//   the answer is lost), or part way through the response body (the connection is cut: see
+//   reset()); run a hook (`onAnswered`) at that moment (the crash tests SIGKILL the service
+//   there); hold the response until released; or answer the request itself, never forwarding it
+//   (`answer`, e.g. `s3ErrorAnswer(503, 'SlowDown', …)`).
 // The service's HTTP client does not pipeline, so a request's response is what upstream sends
 // after the request, up to its Content-Length (or the last chunk).
+// bench/load.ts runs this file with Node's type stripping: erasable syntax only, node built-ins only.
+import { STATUS_CODES } from 'node:http';
 import { type AddressInfo, type Server, type Socket, createServer, connect } from 'node:net';
 
 export interface SeenRequest {
@@ -26,7 +34,17 @@ export type Fault =
   // the client gets the first `afterBytes` bytes of the response, then a reset
   | { readonly kind: 'reset-mid-response'; readonly afterBytes: number }
   // the full response is held back until `release` resolves, then passed on
-  | { readonly kind: 'hold'; readonly release: Promise<void>; readonly onHeld?: () => void };
+  | { readonly kind: 'hold'; readonly release: Promise<void>; readonly onHeld?: () => void }
+  // upstream never sees the request: the proxy answers it with this status, body and headers
+  // (Content-Length and Connection are the proxy's own); see HttpExchange.answer()
+  | {
+      readonly kind: 'answer';
+      readonly status: number;
+      readonly body?: string;
+      readonly headers?: Readonly<Record<string, string>>;
+    };
+
+export type AnswerFault = Extract<Fault, { kind: 'answer' }>;
 
 interface Rule {
   readonly match: (request: SeenRequest) => boolean;
@@ -34,14 +52,23 @@ interface Rule {
   remaining: number;
 }
 
+// cutAfterUpstreamBytes(): one trap for every connection, spent by the first that springs it
+interface CutTrap {
+  readonly bytes: number;
+  readonly onCut: (() => void) | undefined;
+  armed: boolean;
+}
+
 const HEAD_END = Buffer.from('\r\n\r\n');
 
 export class FaultProxy {
   readonly requests: SeenRequest[] = [];
   private readonly rules: Rule[] = [];
-  private readonly sockets = new Set<Socket>();
+  private readonly connections = new Set<Connection>();
   private server: Server | undefined;
   private port = 0;
+  private frozen = false;
+  private trap: CutTrap | undefined;
   // plain fields, not parameter properties: bench/load.ts runs this file with Node's type stripping
   private readonly target: { host: string; port: number };
   private readonly http: boolean;
@@ -72,8 +99,10 @@ export class FaultProxy {
     this.rules.push({ match, fault, remaining: times });
   }
 
+  // Drops the rules and disarms cutAfterUpstreamBytes(); a freeze stays until thaw().
   clearFaults(): void {
     this.rules.length = 0;
+    this.disarm();
   }
 
   count(match: (request: SeenRequest) => boolean): number {
@@ -81,7 +110,7 @@ export class FaultProxy {
   }
 
   async start(): Promise<void> {
-    const server = createServer((client) => this.accept(client));
+    const server = createServer({ noDelay: true }, (client) => this.accept(client));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.port, '127.0.0.1', () => resolve());
@@ -91,34 +120,76 @@ export class FaultProxy {
   }
 
   // The dependency goes away: open connections are reset, new ones refused until start().
+  // A freeze outlives it.
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    for (const socket of this.sockets) {
-      reset(socket);
+    for (const connection of this.connections) {
+      reset(connection.client);
+      reset(connection.upstream);
     }
-    this.sockets.clear();
+    this.connections.clear();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   }
 
-  private accept(client: Socket): void {
-    const upstream = connect(this.target);
-    this.track(client);
-    this.track(upstream);
-    const kill = (): void => {
-      reset(client);
-      upstream.destroy();
-    };
-    client.on('error', kill);
-    upstream.on('error', kill);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroySoon());
-    if (!this.http) {
-      client.pipe(upstream);
-      upstream.pipe(client);
-      return;
+  // Until thaw(), no byte moves either way on any connection, open now or accepted meanwhile
+  // (those still reach upstream's listener). What arrives waits, in order, and flows on thaw().
+  freeze(): void {
+    this.frozen = true;
+    for (const connection of this.connections) {
+      connection.freeze();
     }
-    new HttpExchange(client, upstream, (request) => this.seen(request));
+  }
+
+  thaw(): void {
+    this.frozen = false;
+    for (const connection of this.connections) {
+      connection.thaw();
+    }
+  }
+
+  // A connection cut mid-query: every connection open now is reset (RST) on both sides, the
+  // client's and upstream's; new connections are accepted as usual.
+  cutConnections(): void {
+    for (const connection of this.connections) {
+      connection.cut();
+    }
+  }
+
+  // One-shot, to cut a PostgreSQL or Redis connection mid-answer: the first connection (open now,
+  // or opened before the trap is spent) to pass `bytes` more bytes from upstream to its client,
+  // counted from this call or from its opening, has exactly those passed, then is reset (RST) on
+  // both sides and `onCut` runs. No other connection is touched. With 0 the next upstream chunk
+  // is dropped and its connection cut. A new call replaces an unspent trap; clearFaults() disarms.
+  cutAfterUpstreamBytes(bytes: number, onCut?: () => void): void {
+    this.disarm();
+    const trap: CutTrap = { bytes, onCut, armed: true };
+    this.trap = trap;
+    for (const connection of this.connections) {
+      connection.arm(trap);
+    }
+  }
+
+  private disarm(): void {
+    if (this.trap !== undefined) {
+      this.trap.armed = false;
+    }
+    this.trap = undefined;
+  }
+
+  private accept(client: Socket): void {
+    const upstream = connect({ ...this.target, noDelay: true });
+    const connection = new Connection(client, upstream, this.frozen);
+    this.connections.add(connection);
+    client.on('close', () => this.connections.delete(connection));
+    if (this.trap?.armed === true) {
+      connection.arm(this.trap);
+    }
+    if (this.http) {
+      new HttpExchange(connection, (request) => this.seen(request));
+    } else {
+      connection.pipe();
+    }
   }
 
   private seen(request: SeenRequest): Fault | undefined {
@@ -130,10 +201,147 @@ export class FaultProxy {
     rule.remaining--;
     return rule.fault;
   }
+}
 
-  private track(socket: Socket): void {
-    this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket));
+interface Queued {
+  readonly to: Socket;
+  readonly chunk: Buffer;
+  readonly done: (() => void) | undefined;
+}
+
+// One accepted connection and its upstream. Every byte forwarded goes through send(): kept there
+// while frozen, else written with backpressure (a side is paused until the other drains).
+class Connection {
+  readonly client: Socket;
+  readonly upstream: Socket;
+  private frozen = false;
+  // about to be cut: nothing more is forwarded
+  private halted = false;
+  private readonly queued: Queued[] = [];
+  private readonly stalled = new Set<Socket>();
+  private trap: CutTrap | undefined;
+  private passed = 0;
+
+  constructor(client: Socket, upstream: Socket, frozen: boolean) {
+    this.client = client;
+    this.upstream = upstream;
+    if (frozen) {
+      this.freeze(); // before any 'data' listener, which would set the sockets flowing
+    }
+    const kill = (): void => {
+      reset(client);
+      upstream.destroy();
+    };
+    client.on('error', kill);
+    upstream.on('error', kill);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroySoon());
+  }
+
+  // raw TCP: bytes flow as they come
+  pipe(): void {
+    this.client.on('data', (chunk: Buffer) => this.up(chunk));
+    this.upstream.on('data', (chunk: Buffer) => this.down(chunk));
+  }
+
+  up(chunk: Buffer): void {
+    this.send(this.upstream, chunk, undefined);
+  }
+
+  // Bytes from upstream to the client: what cutAfterUpstreamBytes() counts.
+  down(chunk: Buffer, done?: () => void): void {
+    const trap = this.trap;
+    if (trap === undefined || !trap.armed) {
+      this.send(this.client, chunk, done);
+      return;
+    }
+    const left = trap.bytes - this.passed;
+    if (chunk.length < left) {
+      this.passed += chunk.length;
+      this.send(this.client, chunk, done);
+      return;
+    }
+    trap.armed = false;
+    this.send(this.client, chunk.subarray(0, Math.max(left, 0)), () => {
+      this.cut();
+      trap.onCut?.();
+    });
+    this.halt();
+  }
+
+  // the proxy's own bytes to the client (an answer fault): not counted as upstream's
+  answer(bytes: Buffer, done?: () => void): void {
+    this.send(this.client, bytes, done);
+  }
+
+  arm(trap: CutTrap): void {
+    this.trap = trap;
+    this.passed = 0;
+  }
+
+  // Paused sockets read no further than their buffers, then leave the rest in the kernel's.
+  freeze(): void {
+    this.frozen = true;
+    this.client.pause();
+    this.upstream.pause();
+  }
+
+  thaw(): void {
+    this.frozen = false;
+    for (const { to, chunk, done } of this.queued.splice(0)) {
+      this.write(to, chunk, done);
+    }
+    this.resume();
+  }
+
+  // Nothing more passes either way: the connection is about to be cut.
+  halt(): void {
+    this.halted = true;
+    this.client.pause();
+    this.upstream.pause();
+  }
+
+  cut(): void {
+    rst(this.client);
+    rst(this.upstream);
+  }
+
+  private send(to: Socket, chunk: Buffer, done: (() => void) | undefined): void {
+    if (this.halted) {
+      return;
+    }
+    if (this.frozen) {
+      this.queued.push({ to, chunk, done });
+      return;
+    }
+    this.write(to, chunk, done);
+  }
+
+  private write(to: Socket, chunk: Buffer, done: (() => void) | undefined): void {
+    if (to.write(chunk, done) || to.destroyed) {
+      return;
+    }
+    const from = to === this.client ? this.upstream : this.client;
+    if (this.stalled.has(from)) {
+      return;
+    }
+    this.stalled.add(from);
+    from.pause();
+    to.once('drain', () => {
+      this.stalled.delete(from);
+      this.resume();
+    });
+  }
+
+  private resume(): void {
+    if (this.frozen || this.halted) {
+      return;
+    }
+    for (const socket of [this.client, this.upstream]) {
+      if (!this.stalled.has(socket)) {
+        socket.resume();
+      }
+    }
   }
 }
 
@@ -141,35 +349,40 @@ export class FaultProxy {
 // request, the upstream's bytes into its response.
 class HttpExchange {
   private pending = Buffer.alloc(0);
-  // request body bytes still to pass before the next request head
+  // request body bytes still to pass (or drop) before the next request head
   private bodyLeft = 0;
-  // gave up parsing (a chunked request body): bytes just flow
-  private opaque = false;
+  // the body under way is that of a request the proxy answered itself: dropped
+  private dropBody = false;
+  // what becomes of the client's bytes: parsed into requests; or, parsing given up, forwarded as
+  // they come (after a chunked request body) or dropped (after an answer closing the connection)
+  private mode: 'parse' | 'forward' | 'drop' = 'parse';
   private fault: Fault | undefined;
   private faultedMethod = '';
   private response = Buffer.alloc(0);
-  private readonly client: Socket;
-  private readonly upstream: Socket;
+  private readonly connection: Connection;
   private readonly onRequest: (request: SeenRequest) => Fault | undefined;
 
-  constructor(client: Socket, upstream: Socket, onRequest: (request: SeenRequest) => Fault | undefined) {
-    this.client = client;
-    this.upstream = upstream;
+  constructor(connection: Connection, onRequest: (request: SeenRequest) => Fault | undefined) {
+    this.connection = connection;
     this.onRequest = onRequest;
-    client.on('data', (chunk: Buffer) => this.fromClient(chunk));
-    upstream.on('data', (chunk: Buffer) => this.fromUpstream(chunk));
+    connection.client.on('data', (chunk: Buffer) => this.fromClient(chunk));
+    connection.upstream.on('data', (chunk: Buffer) => this.fromUpstream(chunk));
   }
 
   private fromClient(chunk: Buffer): void {
-    if (this.opaque) {
-      this.upstream.write(chunk);
+    if (this.mode !== 'parse') {
+      if (this.mode === 'forward') {
+        this.connection.up(chunk);
+      }
       return;
     }
     this.pending = Buffer.concat([this.pending, chunk]);
     while (this.pending.length > 0) {
       if (this.bodyLeft > 0) {
         const take = Math.min(this.bodyLeft, this.pending.length);
-        this.upstream.write(this.pending.subarray(0, take));
+        if (!this.dropBody) {
+          this.connection.up(this.pending.subarray(0, take));
+        }
         this.pending = this.pending.subarray(take);
         this.bodyLeft -= take;
         continue;
@@ -179,47 +392,81 @@ class HttpExchange {
         return; // head not complete yet
       }
       const head = this.pending.subarray(0, end + HEAD_END.length);
-      const text = head.toString('latin1');
-      const [method = '', path = ''] = text.slice(0, text.indexOf('\r\n')).split(' ');
-      const range = /\r\nrange:\s*([^\r]*)/i.exec(text)?.[1];
-      this.fault = this.onRequest(range === undefined ? { method, path } : { method, path, range });
-      this.faultedMethod = method;
-      this.response = Buffer.alloc(0);
-      if (this.fault?.kind === 'reset-before') {
-        reset(this.client);
-        this.upstream.destroy();
-        return;
-      }
-      this.upstream.write(head);
       this.pending = this.pending.subarray(head.length);
-      if (/\r\ntransfer-encoding:\s*chunked/i.test(text)) {
-        this.opaque = true;
-        this.upstream.write(this.pending);
+      if (!this.request(head)) {
         return;
       }
-      this.bodyLeft = Number(/\r\ncontent-length:\s*(\d+)/i.exec(text)?.[1] ?? 0);
     }
+  }
+
+  // One request head; false when the client's bytes are no longer parsed.
+  private request(head: Buffer): boolean {
+    const text = head.toString('latin1');
+    const [method = '', path = ''] = text.slice(0, text.indexOf('\r\n')).split(' ');
+    const range = /\r\nrange:\s*([^\r]*)/i.exec(text)?.[1];
+    const fault = this.onRequest(range === undefined ? { method, path } : { method, path, range });
+    this.fault = fault;
+    this.faultedMethod = method;
+    this.response = Buffer.alloc(0);
+    const chunked = /\r\ntransfer-encoding:\s*chunked/i.test(text);
+    this.bodyLeft = chunked ? 0 : Number(/\r\ncontent-length:\s*(\d+)/i.exec(text)?.[1] ?? 0);
+    if (fault?.kind === 'reset-before') {
+      reset(this.connection.client);
+      this.connection.upstream.destroy();
+      return false;
+    }
+    if (fault?.kind === 'answer') {
+      const heldBack = this.bodyLeft > 0 && /\r\nexpect:\s*100-continue/i.test(text);
+      return this.answer(fault, method === 'HEAD', chunked || heldBack);
+    }
+    this.dropBody = false;
+    this.connection.up(head);
+    if (chunked) {
+      this.mode = 'forward';
+      this.connection.up(this.pending);
+      this.pending = Buffer.alloc(0);
+      return false;
+    }
+    return true;
+  }
+
+  // The proxy answers at once, from the head. A Content-Length body is then read and dropped, so
+  // the connection stays usable for the next request. A chunked body, or one the client may hold
+  // back (Expect: 100-continue), is not framed: the answer says Connection: close, the proxy ends
+  // the connection after it and drops whatever else the client sends.
+  private answer(fault: AnswerFault, toHead: boolean, close: boolean): boolean {
+    this.fault = undefined;
+    const client = this.connection.client;
+    this.connection.answer(answerBytes(fault, toHead, close), close ? () => client.end() : undefined);
+    if (close) {
+      this.mode = 'drop';
+      this.pending = Buffer.alloc(0);
+      return false;
+    }
+    this.dropBody = true;
+    return true;
   }
 
   private fromUpstream(chunk: Buffer): void {
     const fault = this.fault;
     if (fault === undefined) {
-      this.client.write(chunk);
+      this.connection.down(chunk);
       return;
     }
     this.response = Buffer.concat([this.response, chunk]);
     if (fault.kind === 'reset-mid-response') {
       const passed = this.response.length - chunk.length;
       if (this.response.length < fault.afterBytes) {
-        this.client.write(chunk);
+        this.connection.down(chunk);
         if (responseComplete(this.response, this.faultedMethod === 'HEAD')) {
           this.fault = undefined; // a response shorter than afterBytes goes through whole
         }
         return;
       }
-      this.client.write(chunk.subarray(0, fault.afterBytes - passed), () => reset(this.client));
+      const client = this.connection.client;
+      this.connection.down(chunk.subarray(0, fault.afterBytes - passed), () => reset(client));
       this.fault = undefined;
-      this.upstream.pause();
+      this.connection.halt();
       return;
     }
     if (!responseComplete(this.response, this.faultedMethod === 'HEAD')) {
@@ -229,12 +476,12 @@ class HttpExchange {
     this.fault = undefined;
     if (fault.kind === 'reset-after-answer') {
       fault.onAnswered?.();
-      reset(this.client);
+      reset(this.connection.client);
       return;
     }
     if (fault.kind === 'hold') {
       fault.onHeld?.();
-      void fault.release.then(() => this.client.write(response));
+      void fault.release.then(() => this.connection.down(response));
     }
   }
 }
@@ -257,11 +504,61 @@ function responseComplete(response: Buffer, toHead: boolean): boolean {
   return length === undefined ? true : body >= Number(length);
 }
 
+// An answer fault's bytes: the body's length is stated even to a HEAD, which gets no body.
+function answerBytes(fault: AnswerFault, toHead: boolean, close: boolean): Buffer {
+  const body = Buffer.from(fault.body ?? '', 'utf8');
+  const lines = [`HTTP/1.1 ${fault.status} ${STATUS_CODES[fault.status] ?? 'Unknown'}`];
+  for (const [name, value] of Object.entries(fault.headers ?? {})) {
+    if (!/^(content-length|transfer-encoding|connection)$/i.test(name)) {
+      lines.push(`${name}: ${value}`);
+    }
+  }
+  lines.push(`Content-Length: ${body.length}`);
+  if (close) {
+    lines.push('Connection: close');
+  }
+  const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+  return toHead ? head : Buffer.concat([head, body]);
+}
+
 // The connection is cut: closed at once, with no response. (Not a TCP RST through
 // resetAndDestroy(): on a socket whose peer had just died, that left a handle that never
 // closed, and the test process spinning at exit. To the service both read as ECONNRESET.)
 function reset(socket: Socket): void {
   socket.destroy();
+}
+
+// A TCP RST (SO_LINGER 0). Node cannot reset a socket whose shutdown has begun (end() called,
+// as destroySoon() and a peer's FIN do): resetAndDestroy() then fails and leaves the handle open
+// for good (see reset()). Those, and sockets not yet connected, are closed instead.
+function rst(socket: Socket): void {
+  if (socket.destroyed) {
+    return;
+  }
+  if (socket.connecting || socket.writableEnded) {
+    socket.destroy();
+    return;
+  }
+  socket.resetAndDestroy();
+}
+
+// An S3 error answer as RGW words it: s3ErrorAnswer(503, 'SlowDown', 'Please reduce your request
+// rate.'), s3ErrorAnswer(500, 'InternalError', 'We encountered an internal error. Please try again.').
+export function s3ErrorAnswer(status: number, code: string, message: string): AnswerFault {
+  const body =
+    '<?xml version="1.0" encoding="UTF-8"?>' +
+    `<Error><Code>${xmlText(code)}</Code><Message>${xmlText(message)}</Message>` +
+    '<RequestId>fault-proxy</RequestId></Error>';
+  return {
+    kind: 'answer',
+    status,
+    body,
+    headers: { 'Content-Type': 'application/xml', 'x-amz-request-id': 'fault-proxy' },
+  };
+}
+
+function xmlText(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 // Matchers for the S3 requests a service sends through the proxy (path-style addressing).
