@@ -26,6 +26,8 @@ RUN PRISMA_SCHEMA_ENGINE_BINARY=/app/package.json npm run build
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
+# a container is reached through its network, not its loopback
+ENV HOST=0.0.0.0
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --force

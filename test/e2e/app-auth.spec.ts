@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { closeTestDb, closeTestRedis, fileRow, testRedis } from '../support/harness.ts';
+import { closeTestDb, closeTestRedis, fileRow, testRedis, until } from '../support/harness.ts';
 import { ServiceProcess } from '../support/service-process.ts';
 
 const APP_ID = 'app-e2e';
@@ -156,7 +156,8 @@ describe('app authentication', () => {
       assert.equal(answer.status, 401, what);
       assert.deepEqual(answer.body, { code: 13000901, msg: 'Invalid access token.' }, what);
       assert.equal(answer.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
-      assert.match(service.output, reason, `the log says why: ${what}`);
+      // the log line may come a moment after the answer
+      await until(`the log says why: ${what}`, () => Promise.resolve(reason.test(service.output) ? true : undefined));
     }
   });
 

@@ -68,4 +68,46 @@ describe('graceful shutdown', () => {
     assert.match(service.output, /closed: in-flight requests done/);
     await assertCompletedOnce(fileId, data);
   });
+
+  it('ends within SHUTDOWN_TIMEOUT_SECONDS even with storage frozen, answering the request in flight 503', async () => {
+    service = await ServiceProcess.start({
+      S3_ENDPOINT: s3.url(realS3),
+      S3_PUBLIC_ENDPOINT: realS3,
+      SHUTDOWN_DRAIN_SECONDS: '0',
+      SHUTDOWN_TIMEOUT_SECONDS: '2',
+      // the request would wait on storage far longer than the shutdown may take
+      STORAGE_IDLE_TIMEOUT_MS: '120000',
+      LOG_LEVEL: 'info',
+    });
+    const user = await harness.newUser();
+    s3.freeze();
+    try {
+      const creating = harness.call(
+        service.baseUrl,
+        'create',
+        { fileName: 'frozen.bin', length: 10 },
+        { token: user.token },
+      );
+      await harness.until('the create waits on storage', () =>
+        Promise.resolve(
+          s3.requests.some((request) => request.method === 'POST' && request.path.includes('uploads'))
+            ? true
+            : undefined,
+        ),
+      );
+      const signalled = Date.now();
+      service.signal('SIGTERM');
+      const answer = await creating;
+      assert.equal(answer.status, 503);
+      assert.equal(answer.body.code, 13000201);
+      assert.equal(answer.headers.get('retry-after'), '5');
+      assert.ok(answer.headers.get('x-traceid'));
+      assert.notEqual(await service.exited(), 0, 'ended by the deadline, not cleanly');
+      const tookMs = Date.now() - signalled;
+      assert.ok(tookMs < 30_000, `ended ${tookMs} ms after SIGTERM`);
+      assert.match(service.output, /shutdown deadline: 1 unfinished request\(s\) answered 503/);
+    } finally {
+      s3.thaw();
+    }
+  });
 });

@@ -201,7 +201,7 @@ for (const stack of STACKS) {
         body: slowBody,
         headers: { 'content-length': String(5 * MIB) },
         duplex: 'half',
-      } as RequestInit);
+      });
       await new Promise((resolve) => setTimeout(resolve, 300));
       const second = await fetch(url!.uploadUrl, { method: 'PUT', body: data.subarray(0, 5 * MIB) });
       assert.equal(second.status, 400);

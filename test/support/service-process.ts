@@ -27,27 +27,36 @@ export class ServiceProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const service = new ServiceProcess(child, `http://127.0.0.1:${port}`);
-    const listening = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+    const onData = (chunk: Buffer): void => {
+      service.output += chunk.toString();
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code, signal) =>
+        reject(new Error(`service exited (${code ?? signal}) before it served:\n${service.output}`)),
+      ),
+    );
+    exited.catch(() => undefined);
+    // serving once /healthz answers, whatever LOG_LEVEL lets it print
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const up = await Promise.race([
+        fetch(`${service.baseUrl}/healthz`).then(
+          (response) => response.ok,
+          () => false,
+        ),
+        exited,
+      ]);
+      if (up) {
+        return service;
+      }
+      if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        reject(new Error(`service did not start:\n${service.output}`));
-      }, 30_000);
-      const onData = (chunk: Buffer): void => {
-        service.output += chunk.toString();
-        if (service.output.includes('listening on')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`service exited (${code ?? signal}) before listening:\n${service.output}`));
-      });
-    });
-    await listening;
-    return service;
+        throw new Error(`service did not start:\n${service.output}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   signal(signal: NodeJS.Signals): void {

@@ -3,6 +3,7 @@ import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig, loadAppConfig } from '@koodrive/config';
 import { DatabaseModule } from '@koodrive/database';
+import { QuotaModule } from '@koodrive/quota';
 import { RedisModule } from '@koodrive/redis';
 import { StorageModule } from '@koodrive/storage';
 import { FilesModule } from './files/files.module.js';
@@ -28,6 +29,7 @@ class ConfigModule {}
     LoggerModule.forRootAsync({ inject: [APP_CONFIG], useFactory: (config: AppConfig) => requestLogParams(config) }),
     DatabaseModule,
     RedisModule,
+    QuotaModule,
     StorageModule,
     FilesModule,
     PartsModule,

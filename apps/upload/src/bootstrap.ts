@@ -7,21 +7,25 @@ import { Logger } from 'nestjs-pino';
 import { httpRequestDuration, httpRequests } from '@koodrive/metrics';
 import { resolveXTraceid } from '@koodrive/telemetry';
 import { SwaggerModule } from '@nestjs/swagger';
-import { APP_CONFIG, type AppConfig } from '@koodrive/config';
+import { loadAppConfig } from '@koodrive/config';
 import { AppModule } from './app.module.js';
 import { PART_UPLOAD_ROUTE } from './parts/part-upload.controller.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { ShutdownState } from './health/shutdown-state.js';
 import { answerClientError } from './http/client-error.js';
 import { LARGE_BODY_LIMIT_BYTES, registerBodyParsers } from './http/json-body.js';
+import { applyBodyLimits, httpServerOptions } from './http/http-limits.js';
 import { noteRequest, requestNotes } from './http/request-log.js';
 
 export async function createApp(): Promise<NestFastifyApplication> {
+  const config = loadAppConfig();
   const adapter = new FastifyAdapter({
     // the largest a route takes; each route's own limit is set as it is registered
     bodyLimit: LARGE_BODY_LIMIT_BYTES,
-    trustProxy: true,
+    // X-Forwarded-* only from the ingress (TRUST_PROXY); a client's own would shape the part URLs
+    trustProxy: config.trustProxy.length === 0 ? false : [...config.trustProxy],
     clientErrorHandler: answerClientError,
+    ...httpServerOptions(config.http),
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
     // Fastify's own JSON parser only: bodies are JSON (a form body is 13000101, not parsed)
@@ -34,15 +38,17 @@ export async function createApp(): Promise<NestFastifyApplication> {
   // a part PUT to the service's own part URL is streamed, never parsed; any other body that is
   // not JSON stays 13000101
   registerBodyParsers(fastify, PART_UPLOAD_ROUTE);
+  applyBodyLimits(fastify, config.http);
+  const shutdown = app.get(ShutdownState);
   fastify.addHook('onRequest', async (request, reply) => {
     const xTraceid = resolveXTraceid(request.raw);
     void reply.header('x-traceid', xTraceid);
     const span = trace.getActiveSpan()?.spanContext();
     noteRequest(request.raw, { xTraceid, traceId: span?.traceId, spanId: span?.spanId });
+    shutdown.started(request.raw, reply.raw, xTraceid);
   });
   // once shutting down, every response closes its connection: a keep-alive connection would
   // otherwise hold the server's close until the client's keep-alive timeout
-  const shutdown = app.get(ShutdownState);
   fastify.addHook('onSend', async (_request, reply) => {
     if (shutdown.isDraining) {
       void reply.header('connection', 'close');
@@ -65,7 +71,7 @@ export async function createApp(): Promise<NestFastifyApplication> {
     });
   });
   // the API described, outside production
-  if (app.get<AppConfig>(APP_CONFIG).nodeEnv !== 'production') {
+  if (config.nodeEnv !== 'production') {
     SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'docs/openapi.json' });
   }
   await app.init();

@@ -8,6 +8,9 @@ const { createApp } = await import('./bootstrap.js');
 const { Logger } = await import('nestjs-pino');
 const { ShutdownState } = await import('./health/shutdown-state.js');
 
+// at the shutdown deadline, traces get this long to go out
+const TRACE_FLUSH_MS = 1_000;
+
 const config = loadAppConfig();
 const app = await createApp();
 const logger = app.get(Logger);
@@ -20,20 +23,33 @@ logger.log(`koodrive-upload listening on http://${config.host}:${config.port}`, 
 // SIGTERM (Kubernetes) or SIGINT: readiness goes false at once; the server keeps serving for
 // SHUTDOWN_DRAIN_SECONDS while load balancers take the pod out; then it stops accepting, lets
 // in-flight requests (completes included) finish, stops the background jobs, closes the database
-// and Redis, and flushes the traces.
+// and Redis, flushes the traces and exits. Whatever its dependencies do, the process is gone
+// SHUTDOWN_TIMEOUT_SECONDS after the drain: requests still unanswered then get a 503.
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
-    app.get(ShutdownState).beginDrain();
+    const shutdown = app.get(ShutdownState);
+    shutdown.beginDrain();
     logger.log(`${signal}: not ready; closing in ${config.shutdownDrainSeconds} s`, 'Main');
+    setTimeout(
+      () => {
+        const answered = shutdown.answerUnfinished();
+        logger.warn(`shutdown deadline: ${answered} unfinished request(s) answered 503; exiting`, 'Main');
+        void Promise.race([tracing.shutdown(), sleep(TRACE_FLUSH_MS)]).finally(() => process.exit(1));
+      },
+      (config.shutdownDrainSeconds + config.shutdownTimeoutSeconds) * 1000,
+    );
     void sleep(config.shutdownDrainSeconds * 1000)
       .then(() => app.close())
       .then(() => {
         logger.log('closed: in-flight requests done, connections closed', 'Main');
         return tracing.shutdown();
       })
-      .catch((error: unknown) => {
-        console.error('shutdown failed', error);
-        process.exitCode = 1;
-      });
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          console.error('shutdown failed', error);
+          process.exit(1);
+        },
+      );
   });
 }

@@ -29,8 +29,9 @@ const BEARER = /^Bearer[ +]([\x21-\x7E]{1,4096})$/i;
 const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;
 const SHARE_FOLDER_HEADER = 'x-hw-share-folder-id';
 const FOLDER_ID = /^[A-Za-z0-9_-]{1,128}$/;
-// a signature is remembered as long as its X-Date could still pass
-const REPLAY_WINDOW_SECONDS = Math.ceil((X_DATE_MAX_AGE_MS + X_DATE_MAX_SKEW_MS) / 1000);
+// a signature is remembered as long as its X-Date could still pass, with room for the replicas'
+// clocks to differ
+const REPLAY_WINDOW_SECONDS = Math.ceil((X_DATE_MAX_AGE_MS + X_DATE_MAX_SKEW_MS) / 1000) + 120;
 
 // Who is calling, before where it acts is resolved.
 interface Caller {
@@ -119,7 +120,9 @@ export class UploadAuthGuard implements CanActivate {
     if (typeof userId !== 'string' || !USER_ID.test(userId)) {
       throw new AuthenticationFailed(`app ${authorization.appId}: X-User-Id missing or malformed`);
     }
-    const [path = '', query = ''] = request.url.split('?', 2);
+    const queryAt = request.url.indexOf('?');
+    const [path, query] =
+      queryAt < 0 ? [request.url, ''] : [request.url.slice(0, queryAt), request.url.slice(queryAt + 1)];
     const verdict = verifyAppSignature({
       authorization,
       secret: app.secret,

@@ -2,6 +2,7 @@
 // Nothing else in the code base reads process.env.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { type AppCredential, parseAppCredentials } from '@koodrive/protocol';
 
@@ -11,6 +12,34 @@ export interface AppConfig {
   readonly port: number;
   // after SIGTERM: seconds the server keeps serving with readiness false, before it closes
   readonly shutdownDrainSeconds: number;
+  // then at most this long for in-flight requests to finish; at the deadline those that have not
+  // answered get a 503 and the process exits, whatever its dependencies are doing
+  readonly shutdownTimeoutSeconds: number;
+  // forwarded headers (X-Forwarded-For/-Proto/-Host) are believed only from these addresses or
+  // CIDRs (the ingress); empty: from nobody
+  readonly trustProxy: readonly string[];
+  readonly http: {
+    // a request's headers must be in within this
+    readonly headersTimeoutSeconds: number;
+    // a whole request, body included (a part of up to 5 GiB), within this
+    readonly requestTimeoutSeconds: number;
+    readonly keepAliveTimeoutSeconds: number;
+    // a request body that sends nothing for this long is cut off
+    readonly bodyIdleTimeoutSeconds: number;
+    // part PUTs through the service one user may have in flight on one replica
+    readonly partPutsPerUser: number;
+  };
+  // every wait on a dependency has a bound; past it the request answers 503 with Retry-After
+  readonly timeouts: {
+    // storage: connecting, and no progress (a read-back of any size goes on while bytes flow)
+    readonly storageConnectMs: number;
+    readonly storageIdleMs: number;
+    // PostgreSQL: a statement (server side, and on the client for a server that does not answer)
+    // and a connection from the pool
+    readonly databaseStatementMs: number;
+    readonly databaseAcquireMs: number;
+    readonly redisCommandMs: number;
+  };
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   // unset: an embedded PostgreSQL (PGlite, data under dataDir) serves the same code path
   readonly databaseUrl: string | undefined;
@@ -170,6 +199,23 @@ export const REQUIRED_IN_PRODUCTION = [
   'PART_URL_SECRET',
 ] as const;
 
+// TRUST_PROXY: comma-separated IPs or CIDRs (IPv4 or IPv6), as Fastify's trustProxy takes them.
+function trustProxy(r: Reader): string[] {
+  const entries = (r.optional('TRUST_PROXY') ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  for (const entry of entries) {
+    const [address = '', bits, ...rest] = entry.split('/');
+    const family = isIP(address);
+    const maxBits = family === 6 ? 128 : 32;
+    if (family === 0 || rest.length > 0 || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= maxBits))) {
+      r.problems.push(`TRUST_PROXY must list IP addresses or CIDRs, got "${entry}"`);
+    }
+  }
+  return entries;
+}
+
 function demoToken(r: Reader): string | undefined {
   const token = r.optional('DEMO_TOKEN');
   if (token !== undefined && !/^[\x21-\x7E]{16,4096}$/.test(token)) {
@@ -240,9 +286,26 @@ export function loadConfig(env: Env): AppConfig {
 
   const config: AppConfig = {
     nodeEnv: r.oneOf('NODE_ENV', 'development', ['development', 'production', 'test']),
-    host: r.string('HOST', '0.0.0.0'),
+    // local only unless told otherwise (the image and the manifests set 0.0.0.0)
+    host: r.string('HOST', '127.0.0.1'),
     port: r.int('PORT', 3000, 0, 65535),
     shutdownDrainSeconds: r.int('SHUTDOWN_DRAIN_SECONDS', 5, 0, 120),
+    shutdownTimeoutSeconds: r.int('SHUTDOWN_TIMEOUT_SECONDS', 20, 1, 3600),
+    trustProxy: trustProxy(r),
+    http: {
+      headersTimeoutSeconds: r.int('HTTP_HEADERS_TIMEOUT_SECONDS', 15, 1, 300),
+      requestTimeoutSeconds: r.int('HTTP_REQUEST_TIMEOUT_SECONDS', 3600, 10, 86_400),
+      keepAliveTimeoutSeconds: r.int('HTTP_KEEP_ALIVE_TIMEOUT_SECONDS', 65, 1, 3600),
+      bodyIdleTimeoutSeconds: r.int('HTTP_BODY_IDLE_TIMEOUT_SECONDS', 30, 1, 3600),
+      partPutsPerUser: r.int('PART_PUTS_PER_USER', 16, 1, 10_000),
+    },
+    timeouts: {
+      storageConnectMs: r.int('STORAGE_CONNECT_TIMEOUT_MS', 3_000, 100, 600_000),
+      storageIdleMs: r.int('STORAGE_IDLE_TIMEOUT_MS', 10_000, 100, 3_600_000),
+      databaseStatementMs: r.int('DATABASE_STATEMENT_TIMEOUT_MS', 10_000, 100, 3_600_000),
+      databaseAcquireMs: r.int('DATABASE_ACQUIRE_TIMEOUT_MS', 5_000, 100, 600_000),
+      redisCommandMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 2_000, 50, 600_000),
+    },
     logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
     databaseUrl: r.url('DATABASE_URL', undefined, ['postgresql:', 'postgres:']),
     databasePoolSize: r.int('DATABASE_POOL_SIZE', 10, 1, 200),

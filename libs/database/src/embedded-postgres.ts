@@ -1,6 +1,8 @@
 // The database when DATABASE_URL is unset: PGlite (PostgreSQL compiled to WebAssembly, in this
-// process) with its data in <dataDir>/pg, served on a loopback port by pglite-socket so the service
-// reaches it through the same pg driver adapter and Prisma client as a real server. The migrations
+// process) with its data in <dataDir>/pg, served by pglite-socket on a unix socket in a directory
+// only this user may enter (<dataDir>/run, mode 0700: PGlite checks no password, so nobody else
+// must reach it), so the service reaches it through the same pg driver adapter and Prisma client
+// as a real server. The migrations
 // are applied at every start (nothing to do once they all are).
 //
 // PGlite is one PostgreSQL session. pglite-socket runs one protocol message at a time from a shared
@@ -8,7 +10,8 @@
 // messages of two connections otherwise interleave, which breaks the extended query protocol. So
 // exactly one client talks to it at a time: the migration engine's connection is gone before start()
 // returns, and the service's pool must have one connection (everything else waits for it in pg's pool).
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
@@ -21,7 +24,7 @@ export interface EmbeddedPostgresOptions extends MigrationSources {
 }
 
 export interface EmbeddedPostgres {
-  // postgresql://… on 127.0.0.1; for one connection at a time
+  // postgresql://… on the unix socket; for one connection at a time
   readonly url: string;
   // absolute path of PGlite's data directory
   readonly dataDir: string;
@@ -43,9 +46,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   try {
     // a spare second connection so a pool replacing its broken connection never races the server's
     // detaching of the old one; two live clients never happen (see above)
-    server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 2 });
+    const socketDir = await privateSocketDir(options.dataDir);
+    server = new PGLiteSocketServer({ db, path: path.join(socketDir, SOCKET_NAME), maxConnections: 2 });
     await server.start();
-    const url = `postgresql://postgres@${server.getServerConn()}/postgres`;
+    const url = `postgresql://postgres@localhost/postgres?host=${encodeURIComponent(socketDir)}`;
     const appliedMigrations = await applyMigrations(url, options, { poolSize: 1 });
     // the engine's pool has ended; wait until the server has let its connection go
     await detached(server);
@@ -65,6 +69,24 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await db.close();
     throw error;
   }
+}
+
+// where pg looks for a server on port 5432 of a socket directory
+const SOCKET_NAME = '.s.PGSQL.5432';
+// a unix socket's path holds at most 107 bytes on Linux
+const MAX_SOCKET_PATH = 100;
+
+// <dataDir>/run with no socket left from a process that died, or, when that path is too long for a
+// socket, a fresh directory of our own under the system's temporary directory; either mode 0700.
+async function privateSocketDir(dataDir: string): Promise<string> {
+  const dir = path.resolve(dataDir, 'run');
+  if (path.join(dir, SOCKET_NAME).length > MAX_SOCKET_PATH) {
+    return mkdtemp(path.join(tmpdir(), 'koodrive-pg-'));
+  }
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+  await rm(path.join(dir, SOCKET_NAME), { force: true });
+  return dir;
 }
 
 async function detached(server: PGLiteSocketServer): Promise<void> {

@@ -6,6 +6,7 @@ export {
   FILE_COMPLETED,
   FileNameTakenError,
   FileRepository,
+  type PartPutRefusal,
 } from './file.repository.js';
 export { type OutboxMessage, OutboxRepository } from './outbox.repository.js';
 export { PrismaService } from './prisma.service.js';

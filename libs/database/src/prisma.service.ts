@@ -7,6 +7,8 @@ import { PrismaClient } from './generated/prisma/client.js';
 // The database the client connects to: DATABASE_URL's server, or the embedded one DatabaseModule starts.
 export const DATABASE_CONNECTION = Symbol('DATABASE_CONNECTION');
 
+const QUERY_TIMEOUT_MARGIN_MS = 2_000;
+
 export interface DatabaseConnection {
   readonly url: string;
   readonly poolSize: number;
@@ -26,13 +28,23 @@ export class PrismaService extends PrismaClient implements OnApplicationShutdown
     @Optional() @Inject(DATABASE_CONNECTION) connection?: DatabaseConnection,
   ) {
     const target = connection ?? externalConnection(config);
+    const { databaseStatementMs: statementMs, databaseAcquireMs: acquireMs } = config.timeouts;
     super({
       adapter: new PrismaPg({
         connectionString: target.url,
         max: target.poolSize,
-        connectionTimeoutMillis: 5_000,
+        // waiting for a pooled connection (and connecting)
+        connectionTimeoutMillis: acquireMs,
+        // the server cancels a statement past this (a lock held, a slow plan)...
+        statement_timeout: statementMs,
+        // ...and the client stops waiting a little later, for a server that answers nothing
+        query_timeout: statementMs + QUERY_TIMEOUT_MARGIN_MS,
+        keepAlive: true,
         ...(target.idleTimeoutMillis === undefined ? {} : { idleTimeoutMillis: target.idleTimeoutMillis }),
       }),
+      // an interactive transaction: its connection within the acquire bound, its statements
+      // within two statement bounds
+      transactionOptions: { maxWait: acquireMs, timeout: 2 * statementMs },
       log: [{ emit: 'event', level: 'query' }],
     });
     this.connection = target;

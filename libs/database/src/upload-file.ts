@@ -83,6 +83,6 @@ export interface PartRecord extends PartPlan {
 // A PUT through the service holding the part's put lease: `seq` names it in every later write.
 export interface PartPut {
   readonly seq: number;
-  readonly file: UploadFile;
-  readonly part: PartRecord;
+  readonly file: Pick<UploadFile, 'id' | 'ownerId' | 'storageKey' | 'length'> & { readonly uploadId: string };
+  readonly part: PartPlan;
 }

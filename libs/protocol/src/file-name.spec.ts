@@ -54,10 +54,26 @@ describe(checkFileName.name, () => {
     }
   });
 
-  it('refuses bidi marks, embeddings, overrides and isolates', () => {
-    const bidi = ['\u061c', '\u200e', '\u200f', '\u202a', '\u202b', '\u202c', '\u202d', '\u202e'];
+  it('refuses bidi embeddings, overrides and isolates, and takes the marks Hebrew and Arabic names carry', () => {
+    for (const mark of ['\u061c', '\u200e', '\u200f']) {
+      assert.deepEqual(checkFileName(`\u05d3\u05d5\u05d7${mark}.pdf`), {
+        ok: true,
+        name: `\u05d3\u05d5\u05d7${mark}.pdf`,
+      });
+    }
+    const bidi = ['\u202a', '\u202b', '\u202c', '\u202d', '\u202e'];
     for (const char of [...bidi, '\u2066', '\u2067', '\u2068', '\u2069']) {
       refused(`invoice${char}fdp.exe`, 'must not contain control, bidirectional or zero-width characters');
+    }
+  });
+
+  it('takes the joiner inside an emoji sequence, and only there', () => {
+    const family = '\u{1F468}\u200D\u{1F469}\u200D\u{1F467}';
+    assert.deepEqual(checkFileName(`${family}.jpg`), { ok: true, name: `${family}.jpg` });
+    // with a variation selector: heart on fire
+    assert.equal(checkFileName('\u2764\uFE0F\u200D\u{1F525}.png').ok, true);
+    for (const name of ['a\u200Db', '\u{1F468}\u200Db', 'a\u200D\u{1F468}', '\u{1F468}\u200D']) {
+      refused(name, 'must not contain control, bidirectional or zero-width characters');
     }
   });
 

@@ -8,9 +8,13 @@ export const MAX_FILE_NAME_LENGTH = 250;
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const FORBIDDEN = /[<>|:"*?/\\]/;
-// C0, DEL and C1 controls; the bidi marks (ALM, LRM, RLM), embeddings, overrides and isolates;
-// zero-width space, joiners, word joiner and the BOM
-const INVISIBLE = /[\u0000-\u001F\u007F-\u009F\u061C\u200B-\u200F\u202A-\u202E\u2060\u2066-\u2069\uFEFF]/;
+// C0, DEL and C1 controls; bidi embeddings, overrides and isolates (they reorder what follows:
+// "txt.exe" shown as "exe.txt"); zero-width space, non-joiner, joiner, word joiner and the BOM.
+// The bidi marks (LRM, RLM, ALM) stay allowed: they set the direction of one neutral character,
+// and Hebrew and Arabic names carry them.
+const INVISIBLE = /[\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]/;
+// a zero-width joiner inside an emoji sequence (👨‍👩‍👧) joins pictographs, hiding nothing
+const EMOJI_JOINER = /(?<=\p{Extended_Pictographic}\uFE0F?)\u200D(?=\p{Extended_Pictographic})/gu;
 
 export function checkFileName(name: unknown): FileNameCheck {
   if (typeof name !== 'string') {
@@ -28,7 +32,7 @@ export function checkFileName(name: unknown): FileNameCheck {
   if (FORBIDDEN.test(nfc)) {
     return { ok: false, reason: 'must not contain <>|:"*?/\\' };
   }
-  if (INVISIBLE.test(nfc)) {
+  if (INVISIBLE.test(nfc.replace(EMOJI_JOINER, ''))) {
     return { ok: false, reason: 'must not contain control, bidirectional or zero-width characters' };
   }
   if (nfc === '.' || nfc === '..') {

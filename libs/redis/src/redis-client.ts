@@ -5,10 +5,12 @@ import { timeDependency } from '@koodrive/metrics';
 
 // The service's one Redis connection. Commands fail fast when Redis is down (the caller answers
 // 503); the connection's state is logged once per outage.
-export function connectRedis(url: string): Redis {
+// `commandTimeoutMs` bounds every command (a Redis that stops answering, frozen or partitioned).
+export function connectRedis(url: string, commandTimeoutMs = 2_000): Redis {
   const redis = new Redis(url, {
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
+    commandTimeout: commandTimeoutMs,
     retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
   });
   const logger = new Logger('Redis');

@@ -51,7 +51,7 @@ const InjectRedis = (): ParameterDecorator => Inject(REDIS);
       provide: REDIS,
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig): Redis | null =>
-        config.redisUrl === undefined ? null : connectRedis(config.redisUrl),
+        config.redisUrl === undefined ? null : connectRedis(config.redisUrl, config.timeouts.redisCommandMs),
     },
     {
       provide: SESSION_STORE,

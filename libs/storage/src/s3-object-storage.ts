@@ -37,19 +37,44 @@ const INVALID_PARTS = new Set(['InvalidPart', 'InvalidPartOrder', 'EntityTooSmal
 const tracer = trace.getTracer('koodrive-upload');
 // a read-back GET starts as soon as it is signed: the URL only has to outlive its retries
 const READ_URL_SECONDS = 300;
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ERR_SOCKET_CONNECTION_TIMEOUT',
+]);
+
+export interface StorageTimeouts {
+  readonly connectMs: number;
+  readonly idleMs: number;
+}
+
+const DEFAULT_TIMEOUTS: StorageTimeouts = { connectMs: 3_000, idleMs: 10_000 };
+// CompleteMultipartUpload may wait this many idle timeouts for the store's answer
+const COMBINE_IDLE_FACTOR = 6;
 
 export class S3ObjectStorage implements ObjectStorage {
   readonly presignsParts = true;
   private readonly client: S3Client;
+  private readonly combiner: S3Client;
   // part URLs, for the endpoint clients reach the store at
   private readonly partSigner: SigV4Presigner;
   // the read-back's GETs, for the service's own endpoint
   private readonly readSigner: SigV4Presigner;
   private readonly bucket: string;
 
-  constructor(config: AppConfig['s3']) {
+  private readonly idleTimeoutMs: number;
+
+  // `timeouts`: connecting, and no progress on a connection (a request, or a read-back of any size,
+  // goes on while bytes flow); the SDK tries a call twice, so an answer comes within 2 x idle.
+  constructor(config: AppConfig['s3'], timeouts: StorageTimeouts = DEFAULT_TIMEOUTS) {
+    this.idleTimeoutMs = timeouts.idleMs;
     const base: S3ClientConfig = {
+      maxAttempts: 2,
+      requestHandler: { connectionTimeout: timeouts.connectMs, socketTimeout: timeouts.idleMs },
       region: config.region,
       forcePathStyle: config.forcePathStyle,
       // RGW has no x-amz-checksum-*; and a presigned part URL must need nothing but a plain PUT
@@ -64,6 +89,12 @@ export class S3ObjectStorage implements ObjectStorage {
     }
     this.bucket = config.bucket;
     this.client = new S3Client({ ...base, endpoint: config.endpoint });
+    // the store may say nothing for a while as it puts a large object together
+    this.combiner = new S3Client({
+      ...base,
+      endpoint: config.endpoint,
+      requestHandler: { connectionTimeout: timeouts.connectMs, socketTimeout: timeouts.idleMs * COMBINE_IDLE_FACTOR },
+    });
     // the SDK's credentials as they are now (static, or its provider chain's, refreshed as they expire)
     const signer = (endpoint: string): SigV4Presigner =>
       new SigV4Presigner({
@@ -156,7 +187,7 @@ export class S3ObjectStorage implements ObjectStorage {
     await this.call(
       'CompleteMultipartUpload',
       () =>
-        this.client.send(
+        this.combiner.send(
           new CompleteMultipartUploadCommand({
             Bucket: this.bucket,
             Key: key,
@@ -229,7 +260,9 @@ export class S3ObjectStorage implements ObjectStorage {
       },
       async (span) => {
         try {
-          await timeDependency('s3', 'GetObject', () => getRangeInto(url, start, into, options));
+          await timeDependency('s3', 'GetObject', () =>
+            getRangeInto(url, start, into, { ...options, idleTimeoutMs: this.idleTimeoutMs }),
+          );
         } catch (error) {
           span.recordException(error as Error);
           span.setStatus({ code: SpanStatusCode.ERROR });
@@ -269,6 +302,7 @@ export class S3ObjectStorage implements ObjectStorage {
 
   destroy(): void {
     this.client.destroy();
+    this.combiner.destroy();
   }
 
   // One place where S3's errors become ours.

@@ -12,6 +12,8 @@ describe(SigV4Presigner.name, () => {
     { endpoint: 'http://127.0.0.1:7480', bucket: 'koodrive-uploads', forcePathStyle: true },
     { endpoint: 'https://s3.eu-west-1.amazonaws.com', bucket: 'koodrive-uploads', forcePathStyle: false },
     { endpoint: 'https://storage.example.com:8443', bucket: 'kd', forcePathStyle: true },
+    // an IP address is addressed path style even when not forced
+    { endpoint: 'http://127.0.0.1:7480', bucket: 'koodrive-uploads', forcePathStyle: false },
   ];
   const key = "files/c-1/Fi A+b~c!'()*é/x";
 

@@ -4,6 +4,7 @@
 // byte (sigv4-presigner.spec.ts checks them against getSignedUrl): path-style or virtual-hosted
 // like the client, `x-id` named for the operation, UNSIGNED-PAYLOAD, only `host` signed.
 import { createHash, createHmac } from 'node:crypto';
+import { isIP } from 'node:net';
 
 export interface PresignCredentials {
   readonly accessKeyId: string;
@@ -44,7 +45,11 @@ export class SigV4Presigner {
 
   constructor(private readonly options: PresignerOptions) {
     this.origin = new URL(options.endpoint);
-    this.virtualHosted = !options.forcePathStyle && DNS_BUCKET.test(options.bucket);
+    // as the SDK does: path style for an IP address, whatever forcePathStyle says
+    this.virtualHosted =
+      !options.forcePathStyle &&
+      DNS_BUCKET.test(options.bucket) &&
+      isIP(this.origin.hostname.replace(/^\[|\]$/g, '')) === 0;
   }
 
   async presign(request: PresignRequest): Promise<string> {

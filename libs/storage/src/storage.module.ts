@@ -8,7 +8,10 @@ import { S3ObjectStorage } from './s3-object-storage.js';
 // S3 when S3_ENDPOINT is set; else the embedded store on local disk under dataDir.
 async function createObjectStorage(config: AppConfig): Promise<ObjectStorage> {
   if (config.s3.endpoint !== undefined) {
-    return new S3ObjectStorage(config.s3);
+    return new S3ObjectStorage(config.s3, {
+      connectMs: config.timeouts.storageConnectMs,
+      idleMs: config.timeouts.storageIdleMs,
+    });
   }
   const root = path.resolve(config.dataDir, 'objects');
   const storage = await DiskObjectStorage.open(root);

@@ -14,4 +14,12 @@ describe(redactUrl.name, () => {
     );
     assert.equal(redactUrl('/koodrive/ose/v1/files/create'), '/koodrive/ose/v1/files/create');
   });
+
+  it('hides them however the name is spelled: any case, percent-encoded, twice', () => {
+    assert.equal(
+      redactUrl('/p?expires=1&sig%6Eature=46807b8e&SIGNATURE=1&%73ignature=2&signature=3#frag'),
+      '/p?expires=1&sig%6Eature=[redacted]&SIGNATURE=[redacted]&%73ignature=[redacted]&signature=[redacted]#frag',
+    );
+    assert.equal(redactUrl('/p?x-amz-signature=a&bad%=1'), '/p?x-amz-signature=[redacted]&bad%=1');
+  });
 });

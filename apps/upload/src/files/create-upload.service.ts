@@ -13,6 +13,7 @@ import {
 import { ApiCode, ApiException } from '@koodrive/errors';
 import { MAX_PUT_LENGTH } from '@koodrive/limits';
 import { proofCode, proofRange } from '@koodrive/protocol';
+import { fits, QUOTA_STORE, type QuotaStore } from '@koodrive/quota';
 import { OBJECT_STORAGE, ObjectNotFoundError, type ObjectStorage } from '@koodrive/storage';
 import { activeTraceId } from '@koodrive/telemetry';
 import { AUTO_RENAME_REJECT, AUTO_RENAME_REUSE, type CreateUploadDto } from './dto/create-upload.dto.js';
@@ -44,6 +45,7 @@ export class CreateUploadService {
     private readonly files: FileRepository,
     private readonly partUrls: PartUrlIssuer,
     @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
+    @Inject(QUOTA_STORE) private readonly quotas: QuotaStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -69,11 +71,13 @@ export class CreateUploadService {
     });
 
     if (dto.autoRename === AUTO_RENAME_REUSE && dto.sha256 !== undefined) {
+      // in a shared folder, only the caller's own files: the others' are not the caller's to learn of
       const existing = await this.files.findCompletedByNameAndDigest(
         principal.containerId,
         parentFolder,
         dto.fileName,
         dto.sha256,
+        principal.shareFolderId === null ? undefined : principal.userId,
       );
       if (existing !== null) {
         return {
@@ -81,6 +85,9 @@ export class CreateUploadService {
           exist: true,
         };
       }
+    }
+    if (!fits(await this.quotas.find(principal.containerId), dto.length)) {
+      throw new ApiException(ApiCode.InsufficientSpace);
     }
     const held = await this.heldContent(principal, dto);
     const file = this.newFile(principal, dto, parentFolder, held);
@@ -103,15 +110,21 @@ export class CreateUploadService {
   }
 
   // Content the service already holds with this digest and length (flash upload): in the caller's
-  // container, or in any when the request proves it holds the bytes (proofCode, read from the
-  // stored file). A wrong proof is not an error: the upload goes ahead as usual.
+  // own container, or in any when the request proves it holds the bytes (proofCode, read from the
+  // stored file). In a shared folder the container is another's, so a proof is always needed. A
+  // wrong proof is not an error: the upload goes ahead as usual.
   private async heldContent(principal: Principal, dto: CreateUploadDto): Promise<CompletedMatch | null> {
     if (dto.sha256 === undefined) {
       return null;
     }
-    const own = await this.files.findCompletedContent(principal.containerId, dto.sha256, dto.length);
-    if (own !== null || dto.proofCode === undefined || dto.length === 0) {
-      return own;
+    if (principal.shareFolderId === null) {
+      const own = await this.files.findCompletedContent(principal.containerId, dto.sha256, dto.length);
+      if (own !== null) {
+        return own;
+      }
+    }
+    if (dto.proofCode === undefined || dto.length === 0) {
+      return null;
     }
     const elsewhere = await this.files.findCompletedContent(undefined, dto.sha256, dto.length);
     if (elsewhere === null) {

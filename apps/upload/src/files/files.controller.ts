@@ -14,13 +14,14 @@ import { UploadUrlService } from './upload-url.service.js';
 import type { PartUrl } from './part-urls.js';
 
 const REQUEST_ERRORS =
-  '13000101 malformed request (JSON, content type, size); 13000102 invalid parameter (named in msg)';
+  '13000101 malformed request (JSON, content type, size, nesting); 13000102 invalid parameter (named in msg); 13000410 no file.upload scope, the shared folder (x-hw-share-folder-id) not granted, or no record of the app-authenticated user';
 
 const COMMON_ERRORS = [
   ApiResponse({
     status: 401,
     type: ErrorEnvelope,
-    description: '13000901 missing, malformed, unknown or expired token (WWW-Authenticate)',
+    description:
+      '13000901 missing, malformed, unknown or expired credentials: a session token, or an app signature that is wrong, stale, from the future or replayed (WWW-Authenticate)',
   }),
   ApiResponse({ status: 429, type: ErrorEnvelope, description: '13000903 over the per-user rate limit (Retry-After)' }),
   ApiResponse({ status: 500, type: ErrorEnvelope, description: '13000201 internal error' }),
@@ -35,6 +36,11 @@ const COMMON_ERRORS = [
 @ApiBearerAuth()
 @ApiHeader({ name: 'X-Traceid', required: false, description: 'trace id, echoed (1-64 of A-Z a-z 0-9 _ -)' })
 @ApiHeader({ name: 'language', required: false, description: 'en-US (default) or zh-CN: the language of msg' })
+@ApiHeader({
+  name: 'x-hw-share-folder-id',
+  required: false,
+  description: 'act in this shared folder (granted file.upload in the session or user record)',
+})
 @applyDecorators(...COMMON_ERRORS)
 @Controller('koodrive/ose/v1/files')
 @UseGuards(UploadAuthGuard)
@@ -53,7 +59,7 @@ export class FilesController {
   @ApiResponse({
     status: 400,
     type: ErrorEnvelope,
-    description: `${REQUEST_ERRORS}; 13000405 the name is taken in the folder (autoRename 3)`,
+    description: `${REQUEST_ERRORS}; 13000311 the container's quota would be exceeded; 13000405 the name is taken in the folder (autoRename 3)`,
   })
   create(
     @CurrentPrincipal() principal: Principal,

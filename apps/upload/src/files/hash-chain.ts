@@ -2,7 +2,7 @@
 // follows from a chain: part 1 starts from SHA-256's initial state, every part ends in the state the
 // next one starts from, and the last part's end, finalised with the file's length, is the digest.
 import { type HashState, parseHashCtx, SHA256_INITIAL_STATE } from '@koodrive/hashing';
-import type { PartRecord } from '@koodrive/database';
+import type { PartPlan, PartRecord } from '@koodrive/database';
 import { sameEtag, type StoredPart } from '@koodrive/storage';
 
 export type ChainOutcome =
@@ -17,7 +17,7 @@ const INITIAL: HashState = { h: SHA256_INITIAL_STATE, offset: 0 };
 
 // The SHA-256 state a part's bytes continue: its hashCtx, or the initial state for a part at
 // offset 0. Null for a part without hashCtx elsewhere (sequential mode: stored, not hashed).
-export function partStartState(part: PartRecord): HashState | null {
+export function partStartState(part: PartPlan): HashState | null {
   if (part.hashCtx !== null) {
     return parseHashCtx(part.hashCtx);
   }

@@ -48,12 +48,12 @@ export class PartUrlIssuer {
 
   // A URL for each planned part of `file` (its plans already recorded with `via`).
   async sign(
-    file: Pick<UploadFile, 'id' | 'storageKey' | 'uploadId'>,
+    file: Pick<UploadFile, 'id' | 'storageKey' | 'uploadId' | 'length'>,
     plans: readonly PartPlan[],
     via: PartUploadVia,
     origin: string,
   ): Promise<PartUrl[]> {
-    const uploadId = file.uploadId;
+    const { uploadId, length } = file;
     if (uploadId === null) {
       throw new Error(`file ${file.id} has no multipart upload to hand out part URLs for`);
     }
@@ -69,8 +69,8 @@ export class PartUrlIssuer {
         partNumber: plan.partNumber,
         partSize: plan.partSize,
         // an offset not known (a part asked for alone, out of order, without one) is the usual
-        // split's: every part before it of this part's size
-        partOffset: plan.partOffset ?? (plan.partNumber - 1) * plan.partSize,
+        // split's: every part before it of this part's size (within the file)
+        partOffset: plan.partOffset ?? Math.min((plan.partNumber - 1) * plan.partSize, length - plan.partSize),
         ...(plan.hashCtx === null ? {} : { hashCtx: parseHashCtx(plan.hashCtx).h }),
         partId: `${file.id}-${plan.partNumber}`,
         uploadUrl: await urlOf(plan.partNumber),

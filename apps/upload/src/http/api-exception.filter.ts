@@ -2,7 +2,7 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { principalOf } from '@koodrive/auth';
 import { parseLanguage } from '@koodrive/errors';
-import { resolveXTraceid } from '@koodrive/telemetry';
+import { redactUrl, resolveXTraceid } from '@koodrive/telemetry';
 import { toErrorResponse } from './error-response.js';
 import { loggableFileId, noteRequest } from './request-log.js';
 
@@ -25,7 +25,13 @@ export class ApiExceptionFilter implements ExceptionFilter {
       ),
     });
     if (response.unexpected) {
-      this.logger.error({ msg: 'unexpected error', xTraceid, method: request.method, url: request.url, err: error });
+      this.logger.error({
+        msg: 'unexpected error',
+        xTraceid,
+        method: request.method,
+        url: redactUrl(request.url),
+        err: error,
+      });
     }
     void http
       .getResponse<FastifyReply>()

@@ -36,6 +36,8 @@ export interface StoredPartAnswer {
 @Injectable()
 export class PartUploadService {
   private readonly logger = new Logger(PartUploadService.name);
+  // part PUTs in flight on this replica, by the file's owner (PART_PUTS_PER_USER each)
+  private readonly inFlight = new Map<string, number>();
 
   constructor(
     private readonly files: FileRepository,
@@ -45,20 +47,23 @@ export class PartUploadService {
 
   async put(target: PartUploadTarget, body: IncomingMessage): Promise<StoredPartAnswer> {
     this.checkUrl(target);
-    const put = await this.files.beginPartPut(target.fileId, target.partNumber, this.config.upload.partPutLeaseSeconds);
-    if (put === 'busy') {
-      throw new ApiException(ApiCode.StatusChangeFailed, {
-        detail: 'another PUT of this part is in progress; retry once it has finished',
-      });
-    }
-    if (put === null || put.file.uploadId === null) {
-      throw ApiException.taskNotFound();
-    }
+    const put = await this.begin(target);
+    const owner = put.file.ownerId;
+    const running = this.inFlight.get(owner) ?? 0;
+    const streaming = { started: false };
     let stored: { etag: string; hash: UploadedPartHash | null };
     try {
-      stored = await this.store(put, put.file.uploadId, target.contentLength, body);
+      if (running >= this.config.http.partPutsPerUser) {
+        throw new ApiException(ApiCode.TooManyRequests, {
+          detail: `at most ${this.config.http.partPutsPerUser} part uploads at once`,
+          retryAfterSeconds: 1,
+        });
+      }
+      this.inFlight.set(owner, running + 1);
+      streaming.started = true;
+      stored = await this.store(put, body).finally(() => this.release(owner));
     } catch (error) {
-      await this.files.endPartPut(put.file.id, put.part.partNumber, put.seq).catch(() => undefined);
+      await this.files.endPartPut(put.file.id, put.part.partNumber, put.seq, streaming.started).catch(() => undefined);
       throw error;
     }
     if (!(await this.files.recordPartPut(put.file.id, put.part.partNumber, put.seq, stored.hash))) {
@@ -67,6 +72,38 @@ export class PartUploadService {
       throw ApiException.notOpenForUpload();
     }
     return { partNumber: put.part.partNumber, etag: stored.etag, size: put.part.partSize };
+  }
+
+  // The part's put lease for this PUT, or the contract's answer why not.
+  private async begin(target: PartUploadTarget): Promise<PartPut> {
+    const size = /^\d{1,13}$/.test(target.contentLength ?? '') ? Number(target.contentLength) : -1;
+    const put = await this.files.beginPartPut(
+      target.fileId,
+      target.partNumber,
+      size,
+      this.config.upload.partPutLeaseSeconds,
+    );
+    if (put === 'not-open') {
+      throw ApiException.taskNotFound();
+    }
+    if (put === 'busy') {
+      throw new ApiException(ApiCode.StatusChangeFailed, {
+        detail: 'another PUT of this part is in progress; retry once it has finished',
+      });
+    }
+    if ('wrongSize' in put) {
+      throw ApiException.invalidParameter(`Content-Length: must be the part's size, ${put.wrongSize}`);
+    }
+    return put;
+  }
+
+  private release(owner: string): void {
+    const left = (this.inFlight.get(owner) ?? 1) - 1;
+    if (left === 0) {
+      this.inFlight.delete(owner);
+    } else {
+      this.inFlight.set(owner, left);
+    }
   }
 
   private checkUrl(target: PartUploadTarget): void {
@@ -82,16 +119,8 @@ export class PartUploadService {
 
   // Streams the body into the part under the put lease and answers its ETag and what was hashed of
   // it (null for a part with no known start state: it is read back at complete).
-  private async store(
-    put: PartPut,
-    uploadId: string,
-    contentLength: string | undefined,
-    body: IncomingMessage,
-  ): Promise<{ etag: string; hash: UploadedPartHash | null }> {
+  private async store(put: PartPut, body: IncomingMessage): Promise<{ etag: string; hash: UploadedPartHash | null }> {
     const { file, part } = put;
-    if (contentLength !== String(part.partSize)) {
-      throw ApiException.invalidParameter(`Content-Length: must be the part's size, ${part.partSize}`);
-    }
     const start = partStartState(part);
     const hash = start === null ? null : Sha256State.from(start);
     const counted = { bytes: 0 };
@@ -112,7 +141,7 @@ export class PartUploadService {
     let etag: string;
     try {
       [etag] = await Promise.all([
-        this.storage.uploadPart(file.storageKey, uploadId, part.partNumber, hashing, part.partSize, lease.signal),
+        this.storage.uploadPart(file.storageKey, file.uploadId, part.partNumber, hashing, part.partSize, lease.signal),
         finished(body),
       ]);
     } catch (error) {
@@ -157,13 +186,16 @@ export class PartUploadService {
 
   // Renews the put lease every third of it while the upload runs; aborts the upload when a renewal
   // is refused or the lease is about to end unrenewed (the database unreachable, the process
-  // starved), so this PUT never stores after another took the part over.
+  // starved), so this PUT stops sending before another may take the part over. The local deadline
+  // counts from when a renewal was sent, the database's lease from when it ran: never later.
   private keepLease(put: PartPut): { signal: AbortSignal; stop: () => void } {
     const leaseMs = this.config.upload.partPutLeaseSeconds * 1000;
     const controller = new AbortController();
-    const expire = (): NodeJS.Timeout => setTimeout(() => controller.abort(), leaseMs - leaseMs / 6);
-    let deadline = expire();
+    const expireAt = (from: number): NodeJS.Timeout =>
+      setTimeout(() => controller.abort(), from + leaseMs - leaseMs / 6 - Date.now());
+    let deadline = expireAt(Date.now());
     const renew = setInterval(() => {
+      const sentAt = Date.now();
       this.files
         .renewPartPut(put.file.id, put.part.partNumber, put.seq, leaseMs / 1000)
         .then((held) => {
@@ -171,7 +203,7 @@ export class PartUploadService {
             controller.abort();
           } else if (!controller.signal.aborted) {
             clearTimeout(deadline);
-            deadline = expire();
+            deadline = expireAt(sentAt);
           }
         })
         .catch((error: unknown) => {

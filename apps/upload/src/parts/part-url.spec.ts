@@ -42,4 +42,11 @@ describe(verifyPartUrl.name, () => {
     assert.equal(verifyPartUrl(SECRET, fileId, partNumber, '-1', signature, now), 'forged');
     assert.equal(verifyPartUrl(SECRET, fileId, partNumber, expires, ['a'], now), 'forged');
   });
+
+  it('takes a signature in one form only: no upper case, no trailing junk, no leading zeros in expires', () => {
+    const { fileId, partNumber, expires, signature } = parse(url);
+    assert.equal(verifyPartUrl(SECRET, fileId, partNumber, expires, signature!.toUpperCase(), now), 'forged');
+    assert.equal(verifyPartUrl(SECRET, fileId, partNumber, expires, `${signature!}00`, now), 'forged');
+    assert.equal(verifyPartUrl(SECRET, fileId, partNumber, `0${expires!}`, signature, now), 'forged');
+  });
 });

@@ -28,7 +28,13 @@ export function verifyPartUrl(
   signature: unknown,
   nowSeconds = Math.floor(Date.now() / 1000),
 ): PartUrlVerdict {
-  if (typeof expires !== 'string' || !/^\d{1,12}$/.test(expires) || typeof signature !== 'string') {
+  // one canonical form: expires without leading zeros, the signature as 64 lower-case hex digits
+  if (
+    typeof expires !== 'string' ||
+    !/^[1-9]\d{0,11}$/.test(expires) ||
+    typeof signature !== 'string' ||
+    !/^[0-9a-f]{64}$/.test(signature)
+  ) {
     return 'forged';
   }
   const expected = Buffer.from(sign(secret, { fileId, partNumber, expires: Number(expires) }), 'hex');
