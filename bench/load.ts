@@ -1,4 +1,5 @@
-// npm run load -- [--files 400] [--concurrency 16] [--fault-rate 0.05] [--port 3998]
+// npm run load -- [--files 400] [--concurrency 16] [--fault-rate 0.05] [--stall-ms 2500]
+//                  [--stall-every-ms 8000] [--bound-ms 20000] [--port 3998]
 // A bounded load test on loopback. Starts the built service with a fault-injecting proxy between
 // it and RGW (connections reset after a combine, during a read-back, before a part listing, at
 // --fault-rate each), then drives create, uploadUrl, the part PUT and complete for many small files:
@@ -7,6 +8,8 @@
 // it is told: this is a load test). Then it checks every file's final state against S3 and the
 // outbox and prints requests per second, p50/p99 latency by endpoint, answers by code, the faults
 // injected and the invariant violations, which must be 0 (the exit code says so).
+// Storage also stalls: every --stall-every-ms the proxy stops forwarding for --stall-ms (the
+// service's storage bounds are 1 s here), and no request may wait past --bound-ms for its answer.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -29,12 +32,18 @@ const { values } = parseArgs({
     files: { type: 'string', default: '400' },
     concurrency: { type: 'string', default: '16' },
     'fault-rate': { type: 'string', default: '0.05' },
+    'stall-ms': { type: 'string', default: '2500' },
+    'stall-every-ms': { type: 'string', default: '8000' },
+    'bound-ms': { type: 'string', default: '20000' },
     port: { type: 'string', default: '3998' },
   },
 });
 const FILES = Number(values.files);
 const CONCURRENCY = Number(values.concurrency);
 const FAULT_RATE = Number(values['fault-rate']);
+const STALL_MS = Number(values['stall-ms']);
+const STALL_EVERY_MS = Number(values['stall-every-ms']);
+const BOUND_MS = Number(values['bound-ms']);
 const USERS = 8;
 const RETRIES = 20;
 
@@ -68,6 +77,8 @@ const env = serviceEnv(Number(values.port), {
   RECONCILE_INTERVAL_SECONDS: '1',
   OUTBOX_RELAY_INTERVAL_MS: '200',
   COMPLETE_LEASE_SECONDS: '5',
+  STORAGE_CONNECT_TIMEOUT_MS: '1000',
+  STORAGE_IDLE_TIMEOUT_MS: '1000',
   LOG_LEVEL: 'error',
 });
 const realS3 = env.S3_ENDPOINT!;
@@ -78,6 +89,9 @@ const latencies = new Map<string, number[]>();
 const codes = new Map<string, number>();
 const faults = new Map<string, number>();
 let requests = 0;
+// requests answered only after --bound-ms: each is a violation
+const overBound: string[] = [];
+let stalls = 0;
 
 function countFault(kind: string): boolean {
   if (Math.random() >= FAULT_RATE) {
@@ -103,7 +117,11 @@ async function post(path: string, session: Session, body: unknown): Promise<Answ
   }
   requests++;
   const samples = latencies.get(path) ?? [];
-  samples.push(performance.now() - started);
+  const tookMs = performance.now() - started;
+  samples.push(tookMs);
+  if (tookMs > BOUND_MS) {
+    overBound.push(`${path} answered ${answer.code} after ${tookMs.toFixed(0)} ms`);
+  }
   latencies.set(path, samples);
   const key = `${path} ${answer.code}`;
   codes.set(key, (codes.get(key) ?? 0) + 1);
@@ -202,6 +220,12 @@ try {
     };
   });
 
+  // storage stalls while the load runs
+  const stalling = setInterval(() => {
+    stalls++;
+    proxy.freeze();
+    setTimeout(() => proxy.thaw(), STALL_MS);
+  }, STALL_EVERY_MS);
   const started = performance.now();
   let next = 0;
   await Promise.all(
@@ -213,6 +237,9 @@ try {
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  clearInterval(stalling);
+  proxy.thaw();
+  violations.push(...overBound.map((what) => `waited past the ${BOUND_MS} ms bound: ${what}`));
 
   // the reconciler settles completions whose worker gave up; give it a few intervals
   const ids = files.flatMap((file) => (file.fileId === undefined ? [] : [file.fileId]));
@@ -320,6 +347,8 @@ try {
   for (const [kind, count] of faults) {
     console.log(`  ${kind.padEnd(32)}${count}`);
   }
+  console.log(`  ${`storage stalled ${STALL_MS} ms`.padEnd(32)}${stalls}`);
+  console.log(`\nrequests answered past the ${BOUND_MS} ms bound: ${overBound.length}`);
   console.log(`\ninvariant violations: ${violations.length}`);
   for (const violation of violations.slice(0, 50)) {
     console.log(`  - ${violation}`);

@@ -6,6 +6,7 @@ import { loadConfig } from '../../libs/config/src/app-config.ts';
 import { newUploadFile } from '../support/factories.ts';
 import { FileNameTakenError, FileRepository } from '../../libs/database/src/file.repository.ts';
 import { PrismaService } from '../../libs/database/src/prisma.service.ts';
+import { DependencyUnavailableError } from '../../libs/errors/src/api.exception.ts';
 
 const prisma = new PrismaService(loadConfig(process.env));
 const files = new FileRepository(prisma);
@@ -155,5 +156,42 @@ describe(FileRepository.name, () => {
     await files.markUploadFreed(overdue.id);
     assert.equal((await prisma.file.findUniqueOrThrow({ where: { id: overdue.id } })).uploadId, null);
     assert.equal(await files.claimForCompletion(overdue.id, overdue.ownerId, 30, null, null), null);
+  });
+
+  it('answers DependencyUnavailableError (a 503) when a transaction cannot start in time (P2028) or a statement waits on a lock past its bound', async () => {
+    const tight = new PrismaService(
+      loadConfig({
+        ...process.env,
+        DATABASE_POOL_SIZE: '1',
+        DATABASE_ACQUIRE_TIMEOUT_MS: '300',
+        DATABASE_STATEMENT_TIMEOUT_MS: '500',
+      }),
+    );
+    const tightFiles = new FileRepository(tight);
+    const file = newUploadFile();
+    await files.createUpload(file);
+    try {
+      // the pool's one connection held by a transaction: the next cannot start
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let holding!: () => void;
+      const held = new Promise<void>((resolve) => (holding = resolve));
+      const holder = tight.$transaction(async () => {
+        holding();
+        await released;
+      });
+      await held;
+      await assert.rejects(tightFiles.markFailed(file.id, 1, 13000402, 'x'), DependencyUnavailableError);
+      release();
+      await holder;
+      // a row lock held elsewhere: the statement is cancelled at its bound
+      const claim = (await files.claimForCompletion(file.id, file.ownerId, 30, null, null))!;
+      await prisma.$transaction(async (tx) => {
+        await tx.$queryRaw`SELECT id FROM files WHERE id = ${file.id} FOR UPDATE`;
+        await assert.rejects(tightFiles.renewLease(file.id, claim, 30), DependencyUnavailableError);
+      });
+    } finally {
+      await tight.$disconnect();
+    }
   });
 });
