@@ -1,14 +1,31 @@
-// Type-aware lint (house style: immich server/eslint.config.mjs).
+// Type-aware lint (house style: immich server/eslint.config.mjs), and the rules that hold the
+// layout: no import cycles, every lib through its entry point, functions short enough to read.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { importX } from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 
 export default tseslint.config(
-  { ignores: ['dist/**', '.out/**', '.out-*/**', 'node_modules/**', 'libs/database/src/generated/**', '.services/**', 'prisma.config.ts'] },
+  {
+    ignores: [
+      'dist/**',
+      '.out/**',
+      '.out-*/**',
+      'node_modules/**',
+      'libs/database/src/generated/**',
+      '.services/**',
+      'prisma.config.ts',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: 'tsconfig.json' })],
     },
     rules: {
       '@typescript-eslint/no-floating-promises': [
@@ -25,7 +42,33 @@ export default tseslint.config(
       '@typescript-eslint/no-extraneous-class': 'off',
       eqeqeq: 'error',
       curly: 'error',
+      'import-x/no-cycle': 'error',
+      // a lib is reached through its entry point (@koodrive/<name>), never its files
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/libs/**', '@koodrive/*/**', '../../*/src/**'],
+              message: 'import the lib through its entry point, @koodrive/<name>',
+            },
+          ],
+        },
+      ],
     },
+  },
+  {
+    // a function does one step of the story (tests' describe blocks excepted)
+    files: ['apps/**/*.ts', 'libs/**/*.ts', 'tools/**/*.ts', 'bench/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
+    },
+  },
+  {
+    // the configuration literal: one line a setting
+    files: ['libs/config/src/app-config.ts'],
+    rules: { 'max-lines-per-function': 'off' },
   },
   {
     files: ['**/*.mjs'],

@@ -7,22 +7,22 @@ import { createHash, randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import type { RateLimiter } from '../../libs/auth/src/rate-limiter.ts';
-import { UPLOAD_SCOPE } from '../../libs/auth/src/session-key.ts';
-import type { SessionStore } from '../../libs/auth/src/session.store.ts';
-import type { OutboxMessage } from '../../libs/database/src/outbox.repository.ts';
-import { DependencyUnavailableError } from '../../libs/errors/src/api.exception.ts';
-import type { EventPublisher } from '../../libs/redis/src/event-publisher.ts';
-import type { KeyValueHealth } from '../../libs/redis/src/key-value-health.ts';
-import { MemoryEventPublisher } from '../../libs/redis/src/memory-event-publisher.ts';
-import { MemoryHealth } from '../../libs/redis/src/memory-health.ts';
-import { MemoryRateLimiter } from '../../libs/redis/src/memory-rate-limiter.ts';
-import { MemorySessionStore } from '../../libs/redis/src/memory-session-store.ts';
-import { connectRedis } from '../../libs/redis/src/redis-client.ts';
-import { RedisEventPublisher } from '../../libs/redis/src/redis-event-publisher.ts';
-import { RedisHealth } from '../../libs/redis/src/redis-health.ts';
-import { RedisRateLimiter } from '../../libs/redis/src/redis-rate-limiter.ts';
-import { RedisSessionStore } from '../../libs/redis/src/redis-session-store.ts';
+import {
+  MemoryRateLimiter,
+  MemoryReplayGuard,
+  MemorySessionStore,
+  type RateLimiter,
+  RedisRateLimiter,
+  RedisReplayGuard,
+  RedisSessionStore,
+  type ReplayGuard,
+  type SessionStore,
+  UPLOAD_SCOPE,
+} from '@koodrive/auth';
+import type { OutboxMessage } from '@koodrive/database';
+import { DependencyUnavailableError } from '@koodrive/errors';
+import { type EventPublisher, MemoryEventPublisher, RedisEventPublisher } from '@koodrive/events';
+import { connectRedis } from '@koodrive/redis';
 import { deadPort } from '../support/dead-port.ts';
 
 interface RateLimit {
@@ -34,7 +34,7 @@ interface Backend {
   readonly name: string;
   readonly sessions: SessionStore;
   readonly events: EventPublisher;
-  readonly health: KeyValueHealth;
+  readonly replays: ReplayGuard;
   rateLimiter(limit: RateLimit): RateLimiter;
   // the ids of the events published so far, oldest first
   publishedIds(): Promise<string[]>;
@@ -50,7 +50,7 @@ function redisBackend(): Backend {
     name: 'Redis',
     sessions: new RedisSessionStore(redis),
     events: new RedisEventPublisher(redis, stream),
-    health: new RedisHealth(redis),
+    replays: new RedisReplayGuard(redis),
     rateLimiter: (limit) => new RedisRateLimiter(redis, limit),
     publishedIds: async () => (await redis.xrange(stream, '-', '+')).map(([, fields]) => fieldsOf(fields).id!),
     elapse: (ms) => sleep(ms),
@@ -65,7 +65,7 @@ function memoryBackend(): Backend {
     name: 'memory',
     sessions: new MemorySessionStore(clock),
     events,
-    health: new MemoryHealth(),
+    replays: new MemoryReplayGuard(clock),
     rateLimiter: (limit) => new MemoryRateLimiter(limit, clock),
     publishedIds: () => Promise.resolve(events.recent().map((event) => event.id)),
     elapse: (ms) => {
@@ -168,8 +168,13 @@ for (const backend of [redisBackend(), memoryBackend()]) {
       );
     });
 
-    it('answers a ping', async () => {
-      await backend.health.ping();
+    it('remembers a signature for its window: the first use passes, a repeat does not, until the window ends', async () => {
+      const key = `app-1:${randomUUID()}`;
+      assert.equal(await backend.replays.firstUse(key, 1), true);
+      assert.equal(await backend.replays.firstUse(key, 1), false);
+      assert.equal(await backend.replays.firstUse(`${key}x`, 1), true);
+      await backend.elapse(1100);
+      assert.equal(await backend.replays.firstUse(key, 1), true);
     });
   });
 }
@@ -216,7 +221,7 @@ describe('the Redis implementations only', () => {
       await assert.rejects(new RedisSessionStore(dead).put('tok', newSession(), 60), isRedisDown);
       await assert.rejects(new RedisRateLimiter(dead, { requests: 1, windowSeconds: 30 }).consume('u'), isRedisDown);
       await assert.rejects(new RedisEventPublisher(dead, stream).publish([newEvent()]), isRedisDown);
-      await assert.rejects(new RedisHealth(dead).ping());
+      await assert.rejects(new RedisReplayGuard(dead).firstUse('k', 60), isRedisDown);
     } finally {
       dead.disconnect();
     }

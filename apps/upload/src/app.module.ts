@@ -2,7 +2,9 @@ import { Global, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig, loadAppConfig } from '@koodrive/config';
+import { AuthModule } from '@koodrive/auth';
 import { DatabaseModule } from '@koodrive/database';
+import { EventsModule } from '@koodrive/events';
 import { QuotaModule } from '@koodrive/quota';
 import { RedisModule } from '@koodrive/redis';
 import { StorageModule } from '@koodrive/storage';
@@ -29,6 +31,8 @@ class ConfigModule {}
     LoggerModule.forRootAsync({ inject: [APP_CONFIG], useFactory: (config: AppConfig) => requestLogParams(config) }),
     DatabaseModule,
     RedisModule,
+    AuthModule,
+    EventsModule,
     QuotaModule,
     StorageModule,
     FilesModule,

@@ -1,7 +1,16 @@
 export { AuthModule } from './auth.module.js';
+export { DEMO_USER_ID } from './demo-user.js';
+export { MemoryRateLimiter } from './memory-rate-limiter.js';
+export { MemoryReplayGuard } from './memory-replay-guard.js';
+export { MemorySessionStore } from './memory-session.store.js';
+export { MemoryUserDirectory } from './memory-user-directory.js';
 export { CurrentPrincipal, type Principal, principalOf } from './principal.js';
 export { RATE_LIMITER, type RateDecision, type RateLimiter } from './rate-limiter.js';
 export { keepRawBody, rawBodyOf } from './raw-body.js';
+export { RedisRateLimiter } from './redis-rate-limiter.js';
+export { RedisReplayGuard } from './redis-replay-guard.js';
+export { RedisSessionStore } from './redis-session.store.js';
+export { RedisUserDirectory } from './redis-user-directory.js';
 export { REPLAY_GUARD, type ReplayGuard } from './replay-guard.js';
 export {
   parseSessionRecord,

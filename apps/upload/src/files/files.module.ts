@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { AuthModule } from '@koodrive/auth';
 import { CompleteUploadService } from './complete-upload.service.js';
 import { CompletionWorker } from './completion-worker.js';
 import { CreateUploadService } from './create-upload.service.js';
@@ -8,7 +7,6 @@ import { UploadUrlService } from './upload-url.service.js';
 import { PartUrlIssuer } from './part-urls.js';
 
 @Module({
-  imports: [AuthModule],
   controllers: [FilesController],
   providers: [CreateUploadService, UploadUrlService, PartUrlIssuer, CompleteUploadService, CompletionWorker],
   exports: [CompletionWorker],

@@ -2,7 +2,8 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { PrismaService } from '@koodrive/database';
-import { KEY_VALUE_HEALTH, type KeyValueHealth } from '@koodrive/redis';
+import type { Redis } from 'ioredis';
+import { REDIS } from '@koodrive/redis';
 import { OBJECT_STORAGE, type ObjectStorage } from '@koodrive/storage';
 import { ShutdownState } from './shutdown-state.js';
 
@@ -11,13 +12,13 @@ type CheckResult = 'ok' | 'unavailable';
 const CHECK_TIMEOUT_MS = 2_000;
 
 // Kubernetes probes: /healthz says the process serves; /readyz that its dependencies answer
-// (`redis` is the in-process stand-in, always ok, when REDIS_URL is unset).
+// (`redis` is always ok when REDIS_URL is unset: what it would hold lives in the process).
 @ApiExcludeController()
 @Controller()
 export class HealthController {
   constructor(
     private readonly prisma: PrismaService,
-    @Inject(KEY_VALUE_HEALTH) private readonly keyValue: KeyValueHealth,
+    @Inject(REDIS) private readonly redis: Redis | null,
     @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
     private readonly shutdown: ShutdownState,
   ) {}
@@ -39,7 +40,8 @@ export class HealthController {
     }
     const [database, redis, storage] = await Promise.all([
       check(() => this.prisma.$queryRaw`SELECT 1`),
-      check(() => this.keyValue.ping()),
+      // sessions, rate limits and events live in the process when REDIS_URL is unset
+      check(async () => void (await this.redis?.ping())),
       check(() => this.storage.ping()),
     ]);
     const checks = { database, redis, storage };

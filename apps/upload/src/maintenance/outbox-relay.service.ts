@@ -3,7 +3,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { OutboxRepository } from '@koodrive/database';
 import { maintenanceActions } from '@koodrive/metrics';
-import { EVENT_PUBLISHER, type EventPublisher } from '@koodrive/redis';
+import { EVENT_PUBLISHER, type EventPublisher } from '@koodrive/events';
 
 const BATCH = 100;
 

@@ -2,14 +2,18 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Global, type LoggerService, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { RATE_LIMITER, SESSION_STORE, type SessionStore } from '@koodrive/auth';
 import { APP_CONFIG, loadConfig } from '@koodrive/config';
-import { EVENT_PUBLISHER } from './event-publisher.js';
-import { KEY_VALUE_HEALTH, type KeyValueHealth } from './key-value-health.js';
-import { MemoryEventPublisher } from './memory-event-publisher.js';
+import { EVENT_PUBLISHER, EventsModule, MemoryEventPublisher } from '@koodrive/events';
+import { REDIS, RedisModule } from '@koodrive/redis';
+import { AuthModule } from './auth.module.js';
 import { MemoryRateLimiter } from './memory-rate-limiter.js';
-import { MemorySessionStore } from './memory-session-store.js';
-import { REDIS, RedisModule } from './redis.module.js';
+import { MemoryReplayGuard } from './memory-replay-guard.js';
+import { MemorySessionStore } from './memory-session.store.js';
+import { MemoryUserDirectory } from './memory-user-directory.js';
+import { RATE_LIMITER } from './rate-limiter.js';
+import { REPLAY_GUARD } from './replay-guard.js';
+import { SESSION_STORE, type SessionStore } from './session.store.js';
+import { USER_DIRECTORY } from './user-directory.js';
 
 @Global()
 @Module({
@@ -43,18 +47,21 @@ async function stdoutOf(work: () => Promise<void>): Promise<string> {
   return written;
 }
 
-describe(RedisModule.name, () => {
+describe(AuthModule.name, () => {
   it('without REDIS_URL: no Redis client, in-process ports, one log line, and the demo token on stdout', async () => {
     const logs = new LogLines();
-    const moduleRef = await Test.createTestingModule({ imports: [EmbeddedConfigModule, RedisModule] })
+    const moduleRef = await Test.createTestingModule({
+      imports: [EmbeddedConfigModule, RedisModule, AuthModule, EventsModule],
+    })
       .setLogger(logs)
       .compile();
     try {
       assert.equal(moduleRef.get(REDIS), null);
       assert.ok(moduleRef.get(SESSION_STORE) instanceof MemorySessionStore);
       assert.ok(moduleRef.get(RATE_LIMITER) instanceof MemoryRateLimiter);
+      assert.ok(moduleRef.get(USER_DIRECTORY) instanceof MemoryUserDirectory);
+      assert.ok(moduleRef.get(REPLAY_GUARD) instanceof MemoryReplayGuard);
       assert.ok(moduleRef.get(EVENT_PUBLISHER) instanceof MemoryEventPublisher);
-      await moduleRef.get<KeyValueHealth>(KEY_VALUE_HEALTH).ping();
 
       const stdout = await stdoutOf(async () => void (await moduleRef.init()));
       const match = /^KOODRIVE_TOKEN=([A-Za-z0-9_-]{43})\n$/.exec(stdout);

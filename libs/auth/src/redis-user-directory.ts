@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
-import { parseUserRecord, type UserDirectory, type UserRecord, userKey } from '@koodrive/auth';
-import { redisCommand } from './redis-client.js';
+import { parseUserRecord, type UserRecord, userKey } from './session-key.js';
+import { type UserDirectory } from './user-directory.js';
+import { redisCommand } from '@koodrive/redis';
 
 // User records as KooDrive's user service writes them: JSON under koodrive:user:<userId>.
 export class RedisUserDirectory implements UserDirectory {

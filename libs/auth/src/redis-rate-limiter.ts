@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { AppConfig } from '@koodrive/config';
-import type { RateDecision, RateLimiter } from '@koodrive/auth';
-import { redisCommand } from './redis-client.js';
+import type { RateDecision, RateLimiter } from './rate-limiter.js';
+import { redisCommand } from '@koodrive/redis';
 
 const RATE_LIMIT_KEY_PREFIX = 'koodrive:ratelimit:';
 

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { OutboxMessage } from '@koodrive/database';
 import { DependencyUnavailableError } from '@koodrive/errors';
 import type { EventPublisher } from './event-publisher.js';
-import { redisCommand } from './redis-client.js';
+import { redisCommand } from '@koodrive/redis';
 
 // the stream is trimmed (approximately) to this many entries
 const STREAM_MAX_LENGTH = 1_000_000;

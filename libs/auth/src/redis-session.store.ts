@@ -1,12 +1,7 @@
 import type { Redis } from 'ioredis';
-import {
-  parseSessionRecord,
-  type SessionRecord,
-  type SessionStore,
-  SESSION_TTL_SECONDS,
-  sessionKey,
-} from '@koodrive/auth';
-import { redisCommand } from './redis-client.js';
+import { parseSessionRecord, type SessionRecord, SESSION_TTL_SECONDS, sessionKey } from './session-key.js';
+import type { SessionStore } from './session.store.js';
+import { redisCommand } from '@koodrive/redis';
 
 // Sessions as KooDrive's session service writes them: JSON under koodrive:session:<sha256(token)>.
 export class RedisSessionStore implements SessionStore {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { UPLOAD_SCOPE } from '@koodrive/auth';
-import { openDemoSession } from './demo-session.js';
-import { MemorySessionStore } from './memory-session-store.js';
+import { UPLOAD_SCOPE } from './session-key.js';
+import { openDemoSession } from './demo-user.js';
+import { MemorySessionStore } from './memory-session.store.js';
 
 const MINUTE = 60_000;
 const session = { userId: 'u-1', containerId: 'c-1', scopes: [UPLOAD_SCOPE] };

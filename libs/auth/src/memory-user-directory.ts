@@ -1,4 +1,5 @@
-import type { UserDirectory, UserRecord } from '@koodrive/auth';
+import type { UserRecord } from './session-key.js';
+import type { UserDirectory } from './user-directory.js';
 
 // User records in the process (REDIS_URL unset): the demo user's, and those a test puts.
 export class MemoryUserDirectory implements UserDirectory {

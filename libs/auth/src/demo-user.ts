@@ -1,7 +1,8 @@
 // The demo user of an embedded run (REDIS_URL unset): with no KooDrive session service to issue
 // tokens, the service opens one session itself so `npm start` can be tried at once.
 import { randomBytes } from 'node:crypto';
-import { type SessionRecord, type SessionStore, UPLOAD_SCOPE, type UserRecord } from '@koodrive/auth';
+import { type SessionRecord, UPLOAD_SCOPE, type UserRecord } from './session-key.js';
+import type { SessionStore } from './session.store.js';
 
 export const DEMO_USER_ID = 'demo';
 

@@ -1,4 +1,4 @@
-import type { ReplayGuard } from '@koodrive/auth';
+import type { ReplayGuard } from './replay-guard.js';
 
 // Signatures seen by this process (REDIS_URL unset), each forgotten once its window has passed.
 export class MemoryReplayGuard implements ReplayGuard {

@@ -1,5 +1,5 @@
 import type { AppConfig } from '@koodrive/config';
-import type { RateDecision, RateLimiter } from '@koodrive/auth';
+import type { RateDecision, RateLimiter } from './rate-limiter.js';
 
 interface Window {
   count: number;

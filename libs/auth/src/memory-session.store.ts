@@ -1,4 +1,5 @@
-import { type SessionRecord, type SessionStore, SESSION_TTL_SECONDS, sessionKey } from '@koodrive/auth';
+import { type SessionRecord, SESSION_TTL_SECONDS, sessionKey } from './session-key.js';
+import type { SessionStore } from './session.store.js';
 
 interface Entry {
   readonly session: SessionRecord;

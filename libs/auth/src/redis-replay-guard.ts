@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { ReplayGuard } from '@koodrive/auth';
-import { redisCommand } from './redis-client.js';
+import type { ReplayGuard } from './replay-guard.js';
+import { redisCommand } from '@koodrive/redis';
 
 const REPLAY_KEY_PREFIX = 'koodrive:app-signature:';
 
