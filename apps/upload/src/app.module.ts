@@ -1,7 +1,7 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
-import { APP_CONFIG, type AppConfig, loadAppConfig } from '@koodrive/config';
+import { APP_CONFIG, type AppConfig, ConfigModule } from '@koodrive/config';
 import { AuthModule } from '@koodrive/auth';
 import { DatabaseModule } from '@koodrive/database';
 import { EventsModule } from '@koodrive/events';
@@ -17,13 +17,6 @@ import { ShutdownState } from './health/shutdown-state.js';
 import { ApiExceptionFilter } from './http/api-exception.filter.js';
 import { requestLogParams } from './http/request-log.js';
 import { ApiValidationPipe } from './http/validation.pipe.js';
-
-@Global()
-@Module({
-  providers: [{ provide: APP_CONFIG, useFactory: loadAppConfig }],
-  exports: [APP_CONFIG],
-})
-class ConfigModule {}
 
 @Module({
   imports: [

@@ -1,2 +1,11 @@
-// No Nest imports here: the app's tracing.ts loads this before anything else.
-export { APP_CONFIG, type AppConfig, ConfigError, loadAppConfig, loadConfig } from './app-config.js';
+// The app's tracing.ts loads this before the instrumented libraries: config.module.ts brings only
+// @nestjs/common (reflect-metadata, tslib, iterare, rxjs), none of which is instrumented.
+export {
+  APP_CONFIG,
+  type AppConfig,
+  ConfigError,
+  loadAppConfig,
+  loadConfig,
+  REQUIRED_IN_PRODUCTION,
+} from './app-config.js';
+export { ConfigModule } from './config.module.js';
