@@ -10,12 +10,12 @@ import { importBuilt, pidsNamed, processesCpuSeconds } from './support.ts';
 type StorageModule = typeof import('../libs/storage/src/s3-object-storage.ts');
 type ConfigModule = typeof import('../libs/config/src/app-config.ts');
 type HashingModule = typeof import('../libs/hashing/src/index.ts');
-type DigestModule = typeof import('../apps/upload/src/files/object-digest.ts');
+type DigestModule = typeof import('@koodrive/verification');
 
 const { S3ObjectStorage } = await importBuilt<StorageModule>('libs/storage/src/s3-object-storage.js');
 const { loadConfig } = await importBuilt<ConfigModule>('libs/config/src/app-config.js');
 const { Sha256State } = await importBuilt<HashingModule>('libs/hashing/src/index.js');
-const { sha256OfRanges } = await importBuilt<DigestModule>('apps/upload/src/files/object-digest.js');
+const { sha256OfRanges } = await importBuilt<DigestModule>('libs/verification/src/index.js');
 
 const MIB = 1024 * 1024;
 const SIZE = 1024 * MIB;

@@ -7,7 +7,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { DiskObjectStorage } from '../../libs/storage/src/disk-object-storage.ts';
 import { InvalidPartsError, ObjectNotFoundError, UploadNotFoundError } from '../../libs/storage/src/object-storage.ts';
-import { sha256OfStream } from '../../apps/upload/src/files/object-digest.ts';
+import { sha256OfStream } from '@koodrive/verification';
 import { testBytes } from '../support/harness.ts';
 import { objectStorageContract } from '../support/object-storage-contract.ts';
 

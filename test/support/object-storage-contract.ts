@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import { ObjectNotFoundError, type ObjectStorage, UploadNotFoundError } from '../../libs/storage/src/object-storage.ts';
-import { sha256OfRanges, sha256OfStream } from '../../apps/upload/src/files/object-digest.ts';
+import { sha256OfRanges, sha256OfStream } from '@koodrive/verification';
 import { sha256Hex, testBytes } from './harness.ts';
 
 export type PartWriter = (key: string, uploadId: string, partNumber: number, bytes: Buffer) => Promise<void>;

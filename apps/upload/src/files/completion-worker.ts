@@ -17,8 +17,15 @@ import {
 import { bytesVerified, completeOutcomes, verificationDuration, verificationsByMethod } from '@koodrive/metrics';
 import { activeTraceId } from '@koodrive/telemetry';
 import { UPLOAD_TOKEN_METADATA } from './file-id.js';
-import { digestFromPartChain, rangesFromHashCtx } from './hash-chain.js';
-import { type Digest, type ReadInto, sha256OfHashedRanges, sha256OfRanges, sha256OfStream } from './object-digest.js';
+import {
+  type Digest,
+  digestFromPartChain,
+  rangesFromHashCtx,
+  type ReadInto,
+  sha256OfHashedRanges,
+  sha256OfRanges,
+  sha256OfStream,
+} from '@koodrive/verification';
 import { describeIncompleteParts } from './part-rules.js';
 
 export interface CompleteUploadResult {

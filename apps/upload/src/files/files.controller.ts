@@ -9,7 +9,8 @@ import { XTraceid } from '../http/x-traceid.decorator.js';
 import { CompleteUploadDto } from './dto/complete-upload.dto.js';
 import { CreateUploadDto } from './dto/create-upload.dto.js';
 import { UploadUrlDto } from './dto/upload-url.dto.js';
-import { CompleteUploadResponse, CreateUploadResponse, ErrorEnvelope, UploadUrlResponse } from './dto/responses.js';
+import { CompleteUploadResponse, CreateUploadResponse, UploadUrlResponse } from './dto/responses.js';
+import { ErrorEnvelope } from '../http/envelope.dto.js';
 import { UploadUrlService } from './upload-url.service.js';
 import type { PartUrl } from './part-urls.js';
 

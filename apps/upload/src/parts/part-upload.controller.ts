@@ -2,7 +2,8 @@ import { Controller, Headers, HttpCode, Param, Put, Query, Req, Res, UseIntercep
 import { ApiConsumes, ApiHeader, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiException } from '@koodrive/errors';
-import { ErrorEnvelope, PartUploadResponse } from '../files/dto/responses.js';
+import { ErrorEnvelope } from '../http/envelope.dto.js';
+import { PartUploadResponse } from './dto/part-upload.response.js';
 import { SuccessEnvelopeInterceptor } from '../http/success-envelope.interceptor.js';
 import { PART_UPLOAD_PATH } from './part-url.js';
 import { PartUploadService, type StoredPartAnswer } from './part-upload.service.js';

@@ -16,7 +16,7 @@ import { encodeHashCtx, Sha256State } from '@koodrive/hashing';
 import { partBytesReceived } from '@koodrive/metrics';
 import { OBJECT_STORAGE, type ObjectStorage, UploadNotFoundError } from '@koodrive/storage';
 import { SHA256_BLOCK } from '@koodrive/limits';
-import { partStartState } from '../files/hash-chain.js';
+import { partStartState } from '@koodrive/verification';
 import { verifyPartUrl } from './part-url.js';
 
 export interface PartUploadTarget {

@@ -1,22 +1,7 @@
 // The answers, described for the OpenAPI document (the services return plain objects; the
 // envelope interceptor adds code and msg).
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-
-export class SuccessEnvelope {
-  @ApiProperty({ example: 0, description: '0 on success' })
-  code!: number;
-
-  @ApiProperty({ example: 'success.', description: 'localized by the language header' })
-  msg!: string;
-}
-
-export class ErrorEnvelope {
-  @ApiProperty({ example: 13000102, description: 'a KooDrive error code (see the responses)' })
-  code!: number;
-
-  @ApiProperty({ example: 'Invalid parameter: fileId must be a string.' })
-  msg!: string;
-}
+import { SuccessEnvelope } from '../../http/envelope.dto.js';
 
 export class CreateUploadResponse extends SuccessEnvelope {
   @ApiProperty({ example: 'Fi0123456789abcdefghijABCDEFGHIJk' })
@@ -37,8 +22,14 @@ export class CreateUploadResponse extends SuccessEnvelope {
   @ApiProperty({ description: 'the content is held already: the file is complete, upload nothing' })
   rapidUpload!: boolean;
 
-  @ApiPropertyOptional({ description: 'autoRename 4 found a completed file of that name and sha256' })
-  exist?: boolean;
+  @ApiProperty({ description: 'autoRename 4 found a completed file of that name and sha256 (always present)' })
+  exist!: boolean;
+
+  @ApiProperty({
+    type: () => [PartUrlResponse],
+    description: 'the URLs of the parts asked for (multiParts), or of the one part of uploadMode put; [] otherwise',
+  })
+  multiParts!: PartUrlResponse[];
 }
 
 export class PartUrlResponse {
@@ -48,8 +39,14 @@ export class PartUrlResponse {
   @ApiProperty()
   partSize!: number;
 
-  @ApiProperty({ nullable: true, type: Number })
-  partOffset!: number | null;
+  @ApiProperty({ description: 'bytes of the file before the part' })
+  partOffset!: number;
+
+  @ApiPropertyOptional({
+    type: [Number],
+    description: 'the SHA-256 state words the part starts from, as the request gave them (parallel mode)',
+  })
+  hashCtx?: number[];
 
   @ApiProperty()
   partId!: string;
@@ -81,15 +78,4 @@ export class CompleteUploadResponse extends SuccessEnvelope {
 
   @ApiProperty()
   length!: number;
-}
-
-export class PartUploadResponse extends SuccessEnvelope {
-  @ApiProperty()
-  partNumber!: number;
-
-  @ApiProperty({ description: "the stored part's ETag (also in the ETag header)" })
-  etag!: string;
-
-  @ApiProperty()
-  size!: number;
 }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { type ReadInto, sha256OfRanges } from './object-digest.js';
+import { sha256OfRanges } from './pipelined-read-back.js';
+import type { ReadInto } from './span-hasher.js';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
