@@ -8,14 +8,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig } from '../../libs/config/src/app-config.ts';
+import { loadConfig } from '@koodrive/config';
 import { newUploadFile } from '../support/factories.ts';
-import type { NewUploadFile } from '../../libs/database/src/upload-file.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../../libs/database/src/embedded-postgres.ts';
-import { FileRepository } from '../../libs/database/src/file.repository.ts';
 import { prismaSources } from '../../libs/database/src/migrations.ts';
-import { OutboxRepository } from '../../libs/database/src/outbox.repository.ts';
-import { PrismaService } from '../../libs/database/src/prisma.service.ts';
+import {
+  CompletionRepository,
+  type NewUploadFile,
+  OutboxRepository,
+  PrismaService,
+  UploadTaskRepository,
+} from '@koodrive/database';
 
 const config = loadConfig(process.env);
 const NO_TRACE = { traceId: undefined, xTraceid: null };
@@ -33,7 +36,8 @@ async function start(dataDir: string): Promise<{ embedded: EmbeddedPostgres; pri
 describe('embedded PostgreSQL (PGlite)', () => {
   let dataDir: string;
   let current: { embedded: EmbeddedPostgres; prisma: PrismaService } | undefined;
-  let files: FileRepository;
+  let tasks: UploadTaskRepository;
+  let completions: CompletionRepository;
   let completed: NewUploadFile;
 
   before(async () => {
@@ -49,7 +53,8 @@ describe('embedded PostgreSQL (PGlite)', () => {
   it('applies every migration of prisma/migrations on its first start', async (t) => {
     const { embedded, prisma, ms } = await start(dataDir);
     current = { embedded, prisma };
-    files = new FileRepository(prisma);
+    tasks = new UploadTaskRepository(prisma);
+    completions = new CompletionRepository(prisma);
     t.diagnostic(`first start (initdb and migrations) to ready: ${ms} ms`);
     assert.equal(embedded.dataDir, path.join(dataDir, 'pg'));
     const folders = (await readdir(prismaSources().migrationsDir, { withFileTypes: true }))
@@ -69,11 +74,11 @@ describe('embedded PostgreSQL (PGlite)', () => {
 
   it('serves the repository: a completion writes its outbox event', async () => {
     completed = newUploadFile();
-    await files.createUpload(completed);
-    const claim = await files.claimForCompletion(completed.id, completed.ownerId, 30, SHA, 'trace-1');
+    await tasks.createUpload(completed);
+    const claim = await completions.claimForCompletion(completed.id, completed.ownerId, 30, SHA, 'trace-1');
     assert.equal(claim, 1);
     assert.equal(
-      await files.markCompleted(
+      await completions.markCompleted(
         completed.id,
         claim,
         { sha256: SHA, by: 'pipelined' },
@@ -81,7 +86,7 @@ describe('embedded PostgreSQL (PGlite)', () => {
       ),
       true,
     );
-    assert.equal((await files.findForOwner(completed.id, completed.ownerId))?.status, 'COMPLETED');
+    assert.equal((await tasks.findForOwner(completed.id, completed.ownerId))?.status, 'COMPLETED');
     const events = await current!.prisma.outboxEvent.findMany({ where: { fileId: completed.id } });
     assert.equal(events.length, 1);
     assert.equal(events[0]!.type, 'file.completed');
@@ -94,17 +99,17 @@ describe('embedded PostgreSQL (PGlite)', () => {
     async (t) => {
       const { prisma } = current!;
       const opened = Array.from({ length: 10 }, () => newUploadFile());
-      await Promise.all(opened.map((file) => files.createUpload(file)));
+      await Promise.all(opened.map((file) => tasks.createUpload(file)));
       const started = performance.now();
       // 20 at once: 10 claim-then-complete (a statement, then an interactive transaction) and 10
       // uploads created (a transaction each)
       const results = await Promise.all([
         ...opened.map(async (file) => {
-          const claim = await files.claimForCompletion(file.id, file.ownerId, 30, null, null);
+          const claim = await completions.claimForCompletion(file.id, file.ownerId, 30, null, null);
           assert.equal(claim, 1);
-          return files.markCompleted(file.id, claim, { sha256: SHA, by: 'pipelined' }, NO_TRACE);
+          return completions.markCompleted(file.id, claim, { sha256: SHA, by: 'pipelined' }, NO_TRACE);
         }),
-        ...Array.from({ length: 10 }, () => files.createUpload(newUploadFile()).then(() => true)),
+        ...Array.from({ length: 10 }, () => tasks.createUpload(newUploadFile()).then(() => true)),
       ]);
       t.diagnostic(`20 concurrent calls: ${Math.round(performance.now() - started)} ms`);
       assert.ok(results.every((ok) => ok));
@@ -112,9 +117,11 @@ describe('embedded PostgreSQL (PGlite)', () => {
 
       // 20 claims of one file at once: exactly one wins
       const contested = newUploadFile();
-      await files.createUpload(contested);
+      await tasks.createUpload(contested);
       const claims = await Promise.all(
-        Array.from({ length: 20 }, () => files.claimForCompletion(contested.id, contested.ownerId, 30, null, null)),
+        Array.from({ length: 20 }, () =>
+          completions.claimForCompletion(contested.id, contested.ownerId, 30, null, null),
+        ),
       );
       assert.deepEqual(
         claims.filter((c) => c !== null),
@@ -130,14 +137,14 @@ describe('embedded PostgreSQL (PGlite)', () => {
         committedAt = performance.now();
       });
       await sleep(50);
-      await files.findForOwner(contested.id, contested.ownerId);
+      await tasks.findForOwner(contested.id, contested.ownerId);
       const answeredAt = performance.now();
       await transaction;
       assert.ok(answeredAt >= committedAt, 'the statement was answered after the transaction ended');
 
       // the outbox relay's transaction spans its publish (Redis, here a pause); other work waits, then runs
       const relayed = new OutboxRepository(prisma).relayBatch(1000, () => sleep(200));
-      const [count] = await Promise.all([relayed, files.findForOwner(completed.id, completed.ownerId)]);
+      const [count] = await Promise.all([relayed, tasks.findForOwner(completed.id, completed.ownerId)]);
       assert.ok(count >= 11);
     },
   );
@@ -148,16 +155,17 @@ describe('embedded PostgreSQL (PGlite)', () => {
     current = undefined;
     const { embedded, prisma, ms } = await start(dataDir);
     current = { embedded, prisma };
-    files = new FileRepository(prisma);
+    tasks = new UploadTaskRepository(prisma);
+    completions = new CompletionRepository(prisma);
     t.diagnostic(`restart to ready: ${ms} ms`);
     assert.deepEqual(embedded.appliedMigrations, []);
-    const file = await files.findForOwner(completed.id, completed.ownerId);
+    const file = await tasks.findForOwner(completed.id, completed.ownerId);
     assert.equal(file?.status, 'COMPLETED');
     assert.equal(file?.actualSha256, SHA);
     assert.equal(await prisma.outboxEvent.count({ where: { fileId: completed.id } }), 1);
     // and it still writes
     const another = newUploadFile();
-    await files.createUpload(another);
-    assert.equal(await files.isNameTaken(another.containerId, 'root', another.fileName), true);
+    await tasks.createUpload(another);
+    assert.equal(await tasks.isNameTaken(another.containerId, 'root', another.fileName), true);
   });
 });

@@ -2,48 +2,61 @@ import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig } from '../../libs/config/src/app-config.ts';
+import { loadConfig } from '@koodrive/config';
 import { newUploadFile } from '../support/factories.ts';
-import { FileNameTakenError, FileRepository } from '../../libs/database/src/file.repository.ts';
-import { PrismaService } from '../../libs/database/src/prisma.service.ts';
-import { DependencyUnavailableError } from '../../libs/errors/src/api.exception.ts';
+import {
+  CompletionRepository,
+  FileNameTakenError,
+  MaintenanceRepository,
+  PrismaService,
+  UploadTaskRepository,
+} from '@koodrive/database';
+import { DependencyUnavailableError } from '@koodrive/errors';
 
 const prisma = new PrismaService(loadConfig(process.env));
-const files = new FileRepository(prisma);
+const tasks = new UploadTaskRepository(prisma);
+const completions = new CompletionRepository(prisma);
+const maintenance = new MaintenanceRepository(prisma);
 const NO_TRACE = { traceId: undefined, xTraceid: null };
 
-describe(FileRepository.name, () => {
+describe('the repositories of files', () => {
   after(() => prisma.$disconnect());
 
   it('hands out one completion claim at a time, and a new one only after the lease ran out', async () => {
     const file = newUploadFile();
-    await files.createUpload(file);
-    const first = await files.claimForCompletion(file.id, file.ownerId, 1, null, null);
+    await tasks.createUpload(file);
+    const first = await completions.claimForCompletion(file.id, file.ownerId, 1, null, null);
     assert.equal(first, 1);
-    assert.equal(await files.claimForCompletion(file.id, file.ownerId, 1, null, null), null);
-    assert.equal(await files.claimForCompletion(file.id, 'someone-else', 1, null, null), null);
+    assert.equal(await completions.claimForCompletion(file.id, file.ownerId, 1, null, null), null);
+    assert.equal(await completions.claimForCompletion(file.id, 'someone-else', 1, null, null), null);
     await sleep(1100);
-    const second = await files.claimForCompletion(file.id, file.ownerId, 30, null, null);
+    const second = await completions.claimForCompletion(file.id, file.ownerId, 30, null, null);
     assert.equal(second, 2);
     // the worker holding the first claim wakes up: none of its writes land
-    assert.equal(await files.markCombined(file.id, 1), false);
-    assert.equal(await files.markCompleted(file.id, 1, { sha256: 'a'.repeat(64), by: 'pipelined' }, NO_TRACE), false);
-    assert.equal(await files.renewLease(file.id, 1, 30), false);
-    assert.equal(await files.markFailed(file.id, 1, 13000402, 'stale'), false);
-    assert.equal((await files.findForOwner(file.id, file.ownerId))?.status, 'COMPLETING');
+    assert.equal(await completions.markCombined(file.id, 1), false);
+    assert.equal(
+      await completions.markCompleted(file.id, 1, { sha256: 'a'.repeat(64), by: 'pipelined' }, NO_TRACE),
+      false,
+    );
+    assert.equal(await completions.renewLease(file.id, 1, 30), false);
+    assert.equal(await completions.markFailed(file.id, 1, 13000402, 'stale'), false);
+    assert.equal((await tasks.findForOwner(file.id, file.ownerId))?.status, 'COMPLETING');
     // the current claim's do
-    assert.equal(await files.markCompleted(file.id, 2, { sha256: 'b'.repeat(64), by: 'pipelined' }, NO_TRACE), true);
-    const done = await files.findForOwner(file.id, file.ownerId);
+    assert.equal(
+      await completions.markCompleted(file.id, 2, { sha256: 'b'.repeat(64), by: 'pipelined' }, NO_TRACE),
+      true,
+    );
+    const done = await tasks.findForOwner(file.id, file.ownerId);
     assert.equal(done?.status, 'COMPLETED');
     assert.equal(done?.actualSha256, 'b'.repeat(64));
-    assert.equal(await files.claimForCompletion(file.id, file.ownerId, 30, null, null), null);
+    assert.equal(await completions.claimForCompletion(file.id, file.ownerId, 30, null, null), null);
   });
 
   it('gives 50 concurrent claims exactly one winner', async () => {
     const file = newUploadFile();
-    await files.createUpload(file);
+    await tasks.createUpload(file);
     const claims = await Promise.all(
-      Array.from({ length: 50 }, () => files.claimForCompletion(file.id, file.ownerId, 30, null, null)),
+      Array.from({ length: 50 }, () => completions.claimForCompletion(file.id, file.ownerId, 30, null, null)),
     );
     assert.deepEqual(
       claims.filter((c) => c !== null),
@@ -53,47 +66,53 @@ describe(FileRepository.name, () => {
 
   it('releases a claim back to uploading with its result, and frees the name of a failed file', async () => {
     const file = newUploadFile();
-    await files.createUpload(file);
-    const claim = (await files.claimForCompletion(file.id, file.ownerId, 30, null, null))!;
-    assert.equal(await files.releaseWithResult(file.id, claim, 13000402, 'missing parts: 2'), true);
-    const open = await files.findForOwner(file.id, file.ownerId);
+    await tasks.createUpload(file);
+    const claim = (await completions.claimForCompletion(file.id, file.ownerId, 30, null, null))!;
+    assert.equal(await completions.releaseWithResult(file.id, claim, 13000402, 'missing parts: 2'), true);
+    const open = await tasks.findForOwner(file.id, file.ownerId);
     assert.equal(open?.status, 'UPLOADING');
     assert.equal(open?.resultDetail, 'missing parts: 2');
-    assert.equal(await files.isNameTaken(file.containerId, 'root', file.fileName), true);
-    const again = (await files.claimForCompletion(file.id, file.ownerId, 30, null, null))!;
+    assert.equal(await tasks.isNameTaken(file.containerId, 'root', file.fileName), true);
+    const again = (await completions.claimForCompletion(file.id, file.ownerId, 30, null, null))!;
     assert.equal(again, claim + 1);
-    assert.equal(await files.markFailed(file.id, again, 13000402, 'sha256 mismatch'), true);
-    assert.equal(await files.isNameTaken(file.containerId, 'root', file.fileName), false);
+    assert.equal(await completions.markFailed(file.id, again, 13000402, 'sha256 mismatch'), true);
+    assert.equal(await tasks.isNameTaken(file.containerId, 'root', file.fileName), false);
   });
 
   it('keeps names unique per folder', async () => {
     const file = newUploadFile();
-    await files.createUpload(file);
+    await tasks.createUpload(file);
     await assert.rejects(
-      files.createUpload(newUploadFile({ containerId: file.containerId, fileName: file.fileName })),
+      tasks.createUpload(newUploadFile({ containerId: file.containerId, fileName: file.fileName })),
       FileNameTakenError,
     );
-    await files.createUpload(
+    await tasks.createUpload(
       newUploadFile({ containerId: file.containerId, fileName: file.fileName, parentFolder: 'other' }),
     );
   });
 
   it('does not claim an expired upload task', async () => {
     const file = newUploadFile({ expiresAt: new Date(Date.now() - 1000) });
-    await files.createUpload(file);
-    assert.equal(await files.claimForCompletion(file.id, file.ownerId, 30, null, null), null);
+    await tasks.createUpload(file);
+    assert.equal(await completions.claimForCompletion(file.id, file.ownerId, 30, null, null), null);
   });
 
   it('writes one file.completed event with the completion, and none for a stale claim', async () => {
     const file = newUploadFile();
-    await files.createUpload(file);
-    const stale = (await files.claimForCompletion(file.id, file.ownerId, 1, 'c'.repeat(64), 'trace-a'))!;
+    await tasks.createUpload(file);
+    const stale = (await completions.claimForCompletion(file.id, file.ownerId, 1, 'c'.repeat(64), 'trace-a'))!;
     await sleep(1100);
-    const current = (await files.claimForCompletion(file.id, file.ownerId, 30, 'c'.repeat(64), 'trace-b'))!;
+    const current = (await completions.claimForCompletion(file.id, file.ownerId, 30, 'c'.repeat(64), 'trace-b'))!;
     const trace = { traceId: 'f'.repeat(32), xTraceid: 'trace-b' };
-    assert.equal(await files.markCompleted(file.id, stale, { sha256: 'c'.repeat(64), by: 'pipelined' }, trace), false);
+    assert.equal(
+      await completions.markCompleted(file.id, stale, { sha256: 'c'.repeat(64), by: 'pipelined' }, trace),
+      false,
+    );
     assert.equal(await prisma.outboxEvent.count({ where: { fileId: file.id } }), 0);
-    assert.equal(await files.markCompleted(file.id, current, { sha256: 'c'.repeat(64), by: 'pipelined' }, trace), true);
+    assert.equal(
+      await completions.markCompleted(file.id, current, { sha256: 'c'.repeat(64), by: 'pipelined' }, trace),
+      true,
+    );
     const events = await prisma.outboxEvent.findMany({ where: { fileId: file.id } });
     assert.equal(events.length, 1);
     assert.equal(events[0]!.type, 'file.completed');
@@ -119,43 +138,46 @@ describe(FileRepository.name, () => {
 
   it('lets the reconciler claim a completion only once its lease lapsed, one claimant at a time', async () => {
     const file = newUploadFile({ expiresAt: new Date(Date.now() + 1500) });
-    await files.createUpload(file);
-    const first = (await files.claimForCompletion(file.id, file.ownerId, 1, 'd'.repeat(64), 'trace-1'))!;
-    assert.equal(await files.claimLapsedCompletion(file.id, 30), null);
+    await tasks.createUpload(file);
+    const first = (await completions.claimForCompletion(file.id, file.ownerId, 1, 'd'.repeat(64), 'trace-1'))!;
+    assert.equal(await completions.claimLapsedCompletion(file.id, 30), null);
     await sleep(1600); // the lease lapsed, and the upload's expiry passed too
-    assert.ok((await files.findLapsedCompletions(1000)).includes(file.id));
-    const claims = await Promise.all(Array.from({ length: 20 }, () => files.claimLapsedCompletion(file.id, 30)));
+    assert.ok((await maintenance.findLapsedCompletions(1000)).includes(file.id));
+    const claims = await Promise.all(Array.from({ length: 20 }, () => completions.claimLapsedCompletion(file.id, 30)));
     const won = claims.filter((c) => c !== null);
     assert.equal(won.length, 1);
     assert.equal(won[0]!.claim, first + 1);
     // the reconciler checks what the request asked for, and carries its X-Traceid
     assert.equal(won[0]!.expectedSha256, 'd'.repeat(64));
     assert.equal(won[0]!.claimTraceid, 'trace-1');
-    assert.equal(await files.markCombined(file.id, first), false);
-    assert.equal(await files.markCombined(file.id, first + 1), true);
-    assert.ok(!(await files.findLapsedCompletions(1000)).includes(file.id));
+    assert.equal(await completions.markCombined(file.id, first), false);
+    assert.equal(await completions.markCombined(file.id, first + 1), true);
+    assert.ok(!(await maintenance.findLapsedCompletions(1000)).includes(file.id));
   });
 
   it('expires overdue open uploads once, freeing their names and part plans, and tracks the abort', async () => {
     const overdue = newUploadFile({ expiresAt: new Date(Date.now() - 1000) });
     const open = newUploadFile({ containerId: overdue.containerId });
-    await files.createUpload(overdue);
-    await files.createUpload(open);
-    await files.savePartPlans(overdue.id, [{ partNumber: 1, partSize: 42, partOffset: 0, hashCtx: null }], false);
-    const [a, b] = await Promise.all([files.expireOverdueUploads(1000), files.expireOverdueUploads(1000)]);
+    await tasks.createUpload(overdue);
+    await tasks.createUpload(open);
+    await tasks.savePartPlans(overdue.id, [{ partNumber: 1, partSize: 42, partOffset: 0, hashCtx: null }], false);
+    const [a, b] = await Promise.all([
+      maintenance.expireOverdueUploads(1000, 13000401),
+      maintenance.expireOverdueUploads(1000, 13000401),
+    ]);
     const expired = [...a, ...b].filter((f) => f.id === overdue.id || f.id === open.id);
     assert.deepEqual(expired, [{ id: overdue.id, storageKey: overdue.storageKey, uploadId: 'upload-1' }]);
     const row = await prisma.file.findUniqueOrThrow({ where: { id: overdue.id } });
     assert.equal(row.status, 'EXPIRED');
     assert.equal(row.resultCode, 13000401);
-    assert.equal(await files.isNameTaken(overdue.containerId, 'root', overdue.fileName), false);
-    assert.equal(await files.isNameTaken(open.containerId, 'root', open.fileName), true);
-    assert.deepEqual(await files.listPartPlans(overdue.id), []);
+    assert.equal(await tasks.isNameTaken(overdue.containerId, 'root', overdue.fileName), false);
+    assert.equal(await tasks.isNameTaken(open.containerId, 'root', open.fileName), true);
+    assert.deepEqual(await tasks.listPartPlans(overdue.id), []);
     // the multipart upload is still to be aborted until markUploadFreed says it was
     assert.equal(row.uploadId, 'upload-1');
-    await files.markUploadFreed(overdue.id);
+    await maintenance.markUploadFreed(overdue.id);
     assert.equal((await prisma.file.findUniqueOrThrow({ where: { id: overdue.id } })).uploadId, null);
-    assert.equal(await files.claimForCompletion(overdue.id, overdue.ownerId, 30, null, null), null);
+    assert.equal(await completions.claimForCompletion(overdue.id, overdue.ownerId, 30, null, null), null);
   });
 
   it('answers DependencyUnavailableError (a 503) when a transaction cannot start in time (P2028) or a statement waits on a lock past its bound', async () => {
@@ -167,9 +189,9 @@ describe(FileRepository.name, () => {
         DATABASE_STATEMENT_TIMEOUT_MS: '500',
       }),
     );
-    const tightFiles = new FileRepository(tight);
+    const tightCompletions = new CompletionRepository(tight);
     const file = newUploadFile();
-    await files.createUpload(file);
+    await tasks.createUpload(file);
     try {
       // the pool's one connection held by a transaction: the next cannot start
       let release!: () => void;
@@ -181,14 +203,14 @@ describe(FileRepository.name, () => {
         await released;
       });
       await held;
-      await assert.rejects(tightFiles.markFailed(file.id, 1, 13000402, 'x'), DependencyUnavailableError);
+      await assert.rejects(tightCompletions.markFailed(file.id, 1, 13000402, 'x'), DependencyUnavailableError);
       release();
       await holder;
       // a row lock held elsewhere: the statement is cancelled at its bound
-      const claim = (await files.claimForCompletion(file.id, file.ownerId, 30, null, null))!;
+      const claim = (await completions.claimForCompletion(file.id, file.ownerId, 30, null, null))!;
       await prisma.$transaction(async (tx) => {
         await tx.$queryRaw`SELECT id FROM files WHERE id = ${file.id} FOR UPDATE`;
-        await assert.rejects(tightFiles.renewLease(file.id, claim, 30), DependencyUnavailableError);
+        await assert.rejects(tightCompletions.renewLease(file.id, claim, 30), DependencyUnavailableError);
       });
     } finally {
       await tight.$disconnect();

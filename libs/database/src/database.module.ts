@@ -1,6 +1,9 @@
 import { Global, Logger, Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
-import { FileRepository } from './file.repository.js';
+import { CompletionRepository } from './completion.repository.js';
+import { MaintenanceRepository } from './maintenance.repository.js';
+import { PartPutRepository } from './part-put.repository.js';
+import { UploadTaskRepository } from './upload-task.repository.js';
 import { type DatabaseConnection, DATABASE_CONNECTION, externalConnection, PrismaService } from './prisma.service.js';
 import { OutboxRepository } from './outbox.repository.js';
 
@@ -31,9 +34,19 @@ async function embeddedConnection(config: AppConfig): Promise<DatabaseConnection
         config.databaseUrl === undefined ? embeddedConnection(config) : externalConnection(config),
     },
     PrismaService,
-    FileRepository,
+    UploadTaskRepository,
+    PartPutRepository,
+    CompletionRepository,
+    MaintenanceRepository,
     OutboxRepository,
   ],
-  exports: [PrismaService, FileRepository, OutboxRepository],
+  exports: [
+    PrismaService,
+    UploadTaskRepository,
+    PartPutRepository,
+    CompletionRepository,
+    MaintenanceRepository,
+    OutboxRepository,
+  ],
 })
 export class DatabaseModule {}

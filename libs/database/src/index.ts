@@ -1,14 +1,9 @@
+export { CompletionRepository } from './completion.repository.js';
 export { DatabaseModule } from './database.module.js';
-export {
-  type CompletedMatch,
-  type EventTrace,
-  type ExpiredUpload,
-  FILE_COMPLETED,
-  FileNameTakenError,
-  FileRepository,
-  type PartPutRefusal,
-} from './file.repository.js';
+export { type EventTrace, FILE_COMPLETED } from './file-events.js';
+export { type ExpiredUpload, MaintenanceRepository } from './maintenance.repository.js';
 export { type OutboxMessage, OutboxRepository } from './outbox.repository.js';
+export { type PartPutRefusal, PartPutRepository } from './part-put.repository.js';
 export { PrismaService } from './prisma.service.js';
 export type {
   FileStatus,
@@ -19,3 +14,4 @@ export type {
   UploadedPartHash,
   UploadFile,
 } from './upload-file.js';
+export { type CompletedMatch, FileNameTakenError, UploadTaskRepository } from './upload-task.repository.js';

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Principal } from '@koodrive/auth';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
-import { FileRepository, type UploadFile } from '@koodrive/database';
+import { CompletionRepository, UploadTaskRepository, type UploadFile } from '@koodrive/database';
 import { ApiCode, ApiException } from '@koodrive/errors';
 import { ClaimLostError, type CompleteUploadResult, CompletionWorker } from './completion-worker.js';
 import type { CompleteUploadDto } from './dto/complete-upload.dto.js';
@@ -17,7 +17,8 @@ const POLL_MS = 100;
 @Injectable()
 export class CompleteUploadService {
   constructor(
-    private readonly files: FileRepository,
+    private readonly tasks: UploadTaskRepository,
+    private readonly completions: CompletionRepository,
     private readonly worker: CompletionWorker,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -27,7 +28,7 @@ export class CompleteUploadService {
     // a claim we saw another caller take (or that took ours over): its recorded result is our answer
     let awaitedClaim: number | undefined;
     for (;;) {
-      const file = callersFile(principal, await this.files.findForOwner(dto.fileId, principal.userId));
+      const file = callersFile(principal, await this.tasks.findForOwner(dto.fileId, principal.userId));
       if (file.status === 'EXPIRED') {
         throw ApiException.taskNotFound();
       }
@@ -53,7 +54,7 @@ export class CompleteUploadService {
           break;
       }
       const expectedSha256 = dto.sha256 ?? file.declaredSha256;
-      const claim = await this.files.claimForCompletion(
+      const claim = await this.completions.claimForCompletion(
         file.id,
         principal.userId,
         this.config.upload.completeLeaseSeconds,

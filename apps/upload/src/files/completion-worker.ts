@@ -5,7 +5,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { type Attributes, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
-import { FileRepository, type PartRecord, type UploadFile } from '@koodrive/database';
+import { CompletionRepository, type PartRecord, UploadTaskRepository, type UploadFile } from '@koodrive/database';
 import { ApiCode, ApiException } from '@koodrive/errors';
 import {
   InvalidPartsError,
@@ -73,7 +73,8 @@ export class CompletionWorker {
   private readonly logger = new Logger(CompletionWorker.name);
 
   constructor(
-    private readonly files: FileRepository,
+    private readonly tasks: UploadTaskRepository,
+    private readonly completions: CompletionRepository,
     @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -111,7 +112,7 @@ export class CompletionWorker {
     const leaseSeconds = this.config.upload.completeLeaseSeconds;
     const heartbeat = setInterval(
       () => {
-        this.files.renewLease(file.id, file.claim, leaseSeconds).catch((error: unknown) => {
+        this.completions.renewLease(file.id, file.claim, leaseSeconds).catch((error: unknown) => {
           this.logger.warn({ msg: 'could not renew completion lease', fileId: file.id, err: error });
         });
       },
@@ -119,12 +120,12 @@ export class CompletionWorker {
     );
     try {
       // read once: the hash chain (before combining) and the part-by-part read-back both need them
-      const plans = await this.files.listPartPlans(file.id);
+      const plans = await this.tasks.listPartPlans(file.id);
       const chainSha256 = file.combinedAt === null ? await this.combine(file, plans) : file.chainSha256;
       return await this.verify(file, chainSha256, plans);
     } catch (error) {
       if (!(error instanceof ApiException) && !(error instanceof ClaimLostError)) {
-        await this.files.abandonClaim(file.id, file.claim).catch(() => undefined);
+        await this.completions.abandonClaim(file.id, file.claim).catch(() => undefined);
       }
       throw error;
     } finally {
@@ -182,14 +183,14 @@ export class CompletionWorker {
       throw error;
     }
     const chainSha256 = chain.kind === 'proven' ? chain.sha256 : null;
-    await this.fenced(file, this.files.markCombined(file.id, file.claim, chainSha256));
+    await this.fenced(file, this.completions.markCombined(file.id, file.claim, chainSha256));
     return chainSha256;
   }
 
   // The parts cannot be combined as they are: 13000402 with `detail`, recorded, and the task left
   // open (nothing combined) for the client to upload what is missing or wrong.
   private async releaseIncomplete(file: UploadFile, detail: string): Promise<never> {
-    await this.fenced(file, this.files.releaseWithResult(file.id, file.claim, ApiCode.UploadIncomplete, detail));
+    await this.fenced(file, this.completions.releaseWithResult(file.id, file.claim, ApiCode.UploadIncomplete, detail));
     throw new ApiException(ApiCode.UploadIncomplete, { detail });
   }
 
@@ -199,12 +200,17 @@ export class CompletionWorker {
   private async settleVanishedUpload(file: UploadFile): Promise<null> {
     const head = await this.storage.headObject(file.storageKey);
     if (head?.metadata[UPLOAD_TOKEN_METADATA] === file.uploadToken && head.size === file.length) {
-      await this.fenced(file, this.files.markCombined(file.id, file.claim));
+      await this.fenced(file, this.completions.markCombined(file.id, file.claim));
       return null;
     }
     await this.fenced(
       file,
-      this.files.markFailed(file.id, file.claim, ApiCode.TaskNotFound, 'the uploaded parts are gone from storage'),
+      this.completions.markFailed(
+        file.id,
+        file.claim,
+        ApiCode.TaskNotFound,
+        'the uploaded parts are gone from storage',
+      ),
     );
     throw ApiException.taskNotFound();
   }
@@ -243,7 +249,7 @@ export class CompletionWorker {
       if (error instanceof ObjectNotFoundError) {
         // combined once, deleted since behind our back: nothing left to complete
         const detail = 'the combined file is gone from storage';
-        await this.fenced(file, this.files.markFailed(file.id, file.claim, ApiCode.TaskNotFound, detail));
+        await this.fenced(file, this.completions.markFailed(file.id, file.claim, ApiCode.TaskNotFound, detail));
         throw ApiException.taskNotFound();
       }
       throw error;
@@ -262,7 +268,7 @@ export class CompletionWorker {
     }
     await this.fenced(
       file,
-      this.files.markCompleted(
+      this.completions.markCompleted(
         file.id,
         file.claim,
         { sha256: digest.sha256, by: method },
@@ -314,7 +320,7 @@ export class CompletionWorker {
   // parts, when they were never combined) deleted.
   private async failIntegrity(file: UploadFile, detail: string): Promise<never> {
     // record the failure first: storage is only cleaned once no claim can complete the file
-    await this.fenced(file, this.files.markFailed(file.id, file.claim, ApiCode.UploadIncomplete, detail));
+    await this.fenced(file, this.completions.markFailed(file.id, file.claim, ApiCode.UploadIncomplete, detail));
     // once combined, the multipart upload is gone and aborting it changes nothing
     const cleanUp =
       file.uploadId === null ? Promise.resolve() : this.storage.abortMultipartUpload(file.storageKey, file.uploadId);

@@ -6,7 +6,7 @@ import { APP_CONFIG, type AppConfig } from '@koodrive/config';
 import {
   type CompletedMatch,
   FileNameTakenError,
-  FileRepository,
+  UploadTaskRepository,
   type NewUploadFile,
   type PartPlan,
 } from '@koodrive/database';
@@ -42,7 +42,7 @@ export class CreateUploadService {
   private readonly logger = new Logger(CreateUploadService.name);
 
   constructor(
-    private readonly files: FileRepository,
+    private readonly tasks: UploadTaskRepository,
     private readonly partUrls: PartUrlIssuer,
     @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
     @Inject(QUOTA_STORE) private readonly quotas: QuotaStore,
@@ -72,7 +72,7 @@ export class CreateUploadService {
 
     if (dto.autoRename === AUTO_RENAME_REUSE && dto.sha256 !== undefined) {
       // in a shared folder, only the caller's own files: the others' are not the caller's to learn of
-      const existing = await this.files.findCompletedByNameAndDigest(
+      const existing = await this.tasks.findCompletedByNameAndDigest(
         principal.containerId,
         parentFolder,
         dto.fileName,
@@ -118,7 +118,7 @@ export class CreateUploadService {
       return null;
     }
     if (principal.shareFolderId === null) {
-      const own = await this.files.findCompletedContent(principal.containerId, dto.sha256, dto.length);
+      const own = await this.tasks.findCompletedContent(principal.containerId, dto.sha256, dto.length);
       if (own !== null) {
         return own;
       }
@@ -126,7 +126,7 @@ export class CreateUploadService {
     if (dto.proofCode === undefined || dto.length === 0) {
       return null;
     }
-    const elsewhere = await this.files.findCompletedContent(undefined, dto.sha256, dto.length);
+    const elsewhere = await this.tasks.findCompletedContent(undefined, dto.sha256, dto.length);
     if (elsewhere === null) {
       return null;
     }
@@ -208,12 +208,12 @@ export class CreateUploadService {
       const fileName = attempt < 0 ? dto.fileName : timestampedName(dto.fileName, now, attempt);
       try {
         if (parts === null) {
-          await this.files.createCompletedCopy({ ...file, fileName }, dto.sha256!, {
+          await this.tasks.createCompletedCopy({ ...file, fileName }, dto.sha256!, {
             traceId: activeTraceId(),
             xTraceid,
           });
         } else {
-          await this.files.createUpload({ ...file, fileName }, parts.plans, parts.via === 'service');
+          await this.tasks.createUpload({ ...file, fileName }, parts.plans, parts.via === 'service');
         }
         return fileName;
       } catch (error) {

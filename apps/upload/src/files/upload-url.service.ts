@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Principal } from '@koodrive/auth';
-import { FileRepository } from '@koodrive/database';
+import { UploadTaskRepository } from '@koodrive/database';
 import { ApiCode, ApiException } from '@koodrive/errors';
 import type { UploadUrlDto } from './dto/upload-url.dto.js';
 import { callersOpenFile } from './open-file.js';
@@ -9,19 +9,19 @@ import { type PartUrl, PartUrlIssuer } from './part-urls.js';
 @Injectable()
 export class UploadUrlService {
   constructor(
-    private readonly files: FileRepository,
+    private readonly tasks: UploadTaskRepository,
     private readonly partUrls: PartUrlIssuer,
   ) {}
 
   // `origin`: where the client reached this service, for its own part URLs when PUBLIC_URL is unset.
   async presign(principal: Principal, dto: UploadUrlDto, origin: string): Promise<{ multiParts: PartUrl[] }> {
-    const file = callersOpenFile(principal, await this.files.findForOwner(dto.fileId, principal.userId));
+    const file = callersOpenFile(principal, await this.tasks.findForOwner(dto.fileId, principal.userId));
     if (file.uploadId === null) {
       throw new ApiException(ApiCode.StatusChangeFailed, { detail: 'the file needs no parts' });
     }
-    const plans = this.partUrls.plan(file.length, dto.multiParts, await this.files.listPartPlans(file.id));
+    const plans = this.partUrls.plan(file.length, dto.multiParts, await this.tasks.listPartPlans(file.id));
     const via = this.partUrls.via(dto.uploadVia);
-    if (!(await this.files.savePartPlans(file.id, plans, via === 'service'))) {
+    if (!(await this.tasks.savePartPlans(file.id, plans, via === 'service'))) {
       throw ApiException.notOpenForUpload();
     }
     return { multiParts: await this.partUrls.sign(file, plans, via, origin) };

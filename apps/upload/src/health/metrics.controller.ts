@@ -1,7 +1,7 @@
 import { ApiExcludeController } from '@nestjs/swagger';
 import { Controller, Get, Logger, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { FileRepository } from '@koodrive/database';
+import { MaintenanceRepository } from '@koodrive/database';
 import { metricsRegistry, uploadsByStatus } from '@koodrive/metrics';
 
 // Prometheus scrape endpoint (OpenMetrics text). The uploads-in-progress gauge is read from the
@@ -11,12 +11,12 @@ import { metricsRegistry, uploadsByStatus } from '@koodrive/metrics';
 export class MetricsController {
   private readonly logger = new Logger(MetricsController.name);
 
-  constructor(private readonly files: FileRepository) {}
+  constructor(private readonly maintenance: MaintenanceRepository) {}
 
   @Get('metrics')
   async metrics(@Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     try {
-      const counts = await this.files.countOpenByStatus();
+      const counts = await this.maintenance.countOpenByStatus();
       uploadsByStatus.set({ status: 'uploading' }, counts.UPLOADING);
       uploadsByStatus.set({ status: 'completing' }, counts.COMPLETING);
     } catch (error) {

@@ -4,7 +4,8 @@
 // (the row keeps its upload id until the abort succeeded). Expiry (UPLOAD_TASK_TTL_SECONDS) must
 // be shorter than any lifecycle rule with which the storage purges incomplete uploads itself.
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { FileRepository } from '@koodrive/database';
+import { MaintenanceRepository } from '@koodrive/database';
+import { ApiCode } from '@koodrive/errors';
 import { maintenanceActions } from '@koodrive/metrics';
 import { OBJECT_STORAGE, type ObjectStorage } from '@koodrive/storage';
 
@@ -21,28 +22,28 @@ export class Reaper {
   private readonly logger = new Logger(Reaper.name);
 
   constructor(
-    private readonly files: FileRepository,
+    private readonly maintenance: MaintenanceRepository,
     @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
   ) {}
 
   async reap(): Promise<ReapReport> {
     const report: ReapReport = { expired: 0, freed: 0, failed: 0 };
     for (;;) {
-      const expired = await this.files.expireOverdueUploads(BATCH);
+      const expired = await this.maintenance.expireOverdueUploads(BATCH, ApiCode.TaskNotFound);
       report.expired += expired.length;
       if (expired.length < BATCH) {
         break;
       }
     }
     for (;;) {
-      const batch = await this.files.findExpiredWithUpload(BATCH);
+      const batch = await this.maintenance.findExpiredWithUpload(BATCH);
       let freed = 0;
       for (const file of batch) {
         try {
           if (file.uploadId !== null) {
             await this.storage.abortMultipartUpload(file.storageKey, file.uploadId);
           }
-          await this.files.markUploadFreed(file.id);
+          await this.maintenance.markUploadFreed(file.id);
           freed++;
         } catch (error) {
           report.failed++;

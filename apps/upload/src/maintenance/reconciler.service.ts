@@ -6,7 +6,7 @@
 // reason; a vanished upload fails with 13000401.
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
-import { FileRepository } from '@koodrive/database';
+import { CompletionRepository, MaintenanceRepository } from '@koodrive/database';
 import { ApiException } from '@koodrive/errors';
 import { maintenanceActions } from '@koodrive/metrics';
 import { ClaimLostError, CompletionWorker } from '../files/completion-worker.js';
@@ -27,15 +27,16 @@ export class Reconciler {
   private readonly logger = new Logger(Reconciler.name);
 
   constructor(
-    private readonly files: FileRepository,
+    private readonly maintenance: MaintenanceRepository,
+    private readonly completions: CompletionRepository,
     private readonly worker: CompletionWorker,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async reconcile(): Promise<ReconcileReport> {
     const report: ReconcileReport = { completed: 0, settled: {}, retryLater: 0 };
-    for (const id of await this.files.findLapsedCompletions(BATCH)) {
-      const file = await this.files.claimLapsedCompletion(id, this.config.upload.completeLeaseSeconds);
+    for (const id of await this.maintenance.findLapsedCompletions(BATCH)) {
+      const file = await this.completions.claimLapsedCompletion(id, this.config.upload.completeLeaseSeconds);
       if (file === null) {
         continue; // another replica got there first
       }

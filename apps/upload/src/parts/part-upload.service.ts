@@ -10,7 +10,7 @@ import { finished } from 'node:stream/promises';
 import type { IncomingMessage } from 'node:http';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
-import { FileRepository, type PartPut, type UploadedPartHash } from '@koodrive/database';
+import { type PartPut, PartPutRepository, type UploadedPartHash } from '@koodrive/database';
 import { ApiCode, ApiException } from '@koodrive/errors';
 import { encodeHashCtx, Sha256State } from '@koodrive/hashing';
 import { partBytesReceived } from '@koodrive/metrics';
@@ -40,7 +40,7 @@ export class PartUploadService {
   private readonly inFlight = new Map<string, number>();
 
   constructor(
-    private readonly files: FileRepository,
+    private readonly puts: PartPutRepository,
     @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -63,12 +63,12 @@ export class PartUploadService {
       streaming.started = true;
       stored = await this.store(put, body).finally(() => this.release(owner));
     } catch (error) {
-      await this.files.endPartPut(put.file.id, put.part.partNumber, put.seq, streaming.started).catch(() => undefined);
+      await this.puts.endPartPut(put.file.id, put.part.partNumber, put.seq, streaming.started).catch(() => undefined);
       throw error;
     }
-    if (!(await this.files.recordPartPut(put.file.id, put.part.partNumber, put.seq, stored.hash))) {
+    if (!(await this.puts.recordPartPut(put.file.id, put.part.partNumber, put.seq, stored.hash))) {
       // our bytes may be in storage, but what the part records is no longer about them
-      await this.files.forgetPartHash(put.file.id, put.part.partNumber);
+      await this.puts.forgetPartHash(put.file.id, put.part.partNumber);
       throw ApiException.notOpenForUpload();
     }
     return { partNumber: put.part.partNumber, etag: stored.etag, size: put.part.partSize };
@@ -77,7 +77,7 @@ export class PartUploadService {
   // The part's put lease for this PUT, or the contract's answer why not.
   private async begin(target: PartUploadTarget): Promise<PartPut> {
     const size = /^\d{1,13}$/.test(target.contentLength ?? '') ? Number(target.contentLength) : -1;
-    const put = await this.files.beginPartPut(
+    const put = await this.puts.beginPartPut(
       target.fileId,
       target.partNumber,
       size,
@@ -196,7 +196,7 @@ export class PartUploadService {
     let deadline = expireAt(Date.now());
     const renew = setInterval(() => {
       const sentAt = Date.now();
-      this.files
+      this.puts
         .renewPartPut(put.file.id, put.part.partNumber, put.seq, leaseMs / 1000)
         .then((held) => {
           if (!held) {

@@ -1,0 +1,160 @@
+// The part put lease: one PUT through the service at a time per part, and what it hashed recorded
+// under its put_seq (see README, "What verified means here").
+import { Injectable } from '@nestjs/common';
+import { translateDatabaseErrors } from './database-errors.js';
+import { PrismaService } from './prisma.service.js';
+import type { PartPut, UploadedPartHash } from './upload-file.js';
+
+// Why a PUT could not take a part's lease: no such open file and planned part, another PUT holds
+// it, or the body is not the planned size.
+export type PartPutRefusal = 'not-open' | 'busy' | { readonly wrongSize: number };
+
+interface PartPutRow {
+  readonly partSize: bigint;
+  readonly partOffset: bigint | null;
+  readonly hashCtx: string | null;
+  readonly open: boolean;
+  readonly ownerId: string;
+  readonly storageKey: string;
+  readonly uploadId: string | null;
+  readonly length: bigint;
+  readonly seq: number | null;
+}
+
+@Injectable()
+export class PartPutRepository {
+  constructor(private readonly prisma: PrismaService) {}
+
+  // A PUT through the service takes the part's put lease, in one statement, while the file is open
+  // (its row share-locked, so a completion claim either waits for this or makes it find the file
+  // closed), its body is the planned size and no other PUT holds the lease. What an earlier PUT
+  // recorded is cleared: the part counts as hashed only once this PUT records what it hashed
+  // (recordPartPut, under `seq`). Taking over a lease its PUT never released (a process that died
+  // or stalled mid-upload) marks the part to be read back for good: that PUT's bytes may still land.
+  async beginPartPut(
+    fileId: string,
+    partNumber: number,
+    bodyBytes: number,
+    leaseSeconds: number,
+  ): Promise<PartPut | PartPutRefusal> {
+    const rows = await translateDatabaseErrors(
+      () => this.prisma.$queryRaw<PartPutRow[]>`
+        WITH target AS (
+          SELECT p.file_id, p.part_number, p.part_size, p.part_offset, p.hash_ctx, p.put_lease_until,
+                 f.status, f.expires_at, f.owner_id, f.storage_key, f.upload_id, f.length
+            FROM file_parts p JOIN files f ON f.id = p.file_id
+           WHERE p.file_id = ${fileId} AND p.part_number = ${partNumber}
+             FOR SHARE OF f
+        ), taken AS (
+          UPDATE file_parts p
+             SET put_seq = p.put_seq + 1, put_lease_until = now() + make_interval(secs => ${leaseSeconds}),
+                 via_service_only = p.via_service_only AND t.put_lease_until IS NULL,
+                 uploaded_etag = NULL, uploaded_size = NULL, hashed_from = NULL, hashed_to = NULL,
+                 hashed_sha256 = NULL, uploaded_at = NULL
+            FROM target t
+           WHERE p.file_id = t.file_id AND p.part_number = t.part_number
+             AND t.status = 'UPLOADING' AND t.expires_at > now() AND t.upload_id IS NOT NULL
+             AND t.part_size = ${bodyBytes}
+             AND (t.put_lease_until IS NULL OR t.put_lease_until < now())
+          RETURNING p.put_seq
+        )
+        SELECT t.part_size AS "partSize", t.part_offset AS "partOffset", t.hash_ctx AS "hashCtx",
+               t.status = 'UPLOADING' AND t.expires_at > now() AND t.upload_id IS NOT NULL AS "open",
+               t.owner_id AS "ownerId", t.storage_key AS "storageKey", t.upload_id AS "uploadId",
+               t.length, (SELECT put_seq FROM taken) AS seq
+          FROM target t`,
+    );
+    const row = rows[0];
+    if (row === undefined || !row.open || row.uploadId === null) {
+      return 'not-open';
+    }
+    if (row.seq === null) {
+      return Number(row.partSize) === bodyBytes ? 'busy' : { wrongSize: Number(row.partSize) };
+    }
+    return {
+      seq: row.seq,
+      file: {
+        id: fileId,
+        ownerId: row.ownerId,
+        storageKey: row.storageKey,
+        uploadId: row.uploadId,
+        length: Number(row.length),
+      },
+      part: {
+        partNumber,
+        partSize: Number(row.partSize),
+        partOffset: row.partOffset === null ? null : Number(row.partOffset),
+        hashCtx: row.hashCtx,
+      },
+    };
+  }
+
+  // Pushes the put lease on (by the database's clock) while the PUT runs; false when it is no
+  // longer this PUT's.
+  async renewPartPut(fileId: string, partNumber: number, seq: number, leaseSeconds: number): Promise<boolean> {
+    const count = await translateDatabaseErrors(
+      () => this.prisma.$executeRaw`
+        UPDATE file_parts SET put_lease_until = now() + make_interval(secs => ${leaseSeconds})
+         WHERE file_id = ${fileId} AND part_number = ${partNumber} AND put_seq = ${seq}
+           AND put_lease_until IS NOT NULL`,
+    );
+    return count === 1;
+  }
+
+  // The PUT `seq` stored the part: records what it hashed (null: it had no state to start from, so
+  // the part will be read back) and ends its lease, in one statement naming the PUT, while the
+  // file is open. False when another PUT took the part over or the file moved on.
+  async recordPartPut(
+    fileId: string,
+    partNumber: number,
+    seq: number,
+    hash: UploadedPartHash | null,
+  ): Promise<boolean> {
+    const { count } = await translateDatabaseErrors(() =>
+      this.prisma.filePart.updateMany({
+        where: { fileId, partNumber, putSeq: seq, file: { status: 'UPLOADING' } },
+        data: {
+          putLeaseUntil: null,
+          uploadedEtag: hash?.etag ?? null,
+          uploadedSize: hash === null ? null : BigInt(hash.size),
+          hashedFrom: hash?.hashedFrom ?? null,
+          hashedTo: hash?.hashedTo ?? null,
+          hashedSha256: hash?.sha256 ?? null,
+          uploadedAt: hash === null ? null : new Date(),
+        },
+      }),
+    );
+    return count === 1;
+  }
+
+  // The PUT `seq` failed: its lease ends at once. `streamed`: it had begun sending bytes to storage,
+  // which may still take them (a request given up on is not a request undone), so the part is
+  // read back for good.
+  async endPartPut(fileId: string, partNumber: number, seq: number, streamed: boolean): Promise<void> {
+    await translateDatabaseErrors(
+      () => this.prisma.$executeRaw`
+        UPDATE file_parts SET put_lease_until = NULL, via_service_only = via_service_only AND NOT ${streamed}
+         WHERE file_id = ${fileId} AND part_number = ${partNumber} AND put_seq = ${seq}`,
+    );
+  }
+
+  // A PUT that could not record what it stored (the part taken over, the file closed) may still have
+  // put its bytes there: whatever the part records no longer says what storage holds, so the part
+  // is read back for good.
+  async forgetPartHash(fileId: string, partNumber: number): Promise<void> {
+    await translateDatabaseErrors(() =>
+      this.prisma.filePart.updateMany({
+        where: { fileId, partNumber },
+        data: {
+          viaServiceOnly: false,
+          uploadedEtag: null,
+          uploadedSize: null,
+          hashedFrom: null,
+          hashedTo: null,
+          hashedSha256: null,
+          uploadedAt: null,
+        },
+      }),
+    );
+  }
+}
