@@ -2,10 +2,12 @@
 // JSON parser only (and the raw stream for part PUTs). Used by main.ts and by the end-to-end tests.
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { trace } from '@opentelemetry/api';
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { Logger } from 'nestjs-pino';
 import { httpRequestDuration, httpRequests } from '@koodrive/metrics';
-import { resolveXTraceid } from '@koodrive/telemetry';
+import { requestXTraceid, X_TRACEID_HEADER } from '@koodrive/telemetry';
+import { contextOf, openRequestContext, runInContext } from '@koodrive/context';
+import { parseLanguage } from '@koodrive/errors';
 import { SwaggerModule } from '@nestjs/swagger';
 import { loadAppConfig } from '@koodrive/config';
 import { AppModule } from './app.module.js';
@@ -15,7 +17,6 @@ import { ShutdownState } from './health/shutdown-state.js';
 import { answerClientError } from './http/client-error.js';
 import { LARGE_BODY_LIMIT_BYTES, registerBodyParsers } from './http/json-body.js';
 import { applyBodyLimits, httpServerOptions } from './http/http-limits.js';
-import { noteRequest, requestNotes } from './http/request-log.js';
 
 export async function createApp(): Promise<NestFastifyApplication> {
   const config = loadAppConfig();
@@ -40,12 +41,27 @@ export async function createApp(): Promise<NestFastifyApplication> {
   registerBodyParsers(fastify, PART_UPLOAD_ROUTE);
   applyBodyLimits(fastify, config.http);
   const shutdown = app.get(ShutdownState);
-  fastify.addHook('onRequest', async (request, reply) => {
-    const xTraceid = resolveXTraceid(request.raw);
-    void reply.header('x-traceid', xTraceid);
+  // the request's context, opened once; entered again once the body is parsed
+  fastify.addHook('onRequest', (request, reply, done) => {
     const span = trace.getActiveSpan()?.spanContext();
-    noteRequest(request.raw, { xTraceid, traceId: span?.traceId, spanId: span?.spanId });
-    shutdown.started(request.raw, reply.raw, xTraceid);
+    const traced = span !== undefined && isSpanContextValid(span);
+    const context = openRequestContext(request.raw, {
+      xTraceid: requestXTraceid(request.headers[X_TRACEID_HEADER], traced ? span.traceId : undefined),
+      traceId: traced ? span.traceId : undefined,
+      spanId: traced ? span.spanId : undefined,
+      language: parseLanguage(request.headers.language),
+    });
+    void reply.header('x-traceid', context.xTraceid);
+    shutdown.started(request.raw, reply.raw, context.xTraceid);
+    runInContext(context, done);
+  });
+  fastify.addHook('preValidation', (request, _reply, done) => {
+    const context = contextOf(request.raw);
+    if (context === undefined) {
+      done();
+    } else {
+      runInContext(context, done);
+    }
   });
   // once shutting down, every response closes its connection: a keep-alive connection would
   // otherwise hold the server's close until the client's keep-alive timeout
@@ -56,18 +72,19 @@ export async function createApp(): Promise<NestFastifyApplication> {
   });
   fastify.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    const notes = requestNotes(request.raw);
+    const context = contextOf(request.raw);
     httpRequests.inc({
       route,
       method: request.method,
       status: reply.statusCode,
-      code: notes.code ?? (reply.statusCode < 400 ? 0 : 'none'),
+      code: context?.outcome.code ?? (reply.statusCode < 400 ? 0 : 'none'),
     });
+    const traceId = context?.traceId;
     httpRequestDuration.observe({
       labels: { route, method: request.method },
       value: reply.elapsedTime / 1000,
       // the trace of this request, so a latency spike on a dashboard leads to its trace
-      exemplarLabels: (notes.traceId === undefined ? {} : { traceId: notes.traceId }) as Record<string, string>,
+      exemplarLabels: (traceId === undefined ? {} : { traceId }) as Record<string, string>,
     });
   });
   // the API described, outside production

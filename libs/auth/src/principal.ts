@@ -1,4 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { contextOf } from '@koodrive/context';
 
 // The caller, once UploadAuthGuard has authenticated the request, and where it acts.
 export interface Principal {
@@ -12,18 +14,20 @@ export interface Principal {
   readonly proofSeedSource: string;
 }
 
-export const PRINCIPAL = Symbol('koodrive.principal');
-
-export type AuthenticatedRequest = { [PRINCIPAL]?: Principal };
+// Records the caller in the request's context (the guard does, once it has authenticated it).
+export function setPrincipal(request: IncomingMessage, principal: Principal): void {
+  const context = contextOf(request);
+  if (context === undefined) {
+    throw new Error('no request context: the server opens one for every request');
+  }
+  context.principal = principal;
+  context.outcome.userId = principal.userId;
+}
 
 export const CurrentPrincipal = createParamDecorator((_: unknown, ctx: ExecutionContext): Principal => {
-  const principal = ctx.switchToHttp().getRequest<AuthenticatedRequest>()[PRINCIPAL];
+  const principal = contextOf(ctx.switchToHttp().getRequest<{ raw: IncomingMessage }>().raw)?.principal;
   if (principal === undefined) {
     throw new Error('CurrentPrincipal used on a route without UploadAuthGuard');
   }
-  return principal;
+  return principal as Principal;
 });
-
-export function principalOf(request: object): Principal | undefined {
-  return (request as AuthenticatedRequest)[PRINCIPAL];
-}

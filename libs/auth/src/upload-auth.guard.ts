@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { type CanActivate, type ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
+import { contextOf } from '@koodrive/context';
 import { ApiCode, ApiException } from '@koodrive/errors';
 import {
   APP_AUTH_SCHEME,
@@ -16,9 +17,8 @@ import {
   X_DATE_MAX_SKEW_MS,
   xDateVerdict,
 } from '@koodrive/protocol';
-import { type AuthenticatedRequest, PRINCIPAL, type Principal } from './principal.js';
+import { type Principal, setPrincipal } from './principal.js';
 import { RATE_LIMITER, type RateLimiter } from './rate-limiter.js';
-import { rawBodyOf } from './raw-body.js';
 import { REPLAY_GUARD, type ReplayGuard } from './replay-guard.js';
 import { type SharedFolderGrant, UPLOAD_SCOPE } from './session-key.js';
 import { SESSION_STORE, type SessionStore } from './session.store.js';
@@ -42,7 +42,7 @@ interface Caller {
   readonly proofSeedSource: string;
 }
 
-type Request = AuthenticatedRequest & {
+type Request = {
   readonly method: string;
   readonly url: string;
   readonly headers: IncomingMessage['headers'];
@@ -86,7 +86,7 @@ export class UploadAuthGuard implements CanActivate {
     if (!rate.allowed) {
       throw new ApiException(ApiCode.TooManyRequests, { retryAfterSeconds: rate.retryAfterSeconds });
     }
-    request[PRINCIPAL] = principalIn(caller, request.headers[SHARE_FOLDER_HEADER]);
+    setPrincipal(request.raw, principalIn(caller, request.headers[SHARE_FOLDER_HEADER]));
     return true;
   }
 
@@ -130,7 +130,9 @@ export class UploadAuthGuard implements CanActivate {
       path,
       query,
       headers: request.headers,
-      payloadSha256Hex: createHash('sha256').update(rawBodyOf(request.raw)).digest('hex'),
+      payloadSha256Hex: createHash('sha256')
+        .update(contextOf(request.raw)?.rawBody ?? Buffer.alloc(0))
+        .digest('hex'),
     });
     if (!verdict.ok) {
       throw new AuthenticationFailed(`app ${authorization.appId}: ${verdict.reason}`);

@@ -1,4 +1,4 @@
-export { type Tracing, type TracingOptions, activeTraceId, resolveXTraceid, startTracing } from './tracing.js';
+export { type Tracing, type TracingOptions, activeTraceId, startTracing } from './tracing.js';
 export { XTraceidPropagator } from './x-traceid.propagator.js';
 export {
   KOODRIVE_TRACE_ID_ATTRIBUTE,
@@ -6,6 +6,7 @@ export {
   newXTraceid,
   parentSpanIdFromXTraceid,
   parseXTraceid,
+  requestXTraceid,
   traceIdFromXTraceid,
 } from './x-traceid.js';
 export { redactUrl } from './redact-url.js';

@@ -1,6 +1,5 @@
 // Starts the OpenTelemetry SDK. Called from the app's tracing.ts before Nest or any instrumented
 // library is imported; the ESM loader hook must be registered before those imports too.
-import type { IncomingMessage } from 'node:http';
 import { register } from 'node:module';
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -15,11 +14,7 @@ import { FastifyOtelInstrumentation } from '@fastify/otel';
 import { ConsoleTraceExporter } from './console-trace.exporter.js';
 import { RedactUrlSpanProcessor } from './redact-url.processor.js';
 import { XTraceidPropagator } from './x-traceid.propagator.js';
-import { KOODRIVE_TRACE_ID_ATTRIBUTE, X_TRACEID_HEADER, newXTraceid, parseXTraceid } from './x-traceid.js';
-
-const X_TRACEID = Symbol.for('koodrive.x-traceid');
-
-type TracedRequest = IncomingMessage & { [X_TRACEID]?: string };
+import { KOODRIVE_TRACE_ID_ATTRIBUTE, X_TRACEID_HEADER, requestXTraceid } from './x-traceid.js';
 
 export interface TracingOptions {
   readonly serviceName: string;
@@ -60,9 +55,11 @@ export function startTracing(options: TracingOptions): Tracing {
           if (!('headers' in request)) {
             return;
           }
-          const xTraceid = parseXTraceid(request.headers[X_TRACEID_HEADER]) ?? newXTraceid(span.spanContext().traceId);
-          (request as TracedRequest)[X_TRACEID] = xTraceid;
-          span.setAttribute(KOODRIVE_TRACE_ID_ATTRIBUTE, xTraceid);
+          // the request context derives the same id (requestXTraceid is deterministic in the trace id)
+          span.setAttribute(
+            KOODRIVE_TRACE_ID_ATTRIBUTE,
+            requestXTraceid(request.headers[X_TRACEID_HEADER], span.spanContext().traceId),
+          );
         },
       }),
       new FastifyOtelInstrumentation({ registerOnInitialization: true }),
@@ -73,14 +70,6 @@ export function startTracing(options: TracingOptions): Tracing {
   });
   sdk.start();
   return { shutdown: () => sdk.shutdown() };
-}
-
-// The request's X-Traceid: the one the HTTP server span recorded, else validated from the
-// header, else a fresh one (tracing disabled).
-export function resolveXTraceid(request: IncomingMessage): string {
-  const traced = request as TracedRequest;
-  traced[X_TRACEID] ??= parseXTraceid(request.headers[X_TRACEID_HEADER]) ?? newXTraceid(undefined);
-  return traced[X_TRACEID];
 }
 
 // The W3C trace id of the span active here, if tracing records one.

@@ -36,3 +36,9 @@ export function newXTraceid(activeTraceId: string | undefined): string {
     ? activeTraceId
     : randomBytes(16).toString('hex');
 }
+
+// The request's X-Traceid: the client's when acceptable, else a fresh one (the request's trace id,
+// when tracing records one, so the same id is derived wherever it is asked for).
+export function requestXTraceid(header: string | string[] | undefined, traceId: string | undefined): string {
+  return parseXTraceid(header) ?? newXTraceid(traceId);
+}

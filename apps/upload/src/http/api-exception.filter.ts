@@ -1,10 +1,9 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { principalOf } from '@koodrive/auth';
-import { parseLanguage } from '@koodrive/errors';
-import { redactUrl, resolveXTraceid } from '@koodrive/telemetry';
+import { contextOf } from '@koodrive/context';
+import { redactUrl } from '@koodrive/telemetry';
 import { toErrorResponse } from './error-response.js';
-import { loggableFileId, noteRequest } from './request-log.js';
+import { loggableFileId } from './request-log.js';
 
 // Every error becomes KooDrive's envelope with X-Traceid; unexpected ones are logged, never shown.
 @Catch()
@@ -14,20 +13,19 @@ export class ApiExceptionFilter implements ExceptionFilter {
   catch(error: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
-    const response = toErrorResponse(error, parseLanguage(request.headers.language));
-    const xTraceid = resolveXTraceid(request.raw);
-    const body: unknown = request.body;
-    noteRequest(request.raw, {
-      code: response.body.code,
-      userId: principalOf(request)?.userId,
-      fileId: loggableFileId(
+    const context = contextOf(request.raw);
+    const response = toErrorResponse(error, context?.language ?? 'en-US');
+    if (context !== undefined) {
+      const body: unknown = request.body;
+      context.outcome.code = response.body.code;
+      context.outcome.fileId ??= loggableFileId(
         typeof body === 'object' && body !== null ? (body as { fileId?: unknown }).fileId : undefined,
-      ),
-    });
+      );
+    }
     if (response.unexpected) {
       this.logger.error({
         msg: 'unexpected error',
-        xTraceid,
+        xTraceid: context?.xTraceid,
         method: request.method,
         url: redactUrl(request.url),
         err: error,
@@ -36,7 +34,8 @@ export class ApiExceptionFilter implements ExceptionFilter {
     void http
       .getResponse<FastifyReply>()
       .status(response.status)
-      .headers({ ...response.headers, 'x-traceid': xTraceid })
+      // X-Traceid was set as the request came in
+      .headers(response.headers)
       .send(response.body);
   }
 }

@@ -5,7 +5,7 @@
 // 13000101. The bytes are kept for app signatures (their HashedPayload).
 import type { FastifyInstance } from 'fastify';
 import { errorCodes } from 'fastify';
-import { keepRawBody } from '@koodrive/auth';
+import { contextOf } from '@koodrive/context';
 import { ApiCode, ApiException } from '@koodrive/errors';
 
 export const LARGE_BODY_LIMIT_BYTES = 4 * 1024 * 1024;
@@ -38,7 +38,10 @@ export function registerBodyParsers(fastify: FastifyInstance, streamedRoute: str
       );
       return;
     }
-    keepRawBody(request.raw, bytes);
+    const context = contextOf(request.raw);
+    if (context !== undefined) {
+      context.rawBody = bytes;
+    }
     void parseJson(request, bytes.toString('utf8'), done);
   });
   fastify.addContentTypeParser('*', (request, _payload, done) => {

@@ -1,35 +1,14 @@
 // One JSON line per request (pino-http through nestjs-pino): method, route, status, duration, and
 // what an operator searches by: trace id, span id, X-Traceid, user id, fileId, outcome code.
-// What the handlers learn is noted on the raw request as they go (`noteRequest`) and read when
-// the response has finished. Credentials never reach a log line: the request serializer keeps no
+// What the request came to is in its context (@koodrive/context), read when the response has
+// finished. Credentials never reach a log line: the request serializer keeps no
 // headers, and any field that could hold a token or a presigned URL is redacted wherever it appears.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RequestMethod } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
 import type { AppConfig } from '@koodrive/config';
+import { contextOf } from '@koodrive/context';
 import { redactUrl } from '@koodrive/telemetry';
-
-const NOTES = Symbol('koodrive.request-log');
-
-export interface RequestNotes {
-  traceId?: string;
-  spanId?: string;
-  xTraceid?: string;
-  userId?: string;
-  fileId?: string;
-  code?: number;
-}
-
-type NotedRequest = IncomingMessage & { [NOTES]?: RequestNotes };
-
-export function noteRequest(request: IncomingMessage, notes: RequestNotes): void {
-  const noted = request as NotedRequest;
-  noted[NOTES] = { ...noted[NOTES], ...notes };
-}
-
-export function requestNotes(request: IncomingMessage): RequestNotes {
-  return (request as NotedRequest)[NOTES] ?? {};
-}
 
 const FILE_ID = /^Fi[A-Za-z0-9]{1,62}$/;
 
@@ -75,8 +54,17 @@ export function requestLogParams(config: AppConfig): Params {
         res: (response: { statusCode?: number }) => ({ statusCode: response.statusCode }),
       },
       // read once the response is done (pino-http asks at the start too: nothing is known then)
-      customProps: (request: IncomingMessage, response: ServerResponse) =>
-        response.headersSent ? { ...(request as NotedRequest)[NOTES] } : {},
+      customProps: (request: IncomingMessage, response: ServerResponse) => {
+        const context = response.headersSent ? contextOf(request) : undefined;
+        return context === undefined
+          ? {}
+          : {
+              xTraceid: context.xTraceid,
+              traceId: context.traceId,
+              spanId: context.spanId,
+              ...context.outcome,
+            };
+      },
       customLogLevel: (_request, response, error) =>
         error !== undefined || response.statusCode >= 500 ? 'error' : 'info',
       customSuccessMessage: (request, response) =>

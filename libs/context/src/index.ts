@@ -1,0 +1,1 @@
+export { contextOf, currentContext, openRequestContext, type RequestContext, runInContext } from './request-context.js';
