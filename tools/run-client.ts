@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 const ROOT = join(import.meta.dirname, '..');
 const MAIN = join(ROOT, 'dist/apps/client/src/main.js');
 const BUILD_INFO = join(ROOT, 'dist/.tsbuildinfo');
-const SOURCES = ['apps/client/src', 'libs/hashing/src', 'libs/limits/src', 'libs/protocol/src'];
+const SOURCES = ['apps/client/src', 'libs/errors/src', 'libs/hashing/src', 'libs/limits/src', 'libs/protocol/src'];
 
 function newestSource(): number {
   let newest = 0;

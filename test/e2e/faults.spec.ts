@@ -22,9 +22,9 @@ const redis = await FaultProxy.start(real.redis);
 
 const harness = await import('../support/harness.ts');
 const { assertCompletedOnce, assertUploadGone } = await import('../support/promises.ts');
-const { OutboxRelay } = await import('../../apps/upload/src/maintenance/outbox-relay.service.ts');
-const { Reaper } = await import('../../apps/upload/src/maintenance/reaper.service.ts');
-const { Reconciler } = await import('../../apps/upload/src/maintenance/reconciler.service.ts');
+const { OutboxRelayService } = await import('../../apps/upload/src/maintenance/outbox-relay.service.ts');
+const { ReaperService } = await import('../../apps/upload/src/maintenance/reaper.service.ts');
+const { ReconcilerService } = await import('../../apps/upload/src/maintenance/reconciler.service.ts');
 
 const LEASE_SECONDS = 2;
 const RANGE_BYTES = 1024 * 1024;
@@ -97,7 +97,7 @@ describe('faults between the service and its dependencies', () => {
     assert.equal(row.status, 'COMPLETING');
     assert.ok(row.claimExpiresAt! <= new Date(), 'the failed worker ended its lease at once');
     s3.clearFaults();
-    const report = await app().app.get(Reconciler).reconcile();
+    const report = await app().app.get(ReconcilerService).reconcile();
     assert.ok(report.completed >= 1);
     await assertCompletedOnce(fileId, data);
     const again = await complete(fileId);
@@ -225,7 +225,7 @@ describe('faults between the service and its dependencies', () => {
     const answer = await pending;
     assert.equal(answer.body.code, 0, 'past authentication, completing needs no Redis');
     await assertCompletedOnce(fileId, data);
-    const relay = app().app.get(OutboxRelay);
+    const relay = app().app.get(OutboxRelayService);
     await assert.rejects(relay.relay(), /redis/i);
     // a new request cannot be authenticated without Redis: 503, never a 401
     const refused = await complete(fileId);
@@ -253,7 +253,7 @@ describe('faults between the service and its dependencies', () => {
     const { fileId } = await harness.upload(app().baseUrl, user, data, { fileName, skipParts: [2] });
     const before = await harness.fileRow(fileId);
     await harness.testDb().file.update({ where: { id: fileId }, data: { expiresAt: new Date(Date.now() - 1000) } });
-    await app().app.get(Reaper).reap();
+    await app().app.get(ReaperService).reap();
     const row = await harness.fileRow(fileId);
     assert.equal(row.status, 'EXPIRED');
     assert.equal(row.uploadId, null);

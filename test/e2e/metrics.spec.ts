@@ -3,7 +3,7 @@ import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { call, newUser, testBytes, type TestUser, upload, useTestApp } from '../support/harness.ts';
-import { Reaper } from '../../apps/upload/src/maintenance/reaper.service.ts';
+import { ReaperService } from '../../apps/upload/src/maintenance/reaper.service.ts';
 
 // The value of one series, matched by name and a subset of its labels (sums all matches).
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -112,7 +112,7 @@ describe('metrics', () => {
     );
     const { testDb } = await import('../support/harness.ts');
     await testDb().file.update({ where: { id: created.body.fileId as string }, data: { expiresAt: new Date(0) } });
-    await app().app.get(Reaper).reap();
+    await app().app.get(ReaperService).reap();
     const after = sample(await scrape(), 'koodrive_maintenance_actions_total', { job: 'reap', action: 'expired' }) ?? 0;
     assert.ok(after - before >= 1);
   });

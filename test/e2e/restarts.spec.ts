@@ -20,7 +20,7 @@ await migrate(postgres.url);
 
 const harness = await import('../support/harness.ts');
 const { assertCompletedOnce } = await import('../support/promises.ts');
-const { OutboxRelay } = await import('../../apps/upload/src/maintenance/outbox-relay.service.ts');
+const { OutboxRelayService } = await import('../../apps/upload/src/maintenance/outbox-relay.service.ts');
 
 const LEASE_SECONDS = 2;
 const app = harness.useTestApp({
@@ -94,7 +94,7 @@ describe('PostgreSQL and Redis restarted mid-request', () => {
     const refused = await complete(fileId);
     assert.equal(refused.status, 503);
     assert.equal(refused.body.code, 13000201);
-    const relay = app().app.get(OutboxRelay);
+    const relay = app().app.get(OutboxRelayService);
     await assert.rejects(relay.relay());
     await redisServer.start();
     // the session survived the restart (append-only file); the service reconnects by itself

@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SHA256_INITIAL_STATE, Sha256State } from '@koodrive/hashing';
-import { hashCtxOf, planParts, scanFile } from './file-plan.js';
+import { hashCtxOf, splitIntoParts, scanFile } from './file-plan.js';
 
 const MIB = 1024 * 1024;
 
-describe(planParts.name, () => {
+describe(splitIntoParts.name, () => {
   it('cuts a file into whole parts and a smaller last one', () => {
-    assert.deepEqual(planParts(12 * MIB + 5, 5 * MIB), [
+    assert.deepEqual(splitIntoParts(12 * MIB + 5, 5 * MIB), [
       { partNumber: 1, partOffset: 0, partSize: 5 * MIB },
       { partNumber: 2, partOffset: 5 * MIB, partSize: 5 * MIB },
       { partNumber: 3, partOffset: 10 * MIB, partSize: 2 * MIB + 5 },
@@ -20,19 +20,19 @@ describe(planParts.name, () => {
 
   it('has no empty last part when the length is a multiple of the part size', () => {
     assert.deepEqual(
-      planParts(10 * MIB, 5 * MIB).map((part) => part.partSize),
+      splitIntoParts(10 * MIB, 5 * MIB).map((part) => part.partSize),
       [5 * MIB, 5 * MIB],
     );
-    assert.deepEqual(planParts(3, 5 * MIB), [{ partNumber: 1, partOffset: 0, partSize: 3 }]);
+    assert.deepEqual(splitIntoParts(3, 5 * MIB), [{ partNumber: 1, partOffset: 0, partSize: 3 }]);
   });
 
   it('makes an empty file one empty part', () => {
-    assert.deepEqual(planParts(0, 5 * MIB), [{ partNumber: 1, partOffset: 0, partSize: 0 }]);
+    assert.deepEqual(splitIntoParts(0, 5 * MIB), [{ partNumber: 1, partOffset: 0, partSize: 0 }]);
   });
 
   it('refuses nonsense', () => {
-    assert.throws(() => planParts(-1, 5 * MIB), RangeError);
-    assert.throws(() => planParts(10, 0), RangeError);
+    assert.throws(() => splitIntoParts(-1, 5 * MIB), RangeError);
+    assert.throws(() => splitIntoParts(10, 0), RangeError);
   });
 });
 
@@ -52,7 +52,7 @@ describe(scanFile.name, () => {
     const path = join(dir, 'data.bin');
     await writeFile(path, data);
     let read = 0;
-    const plan = await scanFile(path, planParts(data.length, partSize), { onBytes: (bytes) => (read += bytes) });
+    const plan = await scanFile(path, splitIntoParts(data.length, partSize), { onBytes: (bytes) => (read += bytes) });
     assert.equal(read, data.length);
     assert.equal(plan.sha256, createHash('sha256').update(data).digest('hex'));
     assert.equal(plan.parts.length, 4);
@@ -72,7 +72,7 @@ describe(scanFile.name, () => {
   it('hashes an empty file', async () => {
     const path = join(dir, 'empty.bin');
     await writeFile(path, '');
-    const plan = await scanFile(path, planParts(0, 5 * MIB));
+    const plan = await scanFile(path, splitIntoParts(0, 5 * MIB));
     assert.equal(plan.sha256, createHash('sha256').digest('hex'));
     assert.deepEqual(plan.parts[0]!.state, { h: SHA256_INITIAL_STATE, offset: 0 });
   });
@@ -80,7 +80,7 @@ describe(scanFile.name, () => {
   it('notices a file that is not the planned length', async () => {
     const path = join(dir, 'short.bin');
     await writeFile(path, randomBytes(100));
-    await assert.rejects(scanFile(path, planParts(200, 5 * MIB)), /shrank/);
-    await assert.rejects(scanFile(path, planParts(50, 5 * MIB)), /grew/);
+    await assert.rejects(scanFile(path, splitIntoParts(200, 5 * MIB)), /shrank/);
+    await assert.rejects(scanFile(path, splitIntoParts(50, 5 * MIB)), /grew/);
   });
 });

@@ -3,28 +3,28 @@
 import { createReadStream } from 'node:fs';
 import { type HashState, Sha256State } from '@koodrive/hashing';
 
-export interface PartPlan {
+export interface FilePart {
   readonly partNumber: number;
   readonly partOffset: number;
   readonly partSize: number;
 }
 
-export interface PlannedPart extends PartPlan {
+export interface HashedFilePart extends FilePart {
   // the SHA-256 state after the bytes before this part
   readonly state: HashState;
 }
 
 export interface FilePlan {
   readonly sha256: string;
-  readonly parts: readonly PlannedPart[];
+  readonly parts: readonly HashedFilePart[];
 }
 
 // Parts of `partSize` bytes and a smaller last one; an empty file is one empty part.
-export function planParts(length: number, partSize: number): PartPlan[] {
+export function splitIntoParts(length: number, partSize: number): FilePart[] {
   if (!Number.isSafeInteger(length) || length < 0 || !Number.isSafeInteger(partSize) || partSize <= 0) {
     throw new RangeError(`cannot cut ${length} bytes into parts of ${partSize}`);
   }
-  const parts: PartPlan[] = [];
+  const parts: FilePart[] = [];
   let partOffset = 0;
   do {
     const size = Math.min(partSize, length - partOffset);
@@ -36,7 +36,7 @@ export function planParts(length: number, partSize: number): PartPlan[] {
 
 // The part's hashCtx as KooDrive documents it: the 8 state words (sent with partOffset), and none
 // for a part at offset 0, whose state is SHA-256's initial one.
-export function hashCtxOf(part: PlannedPart): readonly number[] | undefined {
+export function hashCtxOf(part: HashedFilePart): readonly number[] | undefined {
   return part.partOffset === 0 ? undefined : part.state.h;
 }
 
@@ -50,7 +50,7 @@ export interface ScanOptions {
 
 // Reads the file once, in order, 1 MiB at a time. Part boundaries must be multiples of 64 bytes
 // (all but the last part are whole blocks), which is where a SHA-256 state can be taken.
-export async function scanFile(path: string, parts: readonly PartPlan[], options: ScanOptions = {}): Promise<FilePlan> {
+export async function scanFile(path: string, parts: readonly FilePart[], options: ScanOptions = {}): Promise<FilePlan> {
   const length = parts.reduce((sum, part) => sum + part.partSize, 0);
   const hash = Sha256State.initial();
   const states: HashState[] = [];

@@ -2,6 +2,7 @@
 // X-Traceid, its credentials (a session token, or an app signature made afresh for each attempt)
 // and the shared folder it works in; answers are checked on `code` (never on `msg`), and failures
 // keep the trace id the service echoed so a user can quote it.
+import { ApiCode } from '@koodrive/errors';
 import { type AppCredentials, AppSigner } from './app-signer.js';
 import { backoffDelay, DEFAULT_RETRY, isNetworkError, pause, type RetryPolicy, retryAfterMs } from './backoff.js';
 
@@ -10,18 +11,6 @@ const CONTENT_TYPE = 'application/json';
 const SHARE_FOLDER_HEADER = 'x-hw-share-folder-id';
 // without a readable expiry, a part URL is taken to last the documented 3600 s
 const DEFAULT_URL_TTL_MS = 3_600_000;
-
-// the codes of API.md the client acts on (the service's own ApiCode enum, as plain numbers: the
-// client compares them with what the wire carries)
-export const ApiCodes = {
-  Success: 0,
-  InternalError: 13000201,
-  TaskNotFound: 13000401,
-  FileIncomplete: 13000402,
-  StatusChangeFailed: 13000403,
-  NoPermission: 13000410,
-  InvalidCredentials: 13000901,
-} as const;
 
 // How every call proves who it is for (API.md, "Credentials").
 export type Credentials =
@@ -172,11 +161,11 @@ export class KooDriveApi {
       } catch {
         // not the service's envelope (a proxy's error page, say)
         body = {
-          code: response.ok ? -1 : ApiCodes.InternalError,
+          code: response.ok ? -1 : ApiCode.InternalError,
           msg: `HTTP ${response.status}: ${text.slice(0, 200)}`,
         };
       }
-      if (body.code === ApiCodes.Success && response.ok) {
+      if (body.code === ApiCode.Success && response.ok) {
         return body;
       }
       const error = new ApiError(endpoint, body.code, response.status, String(body.msg), traceId);
@@ -204,7 +193,7 @@ export class KooDriveApi {
     if (status === 429 || status === 503) {
       return true;
     }
-    return idempotence === 'idempotent' && (status >= 500 || code === ApiCodes.StatusChangeFailed);
+    return idempotence === 'idempotent' && (status >= 500 || code === ApiCode.StatusChangeFailed);
   }
 
   private async wait(endpoint: string, attempt: number, reason: string, retryAfter: string | null): Promise<void> {

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { planParts } from './file-plan.js';
+import { splitIntoParts } from './file-plan.js';
 import type { PartRequest, PartUrl } from './koodrive-api.js';
 import { PartUploader, PartUploadError, TaskGoneError } from './part-uploader.js';
 
@@ -89,7 +89,7 @@ describe(PartUploader.name, () => {
   });
 
   function jobs(): PartRequest[] {
-    return planParts(data.length, partSize).map((plan) => ({ ...plan, hashCtx: [1, 2, 3, 4, 5, 6, 7, 8] }));
+    return splitIntoParts(data.length, partSize).map((plan) => ({ ...plan, hashCtx: [1, 2, 3, 4, 5, 6, 7, 8] }));
   }
 
   // URLs as create hands them out, for the given parts

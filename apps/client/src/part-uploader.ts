@@ -6,7 +6,8 @@
 import { createReadStream } from 'node:fs';
 import type { ReadStream } from 'node:fs';
 import { backoffDelay, DEFAULT_RETRY, isNetworkError, pause, type RetryPolicy } from './backoff.js';
-import { ApiCodes, ApiError, describeError, type PartRequest, type PartUrl } from './koodrive-api.js';
+import { ApiError, describeError, type PartRequest, type PartUrl } from './koodrive-api.js';
+import { ApiCode } from '@koodrive/errors';
 
 // URLs asked for in one uploadUrl call (and at create)
 export const URL_BATCH = 100;
@@ -190,7 +191,7 @@ export class PartUploader {
         }
       },
       (error: unknown) => {
-        if (error instanceof ApiError && error.code === ApiCodes.TaskNotFound) {
+        if (error instanceof ApiError && error.code === ApiCode.TaskNotFound) {
           throw new TaskGoneError(`uploadUrl: the upload task is gone (${error.message})`);
         }
         throw error;
@@ -231,7 +232,7 @@ function isTaskGone(status: number, text: string): boolean {
     return true;
   }
   try {
-    return (JSON.parse(text) as { code?: unknown }).code === ApiCodes.TaskNotFound;
+    return (JSON.parse(text) as { code?: unknown }).code === ApiCode.TaskNotFound;
   } catch {
     return false;
   }

@@ -6,11 +6,12 @@ import { rm, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { MAX_PARTS } from '@koodrive/limits';
 import { type PutOptions, partSizeFor, UsageError } from './cli-options.js';
-import { FileChangedError, hashCtxOf, planParts, type PlannedPart, scanFile } from './file-plan.js';
-import { ApiCodes, ApiError, describeError, KooDriveApi, type PartRequest, type PartUrl } from './koodrive-api.js';
+import { FileChangedError, hashCtxOf, splitIntoParts, type HashedFilePart, scanFile } from './file-plan.js';
+import { ApiError, describeError, KooDriveApi, type PartRequest, type PartUrl } from './koodrive-api.js';
 import { PartUploader, TaskGoneError, URL_BATCH } from './part-uploader.js';
 import { formatBytes, formatRate, type ProgressOutput, ProgressReporter } from './progress.js';
 import { readState, type ResumeState, StateFile, statePathFor, type StateReading } from './resume-state.js';
+import { ApiCode } from '@koodrive/errors';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -168,10 +169,10 @@ class PutRun {
     try {
       answer = await this.api.complete(state.fileId, state.sha256);
     } catch (error) {
-      if (error instanceof ApiError && error.code === ApiCodes.TaskNotFound && resumed) {
+      if (error instanceof ApiError && error.code === ApiCode.TaskNotFound && resumed) {
         throw new StartOver(`the service no longer has upload ${state.fileId} (expired?)`);
       }
-      if (error instanceof ApiError && error.code === ApiCodes.FileIncomplete) {
+      if (error instanceof ApiError && error.code === ApiCode.UploadIncomplete) {
         // a task that failed its check cannot be completed again; one missing parts is better
         // uploaded anew than trusted to an old state
         if (resumed) {
@@ -260,7 +261,7 @@ class PutRun {
       );
     }
     this.progress.start('hashing', size);
-    const { sha256, parts } = await scanFile(this.file, planParts(size, partSize), {
+    const { sha256, parts } = await scanFile(this.file, splitIntoParts(size, partSize), {
       signal: this.context.signal,
       onBytes: (bytes) => this.progress.add(bytes),
     });
@@ -333,19 +334,19 @@ class PutRun {
 // What to check when the service refused the credentials or the place.
 function hintFor(code: number, options: PutOptions): string | undefined {
   const app = options.credentials.kind === 'app';
-  if (code === ApiCodes.InvalidCredentials) {
+  if (code === ApiCode.InvalidToken) {
     return app
       ? "check --app-id and --app-secret, and this machine's clock (X-Date must be at most 15 minutes old)"
       : 'the token is unknown or has expired';
   }
-  if (code === ApiCodes.NoPermission) {
+  if (code === ApiCode.NoPermission) {
     const where = options.shareFolder === null ? '' : ` into shared folder ${options.shareFolder}`;
     return `${app ? `user ${options.credentials.userId}` : 'this session'} may not upload${where}`;
   }
   return undefined;
 }
 
-function partRequestOf(part: PlannedPart): PartRequest {
+function partRequestOf(part: HashedFilePart): PartRequest {
   const hashCtx = hashCtxOf(part);
   return {
     partNumber: part.partNumber,

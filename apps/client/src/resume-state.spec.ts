@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SHA256_INITIAL_STATE } from '@koodrive/hashing';
-import { planParts } from './file-plan.js';
+import { splitIntoParts } from './file-plan.js';
 import { parseState, readState, type ResumeState, serializeState, StateFile, statePathFor } from './resume-state.js';
 
 const MIB = 1024 * 1024;
@@ -21,7 +21,7 @@ function sampleState(overrides: Partial<ResumeState> = {}): ResumeState {
     mtimeMs: 1_790_000_000_123.456,
     partSize,
     sha256: 'ab'.repeat(32),
-    parts: planParts(size, partSize).map((plan, index) => ({
+    parts: splitIntoParts(size, partSize).map((plan, index) => ({
       ...plan,
       state: {
         h: index === 0 ? SHA256_INITIAL_STATE : [index, 0xffffffff, 3, 4, 5, 6, 7, 0x80000000],

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { HashState } from '@koodrive/hashing';
 import { MAX_PARTS } from '@koodrive/limits';
-import { planParts, type PlannedPart } from './file-plan.js';
+import { splitIntoParts, type HashedFilePart } from './file-plan.js';
 
 const STATE_SUFFIX = '.koodrive-upload.json';
 const KIND = 'koodrive-upload-state';
@@ -23,7 +23,7 @@ export interface ResumeState {
   readonly mtimeMs: number;
   readonly partSize: number;
   readonly sha256: string;
-  readonly parts: readonly PlannedPart[];
+  readonly parts: readonly HashedFilePart[];
   readonly done: readonly number[];
 }
 
@@ -115,11 +115,11 @@ export function parseState(text: string): ResumeState | string {
   if (Math.ceil(size / partSize) > MAX_PARTS) {
     return `more than ${MAX_PARTS} parts`;
   }
-  const plans = planParts(size, partSize);
+  const plans = splitIntoParts(size, partSize);
   if (!Array.isArray(states) || states.length !== plans.length) {
     return `${plans.length} part states expected`;
   }
-  const parts: PlannedPart[] = [];
+  const parts: HashedFilePart[] = [];
   for (const [index, plan] of plans.entries()) {
     const hex: unknown = states[index];
     if (typeof hex !== 'string' || !/^[0-9a-f]{64}$/.test(hex)) {

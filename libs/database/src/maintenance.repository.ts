@@ -28,7 +28,7 @@ export class MaintenanceRepository {
     return rows.map((row) => row.id);
   }
 
-  // Reaper, step 1: open uploads past their expiry become EXPIRED in one statement each batch,
+  // ReaperService, step 1: open uploads past their expiry become EXPIRED in one statement each batch,
   // giving up their folder names and part plans, with `resultCode` for a complete that comes
   // later. Returns what storage still has to free.
   async expireOverdueUploads(limit: number, resultCode: number): Promise<ExpiredUpload[]> {
@@ -54,7 +54,7 @@ export class MaintenanceRepository {
     );
   }
 
-  // Reaper, step 2 (and its retry): expired files whose multipart upload is not yet aborted.
+  // ReaperService, step 2 (and its retry): expired files whose multipart upload is not yet aborted.
   async findExpiredWithUpload(limit: number): Promise<ExpiredUpload[]> {
     return translateDatabaseErrors(() =>
       this.prisma.file.findMany({

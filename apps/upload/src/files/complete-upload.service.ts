@@ -6,11 +6,11 @@ import type { Principal } from '@koodrive/auth';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
 import { CompletionRepository, UploadTaskRepository, type UploadFile } from '@koodrive/database';
 import { ApiCode, ApiException } from '@koodrive/errors';
-import { ClaimLostError, type CompleteUploadResult, CompletionWorker } from './completion-worker.js';
+import { ClaimLostError, type CompleteUploadResult, CompletionRunner } from './completion-runner.js';
 import type { CompleteUploadDto } from './dto/complete-upload.dto.js';
 import { callersFile } from './open-file.js';
 
-export type { CompleteUploadResult } from './completion-worker.js';
+export type { CompleteUploadResult } from './completion-runner.js';
 
 const POLL_MS = 100;
 
@@ -19,7 +19,7 @@ export class CompleteUploadService {
   constructor(
     private readonly tasks: UploadTaskRepository,
     private readonly completions: CompletionRepository,
-    private readonly worker: CompletionWorker,
+    private readonly runner: CompletionRunner,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -63,7 +63,7 @@ export class CompleteUploadService {
       );
       if (claim !== null) {
         try {
-          return await this.worker.run({ ...file, claim, expectedSha256, claimTraceid: xTraceid }, 'request');
+          return await this.runner.run({ ...file, claim, expectedSha256, claimTraceid: xTraceid }, 'request');
         } catch (error) {
           if (!(error instanceof ClaimLostError)) {
             throw error;

@@ -1,22 +1,27 @@
 import { Inject, Module, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
 import { FilesModule } from '../files/files.module.js';
-import { OutboxRelay } from './outbox-relay.service.js';
+import { OutboxRelayService } from './outbox-relay.service.js';
 import { PeriodicJob } from './periodic-job.js';
-import { Reaper } from './reaper.service.js';
-import { Reconciler } from './reconciler.service.js';
+import { ReaperService } from './reaper.service.js';
+import { ReconcilerService } from './reconciler.service.js';
 
 // Starts the background jobs once the app is up and stops them (waiting for a run in progress)
 // before the database and Redis connections close.
 @Module({
   imports: [FilesModule],
-  providers: [Reconciler, Reaper, OutboxRelay],
-  exports: [Reconciler, Reaper, OutboxRelay],
+  providers: [ReconcilerService, ReaperService, OutboxRelayService],
+  exports: [ReconcilerService, ReaperService, OutboxRelayService],
 })
 export class MaintenanceModule implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly jobs: PeriodicJob[];
 
-  constructor(reconciler: Reconciler, reaper: Reaper, relay: OutboxRelay, @Inject(APP_CONFIG) config: AppConfig) {
+  constructor(
+    reconciler: ReconcilerService,
+    reaper: ReaperService,
+    relay: OutboxRelayService,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
     const { reconcileIntervalSeconds, reapIntervalSeconds, outboxRelayIntervalMs } = config.maintenance;
     this.jobs = [
       new PeriodicJob('reconcile', reconcileIntervalSeconds * 1000, async () => void (await reconciler.reconcile())),

@@ -8,7 +8,7 @@ import { EVENT_PUBLISHER, type EventPublisher } from '@koodrive/events';
 const BATCH = 100;
 
 @Injectable()
-export class OutboxRelay {
+export class OutboxRelayService {
   constructor(
     private readonly outbox: OutboxRepository,
     @Inject(EVENT_PUBLISHER) private readonly publisher: EventPublisher,

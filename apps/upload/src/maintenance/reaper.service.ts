@@ -18,8 +18,8 @@ export interface ReapReport {
 }
 
 @Injectable()
-export class Reaper {
-  private readonly logger = new Logger(Reaper.name);
+export class ReaperService {
+  private readonly logger = new Logger(ReaperService.name);
 
   constructor(
     private readonly maintenance: MaintenanceRepository,

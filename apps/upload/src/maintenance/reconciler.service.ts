@@ -9,7 +9,7 @@ import { APP_CONFIG, type AppConfig } from '@koodrive/config';
 import { CompletionRepository, MaintenanceRepository } from '@koodrive/database';
 import { ApiException } from '@koodrive/errors';
 import { maintenanceActions } from '@koodrive/metrics';
-import { ClaimLostError, CompletionWorker } from '../files/completion-worker.js';
+import { ClaimLostError, CompletionRunner } from '../files/completion-runner.js';
 
 const BATCH = 20;
 
@@ -23,13 +23,13 @@ export interface ReconcileReport {
 }
 
 @Injectable()
-export class Reconciler {
-  private readonly logger = new Logger(Reconciler.name);
+export class ReconcilerService {
+  private readonly logger = new Logger(ReconcilerService.name);
 
   constructor(
     private readonly maintenance: MaintenanceRepository,
     private readonly completions: CompletionRepository,
-    private readonly worker: CompletionWorker,
+    private readonly runner: CompletionRunner,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -41,7 +41,7 @@ export class Reconciler {
         continue; // another replica got there first
       }
       try {
-        await this.worker.run(file, 'reconciler');
+        await this.runner.run(file, 'reconciler');
         report.completed++;
         this.logger.log({ msg: 'reconciler completed a lapsed completion', fileId: id, claim: file.claim });
       } catch (error) {

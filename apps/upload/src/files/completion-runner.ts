@@ -69,8 +69,8 @@ function phase<T>(name: string, attributes: Attributes, work: (span: Span) => Pr
 }
 
 @Injectable()
-export class CompletionWorker {
-  private readonly logger = new Logger(CompletionWorker.name);
+export class CompletionRunner {
+  private readonly logger = new Logger(CompletionRunner.name);
 
   constructor(
     private readonly tasks: UploadTaskRepository,
