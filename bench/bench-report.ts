@@ -102,17 +102,50 @@ function markdownTable(header: readonly string[], rows: readonly (readonly strin
 }
 
 export function formatReport(results: BenchResults): string {
+  const intro = introOf(results);
+  const limits = limitsTable(results);
+  const verification = verificationTable(results);
+  const uploads = uploadsTable(results);
+  const chain = results.sizes
+    .map(
+      (size) => `${formatSize(size.sizeBytes)} ${figure(path(size, 'hash_chain').completeMs)} ms (${size.parts} parts)`,
+    )
+    .join(', ');
+  return [
+    intro,
+    '',
+    'Limits, measured in the same run:',
+    '',
+    limits,
+    '',
+    'Verification (complete, timed at the client):',
+    '',
+    verification,
+    '',
+    'Uploads (parallel mode parts: straight to S3 = parallel by part, through the service = hash chain):',
+    '',
+    uploads,
+    '',
+    `Hash chain complete latency by size: ${chain}.`,
+  ].join('\n');
+}
+
+// How the numbers were taken (runs, part size, host) and this host's SHA-256 rate.
+function introOf(results: BenchResults): string {
   const runs = results.sizes.every((size) => size.runs === results.runs)
     ? plural(results.runs, 'run')
     : results.sizes.map((size) => `${plural(size.runs, 'run')} for ${formatSize(size.sizeBytes)}`).join(', ');
-  const intro =
+  return (
     `complete, median of ${runs} (${formatSize(results.partSizeBytes)} parts, ${results.uploadConcurrency} PUTs ` +
     `in flight; ${results.cores} cores, Node ${results.node}; MB/s = 10^6 bytes/s)\n` +
     (results.placement === undefined ? '' : `${results.placement}\n`) +
     `SHA-256 of node:crypto over bytes in memory: ${figure(results.sha256.singleCoreMBps)} MB/s on 1 core, ` +
-    `x ${results.cores} cores = ${figure(results.sha256.allCoresMBps)} MB/s`;
+    `x ${results.cores} cores = ${figure(results.sha256.allCoresMBps)} MB/s`
+  );
+}
 
-  const limits = markdownTable(
+function limitsTable(results: BenchResults): string {
+  return markdownTable(
     ['size', 'S3 read MB/s', 'SDK 1 GET', 'SDK 8 x 8 MiB ranges', 'lean 4 x 16 MiB ranges', 'S3 write MB/s'],
     results.sizes.map((size) => [
       formatSize(size.sizeBytes),
@@ -123,8 +156,11 @@ export function formatReport(results: BenchResults): string {
       figure(size.limits.s3WriteMBps),
     ]),
   );
+}
 
-  const verification = markdownTable(
+// One row per path, the size named on the first of its group only.
+function verificationTable(results: BenchResults): string {
+  return markdownTable(
     [
       'size',
       'path',
@@ -156,8 +192,12 @@ export function formatReport(results: BenchResults): string {
       ]),
     ),
   );
+}
 
-  const uploads = markdownTable(
+// Straight to S3 is what the parallel by part runs uploaded at, through the service the hash chain
+// runs (their parts go through it).
+function uploadsTable(results: BenchResults): string {
+  return markdownTable(
     [
       'size',
       'S3 plain write MB/s',
@@ -179,30 +219,6 @@ export function formatReport(results: BenchResults): string {
       ];
     }),
   );
-
-  const chain = results.sizes
-    .map(
-      (size) => `${formatSize(size.sizeBytes)} ${figure(path(size, 'hash_chain').completeMs)} ms (${size.parts} parts)`,
-    )
-    .join(', ');
-
-  return [
-    intro,
-    '',
-    'Limits, measured in the same run:',
-    '',
-    limits,
-    '',
-    'Verification (complete, timed at the client):',
-    '',
-    verification,
-    '',
-    'Uploads (parallel mode parts: straight to S3 = parallel by part, through the service = hash chain):',
-    '',
-    uploads,
-    '',
-    `Hash chain complete latency by size: ${chain}.`,
-  ].join('\n');
 }
 
 // Above this many times the tallest other bar, the hash chain's bars are left out of the

@@ -7,7 +7,14 @@ import { resolve } from 'node:path';
 import { MAX_PARTS } from '@koodrive/limits';
 import { type PutOptions, partSizeFor, UsageError } from './cli-options.js';
 import { FileChangedError, hashCtxOf, splitIntoParts, type HashedFilePart, scanFile } from './file-plan.js';
-import { ApiError, describeError, KooDriveApi, type PartRequest, type PartUrl } from './koodrive-api.js';
+import {
+  ApiError,
+  type CompleteAnswer,
+  describeError,
+  KooDriveApi,
+  type PartRequest,
+  type PartUrl,
+} from './koodrive-api.js';
 import { PartUploader, TaskGoneError, URL_BATCH } from './part-uploader.js';
 import { formatBytes, formatRate, type ProgressOutput, ProgressReporter } from './progress.js';
 import { readState, type ResumeState, StateFile, statePathFor, type StateReading } from './resume-state.js';
@@ -41,6 +48,12 @@ interface Upload {
 // The task's answer was already final at create (rapid upload, or an identical file exists).
 interface Finished {
   readonly finished: true;
+}
+
+interface Completed {
+  readonly answer: CompleteAnswer;
+  // the complete call alone
+  readonly completeMs: number;
 }
 
 // The service no longer has the task a state file names, or will not complete it from the parts
@@ -124,18 +137,43 @@ class PutRun {
     if ('finished' in prepared) {
       return;
     }
-    const { state, stateFile, resumed, urls } = prepared;
+    const { state, stateFile } = prepared;
     const pending = state.parts.filter((part) => !stateFile.doneParts.has(part.partNumber));
     const skipped = state.parts.length - pending.length;
+    this.announce(prepared, pending.length, skipped);
+    const transfer = await this.uploadParts(prepared, pending);
+    const { answer, completeMs } = await this.complete(prepared);
+    const seconds = transfer.ms / 1000;
+    this.result({
+      fileId: state.fileId,
+      fileName: state.fileName,
+      sha256: answer.sha256 ?? state.sha256,
+      length: answer.length ?? state.size,
+      parts: `${state.parts.length} (uploaded ${pending.length}, resumed ${skipped})`,
+      rate: `${formatRate(seconds > 0 ? transfer.bytes / seconds : null)} (${formatBytes(transfer.bytes)} in ${seconds.toFixed(1)} s)`,
+      timing:
+        `hashing ${secondsOf(this.hashingMs)}, uploading ${secondsOf(transfer.ms)}, ` +
+        `complete ${secondsOf(completeMs)}, total ${secondsOf(Date.now() - this.startedAt)}`,
+    });
+  }
+
+  private announce({ state, resumed }: Upload, pending: number, skipped: number): void {
     if (resumed) {
       this.note(
-        `resuming ${state.fileId}: ${skipped} of ${state.parts.length} parts already uploaded, ${pending.length} to go`,
+        `resuming ${state.fileId}: ${skipped} of ${state.parts.length} parts already uploaded, ${pending} to go`,
       );
     }
     this.note(
       `fileId ${state.fileId}: ${state.parts.length} part(s) of ${formatBytes(state.partSize)}, ` +
         `${this.options.parallel} at a time, X-Traceid ${this.context.traceId}`,
     );
+  }
+
+  // The bar starts where an earlier run left off; the summary counts this run's bytes only.
+  private async uploadParts(
+    { state, stateFile, resumed, urls }: Upload,
+    pending: readonly HashedFilePart[],
+  ): Promise<{ readonly bytes: number; readonly ms: number }> {
     const uploaded = state.parts.reduce(
       (sum, part) => (stateFile.doneParts.has(part.partNumber) ? sum + part.partSize : sum),
       0,
@@ -162,6 +200,12 @@ class PutRun {
     }
     const transfer = this.progress.summary();
     this.progress.finish();
+    return transfer;
+  }
+
+  // The state file is flushed first, so a failed complete leaves it right for a resume; it goes once
+  // the task is complete.
+  private async complete({ state, stateFile, resumed }: Upload): Promise<Completed> {
     await stateFile.flush();
     await this.assertUnchanged(state);
     const completing = Date.now();
@@ -185,18 +229,7 @@ class PutRun {
     }
     const completeMs = Date.now() - completing;
     await stateFile.remove();
-    const seconds = transfer.ms / 1000;
-    this.result({
-      fileId: state.fileId,
-      fileName: state.fileName,
-      sha256: answer.sha256 ?? state.sha256,
-      length: answer.length ?? state.size,
-      parts: `${state.parts.length} (uploaded ${pending.length}, resumed ${skipped})`,
-      rate: `${formatRate(seconds > 0 ? transfer.bytes / seconds : null)} (${formatBytes(transfer.bytes)} in ${seconds.toFixed(1)} s)`,
-      timing:
-        `hashing ${secondsOf(this.hashingMs)}, uploading ${secondsOf(transfer.ms)}, ` +
-        `complete ${secondsOf(completeMs)}, total ${secondsOf(Date.now() - this.startedAt)}`,
-    });
+    return { answer, completeMs };
   }
 
   private resume(state: ResumeState): Upload {
@@ -332,7 +365,7 @@ class PutRun {
 }
 
 // What to check when the service refused the credentials or the place.
-function hintFor(code: number, options: PutOptions): string | undefined {
+function hintFor(code: ApiCode, options: PutOptions): string | undefined {
   const app = options.credentials.kind === 'app';
   if (code === ApiCode.InvalidToken) {
     return app

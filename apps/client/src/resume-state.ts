@@ -83,21 +83,9 @@ export function serializeState(state: ResumeState): string {
 // The state in `text`, or why it cannot be used (not JSON, another program's file, a newer
 // version, fields missing or inconsistent).
 export function parseState(text: string): ResumeState | string {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return 'not JSON';
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return 'not a JSON object';
-  }
-  const stored = value as Partial<Record<keyof StoredState, unknown>>;
-  if (stored.kind !== KIND) {
-    return 'not a koodrive upload state';
-  }
-  if (stored.version !== VERSION) {
-    return `state version ${String(stored.version)}, this client reads ${VERSION}`;
+  const stored = storedStateIn(text);
+  if (typeof stored === 'string') {
+    return stored;
   }
   const { url, shareFolder = null, fileId, fileName, size, mtimeMs, partSize, sha256, states, done } = stored;
   if (typeof url !== 'string' || typeof fileId !== 'string' || fileId === '' || typeof fileName !== 'string') {
@@ -115,6 +103,51 @@ export function parseState(text: string): ResumeState | string {
   if (Math.ceil(size / partSize) > MAX_PARTS) {
     return `more than ${MAX_PARTS} parts`;
   }
+  const parts = partsOf(size, partSize, states);
+  if (typeof parts === 'string') {
+    return parts;
+  }
+  if (!Array.isArray(done) || !done.every((n) => isWhole(n) && n >= 1 && n <= parts.length)) {
+    return 'done parts missing or out of range';
+  }
+  return {
+    url,
+    shareFolder,
+    fileId,
+    fileName,
+    size,
+    mtimeMs,
+    partSize,
+    sha256,
+    parts,
+    done: [...new Set(done as number[])],
+  };
+}
+
+// The fields of a state file this client writes, each still to be checked; or why it is not one.
+function storedStateIn(text: string): Partial<Record<keyof StoredState, unknown>> | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 'not JSON';
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return 'not a JSON object';
+  }
+  const stored = value as Partial<Record<keyof StoredState, unknown>>;
+  if (stored.kind !== KIND) {
+    return 'not a koodrive upload state';
+  }
+  if (stored.version !== VERSION) {
+    return `state version ${String(stored.version)}, this client reads ${VERSION}`;
+  }
+  return stored;
+}
+
+// The parts of a file of `size` in parts of `partSize`, each with its starting state from `states`
+// (as serializeState writes them); or why they cannot be.
+function partsOf(size: number, partSize: number, states: unknown): HashedFilePart[] | string {
   const plans = splitIntoParts(size, partSize);
   if (!Array.isArray(states) || states.length !== plans.length) {
     return `${plans.length} part states expected`;
@@ -131,21 +164,7 @@ export function parseState(text: string): ResumeState | string {
     };
     parts.push({ ...plan, state });
   }
-  if (!Array.isArray(done) || !done.every((n) => isWhole(n) && n >= 1 && n <= plans.length)) {
-    return 'done parts missing or out of range';
-  }
-  return {
-    url,
-    shareFolder,
-    fileId,
-    fileName,
-    size,
-    mtimeMs,
-    partSize,
-    sha256,
-    parts,
-    done: [...new Set(done as number[])],
-  };
+  return parts;
 }
 
 // The state beside the file, if it is one for this file as it is now, on this server.
