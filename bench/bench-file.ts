@@ -4,7 +4,7 @@
 // streaming pass. Parts are PUT a few at a time, each worker refilling one buffer of its own.
 import { createCipheriv, createHash } from 'node:crypto';
 
-type HashingModule = typeof import('../libs/hashing/src/index.ts');
+type HashingModule = typeof import('@koodrive/hashing');
 
 // every 64 KiB of a part starts with its part number and offset: no two parts are alike
 const STAMP_EVERY = 64 * 1024;

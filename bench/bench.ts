@@ -57,9 +57,9 @@ import {
   stopService,
 } from './support.ts';
 
-type StorageModule = typeof import('../libs/storage/src/s3-object-storage.ts');
-type ConfigModule = typeof import('../libs/config/src/app-config.ts');
-type HashingModule = typeof import('../libs/hashing/src/index.ts');
+type StorageModule = typeof import('@koodrive/storage');
+type ConfigModule = typeof import('@koodrive/config');
+type HashingModule = typeof import('@koodrive/hashing');
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const MIB = 1024 * 1024;
@@ -127,8 +127,8 @@ for (const [, name, value] of up.stdout.matchAll(/^export (\w+)=(.*)$/gm)) {
 const env = serviceEnv(port);
 // the key the services sign their own part URLs with (32+ characters, as production requires)
 const partUrlSecret = randomBytes(24).toString('hex');
-const { S3ObjectStorage } = await importBuilt<StorageModule>('libs/storage/src/s3-object-storage.js');
-const { loadConfig } = await importBuilt<ConfigModule>('libs/config/src/app-config.js');
+const { S3ObjectStorage } = await importBuilt<StorageModule>('libs/storage/src/index.js');
+const { loadConfig } = await importBuilt<ConfigModule>('libs/config/src/index.js');
 const hashing = await importBuilt<HashingModule>('libs/hashing/src/index.js');
 const storage = new S3ObjectStorage(loadConfig(env).s3);
 const redis = new Redis(env.REDIS_URL!);

@@ -7,13 +7,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { importBuilt, pidsNamed, processesCpuSeconds } from './support.ts';
 
-type StorageModule = typeof import('../libs/storage/src/s3-object-storage.ts');
-type ConfigModule = typeof import('../libs/config/src/app-config.ts');
-type HashingModule = typeof import('../libs/hashing/src/index.ts');
+type StorageModule = typeof import('@koodrive/storage');
+type ConfigModule = typeof import('@koodrive/config');
+type HashingModule = typeof import('@koodrive/hashing');
 type DigestModule = typeof import('@koodrive/verification');
 
-const { S3ObjectStorage } = await importBuilt<StorageModule>('libs/storage/src/s3-object-storage.js');
-const { loadConfig } = await importBuilt<ConfigModule>('libs/config/src/app-config.js');
+const { S3ObjectStorage } = await importBuilt<StorageModule>('libs/storage/src/index.js');
+const { loadConfig } = await importBuilt<ConfigModule>('libs/config/src/index.js');
 const { Sha256State } = await importBuilt<HashingModule>('libs/hashing/src/index.js');
 const { sha256OfRanges } = await importBuilt<DigestModule>('libs/verification/src/index.js');
 

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Redis } from 'ioredis';
 import { LOCAL_SERVICES_ENV } from '../tools/services/local-env.ts';
-import { SESSION_TTL_SECONDS, UPLOAD_SCOPE, sessionKey } from '../libs/auth/src/session-key.ts';
+import { SESSION_TTL_SECONDS, UPLOAD_SCOPE, sessionKey } from '@koodrive/protocol';
 
 export type Env = Record<string, string>;
 

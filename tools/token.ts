@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { SESSION_TTL_SECONDS, UPLOAD_SCOPE, sessionKey, userKey } from '../libs/auth/src/session-key.ts';
+import { SESSION_TTL_SECONDS, UPLOAD_SCOPE, sessionKey, userKey } from '@koodrive/protocol';
 
 const USAGE =
   'usage: npm run token -- --user <id> [--container <id>] [--scopes file.upload] [--ttl 1200]\n' +

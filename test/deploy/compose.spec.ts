@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
-import { loadConfig } from '../../libs/config/src/app-config.ts';
+import { loadConfig } from '@koodrive/config';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -71,7 +71,7 @@ describe('docker-compose.yml', () => {
     assert.equal(upload.read_only, true);
     const migrate = services.migrate!;
     assert.equal(migrate.image, upload.image);
-    assert.deepEqual(migrate.command, ['node', 'tools/db/migrate.ts']);
+    assert.deepEqual(migrate.command, ['node', 'dist/tools/db/migrate.js']);
     assert.equal(migrate.environment?.DATABASE_URL, upload.environment?.DATABASE_URL);
     assert.equal(services.jaeger!.environment?.COLLECTOR_OTLP_ENABLED, 'true');
   });
@@ -91,12 +91,13 @@ describe('Dockerfile', () => {
     const cmd = /^CMD \["node", "([^"]+)"\]$/m.exec(runtime)?.[1];
     const build = JSON.parse(await readFile(path.join(ROOT, 'tsconfig.build.json'), 'utf8')) as {
       compilerOptions: { outDir: string };
+      include: string[];
     };
     assert.equal(cmd, `${build.compilerOptions.outDir}/apps/upload/src/main.js`);
-    // the migration tool and what it reads are in the runtime image
+    // the migration tool is built with the service (dist/tools/db), and what it reads is there too
     assert.match(runtime, /COPY prisma \.\/prisma/);
-    assert.match(runtime, /COPY tools\/db \.\/tools\/db/);
-    assert.match(runtime, /COPY libs\/database\/src\/migrations\.ts /);
+    assert.match(runtime, /COPY --from=build \/app\/dist \.\/dist/);
+    assert.ok(build.include.includes('tools/**/*.ts'), 'the build compiles the tools');
     const ignore = await readFile(path.join(ROOT, '.dockerignore'), 'utf8');
     for (const entry of ['node_modules', '.git', '.services', 'dist']) {
       assert.match(ignore, new RegExp(`^${entry.replace('.', '\\.')}$`, 'm'));
@@ -107,10 +108,11 @@ describe('Dockerfile', () => {
     const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as {
       dependencies: Record<string, string>;
     };
-    for (const file of ['tools/db/schema-engine.ts', 'tools/db/migrate.ts', 'libs/database/src/migrations.ts']) {
+    for (const file of ['tools/db/schema-engine.ts', 'tools/db/migrate.ts', 'libs/migrations/src/migrations.ts']) {
       const source = await readFile(path.join(ROOT, file), 'utf8');
       for (const [, name] of source.matchAll(/from '(@?[\w-]+(?:\/[\w-]+)?)/g)) {
-        if (!name!.startsWith('node:') && name !== 'node') {
+        // @koodrive/* are the repository's own libs, built into dist with the tool
+        if (!name!.startsWith('node:') && name !== 'node' && !name!.startsWith('@koodrive/')) {
           assert.ok(name! in pkg.dependencies, `${name} (${file}) is a production dependency`);
         }
       }

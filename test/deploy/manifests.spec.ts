@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { REQUIRED_IN_PRODUCTION, loadConfig } from '../../libs/config/src/app-config.ts';
+import { REQUIRED_IN_PRODUCTION, loadConfig } from '@koodrive/config';
 
 // .out/test/deploy → repository root
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -14,7 +14,7 @@ import {
   testRedis,
   upload,
 } from '../support/harness.ts';
-import { sessionKey } from '../../libs/auth/src/session-key.ts';
+import { sessionKey } from '@koodrive/protocol';
 
 const MIB = 1024 * 1024;
 

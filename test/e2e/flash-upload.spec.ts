@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { formatXDate, signAppRequest } from '@koodrive/protocol';
-import { sessionKey } from '../../libs/auth/src/session-key.ts';
+import { sessionKey } from '@koodrive/protocol';
 import {
   call,
   fileRow,

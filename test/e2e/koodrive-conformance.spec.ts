@@ -16,7 +16,7 @@ import { formatXDate, signAppRequest } from '@koodrive/protocol';
 import { Sha256State } from '@koodrive/hashing';
 import { closeTestDb, closeTestRedis, fileRow, sha256Hex, testBytes, testDb, testRedis } from '../support/harness.ts';
 import { ServiceProcess } from '../support/service-process.ts';
-import { sessionKey } from '../../libs/auth/src/session-key.ts';
+import { sessionKey } from '@koodrive/protocol';
 
 const MIB = 1024 * 1024;
 // the seed page's example: its token as printed there, and its fileId

@@ -4,7 +4,7 @@ import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
-import { ApiCode } from '../../libs/errors/src/api-code.ts';
+import { ApiCode } from '@koodrive/errors';
 import { call, newUser, useTestApp } from '../support/harness.ts';
 
 describe('OpenAPI', () => {

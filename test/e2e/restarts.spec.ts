@@ -4,9 +4,9 @@
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { PrismaPg } from '@prisma/adapter-pg';
 import { Redis } from 'ioredis';
-import { PrismaClient } from '../../libs/database/src/generated/prisma/client.ts';
+import { loadConfig } from '@koodrive/config';
+import { PrismaService } from '@koodrive/database';
 import { migrate } from '../../tools/db/migrate.ts';
 import { FaultProxy, s3Requests } from '../support/fault-proxy.ts';
 import type { ApiResponse, TestUser } from '../support/harness.ts';
@@ -36,7 +36,7 @@ const app = harness.useTestApp({
 const completeOf = s3Requests.complete;
 
 describe('PostgreSQL and Redis restarted mid-request', () => {
-  const db = new PrismaClient({ adapter: new PrismaPg({ connectionString: postgres.url }) });
+  const db = new PrismaService(loadConfig(process.env), { url: postgres.url, poolSize: 2 });
   const redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined); // down on purpose for a while
   const data = harness.testBytes(5 * 1024 * 1024 + 100, 21);

@@ -24,9 +24,11 @@ describe('storage down', () => {
     assert.equal(answer.body.code, 13000201);
     assert.equal(answer.body.msg, 'Internal calling error.');
     assert.equal(answer.headers.get('retry-after'), '5');
-    const { PrismaClient } = await import('../../libs/database/src/generated/prisma/client.ts');
-    const { PrismaPg } = await import('@prisma/adapter-pg');
-    const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: liveDatabaseUrl }) });
+    const [{ loadConfig }, { PrismaService }] = await Promise.all([
+      import('@koodrive/config'),
+      import('@koodrive/database'),
+    ]);
+    const prisma = new PrismaService(loadConfig(process.env), { url: liveDatabaseUrl, poolSize: 2 });
     try {
       assert.equal(await prisma.file.count({ where: { ownerId: user.userId } }), 0);
     } finally {

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SpanKind } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { spanExporter, tracing } from '../support/in-memory-tracing.ts';
-import { parentSpanIdFromXTraceid, traceIdFromXTraceid } from '../../libs/telemetry/src/x-traceid.ts';
+import { parentSpanIdFromXTraceid, traceIdFromXTraceid } from '@koodrive/telemetry';
 
 const harness = await import('../support/harness.ts');
 

@@ -10,13 +10,14 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '@koodrive/config';
 import { newUploadFile } from '../support/factories.ts';
-import { type EmbeddedPostgres, startEmbeddedPostgres } from '../../libs/database/src/embedded-postgres.ts';
-import { prismaSources } from '../../libs/database/src/migrations.ts';
+import { prismaSources } from '@koodrive/migrations';
 import {
   CompletionRepository,
+  type EmbeddedPostgres,
   type NewUploadFile,
   OutboxRepository,
   PrismaService,
+  startEmbeddedPostgres,
   UploadTaskRepository,
 } from '@koodrive/database';
 

@@ -17,8 +17,8 @@ import {
   RedisSessionStore,
   type ReplayGuard,
   type SessionStore,
-  UPLOAD_SCOPE,
 } from '@koodrive/auth';
+import { UPLOAD_SCOPE } from '@koodrive/protocol';
 import type { OutboxMessage } from '@koodrive/database';
 import { DependencyUnavailableError } from '@koodrive/errors';
 import { type EventPublisher, MemoryEventPublisher, RedisEventPublisher } from '@koodrive/events';

@@ -1,7 +1,7 @@
 import '../support/test-env.ts';
 import { after, describe } from 'node:test';
-import { loadConfig } from '../../libs/config/src/app-config.ts';
-import { S3ObjectStorage } from '../../libs/storage/src/s3-object-storage.ts';
+import { loadConfig } from '@koodrive/config';
+import { S3ObjectStorage } from '@koodrive/storage';
 import { putPart } from '../support/harness.ts';
 import { objectStorageContract } from '../support/object-storage-contract.ts';
 

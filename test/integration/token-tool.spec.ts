@@ -3,16 +3,19 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { sessionKey } from '../../libs/auth/src/session-key.ts';
+import { sessionKey } from '@koodrive/protocol';
 import { closeTestRedis, testRedis } from '../support/harness.ts';
 
 const run = promisify(execFile);
+// as npm run token runs it
+const FROM_SOURCE = ['--import', './tools/register-sources.mjs'];
 
 describe('npm run token', () => {
   after(() => closeTestRedis());
 
   it('writes a session under the SHA-256 of a fresh token, with a 1200 s TTL', async () => {
     const { stdout } = await run(process.execPath, [
+      ...FROM_SOURCE,
       'tools/token.ts',
       '--user',
       'op-1',
@@ -36,6 +39,7 @@ describe('npm run token', () => {
 
   it('--app prints a credential pair and the APP_CREDENTIALS entry, and writes the user record asked for', async () => {
     const { stdout } = await run(process.execPath, [
+      ...FROM_SOURCE,
       'tools/token.ts',
       '--app',
       'app-7',
@@ -53,6 +57,9 @@ describe('npm run token', () => {
   });
 
   it('refuses to run without --user or --app', async () => {
-    await assert.rejects(run(process.execPath, ['tools/token.ts']), (error: { code?: number }) => error.code === 2);
+    await assert.rejects(
+      run(process.execPath, [...FROM_SOURCE, 'tools/token.ts']),
+      (error: { code?: number }) => error.code === 2,
+    );
   });
 });

@@ -1,6 +1,6 @@
 // Test data: a new upload file as the create service would hand it to the repository.
 import { randomUUID } from 'node:crypto';
-import type { NewUploadFile } from '../../libs/database/src/upload-file.ts';
+import type { NewUploadFile } from '@koodrive/database';
 
 export function newUploadFile(overrides: Partial<NewUploadFile> = {}): NewUploadFile {
   const id = `Fi${randomUUID().replaceAll('-', '')}`;

@@ -3,10 +3,10 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { after, before } from 'node:test';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Redis } from 'ioredis';
-import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaClient } from '../../libs/database/src/generated/prisma/client.ts';
-import { SESSION_TTL_SECONDS, UPLOAD_SCOPE, sessionKey } from '../../libs/auth/src/session-key.ts';
-import { encodeHashCtx, Sha256State } from '../../libs/hashing/src/index.ts';
+import { loadConfig } from '@koodrive/config';
+import { PrismaService } from '@koodrive/database';
+import { SESSION_TTL_SECONDS, UPLOAD_SCOPE, sessionKey } from '@koodrive/protocol';
+import { encodeHashCtx, Sha256State } from '@koodrive/hashing';
 
 export interface TestApp {
   readonly app: NestFastifyApplication;
@@ -236,11 +236,11 @@ export async function upload(
   return { fileId, parts };
 }
 
-let db: PrismaClient | undefined;
+let db: PrismaService | undefined;
 
 // A Prisma client on the test database, for assertions on recorded state.
-export function testDb(): PrismaClient {
-  db ??= new PrismaClient({ adapter: new PrismaPg({ connectionString: live.databaseUrl }) });
+export function testDb(): PrismaService {
+  db ??= new PrismaService(loadConfig(process.env), { url: live.databaseUrl, poolSize: 4 });
   return db;
 }
 

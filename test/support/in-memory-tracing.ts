@@ -1,7 +1,7 @@
 // Tracing for specs that assert spans: the real SDK setup with an in-memory exporter. Import it
 // before anything instrumented is loaded, and load the app dynamically afterwards.
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
-import { startTracing } from '../../libs/telemetry/src/tracing.ts';
+import { startTracing } from '@koodrive/telemetry';
 
 // the SDK reads OTEL_SDK_DISABLED itself, and the global setup's environment says true
 process.env.OTEL_SDK_DISABLED = 'false';

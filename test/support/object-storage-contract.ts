@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import { ObjectNotFoundError, type ObjectStorage, UploadNotFoundError } from '../../libs/storage/src/object-storage.ts';
+import { ObjectNotFoundError, type ObjectStorage, UploadNotFoundError } from '@koodrive/storage';
 import { sha256OfRanges, sha256OfStream } from '@koodrive/verification';
 import { sha256Hex, testBytes } from './harness.ts';
 

@@ -1,5 +1,5 @@
 // npm run db:migrate: applies prisma/migrations to DATABASE_URL, like `prisma migrate deploy`.
-import { applyMigrations } from '../../libs/database/src/migrations.ts';
+import { applyMigrations } from '@koodrive/migrations';
 import { migrationsDir, requireEnv, schemaPath } from './schema-engine.ts';
 
 // Applies the migrations the database has not had yet and returns their names (none: already up to date).

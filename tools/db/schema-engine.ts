@@ -1,13 +1,13 @@
 // What the db tools share: where prisma/ is (relative to the working directory, the repository
 // root under `npm run`, as in prisma.config.ts), DATABASE_URL, and the diff from the migrations to
 // the schema. The engine itself (Prisma's WebAssembly schema engine through the pg driver adapter,
-// offline) is in libs/database/src/migrations.ts, which the service uses for its embedded database.
+// offline) is in @koodrive/migrations, which the service uses for its embedded database too.
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
-import { noFilter, prismaSources, readMigrations, readSchema, withEngine } from '../../libs/database/src/migrations.ts';
+import { noFilter, prismaSources, readMigrations, readSchema, withEngine } from '@koodrive/migrations';
 
-export { lockfileContent } from '../../libs/database/src/migrations.ts';
+export { lockfileContent } from '@koodrive/migrations';
 
 const sources = prismaSources();
 export const { migrationsDir } = sources;

@@ -19,7 +19,7 @@ export type Credentials =
 export class ApiError extends Error {
   constructor(
     readonly endpoint: string,
-    readonly code: number,
+    readonly code: ApiCode,
     readonly status: number,
     readonly apiMessage: string,
     readonly traceId: string | null,
@@ -77,7 +77,8 @@ export interface KooDriveApiOptions {
   readonly onRetry?: (what: string, retry: number, reason: string) => void;
 }
 
-type Envelope = Record<string, unknown> & { code: number; msg: string };
+// `code` as the wire carries it: one of API.md's codes
+type Envelope = Record<string, unknown> & { code: ApiCode; msg: string };
 
 // Whether a call may be sent again after an answer (or no answer) like this one.
 type Idempotence = 'idempotent' | 'only-if-not-received';
@@ -161,7 +162,7 @@ export class KooDriveApi {
       } catch {
         // not the service's envelope (a proxy's error page, say)
         body = {
-          code: response.ok ? -1 : ApiCode.InternalError,
+          code: ApiCode.InternalError,
           msg: `HTTP ${response.status}: ${text.slice(0, 200)}`,
         };
       }
@@ -189,7 +190,7 @@ export class KooDriveApi {
     return headers;
   }
 
-  private retryable(status: number, code: number, idempotence: Idempotence): boolean {
+  private retryable(status: number, code: ApiCode, idempotence: Idempotence): boolean {
     if (status === 429 || status === 503) {
       return true;
     }

@@ -232,7 +232,7 @@ function isTaskGone(status: number, text: string): boolean {
     return true;
   }
   try {
-    return (JSON.parse(text) as { code?: unknown }).code === ApiCode.TaskNotFound;
+    return (JSON.parse(text) as { code?: ApiCode }).code === ApiCode.TaskNotFound;
   } catch {
     return false;
   }

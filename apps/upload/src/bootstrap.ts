@@ -1,6 +1,7 @@
 // Builds the Nest application on Fastify: body limits per route, X-Traceid on every response, Fastify's
 // JSON parser only (and the raw stream for part PUTs). Used by main.ts and by the end-to-end tests.
 import { NestFactory } from '@nestjs/core';
+import type { FastifyInstance } from 'fastify';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { Logger } from 'nestjs-pino';
@@ -41,7 +42,20 @@ export async function createApp(): Promise<NestFastifyApplication> {
   registerBodyParsers(fastify, PART_UPLOAD_ROUTE);
   applyBodyLimits(fastify, config.http);
   const shutdown = app.get(ShutdownState);
-  // the request's context, opened once; entered again once the body is parsed
+  registerRequestContext(fastify, shutdown);
+  registerShutdownAndMetricsHooks(fastify, shutdown);
+  // the API described, outside production
+  if (config.nodeEnv !== 'production') {
+    SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'docs/openapi.json' });
+  }
+  await app.init();
+  await fastify.ready();
+  return app;
+}
+
+// The request's context (@koodrive/context), opened once as the request comes in, with its
+// X-Traceid on the answer; entered again once the body is parsed (the parser runs outside it).
+function registerRequestContext(fastify: FastifyInstance, shutdown: ShutdownState): void {
   fastify.addHook('onRequest', (request, reply, done) => {
     const span = trace.getActiveSpan()?.spanContext();
     const traced = span !== undefined && isSpanContextValid(span);
@@ -63,6 +77,10 @@ export async function createApp(): Promise<NestFastifyApplication> {
       runInContext(context, done);
     }
   });
+}
+
+// Connection: close while shutting down, and every answer counted and timed by route.
+function registerShutdownAndMetricsHooks(fastify: FastifyInstance, shutdown: ShutdownState): void {
   // once shutting down, every response closes its connection: a keep-alive connection would
   // otherwise hold the server's close until the client's keep-alive timeout
   fastify.addHook('onSend', async (_request, reply) => {
@@ -87,11 +105,4 @@ export async function createApp(): Promise<NestFastifyApplication> {
       exemplarLabels: (traceId === undefined ? {} : { traceId }) as Record<string, string>,
     });
   });
-  // the API described, outside production
-  if (config.nodeEnv !== 'production') {
-    SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'docs/openapi.json' });
-  }
-  await app.init();
-  await fastify.ready();
-  return app;
 }

@@ -1,7 +1,7 @@
 // The demo user of an embedded run (REDIS_URL unset): with no KooDrive session service to issue
 // tokens, the service opens one session itself so `npm start` can be tried at once.
 import { randomBytes } from 'node:crypto';
-import { type SessionRecord, UPLOAD_SCOPE, type UserRecord } from './session-key.js';
+import { type SessionRecord, UPLOAD_SCOPE, type UserRecord } from '@koodrive/protocol';
 import type { SessionStore } from './session.store.js';
 
 export const DEMO_USER_ID = 'demo';

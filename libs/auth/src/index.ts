@@ -11,17 +11,6 @@ export { RedisReplayGuard } from './redis-replay-guard.js';
 export { RedisSessionStore } from './redis-session.store.js';
 export { RedisUserDirectory } from './redis-user-directory.js';
 export { REPLAY_GUARD, type ReplayGuard } from './replay-guard.js';
-export {
-  parseSessionRecord,
-  parseUserRecord,
-  SESSION_TTL_SECONDS,
-  type SessionRecord,
-  type SharedFolderGrant,
-  UPLOAD_SCOPE,
-  type UserRecord,
-  sessionKey,
-  userKey,
-} from './session-key.js';
 export { SESSION_STORE, type SessionStore } from './session.store.js';
 export { UploadAuthGuard } from './upload-auth.guard.js';
 export { USER_DIRECTORY, type UserDirectory } from './user-directory.js';

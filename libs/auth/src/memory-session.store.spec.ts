@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { UPLOAD_SCOPE } from './session-key.js';
+import { UPLOAD_SCOPE } from '@koodrive/protocol';
 import { openDemoSession } from './demo-user.js';
 import { MemorySessionStore } from './memory-session.store.js';
 

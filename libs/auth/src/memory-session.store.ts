@@ -1,4 +1,4 @@
-import { type SessionRecord, SESSION_TTL_SECONDS, sessionKey } from './session-key.js';
+import { type SessionRecord, SESSION_TTL_SECONDS, sessionKey } from '@koodrive/protocol';
 import type { SessionStore } from './session.store.js';
 
 interface Entry {

@@ -1,4 +1,4 @@
-import type { UserRecord } from './session-key.js';
+import type { UserRecord } from '@koodrive/protocol';
 import type { UserDirectory } from './user-directory.js';
 
 // User records in the process (REDIS_URL unset): the demo user's, and those a test puts.

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { parseSessionRecord, type SessionRecord, SESSION_TTL_SECONDS, sessionKey } from './session-key.js';
+import { parseSessionRecord, type SessionRecord, SESSION_TTL_SECONDS, sessionKey } from '@koodrive/protocol';
 import type { SessionStore } from './session.store.js';
 import { redisCommand } from '@koodrive/redis';
 

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { parseUserRecord, type UserRecord, userKey } from './session-key.js';
+import { parseUserRecord, type UserRecord, userKey } from '@koodrive/protocol';
 import { type UserDirectory } from './user-directory.js';
 import { redisCommand } from '@koodrive/redis';
 

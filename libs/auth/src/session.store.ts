@@ -1,5 +1,5 @@
 // The session store port (API.md, "Access tokens"): Redis when REDIS_URL is set, else the process.
-import type { SessionRecord } from './session-key.js';
+import type { SessionRecord } from '@koodrive/protocol';
 
 export const SESSION_STORE = Symbol('SESSION_STORE');
 

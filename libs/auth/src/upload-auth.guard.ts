@@ -20,7 +20,7 @@ import {
 import { type Principal, setPrincipal } from './principal.js';
 import { RATE_LIMITER, type RateLimiter } from './rate-limiter.js';
 import { REPLAY_GUARD, type ReplayGuard } from './replay-guard.js';
-import { type SharedFolderGrant, UPLOAD_SCOPE } from './session-key.js';
+import { type SharedFolderGrant, UPLOAD_SCOPE } from '@koodrive/protocol';
 import { SESSION_STORE, type SessionStore } from './session.store.js';
 import { USER_DIRECTORY, type UserDirectory } from './user-directory.js';
 

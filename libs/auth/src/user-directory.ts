@@ -1,6 +1,6 @@
 // The user records an app acts for (app authentication): Redis when REDIS_URL is set, else the
 // process (the demo user).
-import type { UserRecord } from './session-key.js';
+import type { UserRecord } from '@koodrive/protocol';
 
 export const USER_DIRECTORY = Symbol('USER_DIRECTORY');
 

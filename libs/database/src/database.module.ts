@@ -1,4 +1,5 @@
 import { Global, Logger, Module } from '@nestjs/common';
+import { startEmbeddedPostgres } from './embedded-postgres-loader.js';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
 import { CompletionRepository } from './completion.repository.js';
 import { MaintenanceRepository } from './maintenance.repository.js';
@@ -10,10 +11,7 @@ import { OutboxRepository } from './outbox.repository.js';
 // DATABASE_URL unset: the embedded PostgreSQL (PGlite), started and migrated before the client
 // connects, stopped after it disconnected. Loaded only then, so a configured server costs nothing.
 async function embeddedConnection(config: AppConfig): Promise<DatabaseConnection> {
-  const [{ startEmbeddedPostgres }, { prismaSources }] = await Promise.all([
-    import('./embedded-postgres.js'),
-    import('./migrations.js'),
-  ]);
+  const { prismaSources } = await import('@koodrive/migrations');
   const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, ...prismaSources() });
   const applied = embedded.appliedMigrations.length;
   new Logger('Database').log(

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import { applyMigrations, type MigrationSources } from './migrations.js';
+import { applyMigrations, type MigrationSources } from '@koodrive/migrations';
 
 export interface EmbeddedPostgresOptions extends MigrationSources {
   // PGlite's data directory goes under it, in pg/

@@ -1,5 +1,10 @@
 export { CompletionRepository } from './completion.repository.js';
 export { DatabaseModule } from './database.module.js';
+export {
+  type EmbeddedPostgres,
+  type EmbeddedPostgresOptions,
+  startEmbeddedPostgres,
+} from './embedded-postgres-loader.js';
 export { type EventTrace, FILE_COMPLETED } from './file-events.js';
 export { type ExpiredUpload, MaintenanceRepository } from './maintenance.repository.js';
 export { type OutboxMessage, OutboxRepository } from './outbox.repository.js';

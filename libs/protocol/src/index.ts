@@ -24,3 +24,14 @@ export {
 } from './app-signature.js';
 export { checkFileName, type FileNameCheck, MAX_FILE_NAME_LENGTH } from './file-name.js';
 export { proofCode, type ProofRange, proofRange, proofSeed } from './proof-code.js';
+export {
+  parseSessionRecord,
+  parseUserRecord,
+  SESSION_TTL_SECONDS,
+  type SessionRecord,
+  sessionKey,
+  type SharedFolderGrant,
+  UPLOAD_SCOPE,
+  type UserRecord,
+  userKey,
+} from './session-records.js';

@@ -1,6 +1,5 @@
 // The records shared with KooDrive's session and user services (API.md, "Credentials"): sessions
 // under koodrive:session:<sha256(token)>, users under koodrive:user:<userId>, both JSON.
-// Plain TypeScript without aliases, so tools/token.ts can run it directly.
 import { createHash } from 'node:crypto';
 
 export const SESSION_KEY_PREFIX = 'koodrive:session:';

@@ -1,0 +1,13 @@
+// Prisma's schema engine (WebAssembly, offline) on the pg driver adapter: applying
+// prisma/migrations and diffing them against the schema. No Nest here: the db tools run it from
+// source, and the embedded database applies the migrations at start.
+export {
+  applyMigrations,
+  lockfileContent,
+  type MigrationSources,
+  noFilter,
+  prismaSources,
+  readMigrations,
+  readSchema,
+  withEngine,
+} from './migrations.js';
