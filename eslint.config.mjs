@@ -43,6 +43,14 @@ export default tseslint.config(
       eqeqeq: 'error',
       curly: 'error',
       'import-x/no-cycle': 'error',
+      // KooDrive's sizes have one home
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'VariableDeclarator[id.name=/^(KIB|MIB|GIB)$/]',
+          message: 'import KIB, MIB and GIB from @koodrive/limits',
+        },
+      ],
       // a lib is reached through its entry point (@koodrive/<name>), never its files
       'no-restricted-imports': [
         'error',
@@ -64,6 +72,10 @@ export default tseslint.config(
     rules: {
       'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
     },
+  },
+  {
+    files: ['libs/limits/src/upload-limits.ts'],
+    rules: { 'no-restricted-syntax': 'off' },
   },
   {
     // the configuration literal: one line a setting

@@ -56,13 +56,13 @@ import {
   startService,
   stopService,
 } from './support.ts';
+import { MIB } from '@koodrive/limits';
 
 type StorageModule = typeof import('@koodrive/storage');
 type ConfigModule = typeof import('@koodrive/config');
 type HashingModule = typeof import('@koodrive/hashing');
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const MIB = 1024 * 1024;
 const UPLOAD_CONCURRENCY = 4;
 const CORES = availableParallelism();
 const READ_RANGES = { concurrency: 8, bytes: 8 * MIB };

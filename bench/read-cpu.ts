@@ -6,6 +6,7 @@
 // HTTP client costs the reader about a core at ~700 MB/s, and the lean reader a quarter of that.
 import { createHash, randomBytes } from 'node:crypto';
 import { importBuilt, pidsNamed, processesCpuSeconds } from './support.ts';
+import { MIB } from '@koodrive/limits';
 
 type StorageModule = typeof import('@koodrive/storage');
 type ConfigModule = typeof import('@koodrive/config');
@@ -17,7 +18,6 @@ const { loadConfig } = await importBuilt<ConfigModule>('libs/config/src/index.js
 const { Sha256State } = await importBuilt<HashingModule>('libs/hashing/src/index.js');
 const { sha256OfRanges } = await importBuilt<DigestModule>('libs/verification/src/index.js');
 
-const MIB = 1024 * 1024;
 const SIZE = 1024 * MIB;
 const storage = new S3ObjectStorage(loadConfig(process.env).s3);
 const key = `bench/read-cpu-${randomBytes(4).toString('hex')}`;

@@ -15,8 +15,7 @@ import {
   upload,
 } from '../support/harness.ts';
 import { sessionKey } from '@koodrive/protocol';
-
-const MIB = 1024 * 1024;
+import { MIB } from '@koodrive/limits';
 
 describe('API contract over HTTP', () => {
   let t: TestApp;

@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { fileRow, newUser, sha256Hex, type TestUser, testRedis, until, useTestApp } from '../support/harness.ts';
 import { assertCompletedOnce } from '../support/promises.ts';
+import { MIB } from '@koodrive/limits';
 
-const MIB = 1024 * 1024;
 const API = '/koodrive/ose/v1/files';
 const APP_ID = 'app-1';
 const APP_SECRET = '0123456789abcdef0123';

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { FaultProxy, s3ErrorAnswer } from '../support/fault-proxy.ts';
 import type { ApiResponse, TestUser } from '../support/harness.ts';
+import { MIB } from '@koodrive/limits';
 
 const real = {
   s3: process.env.S3_ENDPOINT!,
@@ -33,8 +34,6 @@ const BOUNDS = {
 };
 // no answer by then counts as waiting without bound
 const CLIENT_PATIENCE_MS = 30_000;
-const MIB = 1024 * 1024;
-
 const app = harness.useTestApp({
   ...BOUNDS,
   S3_ENDPOINT: s3.url(real.s3),

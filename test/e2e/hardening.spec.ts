@@ -20,8 +20,7 @@ import {
   testRedis,
 } from '../support/harness.ts';
 import { ServiceProcess } from '../support/service-process.ts';
-
-const MIB = 1024 * 1024;
+import { MIB } from '@koodrive/limits';
 
 async function openDescriptors(pid: number): Promise<number> {
   return (await readdir(`/proc/${pid}/fd`)).length;

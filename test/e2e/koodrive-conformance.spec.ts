@@ -17,8 +17,8 @@ import { Sha256State } from '@koodrive/hashing';
 import { closeTestDb, closeTestRedis, fileRow, sha256Hex, testBytes, testDb, testRedis } from '../support/harness.ts';
 import { ServiceProcess } from '../support/service-process.ts';
 import { sessionKey } from '@koodrive/protocol';
+import { MIB } from '@koodrive/limits';
 
-const MIB = 1024 * 1024;
 // the seed page's example: its token as printed there, and its fileId
 const SEED_AUTHORIZATION = 'Bearer+10f88*********4791e9ff';
 const SEED_TOKEN = '10f88*********4791e9ff';

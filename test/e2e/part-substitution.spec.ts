@@ -15,8 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { Sha256State } from '@koodrive/hashing';
 import { closeTestRedis, newUser, sha256Hex, testBytes } from '../support/harness.ts';
 import { ServiceProcess } from '../support/service-process.ts';
+import { MIB } from '@koodrive/limits';
 
-const MIB = 1024 * 1024;
 // .out/test/e2e → the repository's test/fixtures
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/md5-collision');
 const EMBEDDED_UNSET = ['DATABASE_URL', 'REDIS_URL', 'S3_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_SDK_DISABLED'];

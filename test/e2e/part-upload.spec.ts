@@ -8,13 +8,13 @@ import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { before, after, describe, it } from 'node:test';
 import { FaultProxy, s3Requests } from '../support/fault-proxy.ts';
+import { MIB } from '@koodrive/limits';
 
 const real = { s3: process.env.S3_ENDPOINT! };
 const s3 = await FaultProxy.start(real.s3, { http: true });
 const harness = await import('../support/harness.ts');
 const { assertCompletedOnce } = await import('../support/promises.ts');
 
-const MIB = 1024 * 1024;
 const PART = 5 * MIB;
 const app = harness.useTestApp({ S3_ENDPOINT: s3.url(real.s3), S3_PUBLIC_ENDPOINT: real.s3 });
 

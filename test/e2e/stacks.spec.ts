@@ -23,8 +23,8 @@ import {
   upload,
 } from '../support/harness.ts';
 import { ServiceProcess } from '../support/service-process.ts';
+import { MIB } from '@koodrive/limits';
 
-const MIB = 1024 * 1024;
 const CLIENT = fileURLToPath(new URL('../../apps/client/src/main.js', import.meta.url));
 const EMBEDDED_UNSET = ['DATABASE_URL', 'REDIS_URL', 'S3_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_SDK_DISABLED'];
 

@@ -21,8 +21,7 @@ import {
   fileRow,
   upload,
 } from '../support/harness.ts';
-
-const MIB = 1024 * 1024;
+import { MIB } from '@koodrive/limits';
 
 const s3 = testS3();
 

@@ -10,8 +10,7 @@ import { InvalidPartsError, ObjectNotFoundError, UploadNotFoundError } from '@ko
 import { sha256OfStream } from '@koodrive/verification';
 import { testBytes } from '../support/harness.ts';
 import { objectStorageContract } from '../support/object-storage-contract.ts';
-
-const MIB = 1024 * 1024;
+import { MIB } from '@koodrive/limits';
 
 function md5Etag(bytes: Buffer): string {
   return `"${createHash('md5').update(bytes).digest('hex')}"`;

@@ -2,11 +2,9 @@
 // shared folder also taken from KOODRIVE_* variables. Pure, so the rules are tested without a process.
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { GIB, MAX_PART_SIZE, MAX_PARTS, MIB, MIN_PART_SIZE, SHA256_BLOCK } from '@koodrive/limits';
+import { GIB, KIB, MAX_PART_SIZE, MAX_PARTS, MIB, MIN_PART_SIZE, SHA256_BLOCK } from '@koodrive/limits';
 import { checkFileName, formatXDate, signAppRequest } from '@koodrive/protocol';
 import type { Credentials } from './koodrive-api.js';
-
-const KIB = 1024;
 
 export const DEFAULT_URL = 'http://127.0.0.1:3000';
 export const DEFAULT_PART_SIZE = 8 * MIB;

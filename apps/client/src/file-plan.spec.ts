@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SHA256_INITIAL_STATE, Sha256State } from '@koodrive/hashing';
 import { hashCtxOf, splitIntoParts, scanFile } from './file-plan.js';
-
-const MIB = 1024 * 1024;
+import { MIB } from '@koodrive/limits';
 
 describe(splitIntoParts.name, () => {
   it('cuts a file into whole parts and a smaller last one', () => {

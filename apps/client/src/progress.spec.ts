@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatBytes, formatEta, formatRate, plainLine, ProgressReporter, renderBar, ttyLine } from './progress.js';
-
-const MIB = 1024 * 1024;
+import { MIB } from '@koodrive/limits';
 
 describe('progress formatting', () => {
   it('formats bytes in binary units', () => {

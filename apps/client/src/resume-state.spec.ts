@@ -6,8 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { SHA256_INITIAL_STATE } from '@koodrive/hashing';
 import { splitIntoParts } from './file-plan.js';
 import { parseState, readState, type ResumeState, serializeState, StateFile, statePathFor } from './resume-state.js';
-
-const MIB = 1024 * 1024;
+import { MIB } from '@koodrive/limits';
 
 function sampleState(overrides: Partial<ResumeState> = {}): ResumeState {
   const size = 12 * MIB + 7;

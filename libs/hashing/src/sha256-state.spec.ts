@@ -3,8 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { encodeHashCtx, type HashState, parseHashCtx, SHA256_INITIAL_STATE } from './hash-ctx.js';
 import { Sha256State } from './sha256-state.js';
-
-const MIB = 1024 * 1024;
+import { MIB } from '@koodrive/limits';
 
 // Deterministic data and split points, so a failure can be replayed.
 function mulberry32(seed: number): () => number {

@@ -1,5 +1,6 @@
 export {
   GIB,
+  KIB,
   MAX_FILE_LENGTH,
   MAX_PART_SIZE,
   MAX_PUT_LENGTH,

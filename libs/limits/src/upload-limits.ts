@@ -1,5 +1,6 @@
 // KooDrive's limits (API.md, "Limits").
-export const MIB = 1024 * 1024;
+export const KIB = 1024;
+export const MIB = 1024 * KIB;
 export const GIB = 1024 * MIB;
 export const MAX_FILE_LENGTH = 200 * GIB;
 export const MIN_PART_SIZE = 5 * MIB;

@@ -4,7 +4,7 @@
 // fetch) keeps the reader's event loop about one core busy at ~700 MB/s, because every socket read
 // allocates a fresh buffer that then flows through a stream. Here the socket reads into the
 // destination buffer itself (net's `onread` with a buffer per read): the same read costs about a
-// quarter of a core at RGW's full rate (`node bench/read-cpu.ts`). The request is a presigned URL,
+// quarter of a core at RGW's full rate (`bench/read-cpu.ts`). The request is a presigned URL,
 // so nothing but a Range header and Host is sent; the answer must be 206 with exactly the bytes
 // asked for (or 200 when the range is the whole object), else the read fails.
 import net from 'node:net';

@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import { encodeHashCtx, SHA256_INITIAL_STATE } from '@koodrive/hashing';
 import type { PartRecord } from '@koodrive/database';
 import { digestFromPartChain, rangesFromHashCtx } from './hash-chain.js';
+import { MIB } from '@koodrive/limits';
 
-const MIB = 1024 * 1024;
 const DIGEST = 'ab'.repeat(32);
 const state = (seed: number, offset: number) =>
   encodeHashCtx(offset === 0 ? { h: SHA256_INITIAL_STATE, offset } : { h: [seed, 2, 3, 4, 5, 6, 7, 8], offset });

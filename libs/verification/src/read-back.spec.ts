@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
+import { MIB } from '@koodrive/limits';
 import { sha256OfRanges } from './pipelined-read-back.js';
 import type { ReadInto } from './span-hasher.js';
 
@@ -88,7 +89,6 @@ describe(sha256OfRanges.name, () => {
   });
 
   it('reads a file of fewer than 2 x window ranges in smaller ranges, down to 1 MiB', async () => {
-    const MIB = 1024 * 1024;
     for (const [size, window, rangeBytes, expected] of [
       [4 * MIB, 2, 4 * MIB, MIB], // 4 ranges of 1 MiB, not 1 of 4
       [6 * MIB, 2, 4 * MIB, 1.5 * MIB], // a multiple of 64 KiB

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encodeHashCtx, SHA256_INITIAL_STATE } from '@koodrive/hashing';
 import { describeIncompleteParts, PartRuleError, planParts } from './part-rules.js';
-
-const MIB = 1024 * 1024;
+import { MIB } from '@koodrive/limits';
 
 describe(planParts.name, () => {
   it('accepts parts in any order, with or without offsets, and a small last part', () => {
