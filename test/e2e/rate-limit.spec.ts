@@ -33,7 +33,19 @@ describe('per-user rate limit', () => {
   });
 
   it('does not count requests without a valid token against anyone', async () => {
-    const answer = await harness.call(app().baseUrl, 'complete', { fileId: 'FiNope' }, { token: 'not-a-session' });
-    assert.equal(answer.body.code, 13000901);
+    const user = await harness.newUser();
+    // bad tokens, and the user's own token misspelt: none of them is the user's, none counts
+    for (const token of ['not-a-session', `${user.token}x`, '']) {
+      const answer = await harness.call(app().baseUrl, 'complete', { fileId: 'FiNope' }, { token });
+      assert.equal(answer.body.code, 13000901);
+    }
+    assert.equal(await harness.testRedis().get(`koodrive:ratelimit:${user.userId}`), null, 'no window opened');
+    // the user still has the whole limit (5) to spend
+    for (let i = 0; i < 5; i++) {
+      const answer = await harness.call(app().baseUrl, 'complete', { fileId: 'FiNope' }, { token: user.token });
+      assert.equal(answer.body.code, 13000401, `request ${i + 1}`);
+    }
+    const sixth = await harness.call(app().baseUrl, 'complete', { fileId: 'FiNope' }, { token: user.token });
+    assert.equal(sixth.body.code, 13000903);
   });
 });
