@@ -6,7 +6,7 @@ import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,13 +20,18 @@ import {
   sha256Hex,
   testBytes,
   type TestUser,
+  until,
   upload,
 } from '../support/harness.ts';
+import { PGlite } from '@electric-sql/pglite';
 import { ServiceProcess } from '../support/service-process.ts';
+
+async function metricsOf(service: ServiceProcess): Promise<string> {
+  return (await fetch(`${service.baseUrl}/metrics`)).text();
+}
 import { MIB } from '@koodrive/limits';
 
 const CLIENT = fileURLToPath(new URL('../../apps/client/src/main.js', import.meta.url));
-const EMBEDDED_UNSET = ['DATABASE_URL', 'REDIS_URL', 'S3_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_SDK_DISABLED'];
 
 interface Stack {
   readonly name: string;
@@ -62,7 +67,8 @@ const STACKS: Stack[] = [
   {
     name: 'embedded (PGlite, local disk, in process)',
     start: async () => {
-      const service = await ServiceProcess.start({ DATA_DIR: embeddedDir, LOG_LEVEL: 'info' }, EMBEDDED_UNSET);
+      // a newcomer's `npm start`: nothing of the test environment, the service's own defaults
+      const service = await ServiceProcess.start({ DATA_DIR: embeddedDir }, 'all');
       await waitFor(() => /^KOODRIVE_TOKEN=/m.test(service.output));
       return { service, user: { userId: 'demo', containerId: 'demo', token: demoToken(service.output) } };
     },
@@ -221,7 +227,7 @@ for (const stack of STACKS) {
 describe('the embedded stack at boot', () => {
   it('says which parts are embedded, one line each, and prints the demo token once', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'koodrive-boot-'));
-    const service = await ServiceProcess.start({ DATA_DIR: dir, LOG_LEVEL: 'info' }, EMBEDDED_UNSET);
+    const service = await ServiceProcess.start({ DATA_DIR: dir }, 'all');
     try {
       await waitFor(() => /^KOODRIVE_TOKEN=/m.test(service.output));
       for (const unset of ['DATABASE_URL', 'S3_ENDPOINT', 'REDIS_URL', 'OTEL_EXPORTER_OTLP_ENDPOINT']) {
@@ -243,6 +249,50 @@ describe('the embedded stack at boot', () => {
         /"PUT \/koodrive\/ose\/v1\/files\/multipart\/parts\/[^"]*signature=\[redacted\] 200"/,
       );
       assert.doesNotMatch(service.output, /signature=[0-9a-f]/);
+    } finally {
+      await service.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs its outbox relay and reaper: an event goes out, an overdue task is expired and its upload freed', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'koodrive-jobs-'));
+    let service = await ServiceProcess.start({ DATA_DIR: dir, DEMO_TOKEN: 'embedded-jobs-token-0001' }, 'all');
+    const user = { userId: 'demo', containerId: 'demo', token: 'embedded-jobs-token-0001' };
+    try {
+      // the relay, on its default interval, publishes the completion's event
+      const { fileId } = await upload(service.baseUrl, user, testBytes(100, 49));
+      assert.equal((await call(service.baseUrl, 'complete', { fileId }, { token: user.token })).body.code, 0);
+      await until('the relay published the event', async () =>
+        /koodrive_maintenance_actions_total\{job="outbox-relay",action="published"\} [1-9]/.test(
+          await metricsOf(service),
+        )
+          ? true
+          : undefined,
+      );
+      // an upload left open, overdue by the database's clock while the service is down
+      const open = await upload(service.baseUrl, user, testBytes(100, 50), { skipParts: [1] });
+      await service.stop();
+      const db = await PGlite.create({ dataDir: path.join(dir, 'pg') });
+      await db.query("UPDATE files SET expires_at = now() - interval '1 second' WHERE id = $1", [open.fileId]);
+      await db.close();
+      service = await ServiceProcess.start(
+        { DATA_DIR: dir, DEMO_TOKEN: user.token, REAP_INTERVAL_SECONDS: '1' },
+        'all',
+      );
+      await until('the reaper expired the task and aborted its upload', async () => {
+        const metrics = await metricsOf(service);
+        return /job="reap",action="expired"\} [1-9]/.test(metrics) &&
+          /job="reap",action="freed"\} [1-9]/.test(metrics)
+          ? true
+          : undefined;
+      });
+      assert.equal(
+        (await call(service.baseUrl, 'complete', { fileId: open.fileId }, { token: user.token })).body.code,
+        13000401,
+      );
+      // nothing of its upload is left on disk
+      assert.deepEqual(await readdir(path.join(dir, 'objects', '.uploads')), []);
     } finally {
       await service.stop();
       await rm(dir, { recursive: true, force: true });

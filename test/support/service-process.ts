@@ -18,10 +18,17 @@ export class ServiceProcess {
     readonly baseUrl: string,
   ) {}
 
-  // `unset`: variables of the test environment the process must not see (the embedded stack)
-  static async start(env: Readonly<Record<string, string>>, unset: readonly string[] = []): Promise<ServiceProcess> {
+  // `unset`: variables of the test environment the process must not see, or 'all' for none of
+  // them: the environment a newcomer's shell gives `npm start` (PATH and HOME only), plus `env`
+  static async start(
+    env: Readonly<Record<string, string>>,
+    unset: readonly string[] | 'all' = [],
+  ): Promise<ServiceProcess> {
     const port = await deadPort();
-    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !unset.includes(name)));
+    const inherited =
+      unset === 'all'
+        ? { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' }
+        : Object.fromEntries(Object.entries(process.env).filter(([name]) => !unset.includes(name)));
     const child = spawn(process.execPath, [MAIN], {
       env: { ...inherited, ...env, PORT: String(port), HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -39,7 +46,8 @@ export class ServiceProcess {
     );
     exited.catch(() => undefined);
     // serving once /healthz answers, whatever LOG_LEVEL lets it print
-    const deadline = Date.now() + 30_000;
+    // a first embedded boot (initdb and the migrations in WebAssembly) takes 10-15 s here, more on a busy machine
+    const deadline = Date.now() + 60_000;
     for (;;) {
       const up = await Promise.race([
         fetch(`${service.baseUrl}/healthz`).then(
