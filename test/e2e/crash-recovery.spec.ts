@@ -6,7 +6,6 @@ import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { FaultProxy, s3Requests } from '../support/fault-proxy.ts';
 import * as harness from '../support/harness.ts';
@@ -87,7 +86,7 @@ describe('crash recovery with real processes', () => {
     const first = await start();
     const fileId = await killedMidComplete(first, 'crash-reconcile-1');
     // no client comes back: the jobs of another replica, on their own intervals, finish the work
-    await start({ RECONCILE_INTERVAL_SECONDS: '1', OUTBOX_RELAY_INTERVAL_MS: '200' });
+    const jobs = await start({ RECONCILE_INTERVAL_SECONDS: '1', OUTBOX_RELAY_INTERVAL_MS: '200' });
     await harness.until('the reconciler completed the file', async () =>
       (await harness.fileRow(fileId)).status === 'COMPLETED' ? true : undefined,
     );
@@ -101,6 +100,8 @@ describe('crash recovery with real processes', () => {
     // the event carries the trace of the request that started the completion
     assert.equal(entry!.xTraceid, 'crash-reconcile-1');
     assert.notEqual((await harness.outboxEvents(fileId))[0]!.publishedAt, null);
+    // its reconciler must not run into the next test, where who completes a file is the question
+    await jobs.stop();
   });
 
   it('a worker frozen past its lease cannot overwrite the completion another process took over', async () => {
@@ -122,10 +123,21 @@ describe('crash recovery with real processes', () => {
     });
     const stale = harness.call(frozen.baseUrl, 'complete', { fileId }, { token: user.token });
     await frozenInRead;
-    await sleep(LEASE_SECONDS * 1000 + 500);
-    const taken = await harness.call(other.baseUrl, 'complete', { fileId }, { token: user.token });
+    await harness.until("the frozen worker's lease lapsed", async () => {
+      const { claimExpiresAt } = await harness.fileRow(fileId);
+      return claimExpiresAt !== null && claimExpiresAt < new Date() ? true : undefined;
+    });
+    const taken = await harness.call(
+      other.baseUrl,
+      'complete',
+      { fileId },
+      { token: user.token, headers: { 'x-traceid': 'taken-over-1' } },
+    );
     assert.equal(taken.body.code, 0);
-    assert.equal((await harness.fileRow(fileId)).claim, 2);
+    // no reconciler runs anywhere here: the second claim is the other process's request
+    const row = await harness.fileRow(fileId);
+    assert.equal(row.claim, 2);
+    assert.equal(row.claimTraceid, 'taken-over-1');
     // the frozen worker wakes up with its read-back finished: its writes are refused by the
     // claim fence, and it answers what the file now holds
     release();
@@ -152,7 +164,10 @@ describe('crash recovery with real processes', () => {
     assert.ok(![...refused.headers.values()].some((value) => value.includes(bogus)));
     const ok = await harness.call(service.baseUrl, 'create', { fileName: 'y.bin', length: 1 }, { token: user.token });
     assert.equal(ok.body.code, 0);
-    await sleep(200);
+    // the line is written as the response finishes: wait for it
+    await harness.until("the create's log line", () =>
+      Promise.resolve(service.output.includes(ok.body.fileId as string) ? true : undefined),
+    );
     const lines = service.output
       .split('\n')
       .filter((line) => line.startsWith('{'))

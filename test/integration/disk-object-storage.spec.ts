@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { DiskObjectStorage } from '@koodrive/storage';
 import { InvalidPartsError, ObjectNotFoundError, UploadNotFoundError } from '@koodrive/storage';
 import { sha256OfStream } from '@koodrive/verification';
-import { testBytes } from '../support/harness.ts';
+import { testBytes, until } from '../support/harness.ts';
 import { objectStorageContract } from '../support/object-storage-contract.ts';
 import { MIB } from '@koodrive/limits';
 
@@ -72,8 +72,17 @@ describe(DiskObjectStorage.name, () => {
     const body = new PassThrough();
     const uploading = storage.uploadPart(key, uploadId, 1, body, second.length);
     body.write(second.subarray(0, 3 * MIB));
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    // half of the new version is on disk: readers still see the whole old one
+    // half of the new version is on disk (a second data file of 3 MiB)...
+    await until('half the new version is written', async () => {
+      const dir = uploadDir(uploadId);
+      const sizes = await Promise.all(
+        (await readdir(dir))
+          .filter((name) => name.startsWith('data-'))
+          .map(async (name) => (await stat(path.join(dir, name))).size),
+      );
+      return sizes.length === 2 && sizes.includes(3 * MIB) ? true : undefined;
+    });
+    // ...yet readers still see the whole old one
     assert.deepEqual(await storage.listParts(key, uploadId), [
       { partNumber: 1, size: first.length, etag: md5Etag(first) },
     ]);

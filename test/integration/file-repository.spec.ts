@@ -1,7 +1,6 @@
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '@koodrive/config';
 import { newUploadFile } from '../support/factories.ts';
 import {
@@ -19,6 +18,17 @@ const completions = new CompletionRepository(prisma);
 const maintenance = new MaintenanceRepository(prisma);
 const NO_TRACE = { traceId: undefined, xTraceid: null };
 
+// Time passes for a file by the database's clock: its lease (and, with `expiry`, the upload's own
+// deadline) moved into the past, instead of waiting for them.
+async function elapse(fileId: string, what: { lease?: boolean; expiry?: boolean }): Promise<void> {
+  if (what.lease === true) {
+    await prisma.$executeRaw`UPDATE files SET claim_expires_at = now() - interval '1 second' WHERE id = ${fileId}`;
+  }
+  if (what.expiry === true) {
+    await prisma.$executeRaw`UPDATE files SET expires_at = now() - interval '1 second' WHERE id = ${fileId}`;
+  }
+}
+
 describe('the repositories of files', () => {
   after(() => prisma.$disconnect());
 
@@ -29,7 +39,7 @@ describe('the repositories of files', () => {
     assert.equal(first, 1);
     assert.equal(await completions.claimForCompletion(file.id, file.ownerId, 1, null, null), null);
     assert.equal(await completions.claimForCompletion(file.id, 'someone-else', 1, null, null), null);
-    await sleep(1100);
+    await elapse(file.id, { lease: true });
     const second = await completions.claimForCompletion(file.id, file.ownerId, 30, null, null);
     assert.equal(second, 2);
     // the worker holding the first claim wakes up: none of its writes land
@@ -101,7 +111,7 @@ describe('the repositories of files', () => {
     const file = newUploadFile();
     await tasks.createUpload(file);
     const stale = (await completions.claimForCompletion(file.id, file.ownerId, 1, 'c'.repeat(64), 'trace-a'))!;
-    await sleep(1100);
+    await elapse(file.id, { lease: true });
     const current = (await completions.claimForCompletion(file.id, file.ownerId, 30, 'c'.repeat(64), 'trace-b'))!;
     const trace = { traceId: 'f'.repeat(32), xTraceid: 'trace-b' };
     assert.equal(
@@ -137,11 +147,12 @@ describe('the repositories of files', () => {
   });
 
   it('lets the reconciler claim a completion only once its lease lapsed, one claimant at a time', async () => {
-    const file = newUploadFile({ expiresAt: new Date(Date.now() + 1500) });
+    const file = newUploadFile();
     await tasks.createUpload(file);
     const first = (await completions.claimForCompletion(file.id, file.ownerId, 1, 'd'.repeat(64), 'trace-1'))!;
     assert.equal(await completions.claimLapsedCompletion(file.id, 30), null);
-    await sleep(1600); // the lease lapsed, and the upload's expiry passed too
+    // the lease lapsed, and the upload's expiry passed too
+    await elapse(file.id, { lease: true, expiry: true });
     assert.ok((await maintenance.findLapsedCompletions(1000)).includes(file.id));
     const claims = await Promise.all(Array.from({ length: 20 }, () => completions.claimLapsedCompletion(file.id, 30)));
     const won = claims.filter((c) => c !== null);
