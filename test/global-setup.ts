@@ -1,5 +1,7 @@
 // Runs once around all specs: every service the tests need must answer (a missing one fails the
-// run, it never skips tests), the test database gets the migrations, and the bucket is tidied after.
+// run, it never skips tests), the test database gets the migrations; after, the tests' objects,
+// rows and Redis keys are removed (what a run owns: the _test database, the test-files/ and test/
+// prefixes of the bucket, the Redis keys of its u-/c- users and containers and its streams).
 import './support/test-env.ts';
 import { connect } from 'node:net';
 import {
@@ -8,6 +10,8 @@ import {
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
 } from '@aws-sdk/client-s3';
+import { Redis } from 'ioredis';
+import pg from 'pg';
 import { testS3 } from './support/s3.ts';
 import { migrate } from '../tools/db/migrate.ts';
 
@@ -34,9 +38,42 @@ export async function globalSetup(): Promise<void> {
 
 // What the tests stored in the bucket (test containers are c-<uuid>, raw storage tests use test/):
 // the local RGW keeps objects in memory, so a run leaves nothing behind.
-const TEST_PREFIXES = ['files/c-', 'test/'];
+const TEST_PREFIXES = [process.env.S3_KEY_PREFIX!, 'test/'];
 
 export async function globalTeardown(): Promise<void> {
+  await Promise.all([removeTestObjects(), removeTestRows(), removeTestKeys()]);
+}
+
+// the Redis keys the tests make: sessions expire by themselves (20 min); the rest is removed
+const TEST_KEY_PATTERNS = ['koodrive:user:u-*', 'koodrive:ratelimit:u-*', 'koodrive:quota:c-*', 'koodrive:test*'];
+
+async function removeTestKeys(): Promise<void> {
+  const redis = new Redis(process.env.REDIS_URL!);
+  try {
+    for (const match of TEST_KEY_PATTERNS) {
+      const stream = redis.scanStream({ match, count: 1000 });
+      for await (const keys of stream as AsyncIterable<string[]>) {
+        if (keys.length > 0) {
+          await redis.del(...keys);
+        }
+      }
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function removeTestRows(): Promise<void> {
+  const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
+  await client.connect();
+  try {
+    await client.query('TRUNCATE files, file_parts, folder_entries, outbox_events');
+  } finally {
+    await client.end();
+  }
+}
+
+async function removeTestObjects(): Promise<void> {
   const bucket = process.env.S3_BUCKET!;
   const s3 = testS3();
   try {

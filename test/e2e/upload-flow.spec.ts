@@ -35,7 +35,7 @@ async function objectSize(key: string): Promise<number | null> {
 }
 
 function storageKey(user: TestUser, fileId: string): string {
-  return `files/${encodeURIComponent(user.containerId)}/${fileId}`;
+  return `${process.env.S3_KEY_PREFIX!}${encodeURIComponent(user.containerId)}/${fileId}`;
 }
 
 describe('upload flow over HTTP', () => {

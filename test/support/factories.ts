@@ -16,7 +16,7 @@ export function newUploadFile(overrides: Partial<NewUploadFile> = {}): NewUpload
     mimeType: undefined,
     description: undefined,
     clientCreatedAt: undefined,
-    storageKey: `files/${id}`,
+    storageKey: `${process.env.S3_KEY_PREFIX ?? 'test-files/'}${id}`,
     uploadId: 'upload-1',
     uploadToken: 'token-1',
     expiresAt: new Date(Date.now() + 3600_000),

@@ -1,11 +1,12 @@
 // Imported first by every integration and end-to-end spec: points the service at the test
 // database and the local services (`npm run services:up`), unless the environment says otherwise.
+// The database is TEST_DATABASE_URL's (default koodrive_test), never DATABASE_URL's, and one whose
+// name does not end in _test is refused: tests migrate it, write to it and clean it.
 import { LOCAL_SERVICES_ENV } from '../../tools/services/local-env.ts';
 
 const defaults: Record<string, string> = {
   ...LOCAL_SERVICES_ENV,
   NODE_ENV: 'test',
-  DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/koodrive_test',
   OTEL_SDK_DISABLED: 'true',
   LOG_LEVEL: 'warn',
   // background jobs run when a test says so (their runOnce), not on a timer racing other tests;
@@ -14,12 +15,15 @@ const defaults: Record<string, string> = {
   REAP_INTERVAL_SECONDS: '0',
   OUTBOX_RELAY_INTERVAL_MS: '0',
   EVENTS_STREAM: 'koodrive:test:file-events',
+  // what the tests store, under a prefix of their own (the global teardown removes it)
+  S3_KEY_PREFIX: 'test-files/',
 };
 
 for (const [name, value] of Object.entries(defaults)) {
   process.env[name] ??= value;
 }
-// the test database, never the development one
-if (process.env.TEST_DATABASE_URL !== undefined) {
-  process.env.DATABASE_URL = process.env.TEST_DATABASE_URL;
+process.env.DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/koodrive_test';
+const database = new URL(process.env.DATABASE_URL).pathname.slice(1);
+if (!database.endsWith('_test')) {
+  throw new Error(`the tests run only on a database whose name ends in _test, not "${database}" (TEST_DATABASE_URL)`);
 }
