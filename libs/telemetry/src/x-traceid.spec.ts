@@ -20,6 +20,23 @@ describe('X-Traceid', () => {
     assert.match(parentSpanIdFromXTraceid(id), /^[0-9a-f]{16}$/);
   });
 
+  it('derives what another service derives: fixed vectors computed outside this code', () => {
+    // printf %s "$X" | sha256sum | cut -c1-32           (the trace id)
+    // printf %s "span:$X" | sha256sum | cut -c1-16      (the virtual parent span id)
+    const vectors: [string, string, string][] = [
+      [
+        'kc6VPyopDSu1oujiYw7v8SY76M-7YpRKyiPnQs5HPGgPtvmGkBOnrwgQbz',
+        '38bd24d6c60cc231fe8d6d35f7a4d470',
+        'a8ee83b010117988',
+      ],
+      ['probe-1', '52aaae2ec0378ec1adf9e9cd95d7dd00', 'f40c0dd29bdc3aa6'],
+    ];
+    for (const [xTraceid, traceId, parentSpanId] of vectors) {
+      assert.equal(traceIdFromXTraceid(xTraceid), traceId);
+      assert.equal(parentSpanIdFromXTraceid(xTraceid), parentSpanId);
+    }
+  });
+
   it('maps an id that is already a W3C trace id onto itself, so generated ids find their trace', () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     assert.equal(newXTraceid(traceId), traceId);

@@ -23,6 +23,16 @@ describe(verifyPartUrl.name, () => {
     expires: now + 60,
   });
 
+  it('signs as the scheme says, checked against openssl', () => {
+    // printf 'PUT\nFiAbc\n3\n1800000060' | openssl dgst -sha256 -hmac 'a-test-secret-of-at-least-32-characters'
+    const signature = 'dbf198456742fd2c944ef06028a510b526de5582a9f97dfcc603a49029ccf1de';
+    assert.equal(
+      url,
+      `https://upload.example.com/koodrive/ose/v1/files/multipart/parts/FiAbc/3?expires=1800000060&signature=${signature}`,
+    );
+    assert.equal(verifyPartUrl(SECRET, 'FiAbc', 3, '1800000060', signature, now), 'valid');
+  });
+
   it('accepts the URL it signed until it expires', () => {
     assert.match(url, /^https:\/\/upload\.example\.com\/koodrive\/ose\/v1\/files\/multipart\/parts\/FiAbc\/3\?/);
     const { fileId, partNumber, expires, signature } = parse(url);
