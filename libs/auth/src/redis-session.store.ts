@@ -9,7 +9,9 @@ export class RedisSessionStore implements SessionStore {
 
   // Reads the session and restarts its 20 minutes in one command.
   async touch(token: string): Promise<SessionRecord | null> {
-    const raw = await redisCommand('GETEX', () => this.redis.getex(sessionKey(token), 'EX', SESSION_TTL_SECONDS));
+    const raw = await redisCommand('GETEX', () => this.redis.getex(sessionKey(token), 'EX', SESSION_TTL_SECONDS), {
+      wrongType: null,
+    });
     return raw === null ? null : parseSessionRecord(raw);
   }
 

@@ -8,7 +8,7 @@ export class RedisUserDirectory implements UserDirectory {
   constructor(private readonly redis: Redis) {}
 
   async find(userId: string): Promise<UserRecord | null> {
-    const raw = await redisCommand('GET', () => this.redis.get(userKey(userId)));
+    const raw = await redisCommand('GET', () => this.redis.get(userKey(userId)), { wrongType: null });
     return raw === null ? null : parseUserRecord(raw);
   }
 }

@@ -6,7 +6,7 @@ export class RedisQuotaStore implements QuotaStore {
   constructor(private readonly redis: Redis) {}
 
   async find(containerId: string): Promise<Quota | null> {
-    const raw = await redisCommand('GET', () => this.redis.get(QUOTA_KEY_PREFIX + containerId));
+    const raw = await redisCommand('GET', () => this.redis.get(QUOTA_KEY_PREFIX + containerId), { wrongType: null });
     return raw === null ? null : parseQuota(raw);
   }
 }

@@ -30,11 +30,20 @@ export function connectRedis(url: string, commandTimeoutMs = 2_000): Redis {
   return redis;
 }
 
-// One Redis command, timed as a dependency call; any failure is Redis being unavailable (503).
-export async function redisCommand<T>(operation: string, command: () => Promise<T>): Promise<T> {
+// One Redis command, timed as a dependency call; a failure is Redis being unavailable (503),
+// except a key holding another type than the command reads (WRONGTYPE): a record that is not one,
+// which a reader takes as no record (`wrongType`, when given, is answered instead).
+export async function redisCommand<T>(
+  operation: string,
+  command: () => Promise<T>,
+  options: { wrongType?: T } = {},
+): Promise<T> {
   try {
     return await timeDependency('redis', operation, command);
   } catch (error) {
+    if ('wrongType' in options && error instanceof Error && error.message.startsWith('WRONGTYPE')) {
+      return options.wrongType as T;
+    }
     throw new DependencyUnavailableError('redis', error);
   }
 }
