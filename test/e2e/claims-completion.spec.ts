@@ -155,8 +155,8 @@ describe('README claims: completion lease, waiting completes, reconciler, reaper
     assert.equal(row.claim, 2, 'the reconciler ran it under a claim of its own');
     assert.equal(row.claimExpiresAt, null);
     assert.equal(row.resultCode, 13000402);
-    // the missing last part: the parts listed hold fewer bytes than the file
-    assert.equal(row.resultDetail, `parts 1-1 hold ${PART} bytes, the file's length is ${data.length}`);
+    // the missing last part is named: it was planned (uploadUrl), never uploaded
+    assert.equal(row.resultDetail, 'missing parts: 2');
     assert.equal(row.combinedAt, null);
     assert.deepEqual(await harness.outboxEvents(fileId), []);
     // the client can upload the missing part and complete

@@ -153,7 +153,11 @@ export class CompletionRunner {
       }
       throw error;
     }
-    const problem = describeIncompleteParts(parts, file.length);
+    const problem = describeIncompleteParts(
+      parts,
+      file.length,
+      plans.map((plan) => plan.partNumber),
+    );
     if (problem !== null) {
       return this.releaseIncomplete(file, problem);
     }

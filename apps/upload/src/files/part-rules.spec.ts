@@ -136,3 +136,19 @@ describe(describeIncompleteParts.name, () => {
     );
   });
 });
+
+describe(`${describeIncompleteParts.name}, with the parts planned`, () => {
+  it('names a planned last part that never came, rather than the bytes short', () => {
+    const parts = [{ partNumber: 1, size: 5 * MIB, etag: '"a"' }];
+    assert.equal(describeIncompleteParts(parts, 5 * MIB + 1024, [1, 2]), 'missing parts: 2');
+    assert.equal(
+      describeIncompleteParts(parts, 5 * MIB + 1024, [1]),
+      `parts 1-1 hold ${5 * MIB} bytes, the file's length is ${5 * MIB + 1024}`,
+    );
+    assert.equal(
+      describeIncompleteParts(parts, 5 * MIB, [1, 2]),
+      null,
+      'a plan never used does not hold a whole file back',
+    );
+  });
+});

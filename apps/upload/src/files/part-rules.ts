@@ -114,7 +114,12 @@ function planPart(length: number, part: RequestedPart, start: PartStart, at: str
 }
 
 // What is wrong with the uploaded parts, in words for the client; null when they make the file.
-export function describeIncompleteParts(parts: readonly StoredPart[], length: number): string | null {
+// `planned`: the part numbers the client asked URLs for, so a last part never uploaded is named.
+export function describeIncompleteParts(
+  parts: readonly StoredPart[],
+  length: number,
+  planned: readonly number[] = [],
+): string | null {
   if (parts.length === 0) {
     return 'missing parts: 1';
   }
@@ -134,6 +139,10 @@ export function describeIncompleteParts(parts: readonly StoredPart[], length: nu
     return `parts under ${MIN_PART_SIZE} bytes that are not the last part: ${list(small)}`;
   }
   const total = parts.reduce((sum, p) => sum + p.size, 0);
+  const plannedAfter = planned.filter((n) => n > last).sort((a, b) => a - b);
+  if (total < length && plannedAfter.length > 0) {
+    return `missing parts: ${list(plannedAfter)}`;
+  }
   if (total !== length) {
     return `parts 1-${last} hold ${total} bytes, the file's length is ${length}`;
   }
