@@ -73,6 +73,22 @@ describe(digestFromPartChain.name, () => {
   });
 });
 
+describe(`${digestFromPartChain.name} on a record that holds no state`, () => {
+  it('takes nothing from it and reads the object back (unproven), instead of failing the completion', () => {
+    const { listed, records } = chained();
+    const notAState = records.map((r) =>
+      r.partNumber === 2
+        ? { ...r, uploaded: { ...r.uploaded!, hashedFrom: encodeHashCtx({ h: [7, 2, 3, 4, 5, 6, 7, 8], offset: 0 }) } }
+        : r,
+    );
+    assert.deepEqual(digestFromPartChain(listed, notAState), { kind: 'unproven' });
+    const garbage = records.map((r) =>
+      r.partNumber === 1 ? { ...r, uploaded: { ...r.uploaded!, hashedTo: 'not base64 of a state' } } : r,
+    );
+    assert.deepEqual(digestFromPartChain(listed, garbage), { kind: 'unproven' });
+  });
+});
+
 describe(rangesFromHashCtx.name, () => {
   it('cuts the file where the parts say they start', () => {
     const { records } = chained();

@@ -1,7 +1,7 @@
 // Parallel-mode uploads carry each part's starting SHA-256 state (hashCtx). The file's digest then
 // follows from a chain: part 1 starts from SHA-256's initial state, every part ends in the state the
 // next one starts from, and the last part's end, finalised with the file's length, is the digest.
-import { type HashState, parseHashCtx, SHA256_INITIAL_STATE } from '@koodrive/hashing';
+import { HashCtxError, type HashState, parseHashCtx, SHA256_INITIAL_STATE } from '@koodrive/hashing';
 import type { PartPlan, PartRecord } from '@koodrive/database';
 import { sameEtag, type StoredPart } from '@koodrive/storage';
 
@@ -36,7 +36,13 @@ export function digestFromPartChain(listed: readonly StoredPart[], records: read
   const hashed = listed.map((part) => {
     const record = byNumber.get(part.partNumber);
     const uploaded = record?.viaServiceOnly === true ? record.uploaded : null;
-    return uploaded !== null && uploaded.size === part.size && sameEtag(uploaded.etag, part.etag) ? uploaded : null;
+    return uploaded !== null &&
+      uploaded.size === part.size &&
+      sameEtag(uploaded.etag, part.etag) &&
+      isRecordedState(uploaded.hashedFrom) &&
+      (uploaded.hashedTo === null || isRecordedState(uploaded.hashedTo))
+      ? uploaded
+      : null;
   });
   if (listed.length === 0 || hashed.some((uploaded) => uploaded === null)) {
     return { kind: 'unproven' };
@@ -70,6 +76,20 @@ export function digestFromPartChain(listed: readonly StoredPart[], records: read
     previous = part.partNumber;
   }
   return { kind: 'unproven' };
+}
+
+// Whether the service's record holds a SHA-256 state (one at offset 0 must be the initial state): a
+// record that does not is not taken, and the object is read back instead.
+function isRecordedState(hashCtx: string): boolean {
+  try {
+    parseHashCtx(hashCtx);
+    return true;
+  } catch (error) {
+    if (error instanceof HashCtxError) {
+      return false;
+    }
+    throw error;
+  }
 }
 
 // What is wrong with a part starting from `from` where the chain says `expected`; null if nothing.
