@@ -1,8 +1,8 @@
-// The service's embedded parts for the unit specs of its service classes: one PGlite per spec file
-// (migrated at start), a local-disk object store, the repositories on them, all in a temp dir
-// removed after the file; and the small factories the specs build their test data with.
+// The service's embedded parts for the unit specs of its service classes: a PGlite (migrated at
+// start) that each suite finds with empty tables, a local-disk object store of the suite's own, the
+// repositories on them, all in temp dirs removed after; and the small factories the specs build
+// their test data with.
 import assert from 'node:assert/strict';
-import { createHook } from 'node:async_hooks';
 import { createCipheriv, createHash, randomUUID } from 'node:crypto';
 import { cp, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -108,29 +108,9 @@ export class HookedDiskStorage extends DiskObjectStorage {
   }
 }
 
-// The embedded database started over `dataDir` and migrated. libs/migrations leaves the schema
-// engine's timers running once it has applied the migrations (its wasm glue sets them and never
-// clears them; one lasts 10 s): a spec file's process would stay up to 10 s after its last test,
-// as `npm run db:migrate` does. Until that is fixed there, the timers set during the start are
-// kept from holding the process up (they still fire).
-async function startDatabase(dataDir: string): Promise<EmbeddedPostgres> {
-  const timers: NodeJS.Timeout[] = [];
-  const hook = createHook({
-    init(_id, type, _trigger, resource) {
-      if (type === 'Timeout') {
-        timers.push(resource as NodeJS.Timeout);
-      }
-    },
-  });
-  hook.enable();
-  try {
-    return await startEmbeddedPostgres({ dataDir, ...prismaSources() });
-  } finally {
-    hook.disable();
-    for (const timer of timers) {
-      timer.unref();
-    }
-  }
+// The embedded database started over `dataDir` and migrated.
+function startDatabase(dataDir: string): Promise<EmbeddedPostgres> {
+  return startEmbeddedPostgres({ dataDir, ...prismaSources() });
 }
 
 // PGlite's initdb and the migrations are most of a start (seconds each on a busy 2-core machine):
@@ -185,21 +165,73 @@ export interface EmbeddedParts {
   readonly outbox: OutboxRepository;
 }
 
+// The embedded database of this process. `npm run test:unit` runs every spec file in one process:
+// the files that use it one after another share one start (seconds each on a busy machine), and
+// it stops, removing its directory, once no suite has used it for a moment.
+interface SharedDatabase {
+  readonly dir: string;
+  readonly embedded: EmbeddedPostgres;
+}
+let database: Promise<SharedDatabase> | undefined;
+let idleStop: NodeJS.Timeout | undefined;
+const IDLE_STOP_MS = 200;
+
+async function startSharedDatabase(): Promise<SharedDatabase> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'koodrive-unit-'));
+  try {
+    await cp(path.join(await migratedTemplate(), 'pg'), path.join(dir, 'pg'), { recursive: true });
+    // still checks the migrations (and applies any the template lacks)
+    return { dir, embedded: await startDatabase(dir) };
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+function acquireDatabase(): Promise<SharedDatabase> {
+  clearTimeout(idleStop);
+  database ??= startSharedDatabase();
+  return database;
+}
+
+function releaseDatabase(): void {
+  const releasing = database;
+  idleStop = setTimeout(() => {
+    database = undefined;
+    // a start that failed has nothing to stop (the suites that waited on it failed with its error)
+    void releasing?.then(
+      async ({ dir, embedded }) => {
+        await embedded.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+      () => undefined,
+    );
+  }, IDLE_STOP_MS);
+}
+
+// Empties the application's tables (a suite starts as on a new database; ids count from 1 again).
+async function emptyTables(prisma: PrismaService): Promise<void> {
+  const tables = await prisma.$queryRaw<{ name: string }[]>`
+    SELECT quote_ident(tablename) AS name FROM pg_tables
+    WHERE schemaname = 'public' AND tablename <> '_prisma_migrations'`;
+  if (tables.length > 0) {
+    await prisma.$executeRawUnsafe(`TRUNCATE ${tables.map((t) => t.name).join(', ')} RESTART IDENTITY CASCADE`);
+  }
+}
+
 // Starts the embedded parts before the suite's tests and removes them after; `env` is the
 // configuration's (see testConfig). Call inside describe; the answer gives the parts in tests.
 export function useEmbeddedParts(env: Readonly<Record<string, string>> = {}): () => EmbeddedParts {
-  let dir: string | undefined;
-  let embedded: EmbeddedPostgres | undefined;
+  let objects: string | undefined;
   let parts: EmbeddedParts | undefined;
   before(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'koodrive-unit-'));
+    const { embedded } = await acquireDatabase();
+    objects = await mkdtemp(path.join(tmpdir(), 'koodrive-unit-objects-'));
     const config = testConfig(env);
-    await cp(path.join(await migratedTemplate(), 'pg'), path.join(dir, 'pg'), { recursive: true });
-    // still checks the migrations (and applies any the template lacks)
-    embedded = await startDatabase(dir);
     // PGlite serves one connection: everything queues for it, as in the embedded service
     const prisma = new PrismaService(config, { url: embedded.url, poolSize: 1, idleTimeoutMillis: 0 });
-    const disk = await DiskObjectStorage.open(path.join(dir, 'objects'));
+    await emptyTables(prisma);
+    const disk = await DiskObjectStorage.open(objects);
     parts = {
       config,
       prisma,
@@ -214,9 +246,9 @@ export function useEmbeddedParts(env: Readonly<Record<string, string>> = {}): ()
   });
   after(async () => {
     await parts?.prisma.$disconnect();
-    await embedded?.stop();
-    if (dir !== undefined) {
-      await rm(dir, { recursive: true, force: true });
+    releaseDatabase();
+    if (objects !== undefined) {
+      await rm(objects, { recursive: true, force: true });
     }
   });
   return () => {

@@ -91,13 +91,34 @@ let wasmLoaded: Promise<void> | undefined;
 // The package's index imports the .wasm file as an ES module, which only bundlers (or Node with an
 // experimental flag) support, so instantiate it here with the JS glue as its import object. The
 // file is found through the package's resolution, so this works from source and from dist alike.
+// The engine's glue starts timers (a 10 s one per engine) that it never clears: left as they are,
+// they keep any process that ran migrations alive 10 s after its work is done (npm run db:migrate,
+// the embedded database's start, every test file that migrates). Its timers are unref'd instead.
+function withUnrefTimers(glue: typeof bindings): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(glue).map(([name, value]) =>
+      name.startsWith('__wbg_setTimeout_') && typeof value === 'function'
+        ? [
+            name,
+            (...args: unknown[]) => {
+              const timer: unknown = Reflect.apply(value, undefined, args);
+              (timer as { unref?: () => void } | null)?.unref?.();
+              return timer;
+            },
+          ]
+        : [name, value],
+    ),
+  );
+}
+
 function loadWasm(): Promise<void> {
   wasmLoaded ??= (async () => {
     const wasmUrl = new URL(
       'schema_engine_bg.wasm',
       import.meta.resolve('@prisma/schema-engine-wasm/schema_engine_bg'),
     );
-    const { instance } = await WebAssembly.instantiate(await readFile(wasmUrl), { './schema_engine_bg.js': bindings });
+    const imports = { './schema_engine_bg.js': withUnrefTimers(bindings) };
+    const { instance } = await WebAssembly.instantiate(await readFile(wasmUrl), imports);
     bindings.__wbg_set_wasm(instance.exports);
     instance.exports.__wbindgen_start();
   })();
