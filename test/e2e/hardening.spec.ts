@@ -17,6 +17,7 @@ import {
   newUser,
   type TestUser,
   testBytes,
+  testDb,
   testRedis,
 } from '../support/harness.ts';
 import { ServiceProcess } from '../support/service-process.ts';
@@ -106,12 +107,13 @@ describe('hardening against slow clients and forged input', () => {
   });
 
   it("caps one user's part PUTs in flight (PART_PUTS_PER_USER) with 13000903", async () => {
-    const { urls } = await partUrls(15 * MIB, 5 * MIB);
+    const { fileId, urls } = await partUrls(15 * MIB, 5 * MIB);
     const slow = urls.slice(0, 2).map((url) => stalled(port, `${putHead(url, 5 * MIB)}x`));
-    await waitFor('two PUTs are in flight', async () =>
-      Promise.resolve(/"PUT [^"]*\/parts\/[^"]*" /.test(service.output) || true),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // each PUT takes its part's lease, then (at once, no await between) its place under the cap
+    await waitFor('two PUTs hold their parts', async () => {
+      const held = await testDb().filePart.count({ where: { fileId, putLeaseUntil: { gt: new Date() } } });
+      return held === 2;
+    });
     const third = await fetch(urls[2]!, { method: 'PUT', body: testBytes(5 * MIB, 80) });
     assert.equal(third.status, 429);
     assert.equal(((await third.json()) as { code: number }).code, 13000903);

@@ -282,8 +282,7 @@ describe('the embedded stack at boot', () => {
       );
       await until('the reaper expired the task and aborted its upload', async () => {
         const metrics = await metricsOf(service);
-        return /job="reap",action="expired"\} [1-9]/.test(metrics) &&
-          /job="reap",action="freed"\} [1-9]/.test(metrics)
+        return /job="reap",action="expired"\} [1-9]/.test(metrics) && /job="reap",action="freed"\} [1-9]/.test(metrics)
           ? true
           : undefined;
       });

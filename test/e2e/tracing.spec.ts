@@ -135,12 +135,13 @@ describe('X-Traceid and the span tree', () => {
       new URL(part.uploadUrl).searchParams.get('signature')!,
     );
     assert.ok(signatures.length > 0 && signatures.every((signature) => signature.length > 0));
-    await sleep(300);
-    const spans = spanExporter.getFinishedSpans();
-    const partSpans = spans.filter((s) =>
-      Object.values(s.attributes).some((v) => String(v).includes('/multipart/parts/')),
+    const isPartPut = (s: ReadableSpan) =>
+      s.kind === SpanKind.SERVER && Object.values(s.attributes).some((v) => String(v).includes('/multipart/parts/'));
+    // every part PUT's server span has ended (and with it the spans inside it)
+    await harness.until('the part PUTs were traced', () =>
+      Promise.resolve(spanExporter.getFinishedSpans().filter(isPartPut).length >= signatures.length ? true : undefined),
     );
-    assert.ok(partSpans.length > 0, 'the part PUTs were traced');
+    const spans = spanExporter.getFinishedSpans();
     for (const span of spans) {
       for (const [name, value] of Object.entries(span.attributes)) {
         for (const signature of signatures) {

@@ -5,7 +5,9 @@ import { TracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { ConsoleTraceExporter } from './console-trace.exporter.js';
 
 describe(ConsoleTraceExporter.name, () => {
-  it('prints one indented tree per trace once its root ends, with the koodrive attributes', async () => {
+  it('prints one indented tree per trace once its root ends, with the koodrive attributes', async (t) => {
+    // the exporter waits SETTLE_MS (300 ms) after a root ends for late children: on a mocked clock
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const printed: string[] = [];
     const provider = new TracerProvider({
       spanProcessors: [new SimpleSpanProcessor({ exporter: new ConsoleTraceExporter((text) => printed.push(text)) })],
@@ -24,7 +26,9 @@ describe(ConsoleTraceExporter.name, () => {
     assert.deepEqual(printed, [], 'nothing before the root ends');
     root.end();
     await provider.forceFlush();
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    t.mock.timers.tick(299);
+    assert.deepEqual(printed, [], 'nothing before the settle time');
+    t.mock.timers.tick(1);
     assert.equal(printed.length, 1);
     const lines = (printed[0] ?? '').trimEnd().split('\n');
     assert.match(lines[0]!, /^trace [0-9a-f]{16} POST \/koodrive\/ose\/v1\/files\/complete \d+\.\dms$/);
@@ -34,14 +38,15 @@ describe(ConsoleTraceExporter.name, () => {
     await provider.shutdown();
   });
 
-  it("drops traces that are not a request's", async () => {
+  it("drops traces that are not a request's", async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const printed: string[] = [];
     const provider = new TracerProvider({
       spanProcessors: [new SimpleSpanProcessor({ exporter: new ConsoleTraceExporter((text) => printed.push(text)) })],
     });
     provider.getTracer('test').startSpan('koodrive.outbox-relay').end();
     await provider.forceFlush();
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    t.mock.timers.tick(60_000);
     assert.deepEqual(printed, []);
     await provider.shutdown();
   });
