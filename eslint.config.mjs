@@ -11,6 +11,8 @@ export default tseslint.config(
       'dist/**',
       '.out/**',
       '.out-*/**',
+      'coverage/**',
+      'coverage-*/**',
       'node_modules/**',
       'libs/database/src/generated/**',
       '.services/**',

@@ -20,6 +20,7 @@ export class ServiceProcess {
 
   // `unset`: variables of the test environment the process must not see, or 'all' for none of
   // them: the environment a newcomer's shell gives `npm start` (PATH and HOME only), plus `env`
+  // (and NODE_V8_COVERAGE under npm run test:coverage, which configures Node, not the service)
   static async start(
     env: Readonly<Record<string, string>>,
     unset: readonly string[] | 'all' = [],
@@ -27,7 +28,11 @@ export class ServiceProcess {
     const port = await deadPort();
     const inherited =
       unset === 'all'
-        ? { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' }
+        ? {
+            PATH: process.env.PATH ?? '',
+            HOME: process.env.HOME ?? '',
+            ...(process.env.NODE_V8_COVERAGE === undefined ? {} : { NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE }),
+          }
         : Object.fromEntries(Object.entries(process.env).filter(([name]) => !unset.includes(name)));
     const child = spawn(process.execPath, [MAIN], {
       env: { ...inherited, ...env, PORT: String(port), HOST: '127.0.0.1' },
