@@ -10,7 +10,9 @@
 # services:down stops only those.
 #
 # Environment: RGW_PORT (7480), MON_PORT (6789), S3_BUCKET (koodrive-uploads),
-# CEPH_MEMSTORE_BYTES (4 GiB), SERVICES_DIR (state directory, default $REPO/.services).
+# CEPH_MEMSTORE_BYTES (4 GiB), SERVICES_DIR (state directory, default $REPO/.services),
+# CORS_ORIGINS (the browser origins whose pages may PUT parts to the bucket's presigned URLs and
+# call the service; default the service's own local origins; printed for the service to use too).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -23,6 +25,8 @@ MON_PORT=${MON_PORT:-6789}
 MEMSTORE_BYTES=${CEPH_MEMSTORE_BYTES:-4294967296}
 S3_ENDPOINT="http://127.0.0.1:$RGW_PORT"
 S3_BUCKET=${S3_BUCKET:-koodrive-uploads}
+# a page served by the service itself (http://127.0.0.1:3000) PUTs parts to RGW on another origin
+CORS_ORIGINS=${CORS_ORIGINS-http://127.0.0.1:3000,http://localhost:3000}
 ACCESS_KEY=koodrive-dev
 SECRET_KEY=koodrive-dev-secret
 S3_USER=koodrive
@@ -212,7 +216,7 @@ s3_user_and_bucket() {
 }
 s3_bucket() {
   S3_ENDPOINT="$S3_ENDPOINT" S3_BUCKET="$S3_BUCKET" AWS_ACCESS_KEY_ID="$ACCESS_KEY" \
-    AWS_SECRET_ACCESS_KEY="$SECRET_KEY" timeout 60 "$NODE" "$REPO/tools/services/ensure-bucket.ts" >&2
+    AWS_SECRET_ACCESS_KEY="$SECRET_KEY" CORS_ORIGINS="$CORS_ORIGINS" timeout 60 "$NODE" "$REPO/tools/services/ensure-bucket.ts" >&2
 }
 
 # Ceph daemons fork: they must not keep our stdout (eval "$(...)" would wait forever) or the lock.
@@ -377,4 +381,5 @@ export S3_FORCE_PATH_STYLE=true
 export AWS_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=$ACCESS_KEY
 export AWS_SECRET_ACCESS_KEY=$SECRET_KEY
+export CORS_ORIGINS=$CORS_ORIGINS
 ENV

@@ -18,6 +18,7 @@ import { ShutdownState } from './health/shutdown-state.js';
 import { answerClientError } from './http/client-error.js';
 import { LARGE_BODY_LIMIT_BYTES, registerBodyParsers } from './http/json-body.js';
 import { applyBodyLimits, httpServerOptions } from './http/http-limits.js';
+import { API_CORS_ROUTES, registerCors } from './http/cors.js';
 
 export async function createApp(): Promise<NestFastifyApplication> {
   const config = loadAppConfig();
@@ -41,6 +42,8 @@ export async function createApp(): Promise<NestFastifyApplication> {
   // not JSON stays 13000101
   registerBodyParsers(fastify, PART_UPLOAD_ROUTE);
   applyBodyLimits(fastify, config.http);
+  // browsers on CORS_ORIGINS: preflights of the endpoints and the part PUT, readable answers
+  registerCors(fastify, config.corsOrigins, [...API_CORS_ROUTES, { url: PART_UPLOAD_ROUTE, method: 'PUT' }]);
   const shutdown = app.get(ShutdownState);
   registerRequestContext(fastify, shutdown);
   registerShutdownAndMetricsHooks(fastify, shutdown);

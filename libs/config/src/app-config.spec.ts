@@ -59,4 +59,33 @@ describe(loadConfig.name, () => {
     });
     assert.equal(config.databaseUrl, 'postgresql://db/koodrive');
   });
+
+  it('serves /metrics on a port of its own (9464), never the API port', () => {
+    assert.equal(loadConfig({}).metricsPort, 9464);
+    assert.equal(loadConfig({ METRICS_PORT: '0', PORT: '0' }).metricsPort, 0);
+    assert.throws(
+      () => loadConfig({ PORT: '8080', METRICS_PORT: '8080' }),
+      (error: ConfigError) =>
+        error.problems.length === 1 && /METRICS_PORT must differ from PORT/.test(error.problems[0]!),
+    );
+    assert.throws(() => loadConfig({ METRICS_PORT: '70000' }), /METRICS_PORT/);
+  });
+
+  it('takes CORS origins exactly, and refuses anything that is not an origin', () => {
+    assert.deepEqual(loadConfig({}).corsOrigins, []);
+    assert.deepEqual(
+      loadConfig({ CORS_ORIGINS: 'https://app.koodrive.example.com, http://localhost:5173' }).corsOrigins,
+      ['https://app.koodrive.example.com', 'http://localhost:5173'],
+    );
+    for (const bad of [
+      '*',
+      'https://app.example.com/',
+      'https://app.example.com/upload',
+      'ftp://x.example.com',
+      'app.example.com',
+      'https://APP.example.com',
+    ]) {
+      assert.throws(() => loadConfig({ CORS_ORIGINS: bad }), /CORS_ORIGINS must list origins/, bad);
+    }
+  });
 });

@@ -10,6 +10,11 @@ export interface AppConfig {
   readonly nodeEnv: 'development' | 'production' | 'test';
   readonly host: string;
   readonly port: number;
+  // /metrics is served here only (on `host`), never on `port`: Prometheus reaches it, clients don't
+  readonly metricsPort: number;
+  // browser origins (scheme://host[:port], exactly) whose cross-origin calls are allowed (CORS);
+  // empty: none
+  readonly corsOrigins: readonly string[];
   // after SIGTERM: seconds the server keeps serving with readiness false, before it closes
   readonly shutdownDrainSeconds: number;
   // then at most this long for in-flight requests to finish; at the deadline those that have not
@@ -216,6 +221,38 @@ function trustProxy(r: Reader): string[] {
   return entries;
 }
 
+// CORS_ORIGINS: comma-separated origins, each exactly as a browser sends it in `Origin`.
+function corsOrigins(r: Reader): string[] {
+  const entries = (r.optional('CORS_ORIGINS') ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  for (const entry of entries) {
+    let origin: string | undefined;
+    try {
+      const url = new URL(entry);
+      origin = url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : undefined;
+    } catch {
+      origin = undefined;
+    }
+    if (origin !== entry) {
+      r.problems.push(
+        `CORS_ORIGINS must list origins such as https://app.example.com (scheme, host, port; no path, no *), got "${entry}"`,
+      );
+    }
+  }
+  return entries;
+}
+
+// METRICS_PORT: its own listener, never the API's (0 picks a free port, as PORT=0 does).
+function metricsPort(r: Reader, port: number): number {
+  const value = r.int('METRICS_PORT', 9464, 0, 65535);
+  if (value !== 0 && value === port) {
+    r.problems.push(`METRICS_PORT must differ from PORT (${port}): /metrics is not served on the API's port`);
+  }
+  return value;
+}
+
 function demoToken(r: Reader): string | undefined {
   const token = r.optional('DEMO_TOKEN');
   if (token !== undefined && !/^[\x21-\x7E]{16,4096}$/.test(token)) {
@@ -283,12 +320,15 @@ export function loadConfig(env: Env): AppConfig {
   }
   const partUrlTtlSeconds = r.int('PART_URL_TTL_SECONDS', 3600, 60, 7 * 24 * 3600);
   const taskTtlSeconds = r.int('UPLOAD_TASK_TTL_SECONDS', 7 * 24 * 3600, 3600, 365 * 24 * 3600);
+  const port = r.int('PORT', 3000, 0, 65535);
 
   const config: AppConfig = {
     nodeEnv: r.oneOf('NODE_ENV', 'development', ['development', 'production', 'test']),
     // local only unless told otherwise (the image and the manifests set 0.0.0.0)
     host: r.string('HOST', '127.0.0.1'),
-    port: r.int('PORT', 3000, 0, 65535),
+    port,
+    metricsPort: metricsPort(r, port),
+    corsOrigins: corsOrigins(r),
     shutdownDrainSeconds: r.int('SHUTDOWN_DRAIN_SECONDS', 5, 0, 120),
     shutdownTimeoutSeconds: r.int('SHUTDOWN_TIMEOUT_SECONDS', 20, 1, 3600),
     trustProxy: trustProxy(r),
