@@ -7,17 +7,19 @@ import { createHash, randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import {
+  type Admission,
+  MemoryAdmission,
   MemoryRateLimiter,
   MemoryReplayGuard,
   MemorySessionStore,
-  type RateLimiter,
-  RedisRateLimiter,
-  RedisReplayGuard,
+  MemoryUserDirectory,
+  RATE_LIMIT_KEY_PREFIX,
+  RedisAdmission,
   RedisSessionStore,
-  type ReplayGuard,
+  REPLAY_KEY_PREFIX,
   type SessionStore,
 } from '@koodrive/auth';
-import { sessionKey, UPLOAD_SCOPE } from '@koodrive/protocol';
+import { sessionKey, UPLOAD_SCOPE, type UserRecord, userKey } from '@koodrive/protocol';
 import type { OutboxMessage } from '@koodrive/database';
 import { DependencyUnavailableError } from '@koodrive/errors';
 import { type EventPublisher, MemoryEventPublisher, RedisEventPublisher } from '@koodrive/events';
@@ -33,8 +35,9 @@ interface Backend {
   readonly name: string;
   readonly sessions: SessionStore;
   readonly events: EventPublisher;
-  readonly replays: ReplayGuard;
-  rateLimiter(limit: RateLimit): RateLimiter;
+  // admission under this rate limit, on the backend's sessions and users
+  admission(limit?: RateLimit): Admission;
+  putUser(userId: string, record: UserRecord): Promise<void>;
   // the ids of the events published so far, oldest first
   publishedIds(): Promise<string[]>;
   // lets `ms` pass: real time for Redis, the fake clock for the memory implementations
@@ -42,6 +45,7 @@ interface Backend {
 }
 
 const redis = new Redis(process.env.REDIS_URL!);
+const NO_LIMIT: RateLimit = { requests: 0, windowSeconds: 30 };
 const stream = `koodrive:test:ports:${randomUUID()}`;
 
 // Redis on an injected clock: the keys a test made are tracked, and letting time pass takes that
@@ -49,7 +53,6 @@ const stream = `koodrive:test:ports:${randomUUID()}`;
 function redisBackend(): Backend {
   const keys = new Set<string>();
   const sessions = new RedisSessionStore(redis);
-  const replays = new RedisReplayGuard(redis);
   return {
     name: 'Redis',
     sessions: {
@@ -57,12 +60,25 @@ function redisBackend(): Backend {
       touch: (token) => (keys.add(sessionKey(token)), sessions.touch(token)),
     },
     events: new RedisEventPublisher(redis, stream),
-    replays: {
-      firstUse: (key, ttl) => (keys.add(`koodrive:app-signature:${key}`), replays.firstUse(key, ttl)),
+    admission: (limit = NO_LIMIT) => {
+      const admission = new RedisAdmission(redis, limit);
+      return {
+        session: async (token) => {
+          const admitted = await admission.session(token);
+          if (admitted !== null) {
+            keys.add(`${RATE_LIMIT_KEY_PREFIX}${admitted.session.userId}`);
+          }
+          return admitted;
+        },
+        app: (signature, window, userId) => {
+          keys.add(`${REPLAY_KEY_PREFIX}${signature}`).add(`${RATE_LIMIT_KEY_PREFIX}${userId}`);
+          return admission.app(signature, window, userId);
+        },
+      };
     },
-    rateLimiter: (limit) => {
-      const limiter = new RedisRateLimiter(redis, limit);
-      return { consume: (user) => (keys.add(`koodrive:ratelimit:${user}`), limiter.consume(user)) };
+    putUser: async (userId, record) => {
+      keys.add(userKey(userId));
+      await redis.set(userKey(userId), JSON.stringify(record));
     },
     publishedIds: async () => (await redis.xrange(stream, '-', '+')).map(([, fields]) => fieldsOf(fields).id!),
     elapse: async (ms) => {
@@ -82,12 +98,15 @@ function memoryBackend(): Backend {
   let now = Date.parse('2026-01-01T00:00:00Z');
   const clock = () => now;
   const events = new MemoryEventPublisher();
+  const sessions = new MemorySessionStore(clock);
+  const users = new MemoryUserDirectory();
+  const replays = new MemoryReplayGuard(clock);
   return {
     name: 'memory',
-    sessions: new MemorySessionStore(clock),
+    sessions,
     events,
-    replays: new MemoryReplayGuard(clock),
-    rateLimiter: (limit) => new MemoryRateLimiter(limit, clock),
+    admission: (limit = NO_LIMIT) => new MemoryAdmission(sessions, users, replays, new MemoryRateLimiter(limit, clock)),
+    putUser: (userId, record) => Promise.resolve(users.put(userId, record)),
     publishedIds: () => Promise.resolve(events.recent().map((event) => event.id)),
     elapse: (ms) => {
       now += ms;
@@ -127,56 +146,66 @@ after(async () => {
 
 for (const backend of [redisBackend(), memoryBackend()]) {
   describe(`ports on ${backend.name}`, () => {
-    it('answers a stored session, and null for an unknown token', async () => {
+    const sessionOf = async (token: string) => (await backend.admission().session(token))?.session ?? null;
+
+    it('admits a stored session, and no unknown token', async () => {
       const session = newSession();
       const token = randomUUID();
       await backend.sessions.put(token, session, 60);
-      assert.deepEqual(await backend.sessions.touch(token), session);
-      assert.equal(await backend.sessions.touch(randomUUID()), null);
+      assert.deepEqual(await sessionOf(token), session);
+      assert.equal(await sessionOf(randomUUID()), null);
     });
 
     it('expires a session left idle past its TTL', async () => {
       const token = randomUUID();
       await backend.sessions.put(token, newSession(), 1);
       await backend.elapse(1_200);
-      assert.equal(await backend.sessions.touch(token), null);
+      assert.equal(await sessionOf(token), null);
     });
 
-    it('restarts the 20 idle minutes on each touch (sliding expiry)', async () => {
+    it('restarts the 20 idle minutes on each admission (sliding expiry)', async () => {
       const session = newSession();
       const token = randomUUID();
       await backend.sessions.put(token, session, 1);
       await backend.elapse(600);
-      assert.deepEqual(await backend.sessions.touch(token), session);
-      await backend.elapse(900); // past the first TTL: the touch gave it 1200 s again
-      assert.deepEqual(await backend.sessions.touch(token), session);
+      assert.deepEqual(await sessionOf(token), session);
+      await backend.elapse(900); // past the first TTL: the admission gave it 1200 s again
+      assert.deepEqual(await sessionOf(token), session);
     });
 
     it('allows `requests` per window per user, then answers the seconds left, then a new window', async () => {
-      const limiter = backend.rateLimiter({ requests: 2, windowSeconds: 1 });
-      const user = `u-${randomUUID()}`;
-      assert.equal((await limiter.consume(user)).allowed, true);
-      assert.equal((await limiter.consume(user)).allowed, true);
-      assert.deepEqual(await limiter.consume(user), { allowed: false, retryAfterSeconds: 1 });
-      assert.equal((await limiter.consume(`u-${randomUUID()}`)).allowed, true, 'another user is not limited');
+      const admission = backend.admission({ requests: 2, windowSeconds: 1 });
+      const [token, other] = [randomUUID(), randomUUID()];
+      await backend.sessions.put(token, newSession(), 60);
+      await backend.sessions.put(other, newSession(), 60);
+      assert.equal((await admission.session(token))?.rate.allowed, true);
+      assert.equal((await admission.session(token))?.rate.allowed, true);
+      assert.deepEqual((await admission.session(token))?.rate, { allowed: false, retryAfterSeconds: 1 });
+      assert.equal((await admission.session(other))?.rate.allowed, true, 'another user is not limited');
       await backend.elapse(1_200);
-      assert.equal((await limiter.consume(user)).allowed, true, 'a new window');
+      assert.equal((await admission.session(token))?.rate.allowed, true, 'a new window');
     });
 
-    it('answers Retry-After as the seconds left in the window', async () => {
-      const limiter = backend.rateLimiter({ requests: 1, windowSeconds: 30 });
-      const user = `u-${randomUUID()}`;
-      await limiter.consume(user);
-      const refused = await limiter.consume(user);
-      assert.equal(refused.allowed, false);
-      assert.ok(refused.retryAfterSeconds >= 29 && refused.retryAfterSeconds <= 30, `${refused.retryAfterSeconds}`);
+    it('answers Retry-After as the seconds left in the window, and counts app and session requests alike', async () => {
+      const admission = backend.admission({ requests: 1, windowSeconds: 30 });
+      const session = newSession();
+      const token = randomUUID();
+      await backend.sessions.put(token, session, 60);
+      await backend.putUser(session.userId, { containerId: session.containerId });
+      await admission.session(token);
+      const refused = await admission.app(`app-1:${randomUUID()}`, 60, session.userId);
+      assert.equal(refused.kind, 'admitted');
+      const rate = refused.kind === 'admitted' ? refused.rate : undefined;
+      assert.equal(rate?.allowed, false);
+      assert.ok(rate.retryAfterSeconds >= 29 && rate.retryAfterSeconds <= 30, `${rate.retryAfterSeconds}`);
     });
 
     it('allows everything when the limit is off', async () => {
-      const limiter = backend.rateLimiter({ requests: 0, windowSeconds: 30 });
-      const user = `u-${randomUUID()}`;
+      const admission = backend.admission({ requests: 0, windowSeconds: 30 });
+      const token = randomUUID();
+      await backend.sessions.put(token, newSession(), 60);
       for (let i = 0; i < 5; i++) {
-        assert.deepEqual(await limiter.consume(user), { allowed: true, retryAfterSeconds: 0 });
+        assert.deepEqual((await admission.session(token))?.rate, { allowed: true, retryAfterSeconds: 0 });
       }
     });
 
@@ -190,17 +219,71 @@ for (const backend of [redisBackend(), memoryBackend()]) {
     });
 
     it('remembers a signature for its window: the first use passes, a repeat does not, until the window ends', async () => {
+      const admission = backend.admission();
+      const userId = `u-${randomUUID()}`;
+      await backend.putUser(userId, { containerId: `c-${randomUUID()}` });
       const key = `app-1:${randomUUID()}`;
-      assert.equal(await backend.replays.firstUse(key, 1), true);
-      assert.equal(await backend.replays.firstUse(key, 1), false);
-      assert.equal(await backend.replays.firstUse(`${key}x`, 1), true);
+      assert.equal((await admission.app(key, 1, userId)).kind, 'admitted');
+      assert.deepEqual(await admission.app(key, 1, userId), { kind: 'replayed' });
+      assert.equal((await admission.app(`${key}x`, 1, userId)).kind, 'admitted');
       await backend.elapse(1100);
-      assert.equal(await backend.replays.firstUse(key, 1), true);
+      assert.equal((await admission.app(key, 1, userId)).kind, 'admitted');
+    });
+
+    it("answers the user's record to an app, and no-user for a user without one (the signature still used)", async () => {
+      const admission = backend.admission();
+      const userId = `u-${randomUUID()}`;
+      const record = { containerId: `c-${randomUUID()}` };
+      await backend.putUser(userId, record);
+      const admitted = await admission.app(`app-1:${randomUUID()}`, 60, userId);
+      assert.deepEqual(admitted.kind === 'admitted' && admitted.user, { containerId: record.containerId });
+      const key = `app-1:${randomUUID()}`;
+      assert.deepEqual(await admission.app(key, 60, `u-${randomUUID()}`), { kind: 'no-user' });
+      assert.deepEqual(await admission.app(key, 60, userId), { kind: 'replayed' });
     });
   });
 }
 
 describe('the Redis implementations only', () => {
+  it('admit a request in one round trip: one command written per admission, of either scheme', async () => {
+    const client = new Redis(process.env.REDIS_URL!);
+    try {
+      const admission = new RedisAdmission(client, { requests: 100, windowSeconds: 30 });
+      const session = newSession();
+      const token = randomUUID();
+      await new RedisSessionStore(client).put(token, session, 60);
+      await client.set(userKey(session.userId), JSON.stringify({ containerId: session.containerId }));
+      // the first calls load the scripts (EVALSHA answered NOSCRIPT, then EVAL)
+      await admission.session(token);
+      await admission.app(`app-1:${randomUUID()}`, 60, session.userId);
+      await client.ping();
+      const socket = client.stream as { write: (...args: unknown[]) => boolean };
+      const write = socket.write.bind(socket);
+      let writes = 0;
+      socket.write = (...args: unknown[]) => ((writes += 1), write(...args));
+      assert.equal((await admission.session(token))?.session.userId, session.userId);
+      assert.equal((await admission.app(`app-1:${randomUUID()}`, 60, session.userId)).kind, 'admitted');
+      assert.equal(writes, 2);
+      await client.del(sessionKey(token), userKey(session.userId), `${RATE_LIMIT_KEY_PREFIX}${session.userId}`);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('take a session or user key of another type for no record, not for Redis being down', async () => {
+    const token = randomUUID();
+    const userId = `u-${randomUUID()}`;
+    await redis.hset(sessionKey(token), 'userId', 'x');
+    await redis.hset(userKey(userId), 'containerId', 'x');
+    try {
+      const admission = new RedisAdmission(redis, { requests: 5, windowSeconds: 30 });
+      assert.equal(await admission.session(token), null);
+      assert.deepEqual(await admission.app(`app-1:${randomUUID()}`, 60, userId), { kind: 'no-user' });
+    } finally {
+      await redis.del(sessionKey(token), userKey(userId));
+    }
+  });
+
   it('keep a session under koodrive:session:<sha256(token)>, never the raw token, its TTL reset by a touch', async () => {
     const token = randomUUID();
     const key = `koodrive:session:${createHash('sha256').update(token).digest('hex')}`;
@@ -238,11 +321,12 @@ describe('the Redis implementations only', () => {
     try {
       const isRedisDown = (error: unknown) =>
         error instanceof DependencyUnavailableError && error.dependency === 'redis';
+      const admission = new RedisAdmission(dead, { requests: 1, windowSeconds: 30 });
       await assert.rejects(new RedisSessionStore(dead).touch('tok'), isRedisDown);
       await assert.rejects(new RedisSessionStore(dead).put('tok', newSession(), 60), isRedisDown);
-      await assert.rejects(new RedisRateLimiter(dead, { requests: 1, windowSeconds: 30 }).consume('u'), isRedisDown);
+      await assert.rejects(admission.session('tok'), isRedisDown);
+      await assert.rejects(admission.app('app-1:k', 60, 'u'), isRedisDown);
       await assert.rejects(new RedisEventPublisher(dead, stream).publish([newEvent()]), isRedisDown);
-      await assert.rejects(new RedisReplayGuard(dead).firstUse('k', 60), isRedisDown);
     } finally {
       dead.disconnect();
     }

@@ -5,15 +5,11 @@ import { Test } from '@nestjs/testing';
 import { APP_CONFIG, loadConfig } from '@koodrive/config';
 import { EVENT_PUBLISHER, EventsModule, MemoryEventPublisher } from '@koodrive/events';
 import { REDIS, RedisModule } from '@koodrive/redis';
+import { ADMISSION, type Admission } from './admission.js';
 import { AuthModule } from './auth.module.js';
-import { MemoryRateLimiter } from './memory-rate-limiter.js';
-import { MemoryReplayGuard } from './memory-replay-guard.js';
+import { MemoryAdmission } from './memory-admission.js';
 import { MemorySessionStore } from './memory-session.store.js';
-import { MemoryUserDirectory } from './memory-user-directory.js';
-import { RATE_LIMITER } from './rate-limiter.js';
-import { REPLAY_GUARD } from './replay-guard.js';
-import { SESSION_STORE, type SessionStore } from './session.store.js';
-import { USER_DIRECTORY } from './user-directory.js';
+import { SESSION_STORE } from './session.store.js';
 
 @Global()
 @Module({
@@ -58,9 +54,7 @@ describe(AuthModule.name, () => {
     try {
       assert.equal(moduleRef.get(REDIS), null);
       assert.ok(moduleRef.get(SESSION_STORE) instanceof MemorySessionStore);
-      assert.ok(moduleRef.get(RATE_LIMITER) instanceof MemoryRateLimiter);
-      assert.ok(moduleRef.get(USER_DIRECTORY) instanceof MemoryUserDirectory);
-      assert.ok(moduleRef.get(REPLAY_GUARD) instanceof MemoryReplayGuard);
+      assert.ok(moduleRef.get(ADMISSION) instanceof MemoryAdmission);
       assert.ok(moduleRef.get(EVENT_PUBLISHER) instanceof MemoryEventPublisher);
 
       const stdout = await stdoutOf(async () => void (await moduleRef.init()));
@@ -70,11 +64,16 @@ describe(AuthModule.name, () => {
         logs.lines.filter((line) => line.includes('REDIS_URL unset')),
         ['embedded sessions, rate limits and events: in process (REDIS_URL unset)'],
       );
-      assert.deepEqual(await moduleRef.get<SessionStore>(SESSION_STORE).touch(match[1]!), {
+      // the demo session is the one admission reads, and the demo user is there for apps
+      const admission = moduleRef.get<Admission>(ADMISSION);
+      assert.deepEqual((await admission.session(match[1]!))?.session, {
         userId: 'demo',
         containerId: 'demo',
         scopes: ['file.upload'],
       });
+      const app = await admission.app('app-1:signature', 60, 'demo');
+      assert.equal(app.kind, 'admitted');
+      assert.deepEqual(app.kind === 'admitted' && app.user, { containerId: 'demo' });
     } finally {
       await moduleRef.close();
     }

@@ -1,25 +1,23 @@
-// Who may call, and how often: the session, user-record, replay and rate-limit ports the guard
-// uses, each on Redis (REDIS_URL) or, when it is unset, in the process (one replica; nothing
-// survives a restart), chosen here at injection time from the validated config. In embedded
+// Who may call, and how often: the admission the guard asks once per request (sessions, user
+// records, app signatures seen and rate limits), on Redis (REDIS_URL) in one round trip or, when it
+// is unset, in the process (one replica; nothing survives a restart), chosen here at injection time
+// from the validated config. In embedded
 // mode the module also opens the demo user's session and prints its token once.
 import { Global, Inject, Logger, Module, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
 import { REDIS } from '@koodrive/redis';
+import { ADMISSION, type Admission } from './admission.js';
 import { DEMO_USER_ID, DEMO_USER_RECORD, openDemoSession } from './demo-user.js';
+import { MemoryAdmission } from './memory-admission.js';
 import { MemoryRateLimiter } from './memory-rate-limiter.js';
 import { MemoryReplayGuard } from './memory-replay-guard.js';
 import { MemorySessionStore } from './memory-session.store.js';
 import { MemoryUserDirectory } from './memory-user-directory.js';
-import { RATE_LIMITER, type RateLimiter } from './rate-limiter.js';
-import { RedisRateLimiter } from './redis-rate-limiter.js';
-import { RedisReplayGuard } from './redis-replay-guard.js';
+import { RedisAdmission } from './redis-admission.js';
 import { RedisSessionStore } from './redis-session.store.js';
-import { RedisUserDirectory } from './redis-user-directory.js';
-import { REPLAY_GUARD, type ReplayGuard } from './replay-guard.js';
 import { SESSION_STORE, type SessionStore } from './session.store.js';
 import { UploadAuthGuard } from './upload-auth.guard.js';
-import { USER_DIRECTORY, type UserDirectory } from './user-directory.js';
 
 @Global()
 @Module({
@@ -31,33 +29,27 @@ import { USER_DIRECTORY, type UserDirectory } from './user-directory.js';
         redis === null ? new MemorySessionStore() : new RedisSessionStore(redis),
     },
     {
-      provide: USER_DIRECTORY,
-      inject: [REDIS],
-      useFactory: (redis: Redis | null): UserDirectory => {
+      provide: ADMISSION,
+      inject: [REDIS, SESSION_STORE, APP_CONFIG],
+      useFactory: (redis: Redis | null, sessions: SessionStore, config: AppConfig): Admission => {
         if (redis !== null) {
-          return new RedisUserDirectory(redis);
+          return new RedisAdmission(redis, config.rateLimit);
         }
         // embedded: apps (APP_CREDENTIALS) may act for the demo user
         const users = new MemoryUserDirectory();
         users.put(DEMO_USER_ID, DEMO_USER_RECORD);
-        return users;
+        return new MemoryAdmission(
+          // without Redis, SESSION_STORE is the in-process store (above): the demo session is put there
+          sessions as MemorySessionStore,
+          users,
+          new MemoryReplayGuard(),
+          new MemoryRateLimiter(config.rateLimit),
+        );
       },
-    },
-    {
-      provide: REPLAY_GUARD,
-      inject: [REDIS],
-      useFactory: (redis: Redis | null): ReplayGuard =>
-        redis === null ? new MemoryReplayGuard() : new RedisReplayGuard(redis),
-    },
-    {
-      provide: RATE_LIMITER,
-      inject: [REDIS, APP_CONFIG],
-      useFactory: (redis: Redis | null, config: AppConfig): RateLimiter =>
-        redis === null ? new MemoryRateLimiter(config.rateLimit) : new RedisRateLimiter(redis, config.rateLimit),
     },
     UploadAuthGuard,
   ],
-  exports: [SESSION_STORE, USER_DIRECTORY, REPLAY_GUARD, RATE_LIMITER, UploadAuthGuard],
+  exports: [SESSION_STORE, ADMISSION, UploadAuthGuard],
 })
 export class AuthModule implements OnApplicationBootstrap {
   private readonly logger = new Logger(AuthModule.name);

@@ -7,7 +7,7 @@ interface Window {
   readonly endsAt: number;
 }
 
-// The per-user fixed window of RedisRateLimiter, counted in the process (REDIS_URL unset).
+// The per-user fixed window of RedisAdmission, counted in the process (REDIS_URL unset).
 export class MemoryRateLimiter implements RateLimiter {
   private readonly windows = new Map<string, Window>();
   private nextSweepAt = 0;

@@ -1,7 +1,5 @@
-// The per-user rate limit port: a fixed window per user, shared by every replica (Redis) or kept
-// in the process when REDIS_URL is unset.
-export const RATE_LIMITER = Symbol('RATE_LIMITER');
-
+// The per-user rate limit: a fixed window per user. On Redis it is counted by RedisAdmission's
+// scripts (shared by every replica); MemoryRateLimiter counts it in the process (REDIS_URL unset).
 export interface RateDecision {
   readonly allowed: boolean;
   // seconds until the user's window ends (when not allowed)

@@ -17,12 +17,10 @@ import {
   X_DATE_MAX_SKEW_MS,
   xDateVerdict,
 } from '@koodrive/protocol';
+import { ADMISSION, type Admission } from './admission.js';
 import { type Principal, setPrincipal } from './principal.js';
-import { RATE_LIMITER, type RateLimiter } from './rate-limiter.js';
-import { REPLAY_GUARD, type ReplayGuard } from './replay-guard.js';
+import type { RateDecision } from './rate-limiter.js';
 import { type SharedFolderGrant, UPLOAD_SCOPE } from '@koodrive/protocol';
-import { SESSION_STORE, type SessionStore } from './session.store.js';
-import { USER_DIRECTORY, type UserDirectory } from './user-directory.js';
 
 // `Bearer <token>`, or KooDrive's documented `Bearer+<token>`.
 const BEARER = /^Bearer[ +]([\x21-\x7E]{1,4096})$/i;
@@ -33,13 +31,14 @@ const FOLDER_ID = /^[A-Za-z0-9_-]{1,128}$/;
 // clocks to differ
 const REPLAY_WINDOW_SECONDS = Math.ceil((X_DATE_MAX_AGE_MS + X_DATE_MAX_SKEW_MS) / 1000) + 120;
 
-// Who is calling, before where it acts is resolved.
+// Who is calling, before where it acts is resolved, and the request counted against the user.
 interface Caller {
   readonly userId: string;
   readonly containerId: string;
   readonly scopes: readonly string[];
   readonly sharedFolders: readonly SharedFolderGrant[];
   readonly proofSeedSource: string;
+  readonly rate: RateDecision;
 }
 
 type Request = {
@@ -56,10 +55,7 @@ export class UploadAuthGuard implements CanActivate {
   private readonly logger = new Logger(UploadAuthGuard.name);
 
   constructor(
-    @Inject(SESSION_STORE) private readonly sessions: SessionStore,
-    @Inject(USER_DIRECTORY) private readonly users: UserDirectory,
-    @Inject(REPLAY_GUARD) private readonly replays: ReplayGuard,
-    @Inject(RATE_LIMITER) private readonly rateLimiter: RateLimiter,
+    @Inject(ADMISSION) private readonly admission: Admission,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -82,9 +78,8 @@ export class UploadAuthGuard implements CanActivate {
     if (!caller.scopes.includes(UPLOAD_SCOPE)) {
       throw new ApiException(ApiCode.NoPermission, { detail: `the credentials lack the ${UPLOAD_SCOPE} scope` });
     }
-    const rate = await this.rateLimiter.consume(caller.userId);
-    if (!rate.allowed) {
-      throw new ApiException(ApiCode.TooManyRequests, { retryAfterSeconds: rate.retryAfterSeconds });
+    if (!caller.rate.allowed) {
+      throw new ApiException(ApiCode.TooManyRequests, { retryAfterSeconds: caller.rate.retryAfterSeconds });
     }
     setPrincipal(request.raw, principalIn(caller, request.headers[SHARE_FOLDER_HEADER]));
     return true;
@@ -95,11 +90,12 @@ export class UploadAuthGuard implements CanActivate {
     if (token === undefined) {
       throw new AuthenticationFailed('no Bearer token');
     }
-    const session = await this.sessions.touch(token);
-    if (session === null) {
+    const admitted = await this.admission.session(token);
+    if (admitted === null) {
       throw new AuthenticationFailed('unknown or expired session');
     }
-    return { ...session, sharedFolders: session.sharedFolders ?? [], proofSeedSource: header! };
+    const { session, rate } = admitted;
+    return { ...session, sharedFolders: session.sharedFolders ?? [], proofSeedSource: header!, rate };
   }
 
   private async appCaller(request: Request, header: string): Promise<Caller> {
@@ -137,19 +133,25 @@ export class UploadAuthGuard implements CanActivate {
     if (!verdict.ok) {
       throw new AuthenticationFailed(`app ${authorization.appId}: ${verdict.reason}`);
     }
-    if (!(await this.replays.firstUse(`${authorization.appId}:${authorization.signature}`, REPLAY_WINDOW_SECONDS))) {
+    const admitted = await this.admission.app(
+      `${authorization.appId}:${authorization.signature}`,
+      REPLAY_WINDOW_SECONDS,
+      userId,
+    );
+    if (admitted.kind === 'replayed') {
       throw new AuthenticationFailed(`app ${authorization.appId}: signature replayed`);
     }
-    const user = await this.users.find(userId);
-    if (user === null) {
+    if (admitted.kind === 'no-user') {
       throw new ApiException(ApiCode.NoPermission, { detail: 'no such user' });
     }
+    const { user, rate } = admitted;
     return {
       userId,
       containerId: user.containerId,
       scopes: app.scopes,
       sharedFolders: user.sharedFolders ?? [],
       proofSeedSource: userId,
+      rate,
     };
   }
 }

@@ -1,8 +1,6 @@
-// The user records an app acts for (app authentication): Redis when REDIS_URL is set, else the
-// process (the demo user).
+// The user records an app acts for (app authentication). On Redis, RedisAdmission's script reads
+// them; MemoryUserDirectory holds them in the process (the demo user).
 import type { UserRecord } from '@koodrive/protocol';
-
-export const USER_DIRECTORY = Symbol('USER_DIRECTORY');
 
 export interface UserDirectory {
   // null when there is no (well-formed) record for the user
