@@ -51,7 +51,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 
 // One counter of the service's /metrics, 0 when not exported yet.
 async function metric(name: string, labels: string): Promise<number> {
-  const text = await (await fetch(`${app().baseUrl}/metrics`)).text();
+  const text = await (await fetch(app().metricsUrl)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
   return line === undefined ? 0 : Number(line.split(' ').at(-1));
 }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '@koodrive/config';
-import { newUploadFile } from '../support/factories.ts';
+import { newUploadFile, claimNumber } from '../support/factories.ts';
 import { prismaSources } from '@koodrive/migrations';
 import {
   CompletionRepository,
@@ -46,7 +46,7 @@ describe('embedded PostgreSQL (PGlite)', () => {
   });
 
   after(async () => {
-    await current?.prisma.$disconnect();
+    await current?.prisma.close();
     await current?.embedded.stop();
     await rm(dataDir, { recursive: true, force: true });
   });
@@ -76,7 +76,7 @@ describe('embedded PostgreSQL (PGlite)', () => {
   it('serves the repository: a completion writes its outbox event', async () => {
     completed = newUploadFile();
     await tasks.createUpload(completed);
-    const claim = await completions.claimForCompletion(completed.id, completed.ownerId, 30, SHA, 'trace-1');
+    const claim = await claimNumber(completions, completed.id, completed.ownerId, 30, SHA, 'trace-1');
     assert.equal(claim, 1);
     assert.equal(
       await completions.markCompleted(
@@ -106,7 +106,7 @@ describe('embedded PostgreSQL (PGlite)', () => {
       // uploads created (a transaction each)
       const results = await Promise.all([
         ...opened.map(async (file) => {
-          const claim = await completions.claimForCompletion(file.id, file.ownerId, 30, null, null);
+          const claim = await claimNumber(completions, file.id, file.ownerId, 30, null, null);
           assert.equal(claim, 1);
           return completions.markCompleted(file.id, claim, { sha256: SHA, by: 'pipelined' }, NO_TRACE);
         }),
@@ -120,9 +120,7 @@ describe('embedded PostgreSQL (PGlite)', () => {
       const contested = newUploadFile();
       await tasks.createUpload(contested);
       const claims = await Promise.all(
-        Array.from({ length: 20 }, () =>
-          completions.claimForCompletion(contested.id, contested.ownerId, 30, null, null),
-        ),
+        Array.from({ length: 20 }, () => claimNumber(completions, contested.id, contested.ownerId, 30, null, null)),
       );
       assert.deepEqual(
         claims.filter((c) => c !== null),
@@ -151,7 +149,7 @@ describe('embedded PostgreSQL (PGlite)', () => {
   );
 
   it('keeps its data across a stop and start, and applies nothing on the second start', async (t) => {
-    await current!.prisma.$disconnect();
+    await current!.prisma.close();
     await current!.embedded.stop();
     current = undefined;
     const { embedded, prisma, ms } = await start(dataDir);

@@ -2,7 +2,7 @@ import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { loadConfig } from '@koodrive/config';
-import { newUploadFile } from '../support/factories.ts';
+import { newUploadFile, claimNumber } from '../support/factories.ts';
 import {
   CompletionRepository,
   FileNameTakenError,
@@ -30,17 +30,17 @@ async function elapse(fileId: string, what: { lease?: boolean; expiry?: boolean 
 }
 
 describe('the repositories of files', () => {
-  after(() => prisma.$disconnect());
+  after(() => prisma.close());
 
   it('hands out one completion claim at a time, and a new one only after the lease ran out', async () => {
     const file = newUploadFile();
     await tasks.createUpload(file);
-    const first = await completions.claimForCompletion(file.id, file.ownerId, 1, null, null);
+    const first = await claimNumber(completions, file.id, file.ownerId, 1, null, null);
     assert.equal(first, 1);
-    assert.equal(await completions.claimForCompletion(file.id, file.ownerId, 1, null, null), null);
-    assert.equal(await completions.claimForCompletion(file.id, 'someone-else', 1, null, null), null);
+    assert.equal(await claimNumber(completions, file.id, file.ownerId, 1, null, null), null);
+    assert.equal(await claimNumber(completions, file.id, 'someone-else', 1, null, null), null);
     await elapse(file.id, { lease: true });
-    const second = await completions.claimForCompletion(file.id, file.ownerId, 30, null, null);
+    const second = await claimNumber(completions, file.id, file.ownerId, 30, null, null);
     assert.equal(second, 2);
     // the worker holding the first claim wakes up: none of its writes land
     assert.equal(await completions.markCombined(file.id, 1), false);
@@ -59,14 +59,14 @@ describe('the repositories of files', () => {
     const done = await tasks.findForOwner(file.id, file.ownerId);
     assert.equal(done?.status, 'COMPLETED');
     assert.equal(done?.actualSha256, 'b'.repeat(64));
-    assert.equal(await completions.claimForCompletion(file.id, file.ownerId, 30, null, null), null);
+    assert.equal(await claimNumber(completions, file.id, file.ownerId, 30, null, null), null);
   });
 
   it('gives 50 concurrent claims exactly one winner', async () => {
     const file = newUploadFile();
     await tasks.createUpload(file);
     const claims = await Promise.all(
-      Array.from({ length: 50 }, () => completions.claimForCompletion(file.id, file.ownerId, 30, null, null)),
+      Array.from({ length: 50 }, () => claimNumber(completions, file.id, file.ownerId, 30, null, null)),
     );
     assert.deepEqual(
       claims.filter((c) => c !== null),
@@ -77,13 +77,13 @@ describe('the repositories of files', () => {
   it('releases a claim back to uploading with its result, and frees the name of a failed file', async () => {
     const file = newUploadFile();
     await tasks.createUpload(file);
-    const claim = (await completions.claimForCompletion(file.id, file.ownerId, 30, null, null))!;
+    const claim = (await claimNumber(completions, file.id, file.ownerId, 30, null, null))!;
     assert.equal(await completions.releaseWithResult(file.id, claim, 13000402, 'missing parts: 2'), true);
     const open = await tasks.findForOwner(file.id, file.ownerId);
     assert.equal(open?.status, 'UPLOADING');
     assert.equal(open?.resultDetail, 'missing parts: 2');
     assert.equal(await tasks.isNameTaken(file.containerId, 'root', file.fileName), true);
-    const again = (await completions.claimForCompletion(file.id, file.ownerId, 30, null, null))!;
+    const again = (await claimNumber(completions, file.id, file.ownerId, 30, null, null))!;
     assert.equal(again, claim + 1);
     assert.equal(await completions.markFailed(file.id, again, 13000402, 'sha256 mismatch'), true);
     assert.equal(await tasks.isNameTaken(file.containerId, 'root', file.fileName), false);
@@ -104,15 +104,15 @@ describe('the repositories of files', () => {
   it('does not claim an expired upload task', async () => {
     const file = newUploadFile({ expiresAt: new Date(Date.now() - 1000) });
     await tasks.createUpload(file);
-    assert.equal(await completions.claimForCompletion(file.id, file.ownerId, 30, null, null), null);
+    assert.equal(await claimNumber(completions, file.id, file.ownerId, 30, null, null), null);
   });
 
   it('writes one file.completed event with the completion, and none for a stale claim', async () => {
     const file = newUploadFile();
     await tasks.createUpload(file);
-    const stale = (await completions.claimForCompletion(file.id, file.ownerId, 1, 'c'.repeat(64), 'trace-a'))!;
+    const stale = (await claimNumber(completions, file.id, file.ownerId, 1, 'c'.repeat(64), 'trace-a'))!;
     await elapse(file.id, { lease: true });
-    const current = (await completions.claimForCompletion(file.id, file.ownerId, 30, 'c'.repeat(64), 'trace-b'))!;
+    const current = (await claimNumber(completions, file.id, file.ownerId, 30, 'c'.repeat(64), 'trace-b'))!;
     const trace = { traceId: 'f'.repeat(32), xTraceid: 'trace-b' };
     assert.equal(
       await completions.markCompleted(file.id, stale, { sha256: 'c'.repeat(64), by: 'pipelined' }, trace),
@@ -149,7 +149,7 @@ describe('the repositories of files', () => {
   it('lets the reconciler claim a completion only once its lease lapsed, one claimant at a time', async () => {
     const file = newUploadFile();
     await tasks.createUpload(file);
-    const first = (await completions.claimForCompletion(file.id, file.ownerId, 1, 'd'.repeat(64), 'trace-1'))!;
+    const first = (await claimNumber(completions, file.id, file.ownerId, 1, 'd'.repeat(64), 'trace-1'))!;
     assert.equal(await completions.claimLapsedCompletion(file.id, 30), null);
     // the lease lapsed, and the upload's expiry passed too
     await elapse(file.id, { lease: true, expiry: true });
@@ -188,7 +188,7 @@ describe('the repositories of files', () => {
     assert.equal(row.uploadId, 'upload-1');
     await maintenance.markUploadFreed(overdue.id);
     assert.equal((await prisma.file.findUniqueOrThrow({ where: { id: overdue.id } })).uploadId, null);
-    assert.equal(await completions.claimForCompletion(overdue.id, overdue.ownerId, 30, null, null), null);
+    assert.equal(await claimNumber(completions, overdue.id, overdue.ownerId, 30, null, null), null);
   });
 
   it('answers DependencyUnavailableError (a 503) when a transaction cannot start in time (P2028) or a statement waits on a lock past its bound', async () => {
@@ -218,13 +218,13 @@ describe('the repositories of files', () => {
       release();
       await holder;
       // a row lock held elsewhere: the statement is cancelled at its bound
-      const claim = (await completions.claimForCompletion(file.id, file.ownerId, 30, null, null))!;
+      const claim = (await claimNumber(completions, file.id, file.ownerId, 30, null, null))!;
       await prisma.$transaction(async (tx) => {
         await tx.$queryRaw`SELECT id FROM files WHERE id = ${file.id} FOR UPDATE`;
         await assert.rejects(tightCompletions.renewLease(file.id, claim, 30), DependencyUnavailableError);
       });
     } finally {
-      await tight.$disconnect();
+      await tight.close();
     }
   });
 });

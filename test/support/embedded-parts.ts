@@ -245,7 +245,7 @@ export function useEmbeddedParts(env: Readonly<Record<string, string>> = {}): ()
     };
   });
   after(async () => {
-    await parts?.prisma.$disconnect();
+    await parts?.prisma.close();
     releaseDatabase();
     if (objects !== undefined) {
       await rm(objects, { recursive: true, force: true });
@@ -356,7 +356,7 @@ export async function claimed(
 ): Promise<UploadFile> {
   const claim = await parts.completions.claimForCompletion(
     file.id,
-    file.ownerId,
+    { userId: file.ownerId, shareFolderId: file.shareFolderId ?? null },
     options.leaseSeconds ?? 60,
     options.expectedSha256 ?? null,
     options.xTraceid ?? null,
@@ -364,7 +364,7 @@ export async function claimed(
   if (claim === null) {
     throw new Error(`file ${file.id} could not be claimed`);
   }
-  return findFile(parts, file.id);
+  return claim;
 }
 
 // As if the claim's worker stopped renewing its lease a minute ago (crashed, partitioned).

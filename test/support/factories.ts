@@ -1,6 +1,6 @@
 // Test data: a new upload file as the create service would hand it to the repository.
 import { randomUUID } from 'node:crypto';
-import type { NewUploadFile } from '@koodrive/database';
+import type { CompletionRepository, NewUploadFile } from '@koodrive/database';
 
 export function newUploadFile(overrides: Partial<NewUploadFile> = {}): NewUploadFile {
   const id = `Fi${randomUUID().replaceAll('-', '')}`;
@@ -22,4 +22,23 @@ export function newUploadFile(overrides: Partial<NewUploadFile> = {}): NewUpload
     expiresAt: new Date(Date.now() + 3600_000),
     ...overrides,
   };
+}
+
+// A complete request's claim on a file of the owner's own space: the claim number, or null.
+export async function claimNumber(
+  completions: CompletionRepository,
+  fileId: string,
+  ownerId: string,
+  leaseSeconds: number,
+  sha256: string | null,
+  xTraceid: string | null,
+): Promise<number | null> {
+  const claimed = await completions.claimForCompletion(
+    fileId,
+    { userId: ownerId, shareFolderId: null },
+    leaseSeconds,
+    sha256,
+    xTraceid,
+  );
+  return claimed?.claim ?? null;
 }

@@ -1,135 +1,123 @@
 // A completion under its claim: every status change is one guarded statement naming the claim,
 // so a worker whose claim was taken over changes nothing.
 import { Injectable } from '@nestjs/common';
-import { translateDatabaseErrors } from './database-errors.js';
-import { type EventTrace, fileCompletedEvent } from './file-events.js';
-import { toUploadFile } from './file-rows.js';
+import { type EventTrace, insertCompletedEvent } from './file-events.js';
+import { fileColumns, type FileRow, toUploadFile } from './file-rows.js';
 import { PrismaService } from './prisma.service.js';
+import { sql, type SqlFragment } from './sql.js';
 import type { UploadFile } from './upload-file.js';
+
+// Who may claim a file's completion: its owner, in the space the request acts in.
+export interface Claimant {
+  readonly userId: string;
+  readonly shareFolderId: string | null;
+}
 
 @Injectable()
 export class CompletionRepository {
   constructor(private readonly prisma: PrismaService) {}
 
   // Takes the completion lease: from an open file, or from a claim whose lease ran out. Records the
-  // digest this completion must reach and the request's X-Traceid, so whoever finishes the
-  // completion (this caller, a retry or the reconciler) checks the same thing and tells the same trace.
-  // Returns the new claim number, or null when the file is not claimable now.
+  // digest this completion must reach (`sha256`, else the one declared at create) and the request's
+  // X-Traceid, so whoever finishes the completion (this caller, a retry or the reconciler) checks
+  // the same thing and tells the same trace. Answers the file as claimed, or null when it is not
+  // claimable now (or not the claimant's).
   async claimForCompletion(
     id: string,
-    ownerId: string,
+    claimant: Claimant,
     leaseSeconds: number,
-    expectedSha256: string | null,
+    sha256: string | null,
     xTraceid: string | null,
-  ): Promise<number | null> {
-    const rows = await translateDatabaseErrors(
-      () => this.prisma.$queryRaw<{ claim: number }[]>`
-        UPDATE files
-           SET status = 'COMPLETING', claim = claim + 1,
-               claim_expires_at = now() + make_interval(secs => ${leaseSeconds}),
-               expected_sha256 = ${expectedSha256}, claim_traceid = ${xTraceid}, updated_at = now()
-         WHERE id = ${id} AND owner_id = ${ownerId} AND expires_at > now()
-           AND (status = 'UPLOADING' OR (status = 'COMPLETING' AND claim_expires_at < now()))
-        RETURNING claim`,
-    );
-    return rows[0]?.claim ?? null;
+  ): Promise<UploadFile | null> {
+    const [row] = await this.prisma.sql.query<FileRow>(sql`
+      UPDATE files f
+         SET status = 'COMPLETING', claim = claim + 1,
+             claim_expires_at = now() + make_interval(secs => ${leaseSeconds}),
+             expected_sha256 = COALESCE(${sha256}, declared_sha256), claim_traceid = ${xTraceid}, updated_at = now()
+       WHERE id = ${id} AND owner_id = ${claimant.userId}
+         AND share_folder_id IS NOT DISTINCT FROM ${claimant.shareFolderId}
+         AND expires_at > now()
+         AND (status = 'UPLOADING' OR (status = 'COMPLETING' AND claim_expires_at < now()))
+      RETURNING ${fileColumns('f')}`);
+    return row === undefined ? null : toUploadFile(row);
   }
 
   // The reconciler's claim: only on a lapsed lease, keeping the digest and X-Traceid of the
   // request that started the completion. Past the upload's expiry too: a completion that was
   // started in time is finished (or rolled back) rather than left half done.
   async claimLapsedCompletion(id: string, leaseSeconds: number): Promise<UploadFile | null> {
-    const rows = await translateDatabaseErrors(
-      () => this.prisma.$queryRaw<{ claim: number }[]>`
-        UPDATE files
-           SET claim = claim + 1, claim_expires_at = now() + make_interval(secs => ${leaseSeconds}), updated_at = now()
-         WHERE id = ${id} AND status = 'COMPLETING' AND claim_expires_at < now()
-        RETURNING claim`,
-    );
-    const claim = rows[0]?.claim;
-    if (claim === undefined) {
-      return null;
-    }
-    const row = await translateDatabaseErrors(() => this.prisma.file.findUnique({ where: { id } }));
-    return row === null || row.claim !== claim ? null : toUploadFile(row);
+    const [row] = await this.prisma.sql.query<FileRow>(sql`
+      UPDATE files f
+         SET claim = claim + 1, claim_expires_at = now() + make_interval(secs => ${leaseSeconds}), updated_at = now()
+       WHERE id = ${id} AND status = 'COMPLETING' AND claim_expires_at < now()
+      RETURNING ${fileColumns('f')}`);
+    return row === undefined ? null : toUploadFile(row);
   }
 
   async renewLease(id: string, claim: number, leaseSeconds: number): Promise<boolean> {
-    return this.fenced(id, claim, { claimExpiresAt: new Date(Date.now() + leaseSeconds * 1000) });
+    return this.fenced(id, claim, sql`claim_expires_at = now() + make_interval(secs => ${leaseSeconds})`);
   }
 
   // The parts are combined; `chainSha256` is the digest their hash chain proved, when it did.
   async markCombined(id: string, claim: number, chainSha256: string | null = null): Promise<boolean> {
-    return this.fenced(id, claim, { combinedAt: new Date(), chainSha256 });
+    return this.fenced(id, claim, sql`combined_at = now(), chain_sha256 = ${chainSha256}`);
   }
 
-  // Completed, and the file.completed event in the same transaction: the event exists exactly
-  // when the status does. `verifiedBy`: how the digest of the stored bytes was established.
+  // Completed, and the file.completed event, in one statement: the event exists exactly when the
+  // status does. `verifiedBy`: how the digest of the stored bytes was established.
   async markCompleted(
     id: string,
     claim: number,
     verified: { sha256: string; by: string },
     trace: EventTrace,
   ): Promise<boolean> {
-    return translateDatabaseErrors(() =>
-      this.prisma.$transaction(async (tx) => {
-        const completedAt = new Date();
-        const { count } = await tx.file.updateMany({
-          where: { id, claim, status: 'COMPLETING' },
-          data: {
-            status: 'COMPLETED',
-            actualSha256: verified.sha256,
-            verifiedBy: verified.by,
-            completedAt,
-            claimExpiresAt: null,
-            resultCode: null,
-            resultDetail: null,
-          },
-        });
-        if (count !== 1) {
-          return false;
-        }
-        const row = await tx.file.findUniqueOrThrow({ where: { id } });
-        await tx.outboxEvent.create({ data: fileCompletedEvent(row, trace) });
-        return true;
-      }),
-    );
+    const rows = await this.prisma.sql.query(sql`
+      WITH file AS (
+        UPDATE files
+           SET status = 'COMPLETED', actual_sha256 = ${verified.sha256}, verified_by = ${verified.by},
+               completed_at = now(), claim_expires_at = NULL, result_code = NULL, result_detail = NULL,
+               updated_at = now()
+         WHERE id = ${id} AND claim = ${claim} AND status = 'COMPLETING'
+        RETURNING *
+      ), announced AS (${insertCompletedEvent('file', trace)})
+      SELECT 1 FROM file`);
+    return rows.length === 1;
   }
 
   // Back to UPLOADING with the reason, so the client can fix its parts and complete again.
   async releaseWithResult(id: string, claim: number, resultCode: number, resultDetail: string): Promise<boolean> {
-    return this.fenced(id, claim, { status: 'UPLOADING', claimExpiresAt: null, resultCode, resultDetail });
+    return this.fenced(
+      id,
+      claim,
+      sql`status = 'UPLOADING', claim_expires_at = NULL, result_code = ${resultCode}, result_detail = ${resultDetail}`,
+    );
   }
 
   // Ends the lease early (a dependency failed): the next complete may take over at once.
   async abandonClaim(id: string, claim: number): Promise<boolean> {
-    return this.fenced(id, claim, { claimExpiresAt: new Date() });
+    return this.fenced(id, claim, sql`claim_expires_at = now()`);
   }
 
-  // Terminal failure; the file gives up its name in the folder.
+  // Terminal failure; the file gives up its name in the folder, in the same statement.
   async markFailed(id: string, claim: number, resultCode: number, resultDetail: string): Promise<boolean> {
-    return translateDatabaseErrors(() =>
-      this.prisma.$transaction(async (tx) => {
-        const { count } = await tx.file.updateMany({
-          where: { id, claim, status: 'COMPLETING' },
-          data: { status: 'FAILED', claimExpiresAt: null, resultCode, resultDetail },
-        });
-        if (count === 1) {
-          await tx.folderEntry.deleteMany({ where: { fileId: id } });
-        }
-        return count === 1;
-      }),
-    );
+    const rows = await this.prisma.sql.query(sql`
+      WITH failed AS (
+        UPDATE files
+           SET status = 'FAILED', claim_expires_at = NULL, result_code = ${resultCode},
+               result_detail = ${resultDetail}, updated_at = now()
+         WHERE id = ${id} AND claim = ${claim} AND status = 'COMPLETING'
+        RETURNING id
+      ), freed AS (DELETE FROM folder_entries WHERE file_id IN (SELECT id FROM failed))
+      SELECT 1 FROM failed`);
+    return rows.length === 1;
   }
 
-  private async fenced(
-    id: string,
-    claim: number,
-    data: Parameters<PrismaService['file']['updateMany']>[0]['data'],
-  ): Promise<boolean> {
-    const { count } = await translateDatabaseErrors(() =>
-      this.prisma.file.updateMany({ where: { id, claim, status: 'COMPLETING' }, data }),
-    );
-    return count === 1;
+  // One guarded update under the claim `claim`: false when the claim is no longer the file's.
+  private async fenced(id: string, claim: number, set: SqlFragment): Promise<boolean> {
+    const rows = await this.prisma.sql.query(sql`
+      UPDATE files SET ${set}, updated_at = now()
+       WHERE id = ${id} AND claim = ${claim} AND status = 'COMPLETING'
+      RETURNING 1`);
+    return rows.length === 1;
   }
 }

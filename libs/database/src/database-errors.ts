@@ -20,10 +20,6 @@ const SOCKET_CODES = new Set([
   '53300',
 ]);
 
-export function isUniqueViolation(error: unknown): boolean {
-  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
-}
-
 export function isUnavailable(error: unknown): boolean {
   if (error instanceof Prisma.PrismaClientInitializationError) {
     return true;

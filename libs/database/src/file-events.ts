@@ -1,5 +1,5 @@
-// The events a file's changes announce, written to the outbox in the same transaction as the change.
-import type { File as FileRow } from './generated/prisma/client.js';
+// The events a file's changes announce, written to the outbox by the same statement as the change.
+import { raw, sql, type SqlFragment } from './sql.js';
 
 // Where an event came from: the W3C trace id of the operation and the client's X-Traceid.
 export interface EventTrace {
@@ -9,23 +9,16 @@ export interface EventTrace {
 
 export const FILE_COMPLETED = 'file.completed';
 
-export function fileCompletedEvent(row: FileRow, trace: EventTrace) {
-  return {
-    type: FILE_COMPLETED,
-    fileId: row.id,
-    traceId: trace.traceId ?? null,
-    xTraceid: trace.xTraceid,
-    payload: {
-      fileId: row.id,
-      ownerId: row.ownerId,
-      containerId: row.containerId,
-      parentFolder: row.parentFolder,
-      fileName: row.fileName,
-      length: Number(row.length),
-      sha256: row.actualSha256,
-      storageKey: row.storageKey,
-      rapidUpload: row.rapidUpload,
-      completedAt: row.completedAt?.toISOString() ?? null,
-    },
-  };
+// Inserts the file.completed event of each completed files row in `from` (a CTE's name), its
+// payload taken from the row as written: what the consumers read (completedAt as ISO 8601, UTC).
+export function insertCompletedEvent(from: string, trace: EventTrace): SqlFragment {
+  return sql`
+    INSERT INTO outbox_events (type, file_id, trace_id, x_traceid, payload)
+    SELECT ${FILE_COMPLETED}, id, ${trace.traceId ?? null}, ${trace.xTraceid},
+           jsonb_build_object(
+             'fileId', id, 'ownerId', owner_id, 'containerId', container_id, 'parentFolder', parent_folder,
+             'fileName', file_name, 'length', length, 'sha256', actual_sha256, 'storageKey', storage_key,
+             'rapidUpload', rapid_upload,
+             'completedAt', to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+      FROM ${raw(from)}`;
 }

@@ -1,54 +1,93 @@
-// Rows as the repositories hand them on (plain values, no Prisma types), and the statement that
-// records part plans, shared by create and uploadUrl.
-import { Prisma, type FilePart as FilePartRow, type File as FileRow } from './generated/prisma/client.js';
-import type { PartPlan, PartRecord, UploadFile } from './upload-file.js';
+// Rows as the repositories hand them on (plain values, no driver types): the columns selected for
+// a file and for its parts, and the statement that records part plans, shared by create and uploadUrl.
+import { raw, sql, type SqlFragment } from './sql.js';
+import type { FileStatus, PartPlan, PartRecord, UploadFile } from './upload-file.js';
 
-// One statement recording many part plans of the file `fileIdQuery` selects (its single row).
-// A URL straight to storage clears a part's viaServiceOnly for good.
-export function upsertPlans(fileIdQuery: Prisma.Sql, plans: readonly PartPlan[], viaService: boolean): Prisma.Sql {
-  return Prisma.sql`
-    INSERT INTO file_parts (file_id, part_number, part_size, part_offset, hash_ctx, requested_at, via_service_only)
-    SELECT f.id, p.part_number, p.part_size, p.part_offset, p.hash_ctx, now(), ${viaService}
-      FROM (${fileIdQuery}) AS f(id),
-           unnest(${plans.map((p) => p.partNumber)}::int[], ${plans.map((p) => p.partSize)}::bigint[],
-                  ${plans.map((p) => p.partOffset)}::bigint[], ${plans.map((p) => p.hashCtx)}::text[])
-             AS p(part_number, part_size, part_offset, hash_ctx)
-    ON CONFLICT (file_id, part_number) DO UPDATE
-       SET part_size = EXCLUDED.part_size, part_offset = EXCLUDED.part_offset, hash_ctx = EXCLUDED.hash_ctx,
-           requested_at = EXCLUDED.requested_at,
-           via_service_only = file_parts.via_service_only AND EXCLUDED.via_service_only`;
+// A file row as `fileColumns` selects it (pg answers int8 as a string).
+export interface FileRow {
+  readonly id: string;
+  readonly ownerId: string;
+  readonly containerId: string;
+  readonly parentFolder: string;
+  readonly fileName: string;
+  readonly length: string;
+  readonly declaredSha256: string | null;
+  readonly actualSha256: string | null;
+  readonly storageKey: string;
+  readonly uploadId: string | null;
+  readonly uploadToken: string;
+  readonly rapidUpload: boolean;
+  readonly shareFolderId: string | null;
+  readonly status: FileStatus;
+  readonly claim: number;
+  readonly claimExpiresAt: Date | null;
+  readonly claimTraceid: string | null;
+  readonly expectedSha256: string | null;
+  readonly combinedAt: Date | null;
+  readonly chainSha256: string | null;
+  readonly resultCode: number | null;
+  readonly resultDetail: string | null;
+  readonly expiresAt: Date;
+  readonly completedAt: Date | null;
+}
+
+// The columns of a FileRow, from the files row (or row set) named `from`.
+export function fileColumns(from: string): SqlFragment {
+  const c = (column: string, alias?: string) => `${from}.${column}${alias === undefined ? '' : ` AS "${alias}"`}`;
+  return raw(
+    [
+      c('id'),
+      c('owner_id', 'ownerId'),
+      c('container_id', 'containerId'),
+      c('parent_folder', 'parentFolder'),
+      c('file_name', 'fileName'),
+      c('length'),
+      c('declared_sha256', 'declaredSha256'),
+      c('actual_sha256', 'actualSha256'),
+      c('storage_key', 'storageKey'),
+      c('upload_id', 'uploadId'),
+      c('upload_token', 'uploadToken'),
+      c('rapid_upload', 'rapidUpload'),
+      c('share_folder_id', 'shareFolderId'),
+      c('status'),
+      c('claim'),
+      c('claim_expires_at', 'claimExpiresAt'),
+      c('claim_traceid', 'claimTraceid'),
+      c('expected_sha256', 'expectedSha256'),
+      c('combined_at', 'combinedAt'),
+      c('chain_sha256', 'chainSha256'),
+      c('result_code', 'resultCode'),
+      c('result_detail', 'resultDetail'),
+      c('expires_at', 'expiresAt'),
+      c('completed_at', 'completedAt'),
+    ].join(', '),
+  );
 }
 
 export function toUploadFile(row: FileRow): UploadFile {
-  return {
-    id: row.id,
-    ownerId: row.ownerId,
-    containerId: row.containerId,
-    parentFolder: row.parentFolder,
-    fileName: row.fileName,
-    length: Number(row.length),
-    declaredSha256: row.declaredSha256,
-    actualSha256: row.actualSha256,
-    storageKey: row.storageKey,
-    uploadId: row.uploadId,
-    uploadToken: row.uploadToken,
-    rapidUpload: row.rapidUpload,
-    shareFolderId: row.shareFolderId,
-    status: row.status,
-    claim: row.claim,
-    claimExpiresAt: row.claimExpiresAt,
-    claimTraceid: row.claimTraceid,
-    expectedSha256: row.expectedSha256,
-    combinedAt: row.combinedAt,
-    chainSha256: row.chainSha256,
-    resultCode: row.resultCode,
-    resultDetail: row.resultDetail,
-    expiresAt: row.expiresAt,
-    completedAt: row.completedAt,
-  };
+  return { ...row, length: Number(row.length) };
 }
 
-export function toPartRecord(row: FilePartRow): PartRecord {
+// A part row as PART_COLUMNS selects it (int8 as a string, or a number inside JSON).
+export interface PartRow {
+  readonly partNumber: number;
+  readonly partSize: string | number;
+  readonly partOffset: string | number | null;
+  readonly hashCtx: string | null;
+  readonly viaServiceOnly: boolean;
+  readonly uploadedEtag: string | null;
+  readonly uploadedSize: string | number | null;
+  readonly hashedFrom: string | null;
+  readonly hashedTo: string | null;
+  readonly hashedSha256: string | null;
+}
+
+export const PART_COLUMNS = raw(`part_number AS "partNumber", part_size AS "partSize", part_offset AS "partOffset",
+  hash_ctx AS "hashCtx", via_service_only AS "viaServiceOnly", uploaded_etag AS "uploadedEtag",
+  uploaded_size AS "uploadedSize", hashed_from AS "hashedFrom", hashed_to AS "hashedTo",
+  hashed_sha256 AS "hashedSha256"`);
+
+export function toPartRecord(row: PartRow): PartRecord {
   return {
     partNumber: row.partNumber,
     partSize: Number(row.partSize),
@@ -66,4 +105,20 @@ export function toPartRecord(row: FilePartRow): PartRecord {
             sha256: row.hashedSha256,
           },
   };
+}
+
+// One statement recording many part plans of the file `fileIdQuery` selects (its single row).
+// A URL straight to storage clears a part's viaServiceOnly for good.
+export function upsertPlans(fileIdQuery: SqlFragment, plans: readonly PartPlan[], viaService: boolean): SqlFragment {
+  return sql`
+    INSERT INTO file_parts (file_id, part_number, part_size, part_offset, hash_ctx, requested_at, via_service_only)
+    SELECT f.id, p.part_number, p.part_size, p.part_offset, p.hash_ctx, now(), ${viaService}
+      FROM (${fileIdQuery}) AS f(id),
+           unnest(${plans.map((p) => p.partNumber)}::int[], ${plans.map((p) => p.partSize)}::bigint[],
+                  ${plans.map((p) => p.partOffset)}::bigint[], ${plans.map((p) => p.hashCtx)}::text[])
+             AS p(part_number, part_size, part_offset, hash_ctx)
+    ON CONFLICT (file_id, part_number) DO UPDATE
+       SET part_size = EXCLUDED.part_size, part_offset = EXCLUDED.part_offset, hash_ctx = EXCLUDED.hash_ctx,
+           requested_at = EXCLUDED.requested_at,
+           via_service_only = file_parts.via_service_only AND EXCLUDED.via_service_only`;
 }

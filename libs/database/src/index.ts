@@ -1,4 +1,4 @@
-export { CompletionRepository } from './completion.repository.js';
+export { type Claimant, CompletionRepository } from './completion.repository.js';
 export { DatabaseModule } from './database.module.js';
 export {
   type EmbeddedPostgres,

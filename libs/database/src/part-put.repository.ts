@@ -1,8 +1,8 @@
 // The part put lease: one PUT through the service at a time per part, and what it hashed recorded
 // under its put_seq (see README, "What verified means here").
 import { Injectable } from '@nestjs/common';
-import { translateDatabaseErrors } from './database-errors.js';
 import { PrismaService } from './prisma.service.js';
+import { sql } from './sql.js';
 import type { PartPut, UploadedPartHash } from './upload-file.js';
 
 // Why a PUT could not take a part's lease: no such open file and planned part, another PUT holds
@@ -10,14 +10,14 @@ import type { PartPut, UploadedPartHash } from './upload-file.js';
 export type PartPutRefusal = 'not-open' | 'busy' | { readonly wrongSize: number };
 
 interface PartPutRow {
-  readonly partSize: bigint;
-  readonly partOffset: bigint | null;
+  readonly partSize: string;
+  readonly partOffset: string | null;
   readonly hashCtx: string | null;
   readonly open: boolean;
   readonly ownerId: string;
   readonly storageKey: string;
   readonly uploadId: string | null;
-  readonly length: bigint;
+  readonly length: string;
   readonly seq: number | null;
 }
 
@@ -37,8 +37,7 @@ export class PartPutRepository {
     bodyBytes: number,
     leaseSeconds: number,
   ): Promise<PartPut | PartPutRefusal> {
-    const rows = await translateDatabaseErrors(
-      () => this.prisma.$queryRaw<PartPutRow[]>`
+    const rows = await this.prisma.sql.query<PartPutRow>(sql`
         WITH target AS (
           SELECT p.file_id, p.part_number, p.part_size, p.part_offset, p.hash_ctx, p.put_lease_until,
                  f.status, f.expires_at, f.owner_id, f.storage_key, f.upload_id, f.length
@@ -62,8 +61,7 @@ export class PartPutRepository {
                t.status = 'UPLOADING' AND t.expires_at > now() AND t.upload_id IS NOT NULL AS "open",
                t.owner_id AS "ownerId", t.storage_key AS "storageKey", t.upload_id AS "uploadId",
                t.length, (SELECT put_seq FROM taken) AS seq
-          FROM target t`,
-    );
+          FROM target t`);
     const row = rows[0];
     if (row === undefined || !row.open || row.uploadId === null) {
       return 'not-open';
@@ -92,13 +90,12 @@ export class PartPutRepository {
   // Pushes the put lease on (by the database's clock) while the PUT runs; false when it is no
   // longer this PUT's.
   async renewPartPut(fileId: string, partNumber: number, seq: number, leaseSeconds: number): Promise<boolean> {
-    const count = await translateDatabaseErrors(
-      () => this.prisma.$executeRaw`
+    const rows = await this.prisma.sql.query(sql`
         UPDATE file_parts SET put_lease_until = now() + make_interval(secs => ${leaseSeconds})
          WHERE file_id = ${fileId} AND part_number = ${partNumber} AND put_seq = ${seq}
-           AND put_lease_until IS NOT NULL`,
-    );
-    return count === 1;
+           AND put_lease_until IS NOT NULL
+        RETURNING 1`);
+    return rows.length === 1;
   }
 
   // The PUT `seq` stored the part: records what it hashed (null: it had no state to start from, so
@@ -110,51 +107,35 @@ export class PartPutRepository {
     seq: number,
     hash: UploadedPartHash | null,
   ): Promise<boolean> {
-    const { count } = await translateDatabaseErrors(() =>
-      this.prisma.filePart.updateMany({
-        where: { fileId, partNumber, putSeq: seq, file: { status: 'UPLOADING' } },
-        data: {
-          putLeaseUntil: null,
-          uploadedEtag: hash?.etag ?? null,
-          uploadedSize: hash === null ? null : BigInt(hash.size),
-          hashedFrom: hash?.hashedFrom ?? null,
-          hashedTo: hash?.hashedTo ?? null,
-          hashedSha256: hash?.sha256 ?? null,
-          uploadedAt: hash === null ? null : new Date(),
-        },
-      }),
-    );
-    return count === 1;
+    const rows = await this.prisma.sql.query(sql`
+      UPDATE file_parts p
+         SET put_lease_until = NULL, uploaded_etag = ${hash?.etag ?? null}, uploaded_size = ${hash?.size ?? null},
+             hashed_from = ${hash?.hashedFrom ?? null}, hashed_to = ${hash?.hashedTo ?? null},
+             hashed_sha256 = ${hash?.sha256 ?? null}, uploaded_at = ${hash === null ? null : sql`now()`}
+        FROM files f
+       WHERE p.file_id = ${fileId} AND p.part_number = ${partNumber} AND p.put_seq = ${seq}
+         AND f.id = p.file_id AND f.status = 'UPLOADING'
+      RETURNING 1`);
+    return rows.length === 1;
   }
 
   // The PUT `seq` failed: its lease ends at once. `streamed`: it had begun sending bytes to storage,
   // which may still take them (a request given up on is not a request undone), so the part is
   // read back for good.
   async endPartPut(fileId: string, partNumber: number, seq: number, streamed: boolean): Promise<void> {
-    await translateDatabaseErrors(
-      () => this.prisma.$executeRaw`
-        UPDATE file_parts SET put_lease_until = NULL, via_service_only = via_service_only AND NOT ${streamed}
-         WHERE file_id = ${fileId} AND part_number = ${partNumber} AND put_seq = ${seq}`,
-    );
+    await this.prisma.sql.query(sql`
+      UPDATE file_parts SET put_lease_until = NULL, via_service_only = via_service_only AND NOT ${streamed}
+       WHERE file_id = ${fileId} AND part_number = ${partNumber} AND put_seq = ${seq}`);
   }
 
   // A PUT that could not record what it stored (the part taken over, the file closed) may still have
   // put its bytes there: whatever the part records no longer says what storage holds, so the part
   // is read back for good.
   async forgetPartHash(fileId: string, partNumber: number): Promise<void> {
-    await translateDatabaseErrors(() =>
-      this.prisma.filePart.updateMany({
-        where: { fileId, partNumber },
-        data: {
-          viaServiceOnly: false,
-          uploadedEtag: null,
-          uploadedSize: null,
-          hashedFrom: null,
-          hashedTo: null,
-          hashedSha256: null,
-          uploadedAt: null,
-        },
-      }),
-    );
+    await this.prisma.sql.query(sql`
+      UPDATE file_parts
+         SET via_service_only = false, uploaded_etag = NULL, uploaded_size = NULL, hashed_from = NULL,
+             hashed_to = NULL, hashed_sha256 = NULL, uploaded_at = NULL
+       WHERE file_id = ${fileId} AND part_number = ${partNumber}`);
   }
 }

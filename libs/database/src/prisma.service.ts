@@ -1,8 +1,10 @@
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { Inject, Injectable, type OnApplicationShutdown, Optional } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
 import { dependencyDuration } from '@koodrive/metrics';
 import { PrismaClient } from './generated/prisma/client.js';
+import { SqlClient } from './sql.js';
 
 // The database the client connects to: DATABASE_URL's server, or the embedded one DatabaseModule starts.
 export const DATABASE_CONNECTION = Symbol('DATABASE_CONNECTION');
@@ -21,6 +23,9 @@ export interface DatabaseConnection {
 @Injectable()
 export class PrismaService extends PrismaClient implements OnApplicationShutdown {
   private readonly connection: DatabaseConnection;
+  private readonly pool: pg.Pool;
+  // the hot paths' statements, on the same pool
+  readonly sql: SqlClient;
 
   // `connection` defaults to DATABASE_URL's server (the integration tests construct this directly)
   constructor(
@@ -29,25 +34,17 @@ export class PrismaService extends PrismaClient implements OnApplicationShutdown
   ) {
     const target = connection ?? externalConnection(config);
     const { databaseStatementMs: statementMs, databaseAcquireMs: acquireMs } = config.timeouts;
+    const pool = poolFor(target, config);
     super({
-      adapter: new PrismaPg({
-        connectionString: target.url,
-        max: target.poolSize,
-        // waiting for a pooled connection (and connecting)
-        connectionTimeoutMillis: acquireMs,
-        // the server cancels a statement past this (a lock held, a slow plan)...
-        statement_timeout: statementMs,
-        // ...and the client stops waiting a little later, for a server that answers nothing
-        query_timeout: statementMs + QUERY_TIMEOUT_MARGIN_MS,
-        keepAlive: true,
-        ...(target.idleTimeoutMillis === undefined ? {} : { idleTimeoutMillis: target.idleTimeoutMillis }),
-      }),
+      adapter: new PrismaPg(pool),
       // an interactive transaction: its connection within the acquire bound, its statements
       // within two statement bounds
       transactionOptions: { maxWait: acquireMs, timeout: 2 * statementMs },
       log: [{ emit: 'event', level: 'query' }],
     });
     this.connection = target;
+    this.pool = pool;
+    this.sql = new SqlClient(pool);
     // every statement's latency, by its verb (SELECT, INSERT, UPDATE, BEGIN, ...)
     this.$on('query' as never, (event: { query: string; duration: number }) => {
       const operation = /^\s*"?(\w+)/.exec(event.query)?.[1]?.toUpperCase() ?? 'OTHER';
@@ -57,9 +54,37 @@ export class PrismaService extends PrismaClient implements OnApplicationShutdown
 
   // after the HTTP server and the background jobs have stopped (they run in onModuleDestroy)
   async onApplicationShutdown(): Promise<void> {
-    await this.$disconnect();
+    await this.close();
     await this.connection.close?.();
   }
+
+  // Prisma's connection and the pool both share: what a test that made this client ends it with.
+  async close(): Promise<void> {
+    await this.$disconnect();
+    if (!this.pool.ended) {
+      await this.pool.end();
+    }
+  }
+}
+
+// The connections Prisma's client and the hot paths' SQL share.
+function poolFor(target: DatabaseConnection, config: AppConfig): pg.Pool {
+  const { databaseStatementMs: statementMs, databaseAcquireMs: acquireMs } = config.timeouts;
+  const pool = new pg.Pool({
+    connectionString: target.url,
+    max: target.poolSize,
+    // waiting for a pooled connection (and connecting)
+    connectionTimeoutMillis: acquireMs,
+    // the server cancels a statement past this (a lock held, a slow plan)...
+    statement_timeout: statementMs,
+    // ...and the client stops waiting a little later, for a server that answers nothing
+    query_timeout: statementMs + QUERY_TIMEOUT_MARGIN_MS,
+    keepAlive: true,
+    ...(target.idleTimeoutMillis === undefined ? {} : { idleTimeoutMillis: target.idleTimeoutMillis }),
+  });
+  // an idle pooled connection losing its server is no failure of a request: the pool replaces it
+  pool.on('error', () => undefined);
+  return pool;
 }
 
 export function externalConnection(config: AppConfig): DatabaseConnection {

@@ -1,11 +1,18 @@
 // Upload tasks as create, uploadUrl and complete find and record them: the file, its name in its
-// folder, its part plans; and completed content for flash uploads.
+// folder, its part plans; and completed content for flash uploads. Each change is one statement.
 import { Injectable } from '@nestjs/common';
-import { isUniqueViolation, translateDatabaseErrors } from './database-errors.js';
-import { type EventTrace, fileCompletedEvent } from './file-events.js';
-import { toPartRecord, toUploadFile, upsertPlans } from './file-rows.js';
-import { Prisma } from './generated/prisma/client.js';
+import { type EventTrace, insertCompletedEvent } from './file-events.js';
+import {
+  fileColumns,
+  type FileRow,
+  PART_COLUMNS,
+  type PartRow,
+  toPartRecord,
+  toUploadFile,
+  upsertPlans,
+} from './file-rows.js';
 import { PrismaService } from './prisma.service.js';
+import { isSqlUniqueViolation, sql, type SqlFragment } from './sql.js';
 import type { NewUploadFile, PartPlan, PartRecord, UploadFile } from './upload-file.js';
 
 export class FileNameTakenError extends Error {
@@ -28,40 +35,50 @@ export class UploadTaskRepository {
   constructor(private readonly prisma: PrismaService) {}
 
   // Inserts the file, takes its name in the folder and records the parts planned at create, in one
-  // transaction; FileNameTakenError when the name is held. `viaService`: the parts' URLs point at
+  // statement; FileNameTakenError when the name is held. `viaService`: the parts' URLs point at
   // the service (see savePartPlans).
   async createUpload(file: NewUploadFile, plans: readonly PartPlan[] = [], viaService = false): Promise<void> {
-    await this.createWithEntry(file, {}, undefined, { plans, viaService });
+    const planned =
+      plans.length === 0 ? sql`` : sql`, planned AS (${upsertPlans(sql`SELECT id FROM file`, plans, viaService)})`;
+    await this.insertWithEntry(file, sql`'UPLOADING', NULL, false, NULL, NULL`, planned);
   }
 
-  // A file whose content the service already holds (flash upload): completed at once.
+  // A file whose content the service already holds (flash upload): completed at once, with its
+  // file.completed event.
   async createCompletedCopy(file: NewUploadFile, sha256: string, trace: EventTrace): Promise<void> {
-    await this.createWithEntry(
+    await this.insertWithEntry(
       file,
-      {
-        status: 'COMPLETED',
-        actualSha256: sha256,
-        rapidUpload: true,
-        completedAt: new Date(),
-        verifiedBy: COPIED_FROM_VERIFIED,
-      },
-      trace,
+      sql`'COMPLETED', ${sha256}, true, now(), ${COPIED_FROM_VERIFIED}`,
+      sql`, announced AS (${insertCompletedEvent('file', trace)})`,
     );
   }
 
   async findForOwner(id: string, ownerId: string): Promise<UploadFile | null> {
-    const row = await translateDatabaseErrors(() => this.prisma.file.findFirst({ where: { id, ownerId } }));
-    return row === null ? null : toUploadFile(row);
+    const [row] = await this.prisma.sql.query<FileRow>(
+      sql`SELECT ${fileColumns('f')} FROM files f WHERE f.id = ${id} AND f.owner_id = ${ownerId}`,
+    );
+    return row === undefined ? null : toUploadFile(row);
+  }
+
+  // The file and the parts planned so far (in part-number order), in one statement.
+  async findWithPlans(id: string, ownerId: string): Promise<{ file: UploadFile; plans: PartRecord[] } | null> {
+    const [row] = await this.prisma.sql.query<FileRow & { parts: PartRow[] }>(sql`
+      SELECT ${fileColumns('f')},
+             COALESCE((SELECT json_agg(p ORDER BY p."partNumber")
+                         FROM (SELECT ${PART_COLUMNS} FROM file_parts WHERE file_id = f.id) p), '[]') AS parts
+        FROM files f WHERE f.id = ${id} AND f.owner_id = ${ownerId}`);
+    if (row === undefined) {
+      return null;
+    }
+    const { parts, ...file } = row;
+    return { file: toUploadFile(file), plans: parts.map(toPartRecord) };
   }
 
   async isNameTaken(containerId: string, parentFolder: string, fileName: string): Promise<boolean> {
-    const entry = await translateDatabaseErrors(() =>
-      this.prisma.folderEntry.findUnique({
-        where: { containerId_parentFolder_fileName: { containerId, parentFolder, fileName } },
-        select: { fileId: true },
-      }),
-    );
-    return entry !== null;
+    const rows = await this.prisma.sql.query(sql`
+      SELECT 1 FROM folder_entries
+       WHERE container_id = ${containerId} AND parent_folder = ${parentFolder} AND file_name = ${fileName}`);
+    return rows.length > 0;
   }
 
   // The completed file holding this name in the folder, if its content has this digest (and, with
@@ -73,15 +90,12 @@ export class UploadTaskRepository {
     sha256: string,
     ownerId?: string,
   ): Promise<string | null> {
-    const entry = await translateDatabaseErrors(() =>
-      this.prisma.folderEntry.findUnique({
-        where: { containerId_parentFolder_fileName: { containerId, parentFolder, fileName } },
-        select: { file: { select: { id: true, status: true, actualSha256: true, ownerId: true } } },
-      }),
-    );
-    const file = entry?.file;
-    const owned = ownerId === undefined || file?.ownerId === ownerId;
-    return file?.status === 'COMPLETED' && file.actualSha256 === sha256 && owned ? file.id : null;
+    const [row] = await this.prisma.sql.query<{ id: string }>(sql`
+      SELECT f.id FROM folder_entries e JOIN files f ON f.id = e.file_id
+       WHERE e.container_id = ${containerId} AND e.parent_folder = ${parentFolder} AND e.file_name = ${fileName}
+         AND f.status = 'COMPLETED' AND f.actual_sha256 = ${sha256}
+         AND (${ownerId ?? null}::text IS NULL OR f.owner_id = ${ownerId ?? null})`);
+    return row?.id ?? null;
   }
 
   // Completed content with this digest and length whose digest the service established from the
@@ -91,25 +105,19 @@ export class UploadTaskRepository {
     sha256: string,
     length: number,
   ): Promise<CompletedMatch | null> {
-    return translateDatabaseErrors(() =>
-      this.prisma.file.findFirst({
-        where: {
-          containerId,
-          actualSha256: sha256,
-          length: BigInt(length),
-          status: 'COMPLETED',
-          verifiedBy: { not: null },
-        },
-        select: { id: true, storageKey: true },
-        orderBy: { completedAt: 'asc' },
-      }),
-    );
+    const [row] = await this.prisma.sql.query<CompletedMatch>(sql`
+      SELECT id, storage_key AS "storageKey" FROM files
+       WHERE actual_sha256 = ${sha256} AND length = ${length} AND status = 'COMPLETED'
+         AND verified_by IS NOT NULL
+         AND (${containerId ?? null}::text IS NULL OR container_id = ${containerId ?? null})
+       ORDER BY completed_at LIMIT 1`);
+    return row ?? null;
   }
 
   // The parts planned so far, in part-number order, with what the service hashed of those it uploaded.
   async listPartPlans(fileId: string): Promise<PartRecord[]> {
-    const rows = await translateDatabaseErrors(() =>
-      this.prisma.filePart.findMany({ where: { fileId }, orderBy: { partNumber: 'asc' } }),
+    const rows = await this.prisma.sql.query<PartRow>(
+      sql`SELECT ${PART_COLUMNS} FROM file_parts WHERE file_id = ${fileId} ORDER BY part_number`,
     );
     return rows.map(toPartRecord);
   }
@@ -119,68 +127,39 @@ export class UploadTaskRepository {
   // the part's viaServiceOnly for good. The file row is share-locked, so a completion claim either
   // sees these plans or made this statement find the file no longer open (false).
   async savePartPlans(fileId: string, parts: readonly PartPlan[], viaService: boolean): Promise<boolean> {
-    const rows = await translateDatabaseErrors(
-      () => this.prisma.$queryRaw<{ n: number }[]>`
-        WITH open AS (
-          SELECT id FROM files
-           WHERE id = ${fileId} AND status = 'UPLOADING' AND expires_at > now()
-             FOR SHARE
-        ), saved AS (${upsertPlans(Prisma.sql`SELECT id FROM open`, parts, viaService)} RETURNING 1)
-        SELECT (SELECT count(*) FROM open)::int AS n`,
-    );
+    const rows = await this.prisma.sql.query<{ n: number }>(sql`
+      WITH open AS (
+        SELECT id FROM files
+         WHERE id = ${fileId} AND status = 'UPLOADING' AND expires_at > now()
+           FOR SHARE
+      ), saved AS (${upsertPlans(sql`SELECT id FROM open`, parts, viaService)} RETURNING 1)
+      SELECT (SELECT count(*) FROM open)::int AS n`);
     return rows[0]?.n === 1;
   }
 
-  private async createWithEntry(
-    file: NewUploadFile,
-    extra: {
-      status?: 'COMPLETED';
-      actualSha256?: string;
-      rapidUpload?: boolean;
-      completedAt?: Date;
-      verifiedBy?: string;
-    },
-    completedTrace?: EventTrace,
-    parts?: { plans: readonly PartPlan[]; viaService: boolean },
-  ): Promise<void> {
+  // The file's row and its name's entry (and `more`, CTEs that may read `file`), in one statement.
+  // `state`: status, actual_sha256, rapid_upload, completed_at, verified_by.
+  private async insertWithEntry(file: NewUploadFile, state: SqlFragment, more: SqlFragment): Promise<void> {
     try {
-      await translateDatabaseErrors(() =>
-        this.prisma.$transaction(async (tx) => {
-          const row = await tx.file.create({
-            data: {
-              id: file.id,
-              ownerId: file.ownerId,
-              containerId: file.containerId,
-              parentFolder: file.parentFolder,
-              fileName: file.fileName,
-              length: BigInt(file.length),
-              declaredSha256: file.declaredSha256 ?? null,
-              preHash: file.preHash ?? null,
-              shareFolderId: file.shareFolderId ?? null,
-              fileType: file.fileType ?? null,
-              mimeType: file.mimeType ?? null,
-              description: file.description ?? null,
-              clientCreatedAt: file.clientCreatedAt ?? null,
-              storageKey: file.storageKey,
-              uploadId: file.uploadId,
-              uploadToken: file.uploadToken,
-              expiresAt: file.expiresAt,
-              ...extra,
-              entry: {
-                create: { containerId: file.containerId, parentFolder: file.parentFolder, fileName: file.fileName },
-              },
-            },
-          });
-          if (completedTrace !== undefined) {
-            await tx.outboxEvent.create({ data: fileCompletedEvent(row, completedTrace) });
-          }
-          if (parts !== undefined && parts.plans.length > 0) {
-            await tx.$executeRaw(upsertPlans(Prisma.sql`SELECT ${row.id}`, parts.plans, parts.viaService));
-          }
-        }),
-      );
+      await this.prisma.sql.query(sql`
+        WITH file AS (
+          INSERT INTO files (id, owner_id, container_id, parent_folder, file_name, length, declared_sha256,
+                             pre_hash, share_folder_id, file_type, mime_type, description, client_created_at,
+                             storage_key, upload_id, upload_token, expires_at,
+                             status, actual_sha256, rapid_upload, completed_at, verified_by, updated_at)
+          VALUES (${file.id}, ${file.ownerId}, ${file.containerId}, ${file.parentFolder}, ${file.fileName},
+                  ${file.length}, ${file.declaredSha256 ?? null}, ${file.preHash ?? null},
+                  ${file.shareFolderId ?? null}, ${file.fileType ?? null}, ${file.mimeType ?? null},
+                  ${file.description ?? null}, ${file.clientCreatedAt ?? null}, ${file.storageKey},
+                  ${file.uploadId}, ${file.uploadToken}, ${file.expiresAt}, ${state}, now())
+          RETURNING *
+        ), entry AS (
+          INSERT INTO folder_entries (container_id, parent_folder, file_name, file_id)
+          SELECT container_id, parent_folder, file_name, id FROM file
+        )${more}
+        SELECT 1 AS done`);
     } catch (error) {
-      throw isUniqueViolation(error) ? new FileNameTakenError() : error;
+      throw isSqlUniqueViolation(error) ? new FileNameTakenError() : error;
     }
   }
 }

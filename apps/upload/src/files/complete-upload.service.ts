@@ -27,53 +27,42 @@ export class CompleteUploadService {
     const deadline = Date.now() + this.config.upload.completeWaitSeconds * 1000;
     // a claim we saw another caller take (or that took ours over): its recorded result is our answer
     let awaitedClaim: number | undefined;
+    // the common case first: the file is open and ours, and one statement claims it
+    let claimable = true;
     for (;;) {
-      const file = callersFile(principal, await this.tasks.findForOwner(dto.fileId, principal.userId));
-      if (file.status === 'EXPIRED') {
-        throw ApiException.taskNotFound();
-      }
-      switch (file.status) {
-        case 'COMPLETED':
-          return recordedSuccess(file, dto.sha256);
-        case 'FAILED':
-          throw recordedFailure(file);
-        case 'UPLOADING':
-          if (awaitedClaim !== undefined && file.claim >= awaitedClaim && file.resultCode !== null) {
-            throw recordedFailure(file);
+      if (claimable) {
+        const claimed = await this.completions.claimForCompletion(
+          dto.fileId,
+          principal,
+          this.config.upload.completeLeaseSeconds,
+          dto.sha256 ?? null,
+          xTraceid,
+        );
+        if (claimed !== null) {
+          try {
+            return await this.runner.run(claimed, 'request');
+          } catch (error) {
+            if (!(error instanceof ClaimLostError)) {
+              throw error;
+            }
+            // our lease lapsed and another worker took over: its outcome is ours
+            awaitedClaim = claimed.claim + 1;
           }
-          if (file.expiresAt <= new Date()) {
-            throw ApiException.taskNotFound();
-          }
-          break;
-        case 'COMPLETING':
-          if (file.claimExpiresAt !== null && file.claimExpiresAt > new Date()) {
-            awaitedClaim = file.claim;
-            await this.pause(deadline, 'another complete is still running; retry');
-            continue;
-          }
-          break;
-      }
-      const expectedSha256 = dto.sha256 ?? file.declaredSha256;
-      const claim = await this.completions.claimForCompletion(
-        file.id,
-        principal.userId,
-        this.config.upload.completeLeaseSeconds,
-        expectedSha256,
-        xTraceid,
-      );
-      if (claim !== null) {
-        try {
-          return await this.runner.run({ ...file, claim, expectedSha256, claimTraceid: xTraceid }, 'request');
-        } catch (error) {
-          if (!(error instanceof ClaimLostError)) {
-            throw error;
-          }
-          // our lease lapsed and another worker took over: its outcome is ours
-          awaitedClaim = claim + 1;
         }
       }
-      // another caller claimed it between our read and our claim: look again, within the deadline
-      await this.pause(deadline, 'the file is busy; retry');
+      // not ours to claim just now: the answer the file has, or wait and look again
+      const file = callersFile(principal, await this.tasks.findForOwner(dto.fileId, principal.userId));
+      const answer = settledAnswer(file, awaitedClaim, dto.sha256);
+      if (answer !== undefined) {
+        return answer;
+      }
+      const running = file.status === 'COMPLETING' && file.claimExpiresAt !== null && file.claimExpiresAt > new Date();
+      if (running) {
+        awaitedClaim = file.claim;
+      }
+      // claimed and released by another caller since, or a lease that has lapsed: claim it after the pause
+      claimable = !running;
+      await this.pause(deadline, running ? 'another complete is still running; retry' : 'the file is busy; retry');
     }
   }
 
@@ -82,6 +71,33 @@ export class CompleteUploadService {
       throw new ApiException(ApiCode.StatusChangeFailed, { detail });
     }
     await sleep(POLL_MS);
+  }
+}
+
+// The answer the file already has: its recorded outcome, or 13000401 when it is gone or expired;
+// undefined while it is open or being completed.
+function settledAnswer(
+  file: UploadFile,
+  awaitedClaim: number | undefined,
+  requestedSha256: string | undefined,
+): CompleteUploadResult | undefined {
+  switch (file.status) {
+    case 'EXPIRED':
+      throw ApiException.taskNotFound();
+    case 'COMPLETED':
+      return recordedSuccess(file, requestedSha256);
+    case 'FAILED':
+      throw recordedFailure(file);
+    case 'UPLOADING':
+      if (awaitedClaim !== undefined && file.claim >= awaitedClaim && file.resultCode !== null) {
+        throw recordedFailure(file);
+      }
+      if (file.expiresAt <= new Date()) {
+        throw ApiException.taskNotFound();
+      }
+      return undefined;
+    case 'COMPLETING':
+      return undefined;
   }
 }
 

@@ -121,8 +121,12 @@ export class CompletionRunner {
     try {
       // read once: the hash chain (before combining) and the part-by-part read-back both need them
       const plans = await this.tasks.listPartPlans(file.id);
-      const chainSha256 = file.combinedAt === null ? await this.combine(file, plans) : file.chainSha256;
-      return await this.verify(file, chainSha256, plans);
+      if (file.combinedAt !== null) {
+        // combined under an earlier claim: the object may have changed since, so it is looked at first
+        return await this.verify(file, file.chainSha256, plans, 'look-first');
+      }
+      // combined now from parts that add up to the file's length (or found whole, by a HEAD)
+      return await this.verify(file, await this.combine(file, plans), plans, 'just-combined');
     } catch (error) {
       if (!(error instanceof ApiException) && !(error instanceof ClaimLostError)) {
         await this.completions.abandonClaim(file.id, file.claim).catch(() => undefined);
@@ -186,6 +190,7 @@ export class CompletionRunner {
       }
       throw error;
     }
+    // recorded before verifying: a completion cut short after this resumes without combining again
     const chainSha256 = chain.kind === 'proven' ? chain.sha256 : null;
     await this.fenced(file, this.completions.markCombined(file.id, file.claim, chainSha256));
     return chainSha256;
@@ -221,26 +226,30 @@ export class CompletionRunner {
 
   // Proves the combined object is the file: from the parts' hash chain when it is known (no byte
   // read), else by reading the object back.
+  // `object`: just combined from parts the list showed adding up to the file's length, or combined
+  // before (then its size is looked at first: no need to read a wrong-sized object to know).
   private async verify(
     file: UploadFile,
     chainSha256: string | null,
     plans: readonly PartRecord[],
+    object: 'just-combined' | 'look-first',
   ): Promise<CompleteUploadResult> {
     const started = performance.now();
     let read: { size: number; digest: Digest | undefined; method?: string };
     try {
       read = await phase('koodrive.verify', { 'koodrive.file_id': file.id }, async (span) => {
-        const head = await this.storage.headObject(file.storageKey);
-        if (head === null) {
-          throw new ObjectNotFoundError(undefined);
-        }
-        if (head.size !== file.length) {
-          // the combined object is the wrong size: no need to read it to know
-          return { size: head.size, digest: undefined };
+        if (object === 'look-first') {
+          const head = await this.storage.headObject(file.storageKey);
+          if (head === null) {
+            throw new ObjectNotFoundError(undefined);
+          }
+          if (head.size !== file.length) {
+            return { size: head.size, digest: undefined };
+          }
         }
         const { method, digest } =
           chainSha256 !== null
-            ? { method: 'hash_chain', digest: { sha256: chainSha256, bytes: head.size } }
+            ? { method: 'hash_chain', digest: { sha256: chainSha256, bytes: file.length } }
             : await this.readBack(file, plans);
         span.setAttributes({ 'koodrive.bytes': digest.bytes, 'koodrive.verify_method': method });
         verificationsByMethod.inc({ method });

@@ -15,11 +15,12 @@ export class UploadUrlService {
 
   // `origin`: where the client reached this service, for its own part URLs when PUBLIC_URL is unset.
   async presign(principal: Principal, dto: UploadUrlDto, origin: string): Promise<{ multiParts: PartUrl[] }> {
-    const file = callersOpenFile(principal, await this.tasks.findForOwner(dto.fileId, principal.userId));
+    const found = await this.tasks.findWithPlans(dto.fileId, principal.userId);
+    const file = callersOpenFile(principal, found?.file ?? null);
     if (file.uploadId === null) {
       throw new ApiException(ApiCode.StatusChangeFailed, { detail: 'the file needs no parts' });
     }
-    const plans = this.partUrls.plan(file.length, dto.multiParts, await this.tasks.listPartPlans(file.id));
+    const plans = this.partUrls.plan(file.length, dto.multiParts, found!.plans);
     const via = this.partUrls.via(dto.uploadVia);
     if (!(await this.tasks.savePartPlans(file.id, plans, via === 'service'))) {
       throw ApiException.notOpenForUpload();
