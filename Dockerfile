@@ -39,5 +39,6 @@ COPY --from=build /app/native/sha256-state/build/Release/sha256_state.node ./nat
 COPY prisma ./prisma
 # nothing is written at run time: the root filesystem can be read-only
 USER node
-EXPOSE 3000
+# the API (PORT) and /metrics (METRICS_PORT)
+EXPOSE 3000 9464
 CMD ["node", "dist/apps/upload/src/main.js"]

@@ -52,6 +52,7 @@ import {
   processCpuSeconds,
   processesCpuSeconds,
   processMemoryKiB,
+  metricsUrlOf,
   serviceEnv,
   startService,
   stopService,
@@ -308,8 +309,8 @@ async function post(baseUrl: string, token: string, endpoint: string, body: unkn
 
 // koodrive_verifications_total by method, and the seconds spent verifying so far
 // (koodrive_verification_duration_seconds_sum), from the service's /metrics
-async function verificationCounts(baseUrl: string): Promise<{ counts: Map<string, number>; seconds: number }> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+async function verificationCounts(metricsUrl: string): Promise<{ counts: Map<string, number>; seconds: number }> {
+  const text = await (await fetch(metricsUrl)).text();
   const counts = new Map<string, number>();
   for (const [, method, value] of text.matchAll(/^koodrive_verifications_total\{method="(\w+)"\} (\S+)$/gm)) {
     counts.set(method!, Number(value));
@@ -370,7 +371,7 @@ async function uploadAndComplete(
     const uploadSeconds = await file.upload(targets, UPLOAD_CONCURRENCY);
     const serviceUploadCpu = (await processCpuSeconds(servicePid)) - uploadCpu;
 
-    const before = await verificationCounts(baseUrl);
+    const before = await verificationCounts(metricsUrlOf(env));
     const completeCpu = await Promise.all([processCpuSeconds(servicePid), storeCpuSeconds()]);
     const started = performance.now();
     const done = await post(baseUrl, token, 'complete', { fileId });
@@ -382,7 +383,7 @@ async function uploadAndComplete(
     if (done.sha256 !== file.sha256) {
       throw new Error(`complete answered sha256 ${String(done.sha256)}, expected ${file.sha256}`);
     }
-    const after = await verificationCounts(baseUrl);
+    const after = await verificationCounts(metricsUrlOf(env));
     assertVerifiedBy(spec.method, before.counts, after.counts);
     // the verify phase alone (HEAD and the read-back, or nothing but the HEAD for the hash chain)
     return {

@@ -23,10 +23,17 @@ export function serviceEnv(port: number, overrides: Env = {}): Env {
     ...LOCAL_SERVICES_ENV,
     ...(process.env as Env),
     PORT: String(port),
+    // /metrics has a listener of its own: the next port up
+    METRICS_PORT: String(port + 1),
     HOST: '127.0.0.1',
     OTEL_SDK_DISABLED: 'true',
     ...overrides,
   };
+}
+
+// Where a service started with `env` serves /metrics.
+export function metricsUrlOf(env: Env): string {
+  return `http://127.0.0.1:${env.METRICS_PORT}/metrics`;
 }
 
 // Starts dist/apps/upload/src/main.js and waits until /readyz says yes.

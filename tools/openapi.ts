@@ -11,6 +11,8 @@ Object.assign(process.env, {
   REAP_INTERVAL_SECONDS: '0',
   OUTBOX_RELAY_INTERVAL_MS: '0',
   NODE_ENV: 'development',
+  // its /metrics listener on any free port, whatever runs on 9464
+  METRICS_PORT: '0',
 });
 const { createApp } = await import('../apps/upload/src/bootstrap.ts');
 const { buildOpenApiDocument } = await import('../apps/upload/src/openapi.ts');

@@ -1,4 +1,5 @@
-// /metrics: the Prometheus series the dashboards and alerts use, moved by real requests.
+// /metrics: the Prometheus series the dashboards and alerts use, moved by real requests, on a
+// listener of its own (METRICS_PORT), never on the API's port.
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
@@ -34,11 +35,26 @@ describe('metrics', () => {
   });
 
   async function scrape(): Promise<string> {
-    const response = await fetch(`${app().baseUrl}/metrics`);
+    const response = await fetch(app().metricsUrl);
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type')!, /application\/openmetrics-text/);
     return response.text();
   }
+
+  it('is served on METRICS_PORT only: the API port does not answer it', async () => {
+    const onApiPort = await fetch(`${app().baseUrl}/metrics`);
+    assert.equal(onApiPort.status, 404);
+    assert.doesNotMatch(await onApiPort.text(), /koodrive_/);
+    assert.notEqual(new URL(app().metricsUrl).port, new URL(app().baseUrl).port);
+    assert.match(await scrape(), /^koodrive_http_requests_total\{/m);
+    // the metrics listener serves nothing else
+    const other = await fetch(new URL('/healthz', app().metricsUrl));
+    assert.equal(other.status, 404);
+    await other.body?.cancel();
+    const post = await fetch(app().metricsUrl, { method: 'POST' });
+    assert.equal(post.status, 405);
+    await post.body?.cancel();
+  });
 
   it('counts requests by route and code, completions, verified bytes and dependency calls', async () => {
     const before = await scrape();
@@ -64,7 +80,7 @@ describe('metrics', () => {
       ['s3', 'GetObject'],
       ['s3', 'CreateMultipartUpload'],
       ['postgres', 'UPDATE'],
-      ['redis', 'GETEX'],
+      ['redis', 'ADMIT_SESSION'],
     ]) {
       assert.ok(
         delta('koodrive_dependency_call_duration_seconds_count', {

@@ -59,7 +59,7 @@ describe('PostgreSQL and Redis restarted mid-request', () => {
     user = await harness.newUser(undefined, redis);
   });
   after(async () => {
-    await db.$disconnect();
+    await db.close();
     redis.disconnect();
     await s3.stop();
     await Promise.all([postgres.destroy(), redisServer.destroy()]);

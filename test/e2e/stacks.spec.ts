@@ -27,7 +27,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { ServiceProcess } from '../support/service-process.ts';
 
 async function metricsOf(service: ServiceProcess): Promise<string> {
-  return (await fetch(`${service.baseUrl}/metrics`)).text();
+  return (await fetch(service.metricsUrl)).text();
 }
 import { MIB } from '@koodrive/limits';
 

@@ -32,7 +32,7 @@ describe('storage down', () => {
     try {
       assert.equal(await prisma.file.count({ where: { ownerId: user.userId } }), 0);
     } finally {
-      await prisma.$disconnect();
+      await prisma.close();
     }
   });
 

@@ -11,6 +11,8 @@ import { encodeHashCtx, Sha256State } from '@koodrive/hashing';
 export interface TestApp {
   readonly app: NestFastifyApplication;
   readonly baseUrl: string;
+  // GET /metrics: the app's own listener (METRICS_PORT, a free port under test), not baseUrl's
+  readonly metricsUrl: string;
   close(): Promise<void>;
 }
 
@@ -22,6 +24,7 @@ const live = { databaseUrl: process.env.DATABASE_URL!, redisUrl: process.env.RED
 // when the first app of the spec's process starts).
 export async function startApp(env: Readonly<Record<string, string>> = {}): Promise<TestApp> {
   const { createApp } = await import('../../apps/upload/src/bootstrap.ts');
+  const { MetricsServer } = await import('../../apps/upload/src/health/metrics-server.ts');
   const saved = { ...process.env };
   Object.assign(process.env, env);
   let app;
@@ -35,7 +38,12 @@ export async function startApp(env: Readonly<Record<string, string>> = {}): Prom
   if (address === null || typeof address === 'string') {
     throw new Error('no listening address');
   }
-  return { app, baseUrl: `http://127.0.0.1:${address.port}`, close: () => app.close() };
+  return {
+    app,
+    baseUrl: `http://127.0.0.1:${address.port}`,
+    metricsUrl: app.get(MetricsServer).url,
+    close: () => app.close(),
+  };
 }
 
 // Starts the app before the suite's tests and closes it (and the test Redis client) after them;
@@ -245,7 +253,7 @@ export function testDb(): PrismaService {
 }
 
 export async function closeTestDb(): Promise<void> {
-  await db?.$disconnect();
+  await db?.close();
   db = undefined;
 }
 

@@ -16,6 +16,8 @@ export class ServiceProcess {
   private constructor(
     readonly child: ChildProcess,
     readonly baseUrl: string,
+    // GET /metrics, served on METRICS_PORT only
+    readonly metricsUrl: string,
   ) {}
 
   // `unset`: variables of the test environment the process must not see, or 'all' for none of
@@ -26,6 +28,7 @@ export class ServiceProcess {
     unset: readonly string[] | 'all' = [],
   ): Promise<ServiceProcess> {
     const port = await deadPort();
+    const metricsPort = await deadPort();
     const inherited =
       unset === 'all'
         ? {
@@ -35,10 +38,10 @@ export class ServiceProcess {
           }
         : Object.fromEntries(Object.entries(process.env).filter(([name]) => !unset.includes(name)));
     const child = spawn(process.execPath, [MAIN], {
-      env: { ...inherited, ...env, PORT: String(port), HOST: '127.0.0.1' },
+      env: { ...inherited, ...env, PORT: String(port), METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const service = new ServiceProcess(child, `http://127.0.0.1:${port}`);
+    const service = new ServiceProcess(child, `http://127.0.0.1:${port}`, `http://127.0.0.1:${metricsPort}/metrics`);
     const onData = (chunk: Buffer): void => {
       service.output += chunk.toString();
     };

@@ -12,7 +12,7 @@ import { FilesModule } from './files/files.module.js';
 import { PartsModule } from './parts/parts.module.js';
 import { MaintenanceModule } from './maintenance/maintenance.module.js';
 import { HealthController } from './health/health.controller.js';
-import { MetricsController } from './health/metrics.controller.js';
+import { MetricsServer } from './health/metrics-server.js';
 import { ShutdownState } from './health/shutdown-state.js';
 import { ApiExceptionFilter } from './http/api-exception.filter.js';
 import { requestLogParams } from './http/request-log.js';
@@ -32,9 +32,11 @@ import { ApiValidationPipe } from './http/validation.pipe.js';
     PartsModule,
     MaintenanceModule,
   ],
-  controllers: [HealthController, MetricsController],
+  controllers: [HealthController],
   providers: [
     ShutdownState,
+    // /metrics, on METRICS_PORT only
+    MetricsServer,
     { provide: APP_FILTER, useClass: ApiExceptionFilter },
     { provide: APP_PIPE, useClass: ApiValidationPipe },
   ],

@@ -33,7 +33,7 @@ export const REDACTED_PATHS = [
   '*.uploadUrl',
 ];
 
-const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+const QUIET_ROUTES = new Set(['/healthz', '/readyz']);
 
 export function requestLogParams(config: AppConfig): Params {
   return {
