@@ -33,7 +33,8 @@ export async function globalSetup(): Promise<void> {
   await reachable('PostgreSQL', process.env.DATABASE_URL!);
   await reachable('Redis', process.env.REDIS_URL!);
   await reachable('S3 (Ceph RGW)', process.env.S3_ENDPOINT!);
-  await migrate(process.env.DATABASE_URL!);
+  // PostgreSQL itself when the tests' database is behind a pooler (test-env)
+  await migrate(process.env.DIRECT_DATABASE_URL ?? process.env.DATABASE_URL!);
 }
 
 // What the tests stored in the bucket (test containers are c-<uuid>, raw storage tests use test/):

@@ -9,6 +9,8 @@ const defaults: Record<string, string> = {
   NODE_ENV: 'test',
   OTEL_SDK_DISABLED: 'true',
   LOG_LEVEL: 'warn',
+  // each app's /metrics listener on a free port of its own (TestApp.metricsUrl says which)
+  METRICS_PORT: '0',
   // background jobs run when a test says so (their runOnce), not on a timer racing other tests;
   // test/e2e/crash-recovery runs them on their intervals in a real process
   RECONCILE_INTERVAL_SECONDS: '0',
@@ -23,7 +25,19 @@ for (const [name, value] of Object.entries(defaults)) {
   process.env[name] ??= value;
 }
 process.env.DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/koodrive_test';
-const database = new URL(process.env.DATABASE_URL).pathname.slice(1);
-if (!database.endsWith('_test')) {
-  throw new Error(`the tests run only on a database whose name ends in _test, not "${database}" (TEST_DATABASE_URL)`);
+// With the tests' database behind a pooler (`PGBOUNCER=1 npm run services:up`), migrations go to
+// PostgreSQL itself at TEST_DIRECT_DATABASE_URL; never to DIRECT_DATABASE_URL's development database.
+if (process.env.TEST_DIRECT_DATABASE_URL === undefined) {
+  delete process.env.DIRECT_DATABASE_URL;
+} else {
+  process.env.DIRECT_DATABASE_URL = process.env.TEST_DIRECT_DATABASE_URL;
+}
+for (const [name, url] of [
+  ['TEST_DATABASE_URL', process.env.DATABASE_URL],
+  ['TEST_DIRECT_DATABASE_URL', process.env.DIRECT_DATABASE_URL],
+] as const) {
+  const database = url === undefined ? '_test' : new URL(url).pathname.slice(1);
+  if (!database.endsWith('_test')) {
+    throw new Error(`the tests run only on a database whose name ends in _test, not "${database}" (${name})`);
+  }
 }

@@ -1,5 +1,5 @@
 // What the db tools share: where prisma/ is (relative to the working directory, the repository
-// root under `npm run`, as in prisma.config.ts), DATABASE_URL, and the diff from the migrations to
+// root under `npm run`, as in prisma.config.ts), the database (DIRECT_DATABASE_URL or DATABASE_URL), and the diff from the migrations to
 // the schema. The engine itself (Prisma's WebAssembly schema engine through the pg driver adapter,
 // offline) is in @koodrive/migrations, which the service uses for its embedded database too.
 import { randomUUID } from 'node:crypto';
@@ -19,6 +19,14 @@ export function requireEnv(name: string): string {
     throw new Error(`${name} is not set (e.g. ${name}=postgresql://postgres@127.0.0.1:5432/koodrive)`);
   }
   return value;
+}
+
+// The database the tools work on, and the variable that named it: DIRECT_DATABASE_URL when set
+// (Prisma's directUrl: PostgreSQL itself, where DATABASE_URL is a pooler the service uses), else
+// DATABASE_URL.
+export function migrationDatabase(): { readonly name: string; readonly url: string } {
+  const name = process.env['DIRECT_DATABASE_URL'] ? 'DIRECT_DATABASE_URL' : 'DATABASE_URL';
+  return { name, url: requireEnv(name) };
 }
 
 // Creates an empty scratch database on the server of `serverUrl`, runs `use` with its URL, and drops
@@ -42,10 +50,10 @@ async function withTemporaryDatabase<T>(serverUrl: string, use: (url: string) =>
 }
 
 // SQL taking a database migrated with prisma/migrations to the state prisma/schema.prisma describes,
-// or null when they agree. Needs DATABASE_URL, and a scratch database for the shadow, made on the
-// server of SHADOW_DATABASE_URL if set, else of DATABASE_URL.
+// or null when they agree. Needs DIRECT_DATABASE_URL or DATABASE_URL, and a scratch database for the
+// shadow, made on the server of SHADOW_DATABASE_URL if set, else of that one.
 export async function diffMigrationsToSchema(): Promise<string | null> {
-  const databaseUrl = requireEnv('DATABASE_URL');
+  const databaseUrl = migrationDatabase().url;
   const [migrations, schema] = await Promise.all([readMigrations(migrationsDir), readSchema(schemaPath)]);
   return withTemporaryDatabase(process.env['SHADOW_DATABASE_URL'] ?? databaseUrl, (shadowUrl) =>
     withEngine(

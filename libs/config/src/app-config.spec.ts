@@ -88,4 +88,55 @@ describe(loadConfig.name, () => {
       assert.throws(() => loadConfig({ CORS_ORIGINS: bad }), /CORS_ORIGINS must list origins/, bad);
     }
   });
+
+  it('talks to PostgreSQL directly unless told DATABASE_URL is a pooler in transaction mode', () => {
+    assert.equal(loadConfig({}).databasePooler, 'none');
+    assert.equal(loadConfig({ DATABASE_POOLER: 'transaction' }).databasePooler, 'transaction');
+    assert.throws(() => loadConfig({ DATABASE_POOLER: 'session' }), /DATABASE_POOLER must be one of none, transaction/);
+  });
+
+  it('follows a Redis primary through Sentinel: host:port entries, a name, and WAIT for one replica by default', () => {
+    const config = loadConfig({
+      REDIS_SENTINELS: 'sentinel-0:26379, 10.0.0.7:26380,[::1]:26381',
+      REDIS_SENTINEL_NAME: 'koodrive',
+    });
+    assert.deepEqual(config.redisSentinel, {
+      sentinels: [
+        { host: 'sentinel-0', port: 26379 },
+        { host: '10.0.0.7', port: 26380 },
+        { host: '::1', port: 26381 },
+      ],
+      name: 'koodrive',
+    });
+    assert.equal(config.maintenance.eventsWaitReplicas, 1);
+    assert.equal(loadConfig({}).redisSentinel, undefined);
+    assert.equal(loadConfig({}).maintenance.eventsWaitReplicas, 0);
+    assert.equal(loadConfig({ EVENTS_WAIT_REPLICAS: '2' }).maintenance.eventsWaitReplicas, 2);
+  });
+
+  it('refuses a sentinel list without a name, a name without a list, and entries that are not host:port', () => {
+    assert.throws(() => loadConfig({ REDIS_SENTINELS: 'a:1' }), /REDIS_SENTINELS and REDIS_SENTINEL_NAME/);
+    assert.throws(() => loadConfig({ REDIS_SENTINEL_NAME: 'koodrive' }), /REDIS_SENTINELS and REDIS_SENTINEL_NAME/);
+    for (const bad of ['sentinel-0', 'sentinel-0:0', 'sentinel-0:70000', 'a b:1', ':26379', ',']) {
+      assert.throws(
+        () => loadConfig({ REDIS_SENTINELS: bad, REDIS_SENTINEL_NAME: 'koodrive' }),
+        /REDIS_SENTINELS (must list host:port entries|lists no sentinel)/,
+        bad,
+      );
+    }
+  });
+
+  it('takes sentinels in place of REDIS_URL in production', () => {
+    const production = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgresql://db/koodrive',
+      S3_BUCKET: 'uploads',
+      S3_ENDPOINT: 'https://s3.eu-west-1.amazonaws.com',
+      PART_URL_SECRET: 'x'.repeat(32),
+    };
+    assert.throws(() => loadConfig(production), /REDIS_URL is required/);
+    const config = loadConfig({ ...production, REDIS_SENTINELS: 'sentinel:26379', REDIS_SENTINEL_NAME: 'koodrive' });
+    assert.equal(config.redisUrl, undefined);
+    assert.equal(config.redisSentinel?.name, 'koodrive');
+  });
 });

@@ -49,8 +49,14 @@ export interface AppConfig {
   // unset: an embedded PostgreSQL (PGlite, data under dataDir) serves the same code path
   readonly databaseUrl: string | undefined;
   readonly databasePoolSize: number;
-  // unset: sessions, rate limits and events are kept in the process
+  // 'transaction': DATABASE_URL is a pooler in transaction mode (PgBouncer), which refuses (or
+  // cannot keep per client) startup parameters: the statement timeout is then the server's
+  readonly databasePooler: 'none' | 'transaction';
+  // unset, with no sentinels either: sessions, rate limits and events are kept in the process
   readonly redisUrl: string | undefined;
+  // the primary found through Redis Sentinel, followed across failovers; REDIS_URL then gives only
+  // the credentials, the database number and TLS (rediss:)
+  readonly redisSentinel: RedisSentinelConfig | undefined;
   // where the embedded parts keep their data (PGlite's database, the local-disk object store)
   readonly dataDir: string;
   // embedded only (REDIS_URL unset): the demo user's token; unset, a fresh one is printed at boot
@@ -106,12 +112,21 @@ export interface AppConfig {
     readonly reapIntervalSeconds: number;
     readonly outboxRelayIntervalMs: number;
     readonly eventsStream: string;
+    // events count as published once this many replicas have them (Redis WAIT): a failover then
+    // cannot promote a replica that lacks them
+    readonly eventsWaitReplicas: number;
   };
   readonly telemetry: {
     readonly disabled: boolean;
     readonly serviceName: string;
     readonly otlpEndpoint: string | undefined;
   };
+}
+
+export interface RedisSentinelConfig {
+  readonly sentinels: readonly { readonly host: string; readonly port: number }[];
+  // the name the sentinels monitor the primary under
+  readonly name: string;
 }
 
 export class ConfigError extends Error {
@@ -287,6 +302,35 @@ function appCredentials(r: Reader): ReadonlyMap<string, AppCredential> {
   }
 }
 
+// REDIS_SENTINELS (host:port,...; [v6]:port) and REDIS_SENTINEL_NAME, together or not at all.
+function sentinel(r: Reader): RedisSentinelConfig | undefined {
+  const list = r.optional('REDIS_SENTINELS');
+  const name = r.optional('REDIS_SENTINEL_NAME');
+  if (list === undefined || name === undefined) {
+    if (list !== undefined || name !== undefined) {
+      r.problems.push('REDIS_SENTINELS and REDIS_SENTINEL_NAME must be set together');
+    }
+    return undefined;
+  }
+  const sentinels = list
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+    .map((entry) => {
+      const match = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d{1,5})$/.exec(entry);
+      const port = Number(match?.[2]);
+      if (match === null || port < 1 || port > 65535) {
+        r.problems.push(`REDIS_SENTINELS must list host:port entries, got "${entry}"`);
+        return undefined;
+      }
+      return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+    });
+  if (sentinels.length === 0) {
+    r.problems.push('REDIS_SENTINELS lists no sentinel');
+  }
+  return { sentinels: sentinels.filter((s) => s !== undefined), name };
+}
+
 // A local run without PART_URL_SECRET signs with a key of its own (its part URLs die with the
 // process); production must share one key across replicas.
 function partUrlSecret(r: Reader): string {
@@ -301,7 +345,8 @@ export function loadConfig(env: Env): AppConfig {
   const r = new Reader(env);
   if (r.optional('NODE_ENV') === 'production') {
     for (const name of REQUIRED_IN_PRODUCTION) {
-      if (r.optional(name) === undefined) {
+      const given = name === 'REDIS_URL' ? (r.optional(name) ?? r.optional('REDIS_SENTINELS')) : r.optional(name);
+      if (given === undefined) {
         r.problems.push(`${name} is required when NODE_ENV=production (the default only suits a local run)`);
       }
     }
@@ -319,6 +364,7 @@ export function loadConfig(env: Env): AppConfig {
     r.problems.push(`S3_BUCKET must be a valid bucket name, got "${bucket}"`);
   }
   const partUrlTtlSeconds = r.int('PART_URL_TTL_SECONDS', 3600, 60, 7 * 24 * 3600);
+  const redisSentinel = sentinel(r);
   const taskTtlSeconds = r.int('UPLOAD_TASK_TTL_SECONDS', 7 * 24 * 3600, 3600, 365 * 24 * 3600);
   const port = r.int('PORT', 3000, 0, 65535);
 
@@ -349,7 +395,9 @@ export function loadConfig(env: Env): AppConfig {
     logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
     databaseUrl: r.url('DATABASE_URL', undefined, ['postgresql:', 'postgres:']),
     databasePoolSize: r.int('DATABASE_POOL_SIZE', 10, 1, 200),
+    databasePooler: r.oneOf('DATABASE_POOLER', 'none', ['none', 'transaction']),
     redisUrl: r.url('REDIS_URL', undefined, ['redis:', 'rediss:']),
+    redisSentinel,
     dataDir: r.string('DATA_DIR', '.data'),
     demoToken: demoToken(r),
     s3: {
@@ -388,6 +436,7 @@ export function loadConfig(env: Env): AppConfig {
       reapIntervalSeconds: r.int('REAP_INTERVAL_SECONDS', 60, 0, 86_400),
       outboxRelayIntervalMs: r.int('OUTBOX_RELAY_INTERVAL_MS', 500, 0, 60_000),
       eventsStream: r.string('EVENTS_STREAM', 'koodrive:file-events'),
+      eventsWaitReplicas: r.int('EVENTS_WAIT_REPLICAS', redisSentinel === undefined ? 0 : 1, 0, 16),
     },
     telemetry: {
       disabled: r.bool('OTEL_SDK_DISABLED', false),

@@ -6,6 +6,7 @@ export {
   ConfigError,
   loadAppConfig,
   loadConfig,
+  type RedisSentinelConfig,
   REQUIRED_IN_PRODUCTION,
 } from './app-config.js';
 export { ConfigModule } from './config.module.js';

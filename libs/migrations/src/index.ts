@@ -11,3 +11,4 @@ export {
   readSchema,
   withEngine,
 } from './migrations.js';
+export { checkMigrationTarget, MIGRATION_LOCK_KEY, type MigrationTargetOptions } from './migration-target.js';

@@ -1,2 +1,2 @@
-export { connectRedis, redisCommand } from './redis-client.js';
-export { REDIS, RedisModule } from './redis.module.js';
+export { connectRedis, redisCommand, type RedisTarget } from './redis-client.js';
+export { BLOCKING_REDIS, REDIS, RedisModule } from './redis.module.js';
