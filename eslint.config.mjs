@@ -9,6 +9,8 @@ export default tseslint.config(
   {
     ignores: [
       'dist/**',
+      'apps/web/dist/**',
+      'test-results/**',
       '.out/**',
       '.out-*/**',
       'coverage/**',

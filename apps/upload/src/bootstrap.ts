@@ -14,6 +14,7 @@ import { loadAppConfig } from '@koodrive/config';
 import { AppModule } from './app.module.js';
 import { PART_UPLOAD_ROUTE } from './parts/part-upload.controller.js';
 import { buildOpenApiDocument } from './openapi.js';
+import { serveUploadPage } from './web/upload-page.js';
 import { ShutdownState } from './health/shutdown-state.js';
 import { answerClientError } from './http/client-error.js';
 import { LARGE_BODY_LIMIT_BYTES, registerBodyParsers } from './http/json-body.js';
@@ -50,6 +51,8 @@ export async function createApp(): Promise<NestFastifyApplication> {
   // the API described, outside production
   if (config.nodeEnv !== 'production') {
     SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'docs/openapi.json' });
+    // and the browser upload page (apps/web)
+    serveUploadPage(fastify, (message) => app.get(Logger).warn(message, 'UploadPage'));
   }
   await app.init();
   await fastify.ready();

@@ -4,9 +4,11 @@ import { tracing } from './tracing.js';
 // Loaded only now, so the instrumentations see every module they patch.
 const { loadAppConfig } = await import('@koodrive/config');
 const { createApp } = await import('./bootstrap.js');
+const { announceUploadPage, uploadPageAddress } = await import('./web/upload-page.js');
 
 const { Logger } = await import('nestjs-pino');
 const { ShutdownState } = await import('./health/shutdown-state.js');
+const { MetricsServer } = await import('./health/metrics-server.js');
 
 // at the shutdown deadline, traces get this long to go out
 const TRACE_FLUSH_MS = 1_000;
@@ -19,6 +21,8 @@ if (!config.telemetry.disabled && config.telemetry.otlpEndpoint === undefined) {
   logger.log('embedded traces: a compact tree per request on stderr (OTEL_EXPORTER_OTLP_ENDPOINT unset)', 'Main');
 }
 logger.log(`koodrive-upload listening on http://${config.host}:${config.port}`, 'Main');
+announceUploadPage(app, uploadPageAddress(config.host, config.port), (message) => logger.log(message, 'Main'));
+logger.log(`metrics for Prometheus on ${app.get(MetricsServer).url} (METRICS_PORT)`, 'Main');
 
 // SIGTERM (Kubernetes) or SIGINT: readiness goes false at once; the server keeps serving for
 // SHUTDOWN_DRAIN_SECONDS while load balancers take the pod out; then it stops accepting, lets

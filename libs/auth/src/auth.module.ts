@@ -53,6 +53,9 @@ import { UploadAuthGuard } from './upload-auth.guard.js';
 })
 export class AuthModule implements OnApplicationBootstrap {
   private readonly logger = new Logger(AuthModule.name);
+  // embedded mode: the demo user's token, once the session is open (main.ts puts it in the upload
+  // page's address); undefined with Redis
+  demoToken: string | undefined;
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis | null,
@@ -66,6 +69,7 @@ export class AuthModule implements OnApplicationBootstrap {
     }
     this.logger.log('embedded sessions, rate limits and events: in process (REDIS_URL unset)');
     const token = await openDemoSession(this.sessions, this.config.demoToken);
+    this.demoToken = token;
     // plain text, not a JSON log line, so a shell can paste it (eval, grep, cut)
     process.stdout.write(`KOODRIVE_TOKEN=${token}\n`);
   }
