@@ -370,6 +370,16 @@ fi
 if ! command -v docker-compose >/dev/null 2>&1; then
   apt_install docker-compose || die "could not install docker-compose"
 fi
+# kubectl renders deploy/ with its kustomize in the tests (`kubectl kustomize`, offline). Debian's
+# is the kubernetes-client package; bookworm's (1.20) carries kustomize v2.0.3, too old for the
+# kustomizations' `labels` and `patches` (v5, kubectl 1.27+): the test says so when that is the one.
+if ! command -v kubectl >/dev/null 2>&1; then
+  apt_install kubernetes-client || die "could not install kubernetes-client (kubectl)"
+fi
+kustomize_version=$(kubectl version --client -o json 2>/dev/null | sed -n 's/.*"kustomizeVersion": *"\([^"]*\)".*/\1/p')
+if [[ $kustomize_version != v5.* ]]; then
+  log "warning: kubectl's kustomize is ${kustomize_version:-not v5 (or missing)}; test/deploy needs v5 (kubectl 1.27 or later)"
+fi
 
 cat <<ENV
 export DATABASE_URL=postgresql://postgres@127.0.0.1:5432/koodrive
