@@ -1,4 +1,4 @@
-// npm run bench -- [--sizes 64MiB,256MiB,1GiB] [--runs 3] [--part-size 16MiB] [--port 3997] [--pin-store]
+// npm run bench:paths -- [--sizes 64MiB,256MiB,1GiB] [--runs 3] [--part-size 16MiB] [--port 3997] [--pin-store]
 // complete's four ways of proving a file's SHA-256, side by side, against limits measured in the
 // same run. Brings up the services (services:up), then for each size:
 // - limits: S3 plain write (the file's parts PUT straight to RGW through presigned URLs, as many

@@ -13,6 +13,8 @@
 //   reset()); run a hook (`onAnswered`) at that moment (the crash tests SIGKILL the service
 //   there); hold the response until released; or answer the request itself, never forwarding it
 //   (`answer`, e.g. `s3ErrorAnswer(503, 'SlowDown', …)`).
+// A raw TCP proxy can also show each connection's bytes to an observer (`observe`), as they pass:
+// bench/wire-counters.ts counts PostgreSQL statements and Redis commands that way.
 // The service's HTTP client does not pipeline, so a request's response is what upstream sends
 // after the request, up to its Content-Length (or the last chunk).
 // bench/load.ts runs this file with Node's type stripping: erasable syntax only, node built-ins only.
@@ -46,6 +48,12 @@ export type Fault =
 
 export type AnswerFault = Extract<Fault, { kind: 'answer' }>;
 
+// Sees one connection's bytes as they are forwarded, each direction in order.
+export interface WireObserver {
+  fromClient(chunk: Buffer): void;
+  fromUpstream(chunk: Buffer): void;
+}
+
 interface Rule {
   readonly match: (request: SeenRequest) => boolean;
   readonly fault: Fault;
@@ -72,16 +80,30 @@ export class FaultProxy {
   // plain fields, not parameter properties: bench/load.ts runs this file with Node's type stripping
   private readonly target: { host: string; port: number };
   private readonly http: boolean;
+  private readonly observe: (() => WireObserver) | undefined;
 
-  private constructor(target: { host: string; port: number }, http: boolean) {
+  private constructor(
+    target: { host: string; port: number },
+    http: boolean,
+    observe: (() => WireObserver) | undefined,
+  ) {
     this.target = target;
     this.http = http;
+    this.observe = observe;
   }
 
-  // `target` is a URL (http://host:port, postgresql://…, redis://…); `http` turns on request parsing.
-  static async start(target: string, options: { http?: boolean } = {}): Promise<FaultProxy> {
+  // `target` is a URL (http://host:port, postgresql://…, redis://…); `http` turns on request parsing;
+  // `observe` (raw TCP only) makes an observer for each connection accepted.
+  static async start(
+    target: string,
+    options: { http?: boolean; observe?: () => WireObserver } = {},
+  ): Promise<FaultProxy> {
     const url = new URL(target);
-    const proxy = new FaultProxy({ host: url.hostname, port: Number(url.port) }, options.http ?? false);
+    const proxy = new FaultProxy(
+      { host: url.hostname, port: Number(url.port) },
+      options.http ?? false,
+      options.observe,
+    );
     await proxy.start();
     return proxy;
   }
@@ -188,7 +210,7 @@ export class FaultProxy {
     if (this.http) {
       new HttpExchange(connection, (request) => this.seen(request));
     } else {
-      connection.pipe();
+      connection.pipe(this.observe?.());
     }
   }
 
@@ -238,10 +260,16 @@ class Connection {
     upstream.on('close', () => client.destroySoon());
   }
 
-  // raw TCP: bytes flow as they come
-  pipe(): void {
-    this.client.on('data', (chunk: Buffer) => this.up(chunk));
-    this.upstream.on('data', (chunk: Buffer) => this.down(chunk));
+  // raw TCP: bytes flow as they come, shown to `observer` first
+  pipe(observer?: WireObserver): void {
+    this.client.on('data', (chunk: Buffer) => {
+      observer?.fromClient(chunk);
+      this.up(chunk);
+    });
+    this.upstream.on('data', (chunk: Buffer) => {
+      observer?.fromUpstream(chunk);
+      this.down(chunk);
+    });
   }
 
   up(chunk: Buffer): void {

@@ -1,0 +1,148 @@
+// The per-byte table: the service's CPU time per byte (from /proc, utime + stime) for
+// - a read-back: complete of a file whose parts went straight to S3 (no hashCtx), so the service
+//   reads the combined file back to prove its SHA-256;
+// - a part uploaded through the service: the file's parts PUT to the service's own URLs (parallel
+//   mode, each with its hashCtx), which hashes them and streams them on to S3;
+// beside SHA-256's own CPU per byte (node:crypto, this thread's CPU time) over the same bytes,
+// measured in the same run. Files big enough (256 MiB) that the requests' fixed costs do not count.
+import { createHash, randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { BenchFile, type PartTarget } from './bench-file.ts';
+import type { Contender } from './contenders.ts';
+import type { RgwRoom } from './rgw-room.ts';
+import { post } from './api-client.ts';
+import { removeUploads } from './cleanup.ts';
+import { type Env, newSession, processCpuSeconds, serviceEnv, stopService } from './support.ts';
+
+export interface PerByteOptions {
+  readonly size: number;
+  readonly partSize: number;
+  readonly runs: number;
+  readonly port: number;
+}
+
+export interface PerByteResult {
+  readonly sizeBytes: number;
+  readonly partSizeBytes: number;
+  readonly runs: number;
+  // medians, ns of CPU per byte of the file
+  readonly readBackNsPerByte: number;
+  readonly throughServiceNsPerByte: number;
+  readonly sha256NsPerByte: number;
+  readonly samples: {
+    readonly readBack: readonly number[];
+    readonly throughService: readonly number[];
+    readonly sha256: readonly number[];
+  };
+}
+
+const UPLOAD_CONCURRENCY = 4;
+
+// SHA-256 of the file's bytes, this thread's CPU seconds over the hashing alone.
+export function sha256CpuSeconds(file: BenchFile): number {
+  const buffer = Buffer.allocUnsafe(file.partSize);
+  const hash = createHash('sha256');
+  let micros = 0;
+  for (const part of file.parts) {
+    const bytes = file.fill(part, buffer);
+    const before = process.threadCpuUsage();
+    hash.update(bytes);
+    const used = process.threadCpuUsage(before);
+    micros += used.user + used.system;
+  }
+  if (hash.digest('hex') !== file.sha256) {
+    throw new Error('SHA-256 of the bench file is not its digest');
+  }
+  return micros / 1e6;
+}
+
+export interface ServiceUpload {
+  readonly baseUrl: string;
+  readonly pid: number;
+  readonly redis: Redis;
+  readonly env: Env;
+}
+
+// Uploads `file` through the API (create, uploadUrl, the parts PUT 4 at a time) and completes it;
+// answers the service's CPU seconds over the part PUTs and over the complete, and removes it.
+export async function uploadAndComplete(
+  service: ServiceUpload,
+  file: BenchFile,
+  via: 's3' | 'service',
+  // what runs just before the complete, and what it answers just after (memory sampling)
+  watch: { beforeComplete(): Promise<void>; afterComplete(): Promise<void> } | undefined = undefined,
+): Promise<{ putCpu: number; completeCpu: number }> {
+  const { token, containerId } = await newSession(service.redis, 'bench');
+  const created = await post(service.baseUrl, token, 'create', {
+    fileName: `bench-${randomBytes(6).toString('hex')}.bin`,
+    length: file.size,
+    sha256: file.sha256,
+  });
+  const fileId = created.fileId as string;
+  try {
+    // parallel mode through the service (each part hashed from its hashCtx); none straight to S3
+    const multiParts = file.parts.map(({ hashCtx, ...part }) => (via === 'service' ? { ...part, hashCtx } : part));
+    const urls = await post(service.baseUrl, token, 'multipart/uploadUrl', { fileId, multiParts, uploadVia: via });
+    const targets = urls.multiParts as PartTarget[];
+    const putFrom = await processCpuSeconds(service.pid);
+    await file.upload(targets, UPLOAD_CONCURRENCY);
+    const putCpu = (await processCpuSeconds(service.pid)) - putFrom;
+    await watch?.beforeComplete();
+    const completeFrom = await processCpuSeconds(service.pid);
+    const done = await post(service.baseUrl, token, 'complete', { fileId });
+    const completeCpu = (await processCpuSeconds(service.pid)) - completeFrom;
+    await watch?.afterComplete();
+    if (done.sha256 !== file.sha256) {
+      throw new Error(`complete answered sha256 ${String(done.sha256)}, expected ${file.sha256}`);
+    }
+    return { putCpu, completeCpu };
+  } finally {
+    await removeUploads(service.env, [{ fileId, containerId }]);
+  }
+}
+
+const median = (samples: readonly number[]): number => {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+const nsPerByte = (seconds: number, bytes: number): number => Number(((seconds * 1e9) / bytes).toFixed(3));
+
+export async function measurePerByte(
+  contender: Contender,
+  redis: Redis,
+  room: RgwRoom | null,
+  hashing: typeof import('@koodrive/hashing'),
+  options: PerByteOptions,
+): Promise<PerByteResult> {
+  const file = BenchFile.prepare(options.size, options.partSize, hashing);
+  const env = serviceEnv(options.port);
+  const child = await contender.start(env);
+  const service = { baseUrl: `http://127.0.0.1:${options.port}`, pid: child.pid!, redis, env };
+  const samples = { readBack: [] as number[], throughService: [] as number[], sha256: [] as number[] };
+  try {
+    // the first requests of a process pay for its warming up
+    await uploadAndComplete(service, BenchFile.prepare(2 * options.partSize, options.partSize, hashing), 'service');
+    for (let run = 0; run < options.runs; run++) {
+      await room?.waitFor(file.size);
+      const straight = await uploadAndComplete(service, file, 's3');
+      samples.readBack.push(nsPerByte(straight.completeCpu, file.size));
+      await room?.waitFor(file.size);
+      const through = await uploadAndComplete(service, file, 'service');
+      samples.throughService.push(nsPerByte(through.putCpu, file.size));
+      samples.sha256.push(nsPerByte(sha256CpuSeconds(file), file.size));
+    }
+  } finally {
+    await stopService(child);
+  }
+  return {
+    sizeBytes: file.size,
+    partSizeBytes: file.partSize,
+    runs: options.runs,
+    readBackNsPerByte: median(samples.readBack),
+    throughServiceNsPerByte: median(samples.throughService),
+    sha256NsPerByte: median(samples.sha256),
+    samples,
+  };
+}
