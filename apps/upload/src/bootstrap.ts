@@ -6,7 +6,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { Logger } from 'nestjs-pino';
 import { httpRequestDuration, httpRequests } from '@koodrive/metrics';
-import { requestXTraceid, X_TRACEID_HEADER } from '@koodrive/telemetry';
+import { nameServerSpans, requestXTraceid, X_TRACEID_HEADER } from '@koodrive/telemetry';
 import { contextOf, openRequestContext, runInContext } from '@koodrive/context';
 import { parseLanguage } from '@koodrive/errors';
 import { SwaggerModule } from '@nestjs/swagger';
@@ -46,6 +46,7 @@ export async function createApp(): Promise<NestFastifyApplication> {
   // browsers on CORS_ORIGINS: preflights of the endpoints and the part PUT, readable answers
   registerCors(fastify, config.corsOrigins, [...API_CORS_ROUTES, { url: PART_UPLOAD_ROUTE, method: 'PUT' }]);
   const shutdown = app.get(ShutdownState);
+  nameServerSpans(fastify);
   registerRequestContext(fastify, shutdown);
   registerShutdownAndMetricsHooks(fastify, shutdown);
   // the API described, outside production

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { tracing } from './tracing.js';
 
 // Loaded only now, so the instrumentations see every module they patch.
-const { loadAppConfig } = await import('@koodrive/config');
+const { isEmbedded, loadAppConfig } = await import('@koodrive/config');
 const { createApp } = await import('./bootstrap.js');
 const { announceUploadPage, uploadPageAddress } = await import('./web/upload-page.js');
 
@@ -17,7 +17,7 @@ const config = loadAppConfig();
 const app = await createApp();
 const logger = app.get(Logger);
 await app.listen({ port: config.port, host: config.host });
-if (!config.telemetry.disabled && config.telemetry.otlpEndpoint === undefined) {
+if (!config.telemetry.disabled && config.telemetry.otlpEndpoint === undefined && isEmbedded(config)) {
   logger.log('embedded traces: a compact tree per request on stderr (OTEL_EXPORTER_OTLP_ENDPOINT unset)', 'Main');
 }
 logger.log(`koodrive-upload listening on http://${config.host}:${config.port}`, 'Main');

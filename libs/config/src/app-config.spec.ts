@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from './app-config.js';
+import { ConfigError, isEmbedded, loadConfig } from './app-config.js';
 
 describe(loadConfig.name, () => {
   it('has defaults for a local run, and freezes the result', () => {
@@ -18,6 +18,18 @@ describe(loadConfig.name, () => {
     assert.equal(config.s3.endpoint, undefined);
     assert.equal(config.telemetry.otlpEndpoint, undefined);
     assert.equal(config.dataDir, '.data');
+    assert.equal(isEmbedded(config), true);
+  });
+
+  it('is embedded only with no dependency configured (then alone it prints traces with no OTLP endpoint)', () => {
+    for (const env of [
+      { DATABASE_URL: 'postgresql://db/koodrive' },
+      { REDIS_URL: 'redis://redis:6379' },
+      { REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'koodrive' },
+      { S3_ENDPOINT: 'http://rgw:7480' },
+    ]) {
+      assert.equal(isEmbedded(loadConfig(env)), false, JSON.stringify(env));
+    }
   });
 
   it('fails naming every bad variable at once', () => {

@@ -450,6 +450,17 @@ export function loadConfig(env: Env): AppConfig {
   return deepFreeze(config);
 }
 
+// The embedded mode: every dependency in the process (no PostgreSQL, Redis nor S3 configured), as
+// `npm start` runs on a fresh clone.
+export function isEmbedded(config: AppConfig): boolean {
+  return (
+    config.databaseUrl === undefined &&
+    config.redisUrl === undefined &&
+    config.redisSentinel === undefined &&
+    config.s3.endpoint === undefined
+  );
+}
+
 export const APP_CONFIG = Symbol('APP_CONFIG');
 
 let cached: AppConfig | undefined;

@@ -4,6 +4,7 @@ export {
   APP_CONFIG,
   type AppConfig,
   ConfigError,
+  isEmbedded,
   loadAppConfig,
   loadConfig,
   type RedisSentinelConfig,

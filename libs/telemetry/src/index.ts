@@ -1,4 +1,5 @@
 export { type Tracing, type TracingOptions, activeTraceId, startTracing } from './tracing.js';
+export { nameServerSpans } from './server-span.js';
 export { XTraceidPropagator } from './x-traceid.propagator.js';
 export {
   KOODRIVE_TRACE_ID_ATTRIBUTE,

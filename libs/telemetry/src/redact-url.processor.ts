@@ -1,5 +1,5 @@
 // Takes signed URLs' signatures off every span as it starts, whichever instrumentation put the
-// URL there (the HTTP instrumentation's url.query, @fastify/otel's url.path, a client's url.full):
+// URL there (the HTTP instrumentation's url.query, a client's url.full):
 // a signature is a credential (see redact-url.ts).
 import type { Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';

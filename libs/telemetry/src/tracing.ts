@@ -10,7 +10,6 @@ import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
-import { FastifyOtelInstrumentation } from '@fastify/otel';
 import { ConsoleTraceExporter } from './console-trace.exporter.js';
 import { RedactUrlSpanProcessor } from './redact-url.processor.js';
 import { XTraceidPropagator } from './x-traceid.propagator.js';
@@ -21,8 +20,10 @@ export interface TracingOptions {
   readonly disabled: boolean;
   readonly otlpEndpoint: string | undefined;
   // tests pass their own (an in-memory exporter); otherwise OTLP when an endpoint is configured,
-  // else a compact tree per request printed to the console
+  // else, in the embedded mode only, a compact tree per request printed to the console (a
+  // deployment with no endpoint traces nothing: it pays for no span)
   readonly spanProcessors?: SpanProcessor[];
+  readonly embedded?: boolean;
 }
 
 export interface Tracing {
@@ -30,7 +31,10 @@ export interface Tracing {
 }
 
 export function startTracing(options: TracingOptions): Tracing {
-  if (options.disabled) {
+  if (
+    options.disabled ||
+    (options.spanProcessors === undefined && options.otlpEndpoint === undefined && options.embedded !== true)
+  ) {
     return { shutdown: () => Promise.resolve() };
   }
   register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
@@ -39,6 +43,10 @@ export function startTracing(options: TracingOptions): Tracing {
     (options.otlpEndpoint === undefined
       ? [new BatchSpanProcessor({ exporter: new ConsoleTraceExporter(), scheduledDelayMillis: 200 })]
       : [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })]);
+  // sampling: OTEL_TRACES_SAMPLER (and OTEL_TRACES_SAMPLER_ARG), read by the SDK; by default
+  // parentbased_always_on: a request whose caller sampled its trace (traceparent, X-Traceid) is
+  // traced, and so is every request without a parent; parentbased_traceidratio with an argument
+  // keeps that share of the root traces
   const sdk = new NodeSDK({
     serviceName: options.serviceName,
     // first: the exporters only ever see spans whose URLs have no signature
@@ -62,8 +70,9 @@ export function startTracing(options: TracingOptions): Tracing {
           );
         },
       }),
-      new FastifyOtelInstrumentation({ registerOnInitialization: true }),
-      new PgInstrumentation({ requireParentSpan: true }),
+      // the route names the server span (nameServerSpans); no span per Fastify hook
+      // a span per statement, none per pool checkout
+      new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
       new IORedisInstrumentation({ requireParentSpan: true }),
       new AwsInstrumentation({ suppressInternalInstrumentation: true }),
     ],
