@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npm run services:down: stops what services:up started: the Ceph daemons always (by their pid
 # files, and any daemon still running on this checkout's ceph.conf), PostgreSQL and Redis only if
-# up.sh had to start them. Safe to run again. --ceph-only leaves PostgreSQL and Redis alone.
+# up.sh had to start them, and PgBouncer if PGBOUNCER=1 up.sh started it. Safe to run again. --ceph-only leaves PostgreSQL and Redis alone.
 # Keeps $REPO/.services/ceph (logs); up.sh starts Ceph from scratch anyway.
 set -euo pipefail
 
@@ -69,6 +69,12 @@ done
 if [ -f "$STATE/started" ]; then sed -i '/^ceph$/d' "$STATE/started"; fi
 
 if [ "${1:-}" != "--ceph-only" ] && [ -f "$STATE/started" ]; then
+  if grep -qx pgbouncer "$STATE/started"; then
+    pid=$(cat "$STATE/pgbouncer/pgbouncer.pid" 2>/dev/null || true)
+    if [[ $pid =~ ^[0-9]+$ ]]; then stop_pid "$pid" pgbouncer; fi
+    rm -f "$STATE/pgbouncer/pgbouncer.pid"
+    sed -i '/^pgbouncer$/d' "$STATE/started"
+  fi
   if grep -qx redis "$STATE/started"; then
     log "stopping Redis"
     redis-cli -h 127.0.0.1 -p 6379 shutdown nosave >/dev/null 2>&1 || true

@@ -13,6 +13,12 @@
 # CEPH_MEMSTORE_BYTES (4 GiB), SERVICES_DIR (state directory, default $REPO/.services),
 # CORS_ORIGINS (the browser origins whose pages may PUT parts to the bucket's presigned URLs and
 # call the service; default the service's own local origins; printed for the service to use too).
+#
+# PGBOUNCER=1 also starts PgBouncer (Debian's package) in transaction mode on 127.0.0.1:PGBOUNCER_PORT
+# (6432) in front of PostgreSQL, its state in $REPO/.services/pgbouncer, and prints DATABASE_URL and
+# TEST_DATABASE_URL through it with DATABASE_POOLER=transaction, and DIRECT_DATABASE_URL and
+# TEST_DIRECT_DATABASE_URL to PostgreSQL itself (for migrations; see the README's scaling section).
+# PGBOUNCER_POOL_SIZE (20) is its server connections per database and user.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -31,6 +37,10 @@ ACCESS_KEY=koodrive-dev
 SECRET_KEY=koodrive-dev-secret
 S3_USER=koodrive
 NODE="$REPO/node_modules/.bin/node"
+PGBOUNCER=${PGBOUNCER:-}
+PGBOUNCER_PORT=${PGBOUNCER_PORT:-6432}
+PGBOUNCER_POOL_SIZE=${PGBOUNCER_POOL_SIZE:-20}
+PGB="$STATE/pgbouncer"
 
 log() { echo "services:up: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -370,6 +380,97 @@ fi
 if ! command -v docker-compose >/dev/null 2>&1; then
   apt_install docker-compose || die "could not install docker-compose"
 fi
+# The tests start PgBouncer and Redis Sentinel groups of their own (test/support/pgbouncer.ts,
+# test/support/redis-sentinel.ts). Installing either must not leave Debian's own instance running
+# (a pgbouncer on 6432 would take PGBOUNCER_PORT): policy-rc.d tells the packages not to start them.
+no_autostart_install() {
+  local policy=/usr/sbin/policy-rc.d added=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && added=1
+  fi
+  apt_install "$@" || { [ -z "$added" ] || rm -f "$policy"; return 1; }
+  [ -z "$added" ] || rm -f "$policy"
+}
+if [ ! -x /usr/sbin/pgbouncer ] && ! command -v pgbouncer >/dev/null; then
+  no_autostart_install pgbouncer || die "could not install pgbouncer"
+fi
+if ! command -v redis-sentinel >/dev/null; then
+  no_autostart_install redis-sentinel || die "could not install redis-sentinel"
+fi
+
+# --- PgBouncer (PGBOUNCER=1) --------------------------------------------------------------
+pgbouncer_bin=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+pgbouncer_pid() {
+  local pid
+  pid=$(cat "$PGB/pgbouncer.pid" 2>/dev/null) || return 1
+  [[ $pid =~ ^[0-9]+$ ]] && proc_is "$pid" pgbouncer && echo "$pid"
+}
+pgbouncer_ready() { psql "postgresql://postgres@127.0.0.1:$PGBOUNCER_PORT/koodrive" -tAc 'SELECT 1' 2>/dev/null | grep -qx 1; }
+
+# The same settings as test/support/pgbouncer.ts (pgbouncerIni) gives the tests' own.
+write_pgbouncer_ini() {
+  cat > "$PGB/pgbouncer.ini" <<INI
+; written by tools/services/up.sh (PGBOUNCER=1)
+[databases]
+; every database of the local server under its own name; each server connection gets the
+; service's statement bound (DATABASE_STATEMENT_TIMEOUT_MS's default), see ignore_startup_parameters
+* = host=127.0.0.1 port=5432 connect_query='SET statement_timeout = 10000'
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGBOUNCER_PORT
+; TCP only: no socket in /var/run/postgresql beside the server's
+unix_socket_dir =
+; PostgreSQL trusts loopback here; PgBouncer still wants the user in auth_file
+auth_type = trust
+auth_file = $PGB/userlist.txt
+admin_users = postgres
+pool_mode = transaction
+default_pool_size = $PGBOUNCER_POOL_SIZE
+max_client_conn = 500
+; node-postgres sends statement_timeout (DATABASE_STATEMENT_TIMEOUT_MS) as a startup parameter,
+; which PgBouncer 1.18 refuses unless told to ignore it; connect_query puts the bound back
+ignore_startup_parameters = extra_float_digits,statement_timeout
+; a client waiting for a server connection gets an error, not a wait of 120 s
+query_wait_timeout = 30
+server_connect_timeout = 5
+logfile = $PGB/pgbouncer.log
+pidfile = $PGB/pgbouncer.pid
+INI
+  echo '"postgres" ""' > "$PGB/userlist.txt"
+}
+
+if [ -n "$PGBOUNCER" ]; then
+  mkdir -p "$PGB"
+  write_pgbouncer_ini
+  if pid=$(pgbouncer_pid); then
+    # the configuration may have changed (port aside): PgBouncer rereads it on SIGHUP
+    kill -HUP "$pid"
+    log "PgBouncer already running (pid $pid) on 127.0.0.1:$PGBOUNCER_PORT; configuration reloaded"
+  else
+    if port_in_use "$PGBOUNCER_PORT"; then
+      ss -ltnp "( sport = :$PGBOUNCER_PORT )" >&2 2>/dev/null || true
+      die "port $PGBOUNCER_PORT is taken by a process this script did not start; stop it first (or set PGBOUNCER_PORT)"
+    fi
+    log "starting PgBouncer (transaction mode) on 127.0.0.1:$PGBOUNCER_PORT"
+    # PgBouncer does not run as root: as postgres then, which must read and write its directory
+    as_user=()
+    if [ "$(id -u)" = 0 ]; then
+      chown -R postgres: "$PGB"
+      as_user=(-u postgres)
+    fi
+    rm -f "$PGB/pgbouncer.pid"
+    if ! "$pgbouncer_bin" -d "${as_user[@]}" "$PGB/pgbouncer.ini" </dev/null >"$PGB/start.log" 2>&1 9>&-; then
+      cat "$PGB/start.log" >&2
+      tail -n 20 "$PGB/pgbouncer.log" >&2 2>/dev/null || true
+      die "PgBouncer did not start"
+    fi
+    record_started pgbouncer
+  fi
+  if ! wait_for PgBouncer 30 pgbouncer_ready; then
+    tail -n 20 "$PGB/pgbouncer.log" >&2 2>/dev/null || true
+    exit 1
+  fi
+fi
 # kubectl renders deploy/ with its kustomize in the tests (`kubectl kustomize`, offline). Debian's
 # is the kubernetes-client package; bookworm's (1.20) carries kustomize v2.0.3, too old for the
 # kustomizations' `labels` and `patches` (v5, kubectl 1.27+): the test says so when that is the one.
@@ -381,9 +482,21 @@ if [[ $kustomize_version != v5.* ]]; then
   log "warning: kubectl's kustomize is ${kustomize_version:-not v5 (or missing)}; test/deploy needs v5 (kubectl 1.27 or later)"
 fi
 
-cat <<ENV
+if [ -n "$PGBOUNCER" ]; then
+  cat <<ENV
+export DATABASE_URL=postgresql://postgres@127.0.0.1:$PGBOUNCER_PORT/koodrive
+export TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:$PGBOUNCER_PORT/koodrive_test
+export DATABASE_POOLER=transaction
+export DIRECT_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/koodrive
+export TEST_DIRECT_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/koodrive_test
+ENV
+else
+  cat <<ENV
 export DATABASE_URL=postgresql://postgres@127.0.0.1:5432/koodrive
 export TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/koodrive_test
+ENV
+fi
+cat <<ENV
 export REDIS_URL=redis://127.0.0.1:6379
 export S3_ENDPOINT=$S3_ENDPOINT
 export S3_BUCKET=$S3_BUCKET
