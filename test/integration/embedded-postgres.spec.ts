@@ -3,7 +3,7 @@
 // connection that everything queues for.
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -71,6 +71,18 @@ describe('embedded PostgreSQL (PGlite)', () => {
       folders,
     );
     assert.ok(rows.every((row) => row.finished_at !== null));
+  });
+
+  it('listens only on a unix socket in a directory no other user may enter, never on TCP', async () => {
+    const { embedded } = current!;
+    const url = new URL(embedded.url);
+    const socketDir = url.searchParams.get('host')!;
+    assert.ok(path.isAbsolute(socketDir), embedded.url);
+    // owner only: rwx------
+    assert.equal((await stat(socketDir)).mode & 0o777, 0o700);
+    assert.ok((await stat(path.join(socketDir, '.s.PGSQL.5432'))).isSocket());
+    // the URL names no TCP port: the service reaches it through the socket only
+    assert.equal(url.port, '');
   });
 
   it('serves the repository: a completion writes its outbox event', async () => {

@@ -6,6 +6,8 @@ describe(loadConfig.name, () => {
   it('has defaults for a local run, and freezes the result', () => {
     const config = loadConfig({});
     assert.equal(config.port, 3000);
+    // local only unless told otherwise (the image and the manifests set HOST=0.0.0.0)
+    assert.equal(config.host, '127.0.0.1');
     assert.equal(config.s3.bucket, 'koodrive-uploads');
     assert.equal(config.upload.partUrlTtlSeconds, 3600);
     assert.ok(Object.isFrozen(config) && Object.isFrozen(config.s3));
