@@ -168,6 +168,7 @@ describe('Kubernetes manifests', () => {
         'Secret',
         'Job',
         'ServiceMonitor',
+        'PrometheusRule',
       ]) {
         assert.ok(kinds.has(kind), `${path.relative(ROOT, dir)} has a ${kind}`);
       }

@@ -481,6 +481,11 @@ kustomize_version=$(kubectl version --client -o json 2>/dev/null | sed -n 's/.*"
 if [[ $kustomize_version != v5.* ]]; then
   log "warning: kubectl's kustomize is ${kustomize_version:-not v5 (or missing)}; test/deploy needs v5 (kubectl 1.27 or later)"
 fi
+# promtool checks and unit-tests the alerts (test/deploy/alerts.spec.ts); the tests that run a
+# Prometheus start their own on a port of theirs, so the package's must not start.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  no_autostart_install prometheus || die "could not install prometheus (promtool)"
+fi
 
 if [ -n "$PGBOUNCER" ]; then
   cat <<ENV
