@@ -270,6 +270,36 @@ describe('the Redis implementations only', () => {
     }
   });
 
+  it("read the quota record of the caller's own container in the same round trip, for either scheme", async () => {
+    const admission = new RedisAdmission(redis, { requests: 100, windowSeconds: 30 });
+    const session = newSession();
+    const token = randomUUID();
+    const quotaKey = `koodrive:quota:${session.containerId}`;
+    await new RedisSessionStore(redis).put(token, session, 60);
+    await redis.set(userKey(session.userId), JSON.stringify({ containerId: session.containerId }));
+    try {
+      // no record: no limit
+      assert.equal((await admission.session(token))?.ownQuota, null);
+      await redis.set(quotaKey, JSON.stringify({ used: 10, limit: 100 }));
+      assert.deepEqual((await admission.session(token))?.ownQuota, { used: 10, limit: 100 });
+      const app = await admission.app(`app-1:${randomUUID()}`, 60, session.userId);
+      assert.deepEqual(app.kind === 'admitted' && app.ownQuota, { used: 10, limit: 100 });
+      // a record that is no quota, or a key of another type, counts as none, as the quota store reads it
+      await redis.set(quotaKey, '{"used":"ten"}');
+      assert.equal((await admission.session(token))?.ownQuota, null);
+      await redis.del(quotaKey);
+      await redis.hset(quotaKey, 'used', '1');
+      assert.equal((await admission.session(token))?.ownQuota, null);
+    } finally {
+      await redis.del(
+        sessionKey(token),
+        userKey(session.userId),
+        quotaKey,
+        `${RATE_LIMIT_KEY_PREFIX}${session.userId}`,
+      );
+    }
+  });
+
   it('take a session or user key of another type for no record, not for Redis being down', async () => {
     const token = randomUUID();
     const userId = `u-${randomUUID()}`;

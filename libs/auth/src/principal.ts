@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { contextOf } from '@koodrive/context';
+import type { Quota } from '@koodrive/quota';
 
 // The caller, once UploadAuthGuard has authenticated the request, and where it acts.
 export interface Principal {
@@ -12,6 +13,9 @@ export interface Principal {
   // what KooDrive's proofCode is seeded from: X-User-Id under app authentication, else the
   // Authorization header's value exactly as sent
   readonly proofSeedSource: string;
+  // the quota record of containerId as read when the request was admitted (null: no record, no
+  // limit); absent when it was not read there (a shared folder, or the in-process admission)
+  readonly quota?: Quota | null;
 }
 
 // Records the caller in the request's context (the guard does, once it has authenticated it).

@@ -1,14 +1,17 @@
 // Admission on Redis in one round trip per request: a script per scheme reads the session (restarting
 // its TTL) or records the app signature and reads the user, and counts the request in the user's
-// fixed window. The keys are KooDrive's (koodrive:session:<sha256(token)>, koodrive:user:<id>) and
-// ours (koodrive:ratelimit:<user>, koodrive:app-signature:<app>:<signature>). The session script
-// names the rate-limit key from the record it reads, so it runs on one Redis node (a primary behind
-// Sentinel), not on Redis Cluster.
+// fixed window, and reads the quota record of the caller's own container (koodrive:quota:<container>,
+// which create checks). The keys are KooDrive's (koodrive:session:<sha256(token)>,
+// koodrive:user:<id>, koodrive:quota:<container>) and ours (koodrive:ratelimit:<user>,
+// koodrive:app-signature:<app>:<signature>). The scripts name the rate-limit and quota keys from
+// the records they read, so they run on one Redis node (a primary behind Sentinel), not on Redis
+// Cluster.
 import type { Redis } from 'ioredis';
 import type { AppConfig } from '@koodrive/config';
 import { parseSessionRecord, parseUserRecord, SESSION_TTL_SECONDS, sessionKey, userKey } from '@koodrive/protocol';
+import { parseQuota, QUOTA_KEY_PREFIX } from '@koodrive/quota';
 import { redisCommand } from '@koodrive/redis';
-import type { Admission, AdmittedApp, AdmittedSession } from './admission.js';
+import type { Admission, AdmittedApp, AdmittedSession, OwnQuota } from './admission.js';
 import type { RateDecision } from './rate-limiter.js';
 
 export const RATE_LIMIT_KEY_PREFIX = 'koodrive:ratelimit:';
@@ -22,28 +25,37 @@ local function count(rate, limit, window)
   redis.call('EXPIRE', rate, window, 'NX')
   return {n, redis.call('TTL', rate)}
 end
+-- the quota record of the record's container, or false (no record, or a key of another type)
+local function quota(prefix, record)
+  if type(record.containerId) ~= 'string' then return false end
+  local raw = redis.pcall('GET', prefix .. record.containerId)
+  if type(raw) ~= 'string' then return false end
+  return raw
+end
 `;
 
 // KEYS[1] session. ARGV: session TTL, rate-limit key prefix, requests per window (0: off), window
-// seconds. Answers nil (no session, or a key of another type) or {record, count, ttl}; a record
-// without a string userId is answered uncounted (the service refuses it).
+// seconds, quota key prefix. Answers nil (no session, or a key of another type) or {record, count,
+// ttl, quota}; a record without a string userId is answered uncounted (the service refuses it).
 const ADMIT_SESSION = `${COUNT}
 local raw = redis.pcall('GETEX', KEYS[1], 'EX', ARGV[1])
 if type(raw) ~= 'string' then return nil end
 local ok, record = pcall(cjson.decode, raw)
 if not ok or type(record) ~= 'table' or type(record.userId) ~= 'string' then return {raw, 0, 0} end
 local counted = count(ARGV[2] .. record.userId, ARGV[3], ARGV[4])
-return {raw, counted[1], counted[2]}
+return {raw, counted[1], counted[2], quota(ARGV[5], record)}
 `;
 
 // KEYS[1] signature, KEYS[2] user, KEYS[3] rate limit. ARGV: replay window seconds, requests per
-// window (0: off), window seconds. Answers {'replayed'}, {'no-user'} or {'ok', record, count, ttl}.
+// window (0: off), window seconds, quota key prefix. Answers {'replayed'}, {'no-user'} or {'ok',
+// record, count, ttl, quota}.
 const ADMIT_APP = `${COUNT}
 if not redis.call('SET', KEYS[1], '1', 'EX', ARGV[1], 'NX') then return {'replayed'} end
 local user = redis.pcall('GET', KEYS[2])
 if type(user) ~= 'string' then return {'no-user'} end
 local counted = count(KEYS[3], ARGV[2], ARGV[3])
-return {'ok', user, counted[1], counted[2]}
+local ok, record = pcall(cjson.decode, user)
+return {'ok', user, counted[1], counted[2], ok and type(record) == 'table' and quota(ARGV[4], record)}
 `;
 
 interface AdmissionCommands {
@@ -53,7 +65,8 @@ interface AdmissionCommands {
     ratePrefix: string,
     requests: number,
     window: number,
-  ): Promise<[string, number, number] | null>;
+    quotaPrefix: string,
+  ): Promise<[string, number, number, string | null] | null>;
   koodriveAdmitApp(
     signatureKey: string,
     userKey: string,
@@ -61,7 +74,8 @@ interface AdmissionCommands {
     replayWindow: number,
     requests: number,
     window: number,
-  ): Promise<[string, string?, number?, number?]>;
+    quotaPrefix: string,
+  ): Promise<[string, string?, number?, number?, (string | null)?]>;
 }
 
 export class RedisAdmission implements Admission {
@@ -86,15 +100,18 @@ export class RedisAdmission implements Admission {
         RATE_LIMIT_KEY_PREFIX,
         requests,
         windowSeconds,
+        QUOTA_KEY_PREFIX,
       ),
     );
     const session = answer === null ? null : parseSessionRecord(answer[0]);
-    return session === null ? null : { session, rate: this.decision(answer![1], answer![2]) };
+    return session === null
+      ? null
+      : { session, rate: this.decision(answer![1], answer![2]), ownQuota: ownQuota(answer![3]) };
   }
 
   async app(signature: string, replayWindowSeconds: number, userId: string): Promise<AdmittedApp> {
     const { requests, windowSeconds } = this.limit;
-    const [kind, raw, count, ttl] = await redisCommand('ADMIT_APP', () =>
+    const [kind, raw, count, ttl, quota] = await redisCommand('ADMIT_APP', () =>
       this.commands.koodriveAdmitApp(
         REPLAY_KEY_PREFIX + signature,
         userKey(userId),
@@ -102,13 +119,16 @@ export class RedisAdmission implements Admission {
         replayWindowSeconds,
         requests,
         windowSeconds,
+        QUOTA_KEY_PREFIX,
       ),
     );
     if (kind === 'replayed') {
       return { kind: 'replayed' };
     }
     const user = raw === undefined ? null : parseUserRecord(raw);
-    return user === null ? { kind: 'no-user' } : { kind: 'admitted', user, rate: this.decision(count!, ttl!) };
+    return user === null
+      ? { kind: 'no-user' }
+      : { kind: 'admitted', user, rate: this.decision(count!, ttl!), ownQuota: ownQuota(quota) };
   }
 
   private decision(count: number, ttl: number): RateDecision {
@@ -116,4 +136,10 @@ export class RedisAdmission implements Admission {
       ? { allowed: true, retryAfterSeconds: 0 }
       : { allowed: count <= this.limit.requests, retryAfterSeconds: Math.max(1, ttl) };
   }
+}
+
+// A quota record as the script read it: one that is not a quota counts as none (no limit), as the
+// quota store reads it.
+function ownQuota(raw: string | null | undefined): OwnQuota {
+  return typeof raw === 'string' ? parseQuota(raw) : null;
 }

@@ -17,7 +17,7 @@ import {
   X_DATE_MAX_SKEW_MS,
   xDateVerdict,
 } from '@koodrive/protocol';
-import { ADMISSION, type Admission } from './admission.js';
+import { ADMISSION, type Admission, type OwnQuota } from './admission.js';
 import { type Principal, setPrincipal } from './principal.js';
 import type { RateDecision } from './rate-limiter.js';
 import { type SharedFolderGrant, UPLOAD_SCOPE } from '@koodrive/protocol';
@@ -39,6 +39,7 @@ interface Caller {
   readonly sharedFolders: readonly SharedFolderGrant[];
   readonly proofSeedSource: string;
   readonly rate: RateDecision;
+  readonly ownQuota: OwnQuota | undefined;
 }
 
 type Request = {
@@ -94,8 +95,8 @@ export class UploadAuthGuard implements CanActivate {
     if (admitted === null) {
       throw new AuthenticationFailed('unknown or expired session');
     }
-    const { session, rate } = admitted;
-    return { ...session, sharedFolders: session.sharedFolders ?? [], proofSeedSource: header!, rate };
+    const { session, rate, ownQuota } = admitted;
+    return { ...session, sharedFolders: session.sharedFolders ?? [], proofSeedSource: header!, rate, ownQuota };
   }
 
   private async appCaller(request: Request, header: string): Promise<Caller> {
@@ -144,8 +145,9 @@ export class UploadAuthGuard implements CanActivate {
     if (admitted.kind === 'no-user') {
       throw new ApiException(ApiCode.NoPermission, { detail: 'no such user' });
     }
-    const { user, rate } = admitted;
+    const { user, rate, ownQuota } = admitted;
     return {
+      ownQuota,
       userId,
       containerId: user.containerId,
       scopes: app.scopes,
@@ -160,7 +162,8 @@ export class UploadAuthGuard implements CanActivate {
 function principalIn(caller: Caller, shareFolderHeader: string | string[] | undefined): Principal {
   const base = { userId: caller.userId, proofSeedSource: caller.proofSeedSource };
   if (shareFolderHeader === undefined) {
-    return { ...base, containerId: caller.containerId, shareFolderId: null };
+    const own = { ...base, containerId: caller.containerId, shareFolderId: null };
+    return caller.ownQuota === undefined ? own : { ...own, quota: caller.ownQuota };
   }
   if (typeof shareFolderHeader !== 'string' || !FOLDER_ID.test(shareFolderHeader)) {
     throw ApiException.invalidParameter(`${SHARE_FOLDER_HEADER}: must be 1-128 characters A-Z, a-z, 0-9, _ or -`);

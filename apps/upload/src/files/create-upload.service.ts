@@ -86,7 +86,9 @@ export class CreateUploadService {
         };
       }
     }
-    if (!fits(await this.quotas.find(principal.containerId), dto.length)) {
+    // read with the session in the request's one Redis round trip, when the caller acts in its own container
+    const quota = principal.quota !== undefined ? principal.quota : await this.quotas.find(principal.containerId);
+    if (!fits(quota, dto.length)) {
       throw new ApiException(ApiCode.InsufficientSpace);
     }
     const held = await this.heldContent(principal, dto);
