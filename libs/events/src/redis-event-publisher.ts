@@ -19,6 +19,8 @@ export interface ReplicaWait {
 // With `wait`, a WAIT follows the XADDs in the same pipeline: a primary acknowledges a write before
 // its replicas have it, and a failover promotes a replica, so a batch fewer replicas hold than
 // asked is not published as far as the relay knows; it goes again later (duplicates, never a loss).
+// A primary with fewer replicas connected than asked (the new primary of a failover, until the old
+// one comes back as its replica) is not sent the batch at all: every relay run would add it again.
 export class RedisEventPublisher implements EventPublisher {
   constructor(
     private readonly redis: Redis,
@@ -27,6 +29,9 @@ export class RedisEventPublisher implements EventPublisher {
   ) {}
 
   async publish(events: readonly OutboxMessage[]): Promise<void> {
+    if (this.wait.replicas > 0) {
+      await this.enoughReplicas();
+    }
     const pipeline = this.redis.pipeline();
     for (const event of events) {
       pipeline.xadd(
@@ -64,6 +69,20 @@ export class RedisEventPublisher implements EventPublisher {
       throw new DependencyUnavailableError(
         'redis',
         new Error(`${acknowledged} of the ${this.wait.replicas} replica(s) asked for hold the events`),
+      );
+    }
+  }
+
+  // Fails, sending nothing, when the primary has fewer replicas connected than the wait asks for.
+  private async enoughReplicas(): Promise<void> {
+    const role = await redisCommand('ROLE', () => this.redis.role());
+    const connected = role[0] === 'master' && Array.isArray(role[2]) ? role[2].length : 0;
+    if (connected < this.wait.replicas) {
+      throw new DependencyUnavailableError(
+        'redis',
+        new Error(
+          `the primary has ${connected} replica(s) connected, ${this.wait.replicas} asked for: the events wait in the outbox`,
+        ),
       );
     }
   }
