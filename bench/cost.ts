@@ -137,13 +137,25 @@ try {
     report.splice(1, 0, smallTable(results.small));
   }
   if (sections.has('per-byte')) {
+    const profileDir = path.join(ROOT, 'bench/tmp', `${stamp}-per-byte-profile`);
     results.perByte = await measurePerByte(contenders[0]!, redis, room, hashing, {
       size: parseSize(values['per-byte-size']),
       partSize: parseSize(values['part-size']),
       runs: whole('runs', values.runs),
       port,
+      nodeArgs: values.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
     });
     report.push(perByteTable(results.perByte));
+    if (values.profile) {
+      const [file] = (await readdir(profileDir)).filter((name) => name.endsWith('.cpuprofile'));
+      for (const [title, windows] of [
+        ['the read-backs', results.perByte.windowsUs.readBack],
+        ['the part PUTs through the service', results.perByte.windowsUs.throughService],
+      ] as const) {
+        const summary = await profileSummary(path.join(profileDir, file!), windows);
+        report.push(`\n### CPU profile of ${title}, ${CONTENDER_LABELS.traced}\n`, formatProfileSummary(summary));
+      }
+    }
   }
   if (sections.has('memory')) {
     results.memory = await measureMemory([contenders[0]!, contenders[2]!], redis, room, hashing, {

@@ -11,6 +11,7 @@ import { BenchFile, type PartTarget } from './bench-file.ts';
 import type { Contender } from './contenders.ts';
 import type { RgwRoom } from './rgw-room.ts';
 import { post } from './api-client.ts';
+import type { Window } from './profile.ts';
 import { removeUploads } from './cleanup.ts';
 import { type Env, newSession, processCpuSeconds, serviceEnv, stopService } from './support.ts';
 
@@ -19,6 +20,8 @@ export interface PerByteOptions {
   readonly partSize: number;
   readonly runs: number;
   readonly port: number;
+  // node flags for the service (--cpu-prof...)
+  readonly nodeArgs?: readonly string[];
 }
 
 export interface PerByteResult {
@@ -34,6 +37,8 @@ export interface PerByteResult {
     readonly throughService: readonly number[];
     readonly sha256: readonly number[];
   };
+  // when the service was reading back, and receiving parts (monotonic µs), for its profile
+  readonly windowsUs: { readonly readBack: Window[]; readonly throughService: Window[] };
 }
 
 const UPLOAD_CONCURRENCY = 4;
@@ -71,7 +76,7 @@ export async function uploadAndComplete(
   via: 's3' | 'service',
   // what runs just before the complete, and what it answers just after (memory sampling)
   watch: { beforeComplete(): Promise<void>; afterComplete(): Promise<void> } | undefined = undefined,
-): Promise<{ putCpu: number; completeCpu: number }> {
+): Promise<{ putCpu: number; completeCpu: number; putUs: Window; completeUs: Window }> {
   const { token, containerId } = await newSession(service.redis, 'bench');
   const created = await post(service.baseUrl, token, 'create', {
     fileName: `bench-${randomBytes(6).toString('hex')}.bin`,
@@ -85,17 +90,21 @@ export async function uploadAndComplete(
     const urls = await post(service.baseUrl, token, 'multipart/uploadUrl', { fileId, multiParts, uploadVia: via });
     const targets = urls.multiParts as PartTarget[];
     const putFrom = await processCpuSeconds(service.pid);
+    const putFromUs = nowUs();
     await file.upload(targets, UPLOAD_CONCURRENCY);
+    const putUs: Window = [putFromUs, nowUs()];
     const putCpu = (await processCpuSeconds(service.pid)) - putFrom;
     await watch?.beforeComplete();
     const completeFrom = await processCpuSeconds(service.pid);
+    const completeFromUs = nowUs();
     const done = await post(service.baseUrl, token, 'complete', { fileId });
+    const completeUs: Window = [completeFromUs, nowUs()];
     const completeCpu = (await processCpuSeconds(service.pid)) - completeFrom;
     await watch?.afterComplete();
     if (done.sha256 !== file.sha256) {
       throw new Error(`complete answered sha256 ${String(done.sha256)}, expected ${file.sha256}`);
     }
-    return { putCpu, completeCpu };
+    return { putCpu, completeCpu, putUs, completeUs };
   } finally {
     await removeUploads(service.env, [{ fileId, containerId }]);
   }
@@ -106,6 +115,8 @@ const median = (samples: readonly number[]): number => {
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 };
+
+const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 const nsPerByte = (seconds: number, bytes: number): number => Number(((seconds * 1e9) / bytes).toFixed(3));
 
@@ -118,9 +129,10 @@ export async function measurePerByte(
 ): Promise<PerByteResult> {
   const file = BenchFile.prepare(options.size, options.partSize, hashing);
   const env = serviceEnv(options.port);
-  const child = await contender.start(env);
+  const child = await contender.start(env, options.nodeArgs);
   const service = { baseUrl: `http://127.0.0.1:${options.port}`, pid: child.pid!, redis, env };
   const samples = { readBack: [] as number[], throughService: [] as number[], sha256: [] as number[] };
+  const windowsUs = { readBack: [] as Window[], throughService: [] as Window[] };
   try {
     // the first requests of a process pay for its warming up
     await uploadAndComplete(service, BenchFile.prepare(2 * options.partSize, options.partSize, hashing), 'service');
@@ -128,9 +140,11 @@ export async function measurePerByte(
       await room?.waitFor(file.size);
       const straight = await uploadAndComplete(service, file, 's3');
       samples.readBack.push(nsPerByte(straight.completeCpu, file.size));
+      windowsUs.readBack.push(straight.completeUs);
       await room?.waitFor(file.size);
       const through = await uploadAndComplete(service, file, 'service');
       samples.throughService.push(nsPerByte(through.putCpu, file.size));
+      windowsUs.throughService.push(through.putUs);
       samples.sha256.push(nsPerByte(sha256CpuSeconds(file), file.size));
     }
   } finally {
@@ -144,5 +158,6 @@ export async function measurePerByte(
     throughServiceNsPerByte: median(samples.throughService),
     sha256NsPerByte: median(samples.sha256),
     samples,
+    windowsUs,
   };
 }

@@ -47,9 +47,14 @@ export function packageOf(url: string, functionName: string): string {
   return /\/(apps|libs)\//.test(path) ? 'koodrive (apps/, libs/)' : path;
 }
 
-// `window`: only the samples taken between these monotonic microseconds (process.hrtime's clock,
-// which V8's profile timestamps share on Linux).
-export function summarize(profile: CpuProfile, window?: readonly [number, number]): ProfileSummary {
+// A span of monotonic microseconds (process.hrtime's clock, which V8's profile timestamps share on
+// Linux).
+export type Window = readonly [number, number];
+
+// `windows`: only the samples taken within one of these.
+export function summarize(profile: CpuProfile, windows?: Window | readonly Window[]): ProfileSummary {
+  const within: readonly Window[] | undefined =
+    windows === undefined || Array.isArray(windows[0]) ? (windows as readonly Window[] | undefined) : [windows as Window];
   const packageOfNode = new Map<number, string>();
   const functionOfNode = new Map<number, string>();
   for (const node of profile.nodes) {
@@ -64,7 +69,7 @@ export function summarize(profile: CpuProfile, window?: readonly [number, number
   let at = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
     at += profile.timeDeltas[i]!;
-    if (window !== undefined && (at < window[0] || at > window[1])) {
+    if (within !== undefined && !within.some(([from, to]) => at >= from && at <= to)) {
       continue;
     }
     const name = packageOfNode.get(profile.samples[i]!) ?? '(unknown)';
@@ -89,8 +94,8 @@ export function summarize(profile: CpuProfile, window?: readonly [number, number
   };
 }
 
-export async function profileSummary(file: string, window?: readonly [number, number]): Promise<ProfileSummary> {
-  return summarize(JSON.parse(await readFile(file, 'utf8')) as CpuProfile, window);
+export async function profileSummary(file: string, windows?: Window | readonly Window[]): Promise<ProfileSummary> {
+  return summarize(JSON.parse(await readFile(file, 'utf8')) as CpuProfile, windows);
 }
 
 // A Markdown table of the packages with at least 1 % of the busy time.
