@@ -1,35 +1,10 @@
 // Rows as the repositories hand them on (plain values, no driver types): the columns selected for
 // a file and for its parts, and the statement that records part plans, shared by create and uploadUrl.
 import { raw, sql, type SqlFragment } from './sql.js';
-import type { FileStatus, PartPlan, PartRecord, UploadFile } from './upload-file.js';
+import type { PartPlan, PartRecord, UploadFile } from './upload-file.js';
 
-// A file row as `fileColumns` selects it (pg answers int8 as a string).
-export interface FileRow {
-  readonly id: string;
-  readonly ownerId: string;
-  readonly containerId: string;
-  readonly parentFolder: string;
-  readonly fileName: string;
-  readonly length: string;
-  readonly declaredSha256: string | null;
-  readonly actualSha256: string | null;
-  readonly storageKey: string;
-  readonly uploadId: string | null;
-  readonly uploadToken: string;
-  readonly rapidUpload: boolean;
-  readonly shareFolderId: string | null;
-  readonly status: FileStatus;
-  readonly claim: number;
-  readonly claimExpiresAt: Date | null;
-  readonly claimTraceid: string | null;
-  readonly expectedSha256: string | null;
-  readonly combinedAt: Date | null;
-  readonly chainSha256: string | null;
-  readonly resultCode: number | null;
-  readonly resultDetail: string | null;
-  readonly expiresAt: Date;
-  readonly completedAt: Date | null;
-}
+// A file row as `fileColumns` selects it: an UploadFile whose length is pg's int8, a string.
+export type FileRow = Omit<UploadFile, 'length'> & { readonly length: string };
 
 // The columns of a FileRow, from the files row (or row set) named `from`.
 export function fileColumns(from: string): SqlFragment {
