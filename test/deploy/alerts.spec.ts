@@ -86,7 +86,7 @@ describe('alerts (PrometheusRule)', () => {
         {
           metric: 'koodrive_maintenance_actions_total',
           matchers: [
-            { label: 'job', op: '=', value: 'reconcile' },
+            { label: 'task', op: '=', value: 'reconcile' },
             { label: 'action', op: '=', value: 'retry_later' },
           ],
         },

@@ -27,6 +27,14 @@ describe('alerts against a real /metrics', () => {
     assert.equal(response.status, 200);
     const scraped = exposition(await response.text());
     assert.ok(scraped.size > 20, 'a real scrape');
+    // Prometheus sets `job` and `instance` on every series of a target: a metric's own would be
+    // renamed exported_job / exported_instance, and selectors on it would match nothing
+    for (const [name, samples] of scraped) {
+      assert.ok(
+        !samples.some((labels) => 'job' in labels || 'instance' in labels),
+        `${name} has a job or instance label`,
+      );
+    }
 
     const codes = new Set(
       Object.values(ApiCode)

@@ -199,7 +199,7 @@ describe('README claims: completion lease, waiting completes, reconciler, reaper
     const { fileId } = await harness.upload(app().baseUrl, user, data);
     await lapsedCompletion(fileId);
     const reconciler = app().app.get(ReconcilerService);
-    const label = 'job="reconcile",action="retry_later"';
+    const label = 'task="reconcile",action="retry_later"';
     const retriesBefore = await metric('koodrive_maintenance_actions_total', label);
     await s3.stop();
     let report;
@@ -227,7 +227,7 @@ describe('README claims: completion lease, waiting completes, reconciler, reaper
     const before = await harness.fileRow(fileId);
     await harness.testDb().file.update({ where: { id: fileId }, data: { expiresAt: new Date(Date.now() - 1000) } });
     const reaper = app().app.get(ReaperService);
-    const label = 'job="reap",action="failed"';
+    const label = 'task="reap",action="failed"';
     const failuresBefore = await metric('koodrive_maintenance_actions_total', label);
     await s3.stop();
     let first;

@@ -119,7 +119,7 @@ describe('metrics', () => {
 
   it('counts what the background jobs do', async () => {
     const before =
-      sample(await scrape(), 'koodrive_maintenance_actions_total', { job: 'reap', action: 'expired' }) ?? 0;
+      sample(await scrape(), 'koodrive_maintenance_actions_total', { task: 'reap', action: 'expired' }) ?? 0;
     const created = await call(
       app().baseUrl,
       'create',
@@ -129,7 +129,7 @@ describe('metrics', () => {
     const { testDb } = await import('../support/harness.ts');
     await testDb().file.update({ where: { id: created.body.fileId as string }, data: { expiresAt: new Date(0) } });
     await app().app.get(ReaperService).reap();
-    const after = sample(await scrape(), 'koodrive_maintenance_actions_total', { job: 'reap', action: 'expired' }) ?? 0;
+    const after = sample(await scrape(), 'koodrive_maintenance_actions_total', { task: 'reap', action: 'expired' }) ?? 0;
     assert.ok(after - before >= 1);
   });
 });

@@ -264,7 +264,7 @@ describe('the embedded stack at boot', () => {
       const { fileId } = await upload(service.baseUrl, user, testBytes(100, 49));
       assert.equal((await call(service.baseUrl, 'complete', { fileId }, { token: user.token })).body.code, 0);
       await until('the relay published the event', async () =>
-        /koodrive_maintenance_actions_total\{job="outbox-relay",action="published"\} [1-9]/.test(
+        /koodrive_maintenance_actions_total\{task="outbox-relay",action="published"\} [1-9]/.test(
           await metricsOf(service),
         )
           ? true
@@ -282,7 +282,8 @@ describe('the embedded stack at boot', () => {
       );
       await until('the reaper expired the task and aborted its upload', async () => {
         const metrics = await metricsOf(service);
-        return /job="reap",action="expired"\} [1-9]/.test(metrics) && /job="reap",action="freed"\} [1-9]/.test(metrics)
+        return /task="reap",action="expired"\} [1-9]/.test(metrics) &&
+          /task="reap",action="freed"\} [1-9]/.test(metrics)
           ? true
           : undefined;
       });

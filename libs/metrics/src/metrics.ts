@@ -71,17 +71,19 @@ export const maintenanceActions = new Counter({
   name: 'koodrive_maintenance_actions_total',
   help: 'What the background jobs did: reconciler completed/settled/retry, reaper expired/freed/failed, relay published',
   registers,
-  labelNames: ['job', 'action'] as const,
+  // `task`, not `job`: Prometheus gives every scraped series the target's `job` label, and would
+  // rename this one's to exported_job
+  labelNames: ['task', 'action'] as const,
 });
 
 // every series exists from the start (at 0), so rates and alerts see it before the first action
-for (const [job, actions] of [
+for (const [task, actions] of [
   ['reconcile', ['completed', 'settled', 'retry_later']],
   ['reap', ['expired', 'freed', 'failed']],
   ['outbox-relay', ['published']],
 ] as const) {
   for (const action of actions) {
-    maintenanceActions.inc({ job, action }, 0);
+    maintenanceActions.inc({ task, action }, 0);
   }
 }
 

@@ -20,7 +20,7 @@ export class OutboxRelayService {
     for (;;) {
       const published = await this.outbox.relayBatch(BATCH, (events) => this.publisher.publish(events));
       total += published;
-      maintenanceActions.inc({ job: 'outbox-relay', action: 'published' }, published);
+      maintenanceActions.inc({ task: 'outbox-relay', action: 'published' }, published);
       if (published < BATCH) {
         return total;
       }

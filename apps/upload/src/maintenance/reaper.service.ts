@@ -57,7 +57,7 @@ export class ReaperService {
       }
     }
     for (const action of ['expired', 'freed', 'failed'] as const) {
-      maintenanceActions.inc({ job: 'reap', action }, report[action]);
+      maintenanceActions.inc({ task: 'reap', action }, report[action]);
     }
     if (report.expired + report.freed + report.failed > 0) {
       this.logger.log({ msg: 'reaped expired uploads', ...report });

@@ -54,12 +54,12 @@ export class ReconcilerService {
         }
       }
     }
-    maintenanceActions.inc({ job: 'reconcile', action: 'completed' }, report.completed);
+    maintenanceActions.inc({ task: 'reconcile', action: 'completed' }, report.completed);
     maintenanceActions.inc(
-      { job: 'reconcile', action: 'settled' },
+      { task: 'reconcile', action: 'settled' },
       Object.values(report.settled).reduce((sum, n) => sum + n, 0),
     );
-    maintenanceActions.inc({ job: 'reconcile', action: 'retry_later' }, report.retryLater);
+    maintenanceActions.inc({ task: 'reconcile', action: 'retry_later' }, report.retryLater);
     return report;
   }
 }
