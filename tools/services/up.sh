@@ -380,6 +380,11 @@ fi
 if ! command -v docker-compose >/dev/null 2>&1; then
   apt_install docker-compose || die "could not install docker-compose"
 fi
+# Debian's Chromium, which playwright-core drives headless in test/e2e/web-upload.spec.ts (the
+# browser upload page) and npm run measure:web; never a downloaded browser. CHROMIUM_PATH overrides.
+if [ -z "${CHROMIUM_PATH:-}" ] && [ ! -x /usr/bin/chromium ]; then
+  apt_install chromium || die "could not install chromium"
+fi
 # The tests start PgBouncer and Redis Sentinel groups of their own (test/support/pgbouncer.ts,
 # test/support/redis-sentinel.ts). Installing either must not leave Debian's own instance running
 # (a pgbouncer on 6432 would take PGBOUNCER_PORT): policy-rc.d tells the packages not to start them.

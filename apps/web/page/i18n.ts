@@ -30,6 +30,7 @@ const EN = {
   done: 'done',
   rapid: 'already stored: nothing sent',
   cancelled: 'cancelled',
+  failed: 'failed',
   noToken: 'Enter an access token first.',
   error: 'error',
 } as const;
@@ -63,6 +64,7 @@ const ZH: Words = {
   done: '完成',
   rapid: '服务端已有此文件：无需发送',
   cancelled: '已取消',
+  failed: '失败',
   noToken: '请先输入访问令牌。',
   error: '错误',
 };

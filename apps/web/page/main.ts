@@ -164,6 +164,8 @@ function showResult(row: Row, result: UploadResult): void {
   row.item.dataset.state = 'done';
   row.item.dataset.sha256 = result.sha256;
   row.item.dataset.fileId = result.fileId;
+  row.item.dataset.uploadedParts = String(result.uploadedParts);
+  row.item.dataset.resumedParts = String(result.resumedParts);
   const digest = document.createElement('code');
   digest.className = 'sha256';
   digest.textContent = result.sha256;
@@ -179,8 +181,8 @@ function showResult(row: Row, result: UploadResult): void {
 function showFailure(row: Row, error: unknown, cancelled: boolean): void {
   row.item.dataset.state = cancelled ? 'cancelled' : 'failed';
   row.result.classList.toggle('failed', !cancelled);
+  row.status.textContent = cancelled ? words.cancelled : words.failed;
   if (cancelled) {
-    row.status.textContent = words.cancelled;
     return;
   }
   if (error instanceof KooDriveError) {
