@@ -491,6 +491,12 @@ fi
 if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
   no_autostart_install prometheus || die "could not install prometheus (promtool)"
 fi
+# test/e2e/https-proxy.spec.ts puts a TLS-terminating nginx of its own (certificate made with
+# openssl) in front of the service; the package's must not start (it would take port 80).
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  no_autostart_install nginx || die "could not install nginx"
+fi
+if ! command -v openssl >/dev/null 2>&1; then apt_install openssl; fi
 
 if [ -n "$PGBOUNCER" ]; then
   cat <<ENV
