@@ -165,7 +165,9 @@ ${servers.join('\n')}
 `,
     );
     const binary = process.env.PATH?.split(':').includes('/usr/sbin') === true ? 'nginx' : '/usr/sbin/nginx';
-    const child = spawn(binary, ['-p', dir, '-c', file('nginx.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(binary, ['-p', dir, '-e', 'stderr', '-c', file('nginx.conf')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const proxy = new TlsProxy(
       child,
       dir,
