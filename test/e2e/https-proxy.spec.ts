@@ -1,9 +1,10 @@
 // HTTPS in front of the service, as in production (deploy/overlays/production): a real
 // TLS-terminating nginx with the Ingress's settings, a certificate made by the test, the service
 // trusting X-Forwarded-* from the proxy only (TRUST_PROXY). Through it the project's client
-// (apps/client, `koodrive put`) uploads whole files: once with its parts through the service on
-// https:// part URLs, once straight to S3 (RGW behind the same TLS proxy) on presigned https://
-// URLs; and an upload over HTTP/2, which nginx offers on its TLS side.
+// (apps/client, `koodrive put`) uploads whole files: with its parts through the service on
+// https:// part URLs (from X-Forwarded-*, and from PUBLIC_URL as production sets it), and straight
+// to S3 (RGW behind the same TLS proxy) on presigned https:// URLs; and an upload over HTTP/2,
+// which nginx offers on its TLS side.
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -16,6 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { MIB } from '@koodrive/limits';
 import { call, closeTestRedis, newUser, sha256Hex, testBytes, type TestUser } from '../support/harness.ts';
+import { deadPort } from '../support/dead-port.ts';
 import { ServiceProcess } from '../support/service-process.ts';
 import { PROXY_ADDRESS, TlsProxy } from '../support/tls-proxy.ts';
 
@@ -51,6 +53,10 @@ async function h2(
 describe('HTTPS through a TLS-terminating nginx, with the project’s client', () => {
   let viaService: ServiceProcess;
   let viaS3: ServiceProcess;
+  // as deploy/overlays/production configures it: PUBLIC_URL https:// on the proxy's name, and
+  // TRUST_PROXY
+  let production: ServiceProcess;
+  let publicUrl: string;
   let proxy: TlsProxy;
   let user: TestUser;
   let dir: string;
@@ -75,9 +81,18 @@ describe('HTTPS through a TLS-terminating nginx, with the project’s client', (
       PART_URL_SECRET: SECRET,
       S3_PUBLIC_ENDPOINT: s3Public,
     });
+    const publicPort = await deadPort();
+    publicUrl = `https://localhost:${publicPort}`;
+    production = await ServiceProcess.start({
+      PART_UPLOAD_VIA: 'service',
+      TRUST_PROXY: PROXY_ADDRESS,
+      PART_URL_SECRET: SECRET,
+      PUBLIC_URL: publicUrl,
+    });
     proxy = await TlsProxy.start([
       { upstream: viaService.baseUrl, forwarded: true },
       { upstream: viaS3.baseUrl, forwarded: true },
+      { upstream: production.baseUrl, forwarded: true, port: publicPort },
     ]);
     urls = { service: proxy.urls[0]!, s3Api: proxy.urls[1]!, s3: s3Public };
     user = await newUser();
@@ -88,6 +103,7 @@ describe('HTTPS through a TLS-terminating nginx, with the project’s client', (
     await rgw?.stop();
     await viaService?.stop();
     await viaS3?.stop();
+    await production?.stop();
     await closeTestRedis();
     await rm(dir, { recursive: true, force: true });
   });
@@ -128,6 +144,33 @@ describe('HTTPS through a TLS-terminating nginx, with the project’s client', (
     );
     assert.equal(puts.length, 3, puts.join('\n'));
     assert.ok(puts.every((line) => / 200 \d+$/.test(line)));
+  });
+
+  it('with PUBLIC_URL as in production, the client’s parts go to PUBLIC_URL’s https:// URLs, whatever the request said', async () => {
+    const data = testBytes(5 * MIB + 21, 64);
+    const result = await put(publicUrl, data, 'production.bin');
+    assert.equal(result.code, '0');
+    assert.equal(result.sha256, sha256Hex(data));
+    const port = new URL(publicUrl).port;
+    const puts = (await proxy.accessLog()).filter(
+      (line) => line.startsWith(`${port} `) && line.includes(` PUT ${PART_PATH}`),
+    );
+    assert.equal(puts.length, 2, puts.join('\n'));
+    // asked straight (no proxy, a Host of its own), the service still hands out PUBLIC_URL's
+    const created = await call(
+      production.baseUrl,
+      'create',
+      { fileName: `p-${Date.now()}.bin`, length: 5 * MIB },
+      { token: user.token },
+    );
+    const answer = await call(
+      production.baseUrl,
+      'multipart/uploadUrl',
+      { fileId: created.body.fileId, multiParts: [{ partNumber: 1, partSize: 5 * MIB, partOffset: 0 }] },
+      { token: user.token },
+    );
+    const [part] = answer.body.multiParts as { uploadUrl: string }[];
+    assert.ok(part!.uploadUrl.startsWith(`${publicUrl}${PART_PATH}`), part!.uploadUrl);
   });
 
   it('the client uploads a file whose parts go straight to S3 on presigned https:// URLs', async () => {

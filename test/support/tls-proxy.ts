@@ -25,6 +25,8 @@ export interface Route {
   // set ingress-nginx's X-Forwarded-* and Host headers (an API), or pass Host as the client sent it
   // (S3: the presigned signature covers it)
   forwarded: boolean;
+  // the TLS port, when it must be known before the proxy starts (default: a free one)
+  port?: number;
 }
 
 // The production Ingress's nginx annotations.
@@ -107,7 +109,7 @@ export class TlsProxy {
     ]);
 
     const annotations = await ingressAnnotations();
-    const ports = await Promise.all(routes.map(() => deadPort()));
+    const ports = await Promise.all(routes.map(async (route) => route.port ?? (await deadPort())));
     for (const temp of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) {
       await mkdir(file(temp));
     }
