@@ -3,8 +3,6 @@
 import { abortError } from './backoff.js';
 import type { HashEvent, HashRequest } from './hash-messages.js';
 
-const SLICE_BYTES = 8 * 1024 * 1024;
-
 export interface HashedFile {
   readonly sha256: string;
   // per part, the SHA-256 state words before it
@@ -48,7 +46,7 @@ export function hashInWorker(file: File, partOffsets: readonly number[], options
           break;
       }
     };
-    const request: HashRequest = { file, partOffsets, sliceBytes: SLICE_BYTES };
+    const request: HashRequest = { file, partOffsets };
     worker.postMessage(request);
   });
 }

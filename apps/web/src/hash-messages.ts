@@ -4,8 +4,6 @@ export interface HashRequest {
   readonly file: File;
   // where each part starts: a state is taken there (all but the last multiples of 64)
   readonly partOffsets: readonly number[];
-  // bytes read from the file at a time
-  readonly sliceBytes: number;
 }
 
 export type HashEvent =

@@ -1,7 +1,8 @@
 // The Web Worker that reads a File once, in order, and hashes it with one SHA-256 (hash-wasm: in
 // Chromium here about three times the rate of @noble/hashes, see the README), telling the page each
 // part's starting state (its hashCtx, the 8 state words) as the pass reaches it, then the digest.
-// Reading the next slice overlaps hashing the current one.
+// The file is read as a stream (the browser reads ahead while a chunk is hashed): in Chromium here
+// about 1.5 times the rate of reading it in 8 MiB slices (npm run measure:web -- hash).
 import { createSHA256, type IHasher } from 'hash-wasm';
 import type { HashRequest, HashEvent } from './hash-messages.js';
 import { sha256StateWords } from './sha256-state.js';
@@ -22,7 +23,7 @@ scope.onmessage = (event) => {
   });
 };
 
-async function hashFile({ file, partOffsets, sliceBytes }: HashRequest): Promise<void> {
+async function hashFile({ file, partOffsets }: HashRequest): Promise<void> {
   const hasher = await createSHA256();
   hasher.init();
   let position = 0;
@@ -36,17 +37,21 @@ async function hashFile({ file, partOffsets, sliceBytes }: HashRequest): Promise
     }
   };
   takeStates(0);
-  let reading = file.size > 0 ? readSlice(file, 0, sliceBytes) : Promise.resolve(new Uint8Array(0));
-  while (position < file.size) {
-    const slice = await reading;
-    const end = position + slice.length;
-    reading = end < file.size ? readSlice(file, end, sliceBytes) : Promise.resolve(new Uint8Array(0));
-    position = hashSlice(hasher, slice, position, () => partOffsets[next] ?? Infinity, takeStates);
-    if (position - reported >= PROGRESS_EVERY || position === file.size) {
+  const reader = file.stream().getReader();
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    if (position + chunk.value.length > file.size) {
+      throw new Error(`${file.name} grew while it was read (past ${file.size} bytes)`);
+    }
+    position = hashSlice(hasher, chunk.value, position, () => partOffsets[next] ?? Infinity, takeStates);
+    if (position - reported >= PROGRESS_EVERY) {
       scope.postMessage({ type: 'progress', bytes: position });
       reported = position;
     }
   }
+  if (position !== file.size) {
+    throw new Error(`${file.name} shrank while it was read (${position} of ${file.size} bytes)`);
+  }
+  scope.postMessage({ type: 'progress', bytes: position });
   scope.postMessage({ type: 'done', sha256: hasher.digest('hex') });
 }
 
@@ -69,12 +74,4 @@ function hashSlice(
     takeStates(position);
   }
   return position;
-}
-
-async function readSlice(file: File, start: number, sliceBytes: number): Promise<Uint8Array> {
-  const bytes = new Uint8Array(await file.slice(start, Math.min(file.size, start + sliceBytes)).arrayBuffer());
-  if (bytes.length === 0) {
-    throw new Error(`${file.name} shrank while it was read (${start} of ${file.size} bytes)`);
-  }
-  return bytes;
 }
