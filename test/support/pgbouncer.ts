@@ -40,7 +40,7 @@ export function pgbouncerIni(settings: {
   return [
     '[databases]',
     // every database of the server, under its own name; each server connection gets the
-    // service's statement bound (see ignore_startup_parameters)
+    // service's statement bound (the service sends none behind a pooler: DATABASE_POOLER)
     `* = host=${settings.serverHost} port=${settings.serverPort} connect_query='SET statement_timeout = ${settings.statementTimeoutMs}'`,
     '[pgbouncer]',
     'listen_addr = 127.0.0.1',
@@ -54,10 +54,10 @@ export function pgbouncerIni(settings: {
     'pool_mode = transaction',
     `default_pool_size = ${settings.poolSize}`,
     'max_client_conn = 500',
-    // node-postgres sends statement_timeout (DATABASE_STATEMENT_TIMEOUT_MS) as a startup parameter
-    // on every connection, which PgBouncer 1.18 refuses ("unsupported startup parameter") unless
-    // told to ignore it: ignored here, and put back on the server side by connect_query above
-    'ignore_startup_parameters = extra_float_digits,statement_timeout',
+    // PgBouncer 1.18 refuses any other startup parameter ("unsupported startup parameter"): with
+    // DATABASE_POOLER=transaction the service sends no statement_timeout (connect_query above
+    // bounds the statements)
+    'ignore_startup_parameters = extra_float_digits',
     // a client waiting for a server connection gets an error, not a wait of 120 s (the default)
     'query_wait_timeout = 30',
     'server_connect_timeout = 5',

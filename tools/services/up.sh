@@ -418,7 +418,8 @@ write_pgbouncer_ini() {
 ; written by tools/services/up.sh (PGBOUNCER=1)
 [databases]
 ; every database of the local server under its own name; each server connection gets the
-; service's statement bound (DATABASE_STATEMENT_TIMEOUT_MS's default), see ignore_startup_parameters
+; service's statement bound (DATABASE_STATEMENT_TIMEOUT_MS's default): with DATABASE_POOLER=transaction
+; the service sends none itself
 * = host=127.0.0.1 port=5432 connect_query='SET statement_timeout = 10000'
 [pgbouncer]
 listen_addr = 127.0.0.1
@@ -432,9 +433,8 @@ admin_users = postgres
 pool_mode = transaction
 default_pool_size = $PGBOUNCER_POOL_SIZE
 max_client_conn = 500
-; node-postgres sends statement_timeout (DATABASE_STATEMENT_TIMEOUT_MS) as a startup parameter,
-; which PgBouncer 1.18 refuses unless told to ignore it; connect_query puts the bound back
-ignore_startup_parameters = extra_float_digits,statement_timeout
+; PgBouncer 1.18 refuses any other startup parameter; DATABASE_POOLER=transaction sends none
+ignore_startup_parameters = extra_float_digits
 ; a client waiting for a server connection gets an error, not a wait of 120 s
 query_wait_timeout = 30
 server_connect_timeout = 5

@@ -75,8 +75,10 @@ function poolFor(target: DatabaseConnection, config: AppConfig): pg.Pool {
     max: target.poolSize,
     // waiting for a pooled connection (and connecting)
     connectionTimeoutMillis: acquireMs,
-    // the server cancels a statement past this (a lock held, a slow plan)...
-    statement_timeout: statementMs,
+    // the server cancels a statement past this (a lock held, a slow plan), sent as a startup
+    // parameter, which a transaction-mode pooler refuses (PgBouncer 1.18): behind one, the bound
+    // is the pooler's server connections' (its connect_query, or the role's)...
+    ...(config.databasePooler === 'transaction' ? {} : { statement_timeout: statementMs }),
     // ...and the client stops waiting a little later, for a server that answers nothing
     query_timeout: statementMs + QUERY_TIMEOUT_MARGIN_MS,
     keepAlive: true,
