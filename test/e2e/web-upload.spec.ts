@@ -6,8 +6,8 @@
 // with the hash chain (through the service nothing is read back), the bar reaches 100, the page shows
 // node:crypto's SHA-256 and a fileId complete knows; a reload mid-upload goes on with only the
 // missing parts; a wrong token gets the service's message in the browser's language (en-US, zh-CN);
-// the page is usable by keyboard, its fields labelled, its bars announced. Screenshots of the
-// finished page go to test-results/ (gitignored).
+// a file dropped on the drop zone goes up; the page is usable by keyboard, its fields labelled, its
+// bars announced. Screenshots of the finished page go to test-results/ (gitignored).
 // Chromium comes from Debian (`npm run services:up` installs it, CHROMIUM_PATH overrides); never a
 // downloaded browser. The page must be built (npm test's pretest runs npm run build:web).
 import '../support/test-env.ts';
@@ -422,6 +422,30 @@ for (const stack of STACKS) {
         });
       });
     }
+
+    it('uploads a file dropped on the drop zone', async () => {
+      const first = seed++ & 0xff;
+      const data = Buffer.from(Array.from({ length: 100 * 1024 + 7 }, (_, index) => (index * 31 + first) & 0xff));
+      await withPage('en-US', async (page) => {
+        await page.goto(stack.pageUrl());
+        // what a browser hands the page when a file is dropped: a DataTransfer holding it
+        const transfer = await page.evaluateHandle(`(() => {
+          const bytes = new Uint8Array(${data.length});
+          for (let index = 0; index < bytes.length; index++) bytes[index] = (index * 31 + ${first}) & 0xff;
+          const transfer = new DataTransfer();
+          transfer.items.add(new File([bytes], 'dropped.bin'));
+          return transfer;
+        })()`);
+        await page.dispatchEvent('#drop', 'dragover', { dataTransfer: transfer });
+        assert.equal(await page.locator('#drop.over').count(), 1, 'the zone shows it would take the file');
+        await page.dispatchEvent('#drop', 'drop', { dataTransfer: transfer });
+        const row = await finished(page);
+        assert.equal(row.state, 'done', await page.locator('#uploads li').innerText());
+        assert.equal(row.sha256, sha256Hex(data));
+        assert.equal(await page.locator('#uploads li .name').innerText(), 'dropped.bin (100.0 KiB)');
+        assert.equal(await page.locator('#drop.over').count(), 0);
+      });
+    });
 
     it('is usable by keyboard: labelled fields in order, the file chooser opened by a key, a labelled progressbar', async () => {
       await withPage('en-US', async (page) => {
