@@ -7,6 +7,7 @@
 //   - containers run with Debian's runc, which accepts them;
 //   - ulimits no higher than this process's: without CAP_SYS_RESOURCE the runtime cannot raise them;
 //   - npm in the build trusts the CA bundle npm here trusts (mounted for the build, not copied in).
+import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -15,6 +16,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import pg from 'pg';
+import { deadPort } from '../support/dead-port.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const IMAGE = 'localhost/koodrive-upload:test';
@@ -184,5 +187,73 @@ describe('the image, built with podman from offline base images', () => {
       (error: { stderr: string }) => error.stderr,
     );
     assert.match(write, /Read-only file system/);
+  });
+
+  it('migrates a database from the image, as the migration Job does, then serves production on the real stack', async () => {
+    // a database of its own, new: the image's migration tool has everything to apply to it
+    const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    await admin.connect();
+    const database = `koodrive_image_${process.pid}_test`;
+    const url = new URL(process.env.DATABASE_URL!);
+    url.pathname = `/${database}`;
+    await admin.query(`drop database if exists ${database} with (force)`);
+    await admin.query(`create database ${database}`);
+    try {
+      const host = ['--runtime=runc', ...flags, '--read-only', '--network=host'];
+      const migrate = [
+        'run',
+        '--rm',
+        ...host,
+        `--env=DATABASE_URL=${url.href}`,
+        IMAGE,
+        'node',
+        'dist/tools/db/migrate.js',
+      ];
+      assert.match(await podman(migrate), /^db:migrate: applied \d+ migration\(s\):/);
+      assert.match(await podman(migrate), /database is up to date, no migration applied/);
+
+      const name = `koodrive-image-real-${process.pid}`;
+      containers.push(name);
+      const port = await deadPort();
+      const env: Record<string, string> = {
+        DATABASE_URL: url.href,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        METRICS_PORT: String(await deadPort()),
+        PART_URL_SECRET: 'a-test-secret-of-at-least-32-chars!!',
+        EVENTS_STREAM: process.env.EVENTS_STREAM!,
+        S3_KEY_PREFIX: process.env.S3_KEY_PREFIX!,
+      };
+      for (const variable of [
+        'REDIS_URL',
+        'S3_ENDPOINT',
+        'S3_BUCKET',
+        'S3_FORCE_PATH_STYLE',
+        'AWS_REGION',
+        'AWS_ACCESS_KEY_ID',
+        'AWS_SECRET_ACCESS_KEY',
+      ]) {
+        env[variable] = process.env[variable]!;
+      }
+      await podman([
+        'run',
+        '--detach',
+        '--name',
+        name,
+        ...host,
+        ...Object.entries(env).map(([key, value]) => `--env=${key}=${value}`),
+        IMAGE,
+      ]);
+      await waitForLog(name, /koodrive-upload listening on http:\/\/127\.0\.0\.1:/);
+      // ready: PostgreSQL, Redis and S3 answer the service in the container
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+      assert.equal(ready.status, 200, await ready.clone().text());
+      const logs = await run('podman', ['logs', name]);
+      assert.doesNotMatch(`${logs.stdout}${logs.stderr}`, /embedded/);
+      await podman(['rm', '--force', name]);
+    } finally {
+      await admin.query(`drop database if exists ${database} with (force)`);
+      await admin.end();
+    }
   });
 });
