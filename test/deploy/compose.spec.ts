@@ -1,5 +1,6 @@
 // docker-compose.yml as Compose itself reads it (`docker-compose config`, which needs no engine),
-// and the Dockerfile's promises. Nothing here can run Docker; these check what can be checked.
+// and the Dockerfile's promises. Nothing here runs a container: test/deploy/image.spec.ts builds
+// the image with podman and runs it.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
