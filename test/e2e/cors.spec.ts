@@ -5,20 +5,9 @@
 // would make it: one part straight to RGW, one through the service.
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import {
-  AbortMultipartUploadCommand,
-  DeleteBucketCommand,
-  DeleteObjectsCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-} from '@aws-sdk/client-s3';
 import { MIB } from '@koodrive/limits';
-import { testS3 } from '../support/s3.ts';
+import { ensureBucket, removeBucket } from '../support/s3.ts';
 import {
   type TestApp,
   type TestUser,
@@ -30,7 +19,6 @@ import {
 } from '../support/harness.ts';
 
 // .out/test/e2e → repository root
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const ALLOWED = 'https://app.koodrive.test';
 const ALSO_ALLOWED = 'http://localhost:5173';
 const OTHER = 'https://evil.example.test';
@@ -68,33 +56,13 @@ function browserWouldSend(response: Response, origin: string, method: string, he
   );
 }
 
-async function removeBucket(): Promise<void> {
-  const s3 = testS3();
-  try {
-    const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }));
-    for (const upload of uploads.Uploads ?? []) {
-      await s3.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: upload.Key, UploadId: upload.UploadId }));
-    }
-    const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET }));
-    const keys = (listed.Contents ?? []).map((object) => ({ Key: object.Key }));
-    if (keys.length > 0) {
-      await s3.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: keys } }));
-    }
-    await s3.send(new DeleteBucketCommand({ Bucket: BUCKET }));
-  } finally {
-    s3.destroy();
-  }
-}
-
 describe('CORS for web clients', () => {
   let t: TestApp;
   let user: TestUser;
 
   before(async () => {
     // the tool services:up runs: creates the bucket and sets its CORS rule for CORS_ORIGINS
-    await promisify(execFile)(process.execPath, [path.join(ROOT, 'tools/services/ensure-bucket.ts')], {
-      env: { ...process.env, S3_BUCKET: BUCKET, CORS_ORIGINS: `${ALLOWED},${ALSO_ALLOWED}` },
-    });
+    await ensureBucket(BUCKET, `${ALLOWED},${ALSO_ALLOWED}`);
     t = await startApp({ CORS_ORIGINS: `${ALLOWED},${ALSO_ALLOWED}`, S3_BUCKET: BUCKET });
     user = await newUser();
   });
@@ -102,7 +70,7 @@ describe('CORS for web clients', () => {
   after(async () => {
     await t.close();
     await closeTestRedis();
-    await removeBucket();
+    await removeBucket(BUCKET);
   });
 
   const routes = [

@@ -12,25 +12,16 @@
 // downloaded browser. The page must be built (npm test's pretest runs npm run build:web).
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import {
-  AbortMultipartUploadCommand,
-  DeleteBucketCommand,
-  DeleteObjectsCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-} from '@aws-sdk/client-s3';
 import { MIB } from '@koodrive/limits';
 import { type Browser, chromium, type Page, type Request, type Route } from 'playwright-core';
-import { call, closeTestRedis, newUser, sha256Hex, testBytes } from '../support/harness.ts';
-import { testS3 } from '../support/s3.ts';
+import { call, closeTestRedis, newUser, sha256Hex, testBytes, until } from '../support/harness.ts';
+import { ensureBucket, removeBucket } from '../support/s3.ts';
 import { ServiceProcess } from '../support/service-process.ts';
 
 // .out/test/e2e → the repository's root
@@ -79,47 +70,24 @@ let realToken: string;
 async function startEmbedded(): Promise<void> {
   // a newcomer's `npm start`: nothing of the test environment, the service's own defaults
   embedded = await ServiceProcess.start({ DATA_DIR: embeddedDir }, 'all');
-  const line = await until('the boot prints the upload page', () =>
-    Promise.resolve(/^KOODRIVE_UPLOAD_PAGE=(\S+)$/m.exec(embedded.output)?.[1]),
+  const line = await until(
+    'the boot prints the upload page',
+    () => Promise.resolve(/^KOODRIVE_UPLOAD_PAGE=(\S+)$/m.exec(embedded.output)?.[1]),
+    60_000,
   );
   embeddedPage = new URL(line);
 }
 
 async function startReal(): Promise<void> {
-  await ensureBucket('http://127.0.0.1:1');
+  await ensureBucket(BUCKET, 'http://127.0.0.1:1');
   real = await ServiceProcess.start({
     S3_BUCKET: BUCKET,
     PART_URL_SECRET: 'a-test-secret-of-at-least-32-chars!!',
     LOG_LEVEL: 'info',
   });
   // the page is served by the service: its origin is the one the bucket lets PUT parts
-  await ensureBucket(real.baseUrl);
+  await ensureBucket(BUCKET, real.baseUrl);
   realToken = (await newUser()).token;
-}
-
-// services:up's tool: the bucket, and its CORS rule for `origin`
-async function ensureBucket(origin: string): Promise<void> {
-  await promisify(execFile)(process.execPath, [path.join(ROOT, 'tools/services/ensure-bucket.ts')], {
-    env: { ...process.env, S3_BUCKET: BUCKET, CORS_ORIGINS: origin },
-  });
-}
-
-async function removeBucket(): Promise<void> {
-  const s3 = testS3();
-  try {
-    const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }));
-    for (const upload of uploads.Uploads ?? []) {
-      await s3.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: upload.Key, UploadId: upload.UploadId }));
-    }
-    const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET }));
-    const keys = (listed.Contents ?? []).map((object) => ({ Key: object.Key }));
-    if (keys.length > 0) {
-      await s3.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: keys } }));
-    }
-    await s3.send(new DeleteBucketCommand({ Bucket: BUCKET }));
-  } finally {
-    s3.destroy();
-  }
 }
 
 function realPage(via: 'service' | 's3'): (token?: string) => string {
@@ -156,20 +124,6 @@ const STACKS: Stack[] = [
 ];
 
 // --- helpers ---------------------------------------------------------------------------------
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) {
-      return value;
-    }
-    if (Date.now() >= deadline) {
-      throw new Error(`timed out waiting until ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 // The sum of a counter's samples whose labels include all of `labels`.
 async function counter(service: ServiceProcess, name: string, labels: Readonly<Record<string, string>> = {}) {
@@ -291,7 +245,7 @@ after(async () => {
   await embedded?.stop();
   await real?.stop();
   await closeTestRedis();
-  await removeBucket().catch(() => undefined);
+  await removeBucket(BUCKET).catch(() => undefined);
   await rm(embeddedDir, { recursive: true, force: true });
   await rm(workDir, { recursive: true, force: true });
 });
@@ -373,8 +327,10 @@ for (const stack of STACKS) {
         });
         await page.goto(stack.pageUrl());
         await page.setInputFiles('#files', big.path);
-        await until('two parts are recorded as sent', async () =>
-          (await recordedParts(page)).length === SENT_BEFORE_RELOAD ? true : undefined,
+        await until(
+          'two parts are recorded as sent',
+          async () => ((await recordedParts(page)).length === SENT_BEFORE_RELOAD ? true : undefined),
+          60_000,
         );
         assert.ok(held.length > 0, 'the other parts were waiting');
         await page.reload();
