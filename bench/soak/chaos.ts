@@ -1,0 +1,67 @@
+// What happens to the replicas while the soak's load runs: a rolling restart of every replica, one
+// at a time as a Deployment rolls (SIGTERM, wait for the exit, start it again, wait for /readyz and
+// for haproxy to count it in, then the next), and later one replica SIGKILLed (the one with the
+// most connections open at that moment, so that it dies with requests in flight) and started again
+// after a while: its leases lapse and the completions it held are taken over.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Haproxy } from './haproxy.ts';
+import type { Interval } from './client.ts';
+import type { Replica, ReplicaExit } from './replicas.ts';
+
+export interface ChaosPlan {
+  readonly rollAtMs: number;
+  // the kill comes at this time, or once the rolling restart is over if that is later
+  readonly killAtMs: number;
+  readonly killedForMs: number;
+  // how long after the killed replica is back its lapsed leases may still be finishing
+  readonly leaseMs: number;
+}
+
+export interface Restart extends ReplicaExit {
+  // from the start of the new process to /readyz 200
+  readonly readySeconds: number;
+}
+
+export interface ChaosLog {
+  readonly restarts: Restart[];
+  rolling?: Interval;
+  // from the SIGKILL to the killed replica's leases lapsing after it is back
+  killed?: Interval & { readonly replica: string; readonly connectionsOpen: number };
+}
+
+export async function runChaos(
+  replicas: readonly Replica[],
+  haproxy: Haproxy,
+  plan: ChaosPlan,
+  now: () => number,
+  soakStarted: number,
+): Promise<ChaosLog> {
+  const log: ChaosLog = { restarts: [] };
+  const restart = async (replica: Replica, signal: ReplicaExit['sent'], downMs: number): Promise<void> => {
+    const exit = await replica.stop(signal, soakStarted);
+    await sleep(downMs);
+    const readySeconds = await replica.start();
+    await haproxy.waitFor(replica.name, true);
+    log.restarts.push({ ...exit, readySeconds });
+  };
+
+  await sleep(Math.max(0, plan.rollAtMs - now()));
+  const rollStart = now();
+  for (const replica of replicas) {
+    await restart(replica, 'SIGTERM', 0);
+  }
+  log.rolling = { startMs: rollStart, endMs: now() };
+
+  await sleep(Math.max(0, plan.killAtMs - now()));
+  const busiest = (await haproxy.stats()).reduce((most, server) => (server.current > most.current ? server : most));
+  const victim = replicas.find((replica) => replica.name === busiest.name)!;
+  const killStart = now();
+  await restart(victim, 'SIGKILL', plan.killedForMs);
+  log.killed = {
+    replica: victim.name,
+    connectionsOpen: busiest.current,
+    startMs: killStart,
+    endMs: now() + plan.leaseMs,
+  };
+  return log;
+}
