@@ -22,6 +22,9 @@ const BINARIES = ['pgbouncer', '/usr/sbin/pgbouncer'];
 export interface PgBouncerOptions {
   // server connections per database and user (PgBouncer's default_pool_size)
   readonly poolSize?: number;
+  // the statement bound its server connections carry (connect_query), 10 s by default: the
+  // service's default DATABASE_STATEMENT_TIMEOUT_MS, which behind a pooler is the pooler's to enforce
+  readonly statementTimeoutMs?: number;
 }
 
 // The pgbouncer.ini both this fixture and tools/services/up.sh write (up.sh keeps its own copy of
@@ -101,7 +104,7 @@ export class PgBouncer {
         authFile,
         adminUser: user,
         poolSize: options.poolSize ?? 20,
-        statementTimeoutMs: 10_000,
+        statementTimeoutMs: options.statementTimeoutMs ?? 10_000,
         statsPeriodSeconds: 1,
       }),
     );
