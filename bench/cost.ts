@@ -1,6 +1,7 @@
 // npm run bench [-- --only small,per-byte,memory] [--uploads 200] [--concurrency 8]
 //   [--file-size 100KiB] [--count-uploads 20] [--per-byte-size 256MiB] [--part-size 16MiB]
 //   [--runs 3] [--memory-size 1GiB] [--service-root <checkout>] [--profile] [--port 3997]
+// npm run bench -- --table-scale [--table-scale-rows 10000000] [--table-scale-requests 30] [--table-scale-runs 5]
 // What the service costs, each figure beside its floor, from one run:
 // - small files (bench/small-files.ts): CPU ms per upload of --file-size (create, uploadUrl, one
 //   PUT straight to S3, complete; --uploads at --concurrency), SQL statements, Redis round trips and
@@ -15,6 +16,9 @@
 // without moving its results much. --service-root measures another checkout's built service (a
 // before/after); --profile writes each service contender's CPU profile of the small-file window
 // (under bench/tmp) and its summary by package (bench/profile.ts). Writes bench/results/<time>-cost.json and .md.
+// --table-scale measures instead the files table at scale (bench/table-scale.ts): create, complete and the
+// background jobs' batches on an empty table and after --table-scale-rows rows of history, in a
+// database of its own; writes bench/results/<time>-table-scale.json and .md.
 // The npm script builds first: this runs the built service.
 import { spawnSync } from 'node:child_process';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
@@ -27,6 +31,7 @@ import { type PerByteResult, measurePerByte } from './per-byte.ts';
 import { profileSummary, formatProfileSummary } from './profile.ts';
 import { RgwRoom } from './rgw-room.ts';
 import { type SmallFileResult, measureSmallFiles } from './small-files.ts';
+import { measureTableScale, tableScaleReport } from './table-scale.ts';
 import { SpanSink } from './span-sink.ts';
 import { migrate } from '../tools/db/migrate.ts';
 import { type Env, formatSize, importBuilt, parseSize } from './support.ts';
@@ -52,6 +57,10 @@ const { values } = parseArgs({
     'service-root': { type: 'string', default: ROOT },
     profile: { type: 'boolean', default: false },
     port: { type: 'string', default: '3997' },
+    'table-scale': { type: 'boolean', default: false },
+    'table-scale-rows': { type: 'string', default: '10000000' },
+    'table-scale-requests': { type: 'string', default: '30' },
+    'table-scale-runs': { type: 'string', default: '5' },
   },
 });
 const sections = new Set(values.only.split(',') as Section[]);
@@ -83,6 +92,32 @@ for (const [, name, value] of up.stdout.matchAll(/^export (\w+)=(.*)$/gm)) {
 const realEnv = process.env as Env;
 await migrate(realEnv.DIRECT_DATABASE_URL ?? realEnv.DATABASE_URL!);
 const redis = new Redis(realEnv.REDIS_URL!);
+if (values['table-scale']) {
+  await mkdir(RESULTS, { recursive: true });
+  const stamp = new Date().toISOString().replaceAll(':', '-').replaceAll('.', '-');
+  try {
+    const result = await measureTableScale(
+      realEnv,
+      redis,
+      {
+        rows: whole('table-scale-rows', values['table-scale-rows']),
+        requests: whole('table-scale-requests', values['table-scale-requests']),
+        runs: whole('table-scale-runs', values['table-scale-runs']),
+        port,
+      },
+      (line) => console.error(line),
+    );
+    const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+    const markdown = tableScaleReport(result, commit);
+    await writeFile(path.join(RESULTS, `${stamp}-table-scale.json`), `${JSON.stringify({ ...result, commit }, null, 2)}\n`);
+    await writeFile(path.join(RESULTS, `${stamp}-table-scale.md`), markdown);
+    process.stdout.write(markdown);
+    console.error(`written: bench/results/${stamp}-table-scale.json and .md`);
+  } finally {
+    redis.disconnect();
+  }
+  process.exit(0);
+}
 const room = RgwRoom.at(path.join(process.env.SERVICES_DIR ?? path.join(ROOT, '.services'), 'ceph/ceph.conf'));
 const hashing = await importBuilt<HashingModule>('libs/hashing/src/index.js');
 const sink = await SpanSink.start();
