@@ -16,6 +16,7 @@ const defaults: Record<string, string> = {
   RECONCILE_INTERVAL_SECONDS: '0',
   REAP_INTERVAL_SECONDS: '0',
   OUTBOX_RELAY_INTERVAL_MS: '0',
+  OUTBOX_PARTITION_INTERVAL_SECONDS: '0',
   EVENTS_STREAM: 'koodrive:test:file-events',
   // what the tests store, under a prefix of their own (the global teardown removes it)
   S3_KEY_PREFIX: 'test-files/',

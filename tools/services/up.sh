@@ -5,6 +5,9 @@
 # stdout; progress goes to stderr:
 #   eval "$(npm run -s services:up)"
 #
+# PostgreSQL gets pg_partman (Debian's postgresql-NN-partman), with which db:migrate partitions the
+# outbox by day.
+#
 # Ceph state lives in $REPO/.services/ceph (memstore: the data is in the OSD's RAM and dies with it).
 # $REPO/.services/started records which of postgres/redis/ceph this script started, so that
 # services:down stops only those.
@@ -124,6 +127,11 @@ if [ -n "$installed_postgres" ]; then
     sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
     pg_ctlcluster --skip-systemctl-redirect "$(pg_version)" main reload >&2
   fi
+fi
+# pg_partman partitions the outbox by day (db:migrate, DATABASE_PARTITIONING=auto uses it when the
+# server has it); Debian packages it per server version
+if [ "$(psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_available_extensions WHERE name = 'pg_partman'")" != 1 ]; then
+  apt_install "postgresql-$(psql -h 127.0.0.1 -U postgres -d postgres -tAc 'SHOW server_version_num' | cut -c1-2)-partman"
 fi
 for db in koodrive koodrive_test; do
   if [ "$(psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]; then

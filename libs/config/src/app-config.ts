@@ -111,6 +111,10 @@ export interface AppConfig {
     readonly reconcileIntervalSeconds: number;
     readonly reapIntervalSeconds: number;
     readonly outboxRelayIntervalMs: number;
+    // the outbox's days (when pg_partman partitions it): made ahead and dropped once all their
+    // events are published and the day is older than the retention
+    readonly outboxPartitionIntervalSeconds: number;
+    readonly outboxRetentionDays: number;
     readonly eventsStream: string;
     // events count as published once this many replicas have them (Redis WAIT): a failover then
     // cannot promote a replica that lacks them
@@ -435,6 +439,8 @@ export function loadConfig(env: Env): AppConfig {
       reconcileIntervalSeconds: r.int('RECONCILE_INTERVAL_SECONDS', 15, 0, 3600),
       reapIntervalSeconds: r.int('REAP_INTERVAL_SECONDS', 60, 0, 86_400),
       outboxRelayIntervalMs: r.int('OUTBOX_RELAY_INTERVAL_MS', 500, 0, 60_000),
+      outboxPartitionIntervalSeconds: r.int('OUTBOX_PARTITION_INTERVAL_SECONDS', 3600, 0, 86_400),
+      outboxRetentionDays: r.int('OUTBOX_RETENTION_DAYS', 7, 1, 3650),
       eventsStream: r.string('EVENTS_STREAM', 'koodrive:file-events'),
       eventsWaitReplicas: r.int('EVENTS_WAIT_REPLICAS', redisSentinel === undefined ? 0 : 1, 0, 16),
     },

@@ -6,6 +6,7 @@ import { MaintenanceRepository } from './maintenance.repository.js';
 import { PartPutRepository } from './part-put.repository.js';
 import { UploadTaskRepository } from './upload-task.repository.js';
 import { type DatabaseConnection, DATABASE_CONNECTION, externalConnection, PrismaService } from './prisma.service.js';
+import { OutboxPartitionsRepository } from './outbox-partitions.repository.js';
 import { OutboxRepository } from './outbox.repository.js';
 
 // DATABASE_URL unset: the embedded PostgreSQL (PGlite), started and migrated before the client
@@ -37,6 +38,7 @@ async function embeddedConnection(config: AppConfig): Promise<DatabaseConnection
     CompletionRepository,
     MaintenanceRepository,
     OutboxRepository,
+    OutboxPartitionsRepository,
   ],
   exports: [
     PrismaService,
@@ -45,6 +47,7 @@ async function embeddedConnection(config: AppConfig): Promise<DatabaseConnection
     CompletionRepository,
     MaintenanceRepository,
     OutboxRepository,
+    OutboxPartitionsRepository,
   ],
 })
 export class DatabaseModule {}

@@ -7,6 +7,7 @@ export {
 } from './embedded-postgres-loader.js';
 export { type EventTrace, FILE_COMPLETED } from './file-events.js';
 export { type ExpiredUpload, MaintenanceRepository } from './maintenance.repository.js';
+export { type OutboxPartitionsReport, OutboxPartitionsRepository } from './outbox-partitions.repository.js';
 export { type OutboxMessage, OutboxRepository } from './outbox.repository.js';
 export { type PartPutRefusal, PartPutRepository } from './part-put.repository.js';
 export { PrismaService } from './prisma.service.js';

@@ -69,7 +69,8 @@ export const dependencyDuration = new Histogram({
 
 export const maintenanceActions = new Counter({
   name: 'koodrive_maintenance_actions_total',
-  help: 'What the background jobs did: reconciler completed/settled/retry, reaper expired/freed/failed, relay published',
+  help:
+    'What the background jobs did: reconciler completed/settled/retry, reaper expired/freed/failed, relay published, outbox days dropped',
   registers,
   // `task`, not `job`: Prometheus gives every scraped series the target's `job` label, and would
   // rename this one's to exported_job
@@ -81,6 +82,7 @@ for (const [task, actions] of [
   ['reconcile', ['completed', 'settled', 'retry_later']],
   ['reap', ['expired', 'freed', 'failed']],
   ['outbox-relay', ['published']],
+  ['outbox-partitions', ['dropped']],
 ] as const) {
   for (const action of actions) {
     maintenanceActions.inc({ task, action }, 0);

@@ -12,3 +12,10 @@ export {
   withEngine,
 } from './migrations.js';
 export { checkMigrationTarget, MIGRATION_LOCK_KEY, type MigrationTargetOptions } from './migration-target.js';
+export {
+  parsePartitioningMode,
+  partitionOutbox,
+  PARTITIONING_MODES,
+  type PartitioningMode,
+  type PartitioningOutcome,
+} from './partitioning.js';
