@@ -9,6 +9,15 @@
 // asked for (or 200 when the range is the whole object), else the read fails.
 import net from 'node:net';
 import tls from 'node:tls';
+import {
+  contentLength,
+  ERROR_BODY_LIMIT,
+  HEAD_LIMIT,
+  parseHead,
+  redactedTarget,
+  type ResponseHead,
+  s3ErrorCode,
+} from './http-head.js';
 
 export interface RangeGetOptions {
   // called as bytes land, with how many bytes of `into` are filled so far
@@ -28,15 +37,6 @@ export class RangeGetStatusError extends Error {
     super(`GET answered HTTP ${status}${code === undefined ? '' : ` ${code}`}`);
     this.name = 'RangeGetStatusError';
   }
-}
-
-const HEAD_LIMIT = 64 * 1024;
-// how much of an error answer's body is read for its <Code>
-const ERROR_BODY_LIMIT = 8 * 1024;
-
-interface ResponseHead {
-  readonly status: number;
-  readonly headers: ReadonlyMap<string, string>;
 }
 
 // GETs bytes [start, start + into.length) of `url` into `into`. Resolves once all of them are
@@ -137,7 +137,7 @@ class RangeGet {
 
   private failWithStatus(): void {
     const body = this.scratch.subarray(0, this.scratchFilled).toString('utf8');
-    this.finish(new RangeGetStatusError(this.head!.status, /<Code>([^<]+)<\/Code>/.exec(body)?.[1]));
+    this.finish(new RangeGetStatusError(this.head!.status, s3ErrorCode(body)));
   }
 
   // an error answer's body is in: its length, the end of its chunks, or all we read of it
@@ -244,27 +244,6 @@ class RangeGet {
   }
 }
 
-function parseHead(text: string): ResponseHead | null {
-  const lines = text.split('\r\n');
-  const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '');
-  if (status === null) {
-    return null;
-  }
-  const headers = new Map<string, string>();
-  for (const line of lines.slice(1)) {
-    const colon = line.indexOf(':');
-    if (colon > 0) {
-      headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
-    }
-  }
-  return { status: Number(status[1]), headers };
-}
-
-function contentLength(head: ResponseHead): number | undefined {
-  const value = head.headers.get('content-length');
-  return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
-}
-
 // Whether a 2xx answer carries exactly bytes [start, start + length): null when it does.
 function checkHead(head: ResponseHead, start: number, length: number): string | null {
   // a store that ignores Range sends the whole object: right only when that is what was asked
@@ -284,9 +263,4 @@ function checkHead(head: ResponseHead, start: number, length: number): string | 
   return range !== null && Number(range[1]) === start && Number(range[2]) === start + length - 1
     ? null
     : `Content-Range ${head.headers.get('content-range') ?? '(none)'} for bytes ${start}-${start + length - 1}`;
-}
-
-// The URL without its query: a presigned URL's query is a credential.
-function redactedTarget(url: URL): string {
-  return `${url.origin}${url.pathname}`;
 }
