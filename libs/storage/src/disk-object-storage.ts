@@ -367,7 +367,8 @@ async function writeBody(file: string, body: Readable, size: number): Promise<st
   const md5 = createHash('md5');
   let bytes = 0;
   async function* counted(): AsyncGenerator<Buffer> {
-    for await (const chunk of body) {
+    // a write failing leaves the body to its owner (who answers its client), not destroyed
+    for await (const chunk of body.iterator({ destroyOnReturn: false })) {
       const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
       bytes += buffer.length;
       if (bytes > size) {

@@ -11,7 +11,6 @@ import {
   S3Client,
   S3ServiceException,
   type S3ClientConfig,
-  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { AppConfig } from '@koodrive/config';
@@ -29,14 +28,16 @@ import {
 } from './object-storage.js';
 import { getRangeInto, RangeGetStatusError } from './range-get.js';
 import { SigV4Presigner } from './sigv4-presigner.js';
+import { putStream, PutStatusError } from './stream-put.js';
 
 // RGW answers calls on an unknown or finished multipart upload with NoSuchKey, AWS with NoSuchUpload
 const NOT_FOUND_UPLOAD = new Set(['NoSuchUpload', 'NoSuchKey']);
 const NOT_FOUND_OBJECT = new Set(['NoSuchKey', 'NotFound']);
 const INVALID_PARTS = new Set(['InvalidPart', 'InvalidPartOrder', 'EntityTooSmall']);
 const tracer = trace.getTracer('koodrive-upload');
-// a read-back GET starts as soon as it is signed: the URL only has to outlive its retries
-const READ_URL_SECONDS = 300;
+// the service's own GETs and PUTs start as soon as they are signed: a URL only has to outlive its
+// retries (a store checks it when a request starts, however long the body then takes)
+const OWN_URL_SECONDS = 300;
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -62,16 +63,16 @@ export class S3ObjectStorage implements ObjectStorage {
   private readonly combiner: S3Client;
   // part URLs, for the endpoint clients reach the store at
   private readonly partSigner: SigV4Presigner;
-  // the read-back's GETs, for the service's own endpoint
-  private readonly readSigner: SigV4Presigner;
+  // the service's own GETs (read-back) and PUTs (parts through it), for its own endpoint
+  private readonly ownSigner: SigV4Presigner;
   private readonly bucket: string;
 
-  private readonly idleTimeoutMs: number;
+  private readonly timeouts: StorageTimeouts;
 
   // `timeouts`: connecting, and no progress on a connection (a request, or a read-back of any size,
   // goes on while bytes flow); the SDK tries a call twice, so an answer comes within 2 x idle.
   constructor(config: AppConfig['s3'], timeouts: StorageTimeouts = DEFAULT_TIMEOUTS) {
-    this.idleTimeoutMs = timeouts.idleMs;
+    this.timeouts = timeouts;
     const base: S3ClientConfig = {
       maxAttempts: 2,
       requestHandler: { connectionTimeout: timeouts.connectMs, socketTimeout: timeouts.idleMs },
@@ -104,7 +105,7 @@ export class S3ObjectStorage implements ObjectStorage {
         forcePathStyle: config.forcePathStyle,
         credentials: () => this.client.config.credentials(),
       });
-    this.readSigner = signer(config.endpoint);
+    this.ownSigner = signer(config.endpoint);
     // clients may reach the store under another name than the service does
     this.partSigner = signer(config.publicEndpoint ?? config.endpoint);
   }
@@ -128,6 +129,10 @@ export class S3ObjectStorage implements ObjectStorage {
     });
   }
 
+  // A presigned UploadPart sent by the lean writer (stream-put.ts): the body's chunks go to the
+  // socket as they come, where the SDK's pipeline and node's HTTP client cost a part PUT through
+  // the service several times SHA-256's CPU per byte. Not retried, as the SDK does not retry a
+  // streaming body either.
   async uploadPart(
     key: string,
     uploadId: string,
@@ -136,26 +141,46 @@ export class S3ObjectStorage implements ObjectStorage {
     size: number,
     signal?: AbortSignal,
   ): Promise<string> {
-    const out = await this.call(
-      'UploadPart',
-      () =>
-        this.client.send(
-          new UploadPartCommand({
-            Bucket: this.bucket,
-            Key: key,
-            UploadId: uploadId,
-            PartNumber: partNumber,
-            Body: body,
-            ContentLength: size,
-          }),
-          { abortSignal: signal },
-        ),
-      true,
+    const url = new URL(
+      await this.ownSigner.presign({
+        method: 'PUT',
+        key,
+        query: { partNumber: String(partNumber), uploadId, 'x-id': 'UploadPart' },
+        expiresInSeconds: OWN_URL_SECONDS,
+      }),
     );
-    if (out.ETag === undefined) {
-      throw new Error('UploadPart returned no ETag');
-    }
-    return out.ETag;
+    // the span the SDK's instrumentation would have made
+    return tracer.startActiveSpan(
+      'S3.UploadPart',
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'rpc.system': 'aws-api',
+          'rpc.service': 'S3',
+          'rpc.method': 'UploadPart',
+          'aws.s3.bucket': this.bucket,
+          'server.address': url.hostname,
+          'http.request.header.content_length': size,
+        },
+      },
+      async (span) => {
+        try {
+          return await timeDependency('s3', 'UploadPart', () =>
+            putStream(url, body, size, {
+              signal,
+              connectTimeoutMs: this.timeouts.connectMs,
+              idleTimeoutMs: this.timeouts.idleMs,
+            }),
+          );
+        } catch (error) {
+          span.recordException(error as Error);
+          span.setStatus({ code: SpanStatusCode.ERROR });
+          throw translatePutError(error);
+        } finally {
+          span.end();
+        }
+      },
+    );
   }
 
   async listParts(key: string, uploadId: string): Promise<StoredPart[]> {
@@ -237,11 +262,11 @@ export class S3ObjectStorage implements ObjectStorage {
   // node's HTTP client under the SDK costs the reader a core.
   async readInto(key: string, start: number, into: Buffer, options: ReadIntoOptions = {}): Promise<void> {
     const url = new URL(
-      await this.readSigner.presign({
+      await this.ownSigner.presign({
         method: 'GET',
         key,
         query: { 'x-id': 'GetObject' },
-        expiresInSeconds: READ_URL_SECONDS,
+        expiresInSeconds: OWN_URL_SECONDS,
       }),
     );
     // the span the SDK's instrumentation would have made, with the range it asked for
@@ -261,7 +286,7 @@ export class S3ObjectStorage implements ObjectStorage {
       async (span) => {
         try {
           await timeDependency('s3', 'GetObject', () =>
-            getRangeInto(url, start, into, { ...options, idleTimeoutMs: this.idleTimeoutMs }),
+            getRangeInto(url, start, into, { ...options, idleTimeoutMs: this.timeouts.idleMs }),
           );
         } catch (error) {
           span.recordException(error as Error);
@@ -313,6 +338,18 @@ export class S3ObjectStorage implements ObjectStorage {
       throw translateS3Error(error, onUpload);
     }
   }
+}
+
+// A part PUT's answer: the upload gone (NoSuchUpload; NoSuchKey from RGW), the store failing (5xx),
+// else as the SDK's errors are.
+function translatePutError(error: unknown): unknown {
+  if (error instanceof PutStatusError) {
+    if (error.code !== undefined && NOT_FOUND_UPLOAD.has(error.code)) {
+      return new UploadNotFoundError(error);
+    }
+    return error.status >= 500 ? new DependencyUnavailableError('storage', error) : error;
+  }
+  return translateS3Error(error, true);
 }
 
 function translateReadError(error: unknown): unknown {

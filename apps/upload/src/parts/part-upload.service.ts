@@ -5,13 +5,12 @@
 // clears what an earlier PUT recorded, and records what it hashed under the same put_seq. A PUT
 // that cannot renew its lease stops its upload before the lease ends, so no PUT of the part can
 // land in storage after a later one recorded what it stored.
-import { Transform, type TransformCallback } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { IncomingMessage } from 'node:http';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
 import { type PartPut, PartPutRepository, type UploadedPartHash } from '@koodrive/database';
-import { ApiCode, ApiException } from '@koodrive/errors';
+import { ApiCode, ApiException, DependencyUnavailableError } from '@koodrive/errors';
 import { encodeHashCtx, Sha256State } from '@koodrive/hashing';
 import { partBytesReceived } from '@koodrive/metrics';
 import { OBJECT_STORAGE, type ObjectStorage, UploadNotFoundError } from '@koodrive/storage';
@@ -124,29 +123,25 @@ export class PartUploadService {
     const start = partStartState(part);
     const hash = start === null ? null : Sha256State.from(start);
     const counted = { bytes: 0 };
-    const hashing = new Transform({
-      transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
-        hash?.update(chunk);
-        counted.bytes += chunk.length;
-        done(null, chunk);
-      },
+    // The bytes are hashed as storage takes them from the body, with no stream in between: every
+    // way of reading a Readable (a 'data' listener, pipe, read(), an async iterator) hands each chunk
+    // out through a 'data' event, and this listener, added first, sees it first. Paused first, so
+    // that the listener does not set the body flowing before storage reads it.
+    body.pause();
+    body.on('data', (chunk: Buffer) => {
+      hash?.update(chunk);
+      counted.bytes += chunk.length;
     });
-    // the client going away fails the upload to storage (it gets fewer bytes than announced); the
-    // store failing leaves the rest of the body unread, dropped by Node once the answer is sent
-    body.on('error', (error) => hashing.destroy(error));
-    // its error reaches us as the upload's failure
-    hashing.on('error', () => undefined);
-    body.pipe(hashing);
     const lease = this.keepLease(put);
     let etag: string;
     try {
       [etag] = await Promise.all([
-        this.storage.uploadPart(file.storageKey, file.uploadId, part.partNumber, hashing, part.partSize, lease.signal),
+        this.storage.uploadPart(file.storageKey, file.uploadId, part.partNumber, body, part.partSize, lease.signal),
         finished(body),
       ]);
     } catch (error) {
-      body.unpipe(hashing);
-      hashing.destroy();
+      // the rest of the body stays unread, dropped by Node once the answer is sent
+      body.pause();
       throw this.uploadFailure(error, body, lease.signal);
     } finally {
       lease.stop();
@@ -175,11 +170,12 @@ export class PartUploadService {
     if (lease.aborted) {
       return new ApiException(ApiCode.StatusChangeFailed, { detail: 'the part upload lost its lease; retry' });
     }
-    if (!body.complete) {
-      return new ApiException(ApiCode.RequestError, { detail: "the part's body ended early", cause: error });
-    }
     if (error instanceof UploadNotFoundError) {
       return ApiException.notOpenForUpload();
+    }
+    // the store failing or answering an error part way leaves the body unread, not cut short
+    if (!body.complete && !(error instanceof DependencyUnavailableError && !body.readableAborted)) {
+      return new ApiException(ApiCode.RequestError, { detail: "the part's body ended early", cause: error });
     }
     return error;
   }
