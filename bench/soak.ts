@@ -140,6 +140,9 @@ async function runLoad(
   return uploads;
 }
 
+const completingNow = async (): Promise<number> =>
+  (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM files WHERE status = 'COMPLETING'`)).rows[0]!.n;
+
 // The load and the chaos together; the load stops at --duration or when the chaos is over, whichever is later.
 async function soak(
   replicas: readonly Replica[],
@@ -167,6 +170,7 @@ async function soak(
       killedForMs: Math.min(20_000, durationMs * 0.1),
       leaseMs: LEASE_MS,
     },
+    completingNow,
     now,
     started,
   ).finally(() => (chaosOver = true));
@@ -232,6 +236,7 @@ try {
   const settled = await settle(db, LEASE_MS + 3 * Number(SETTINGS.RECONCILE_INTERVAL_SECONDS) * 1000 + 30_000);
   const checks = await verify(run.uploads, { db, redis, s3, bucket: BUCKET, stream: env.EVENTS_STREAM! });
   const haproxyServers = await haproxy.stats();
+  const haproxyLog = await haproxy.unusualRequests();
   const haproxyCpu = await processCpuSeconds(haproxy.pid);
   const finalStops: ReplicaExit[] = [];
   for (const replica of replicas) {
@@ -274,6 +279,8 @@ try {
     chaos: run.chaos,
     finalStops,
     haproxyServers,
+    incidents: tallies.incidents,
+    haproxyLog,
     cpuSeconds: {
       replicas: replicasCpu,
       haproxy: haproxyCpu,

@@ -1,10 +1,10 @@
 // What happens to the replicas while the soak's load runs: a rolling restart of every replica, one
 // at a time as a Deployment rolls (SIGTERM, wait for the exit, start it again, wait for /readyz and
 // for haproxy to count it in, then the next), and later one replica SIGKILLed (the one with the
-// most connections open at that moment, so that it dies with requests in flight) and started again
-// after a while: its leases lapse and the completions it held are taken over.
+// most requests open, at a moment when completions are running, so that it most likely dies holding
+// one) and started again after a while: its leases lapse and the completions it held are taken over.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Haproxy } from './haproxy.ts';
+import type { Haproxy, ServerStats } from './haproxy.ts';
 import type { Interval } from './client.ts';
 import type { Replica, ReplicaExit } from './replicas.ts';
 
@@ -26,13 +26,33 @@ export interface ChaosLog {
   readonly restarts: Restart[];
   rolling?: Interval;
   // from the SIGKILL to the killed replica's leases lapsing after it is back
-  killed?: Interval & { readonly replica: string; readonly connectionsOpen: number };
+  killed?: Interval & { readonly replica: string; readonly requestsOpen: number; readonly completing: number };
+}
+
+// Waits (up to `waitMs`) for a replica with 2 or more requests open while 2 or more completions
+// run (files COMPLETING, on any replica), and names the busiest then.
+async function victimOf(
+  haproxy: Haproxy,
+  completingNow: () => Promise<number>,
+  waitMs: number,
+): Promise<{ busiest: ServerStats; completing: number }> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const busiest = (await haproxy.stats()).reduce((most, server) => (server.current > most.current ? server : most));
+    const completing = await completingNow();
+    if ((busiest.current >= 2 && completing >= 2) || Date.now() > deadline) {
+      return { busiest, completing };
+    }
+    await sleep(100);
+  }
 }
 
 export async function runChaos(
   replicas: readonly Replica[],
   haproxy: Haproxy,
   plan: ChaosPlan,
+  // files COMPLETING now
+  completingNow: () => Promise<number>,
   now: () => number,
   soakStarted: number,
 ): Promise<ChaosLog> {
@@ -53,13 +73,14 @@ export async function runChaos(
   log.rolling = { startMs: rollStart, endMs: now() };
 
   await sleep(Math.max(0, plan.killAtMs - now()));
-  const busiest = (await haproxy.stats()).reduce((most, server) => (server.current > most.current ? server : most));
+  const { busiest, completing } = await victimOf(haproxy, completingNow, 30_000);
   const victim = replicas.find((replica) => replica.name === busiest.name)!;
   const killStart = now();
   await restart(victim, 'SIGKILL', plan.killedForMs);
   log.killed = {
     replica: victim.name,
-    connectionsOpen: busiest.current,
+    requestsOpen: busiest.current,
+    completing,
     startMs: killStart,
     endMs: now() + plan.leaseMs,
   };

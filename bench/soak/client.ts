@@ -53,6 +53,8 @@ export class Tallies {
   // "complete 200 0", "create 503 13000201", "PUT service 502 proxy", "create error ECONNRESET"
   readonly answers: Record<string, number> = {};
   readonly completeRequestMs: number[] = [];
+  // every answer but a success, and every failed connection, with when (s since the soak began)
+  readonly incidents: { atSeconds: number; answer: string }[] = [];
   retries = 0;
   bytes = 0;
 
@@ -188,6 +190,12 @@ export class SoakClient {
         this.tallies.completeRequestMs.push(performance.now() - sent);
       }
       this.tallies.count(`${kind} ${answerKey(answer)}`);
+      if (answer instanceof Error || answer.status !== 200) {
+        this.tallies.incidents.push({
+          atSeconds: Math.round(this.now() / 100) / 10,
+          answer: `${kind} ${answerKey(answer)}`,
+        });
+      }
       const delayMs = answer instanceof Error ? backoffMs(attempt) : retryDelayMs(answer, attempt);
       if (delayMs === undefined) {
         return answer as Answer;

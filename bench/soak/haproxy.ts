@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { openSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -66,9 +66,14 @@ export function ensureHaproxy(): string {
 export function haproxyConfig(port: number, statsPort: number, replicas: readonly { name: string; port: number }[]) {
   return `global
   maxconn 4096
+  log stdout format raw local0 info
 
 defaults
   mode http
+  # only the requests that were not plain successes: errors, retries, redispatches, 5xx
+  log global
+  option dontlog-normal
+  log-format "%tr %b/%s %ST %tsc retries=%rc %HM %HP Ta=%Ta"
   timeout connect 1s
   timeout http-request 15s
   timeout queue 30s
@@ -102,6 +107,7 @@ export class Haproxy {
   private constructor(
     private readonly child: ChildProcess,
     private readonly statsUrl: string,
+    private readonly logFile: string,
   ) {}
 
   get pid(): number {
@@ -111,10 +117,11 @@ export class Haproxy {
   static async start(dir: string, config: string, statsPort: number): Promise<Haproxy> {
     const file = path.join(dir, 'haproxy.cfg');
     await writeFile(file, config);
-    run('haproxy', ['-c', '-q', '-f', file]);
-    const log = openSync(path.join(dir, 'haproxy.log'), 'a');
+    run('haproxy', ['-c', '-f', file]);
+    const logFile = path.join(dir, 'haproxy.log');
+    const log = openSync(logFile, 'a');
     const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', log, log] });
-    const haproxy = new Haproxy(child, `http://127.0.0.1:${statsPort}/stats;csv`);
+    const haproxy = new Haproxy(child, `http://127.0.0.1:${statsPort}/stats;csv`, logFile);
     for (let i = 0; ; i++) {
       if ((await haproxy.stats().catch(() => undefined)) !== undefined) {
         return haproxy;
@@ -149,6 +156,12 @@ export class Haproxy {
         responseErrors: Number(row.get('eresp')),
         http5xx: Number(row.get('hrsp_5xx')),
       }));
+  }
+
+  // The requests haproxy logged (dontlog-normal: those that were not plain successes).
+  async unusualRequests(): Promise<string[]> {
+    const log = await readFile(this.logFile, 'utf8');
+    return log.split('\n').filter((line) => /^\d\d\/\w{3}\/\d{4}:/.test(line));
   }
 
   // Waits until haproxy counts the replica in (UP) or out (anything else).

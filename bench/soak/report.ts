@@ -40,6 +40,10 @@ export interface SoakResult {
   readonly chaos: ChaosLog;
   readonly finalStops: ReplicaExit[];
   readonly haproxyServers: ServerStats[];
+  // every answer but a success the clients got, with when; and haproxy's log of the requests that
+  // were not plain successes (retried, redispatched, cut, 5xx)
+  readonly incidents: { atSeconds: number; answer: string }[];
+  readonly haproxyLog: string[];
   readonly cpuSeconds: { replicas: number; haproxy: number; client: number; wallSeconds: number };
   readonly settle: { seconds: number; completing: number; unpublished: number };
   readonly checks: Checks;
@@ -105,7 +109,7 @@ function chaosLines(result: SoakResult): string[] {
   const { rolling, killed, restarts } = result.chaos;
   const lines = [
     `Rolling restart: ${rolling === undefined ? 'not done' : `${seconds(rolling.startMs)} s to ${seconds(rolling.endMs)} s`}; ` +
-      `SIGKILL: ${killed === undefined ? 'not done' : `${killed.replica} at ${seconds(killed.startMs)} s with ${killed.connectionsOpen} request(s) open, its leases lapsed by ${seconds(killed.endMs)} s`}.`,
+      `SIGKILL: ${killed === undefined ? 'not done' : `${killed.replica} at ${seconds(killed.startMs)} s with ${killed.requestsOpen} request(s) open (${killed.completing} file(s) COMPLETING then, on any replica), its leases lapsed by ${seconds(killed.endMs)} s`}.`,
     '',
     '| replica | signal at s | ended | exit took s | ready again after s |',
     '| --- | --- | --- | --- | --- |',
@@ -171,6 +175,18 @@ export function markdown(result: SoakResult): string {
     ...Object.entries(requests.answers)
       .sort()
       .map(([key, count]) => `- ${key}: ${count}`),
+    '',
+    '## What the clients saw go wrong (s since the soak began)',
+    '',
+    ...(result.incidents.length === 0
+      ? ['nothing']
+      : result.incidents.slice(0, 50).map((i) => `- ${i.atSeconds} s: ${i.answer}`)),
+    '',
+    "## haproxy's log of the requests that were not plain successes",
+    '',
+    '```',
+    ...(result.haproxyLog.length === 0 ? ['(none)'] : result.haproxyLog.slice(0, 50)),
+    '```',
     '',
     '## haproxy, per replica',
     '',
