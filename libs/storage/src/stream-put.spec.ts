@@ -265,6 +265,16 @@ describe(putStream.name, () => {
       code: 'ETIMEDOUT',
       message: /no answer 200 ms after the body/,
     });
+    // an error answer whose body never comes, the request's body still on its way
+    let answered = 0;
+    server.script = (socket) => {
+      if (answered++ === 0) {
+        socket.write('HTTP/1.1 503 Slow Down\r\nContent-Length: 500\r\n\r\n<Error>');
+      }
+    };
+    const slow = new Readable({ read() {} });
+    slow.push(Buffer.alloc(100));
+    await assert.rejects(putStream(server.url, slow, 1000, { ...OPTIONS, idleTimeoutMs: 200 }), { code: 'ETIMEDOUT' });
   });
 
   it('waits on a slow body without timing out: its pace is its owner\'s to bound', async () => {

@@ -17,8 +17,9 @@ export interface StreamPutOptions {
   readonly signal?: AbortSignal;
   // connecting (TLS handshake included) may take this long (ETIMEDOUT)
   readonly connectTimeoutMs: number;
-  // a store that takes no byte for this long while bytes wait, or does not answer for this long
-  // once it has them all, is given up (ETIMEDOUT); a body that is slow to come is its owner's to time
+  // a store that takes no byte for this long while bytes wait, or says nothing for this long once
+  // it has them all or has begun an error answer, is given up (ETIMEDOUT); a body that is slow to
+  // come is its owner's to time
   readonly idleTimeoutMs: number;
 }
 
@@ -180,8 +181,9 @@ class StreamPut {
     }
     const { status, headers } = result.head;
     if (status >= 300) {
-      // nothing more goes to a store that has answered; its error body is awaited
+      // nothing more goes to a store that has answered; the rest of its error body is awaited
       this.detachBody(true);
+      this.awaitStore(true);
       if (result.kind === 'done') {
         this.finish(new PutStatusError(status, s3ErrorCode(result.body)));
       }
