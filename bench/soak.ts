@@ -224,7 +224,10 @@ try {
   haproxy = await Haproxy.start(workDir, haproxyConfig(PORT, PORT + 1, replicas), PORT + 1);
   const childrenCpuBefore = await endedChildrenCpuSeconds();
   const replicasStarted = performance.now();
-  await Promise.all(replicas.map((replica) => replica.start()));
+  // two at a time: ten Node processes booting at once on two cores outwait any bound
+  for (let i = 0; i < replicas.length; i += 2) {
+    await Promise.all(replicas.slice(i, i + 2).map((replica) => replica.start()));
+  }
   await Promise.all(replicas.map((replica) => haproxy!.waitFor(replica.name, true)));
   for (let i = 0; i < options.concurrency * USERS_PER_CLIENT; i++) {
     sessions.push(await newSession(redis, `soak-${runId}`));

@@ -8,7 +8,8 @@ import { type WriteStream, createWriteStream } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Env } from '../support.ts';
 
-const READY_TIMEOUT_MS = 60_000;
+// a boot on this busy 2-core machine has taken up to 36 s
+const READY_TIMEOUT_MS = 120_000;
 
 export interface ReplicaExit {
   readonly replica: string;
