@@ -20,13 +20,14 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { runChaos, type ChaosLog } from './soak/chaos.ts';
+import { type ChaosLog, type ChaosProbes, runChaos } from './soak/chaos.ts';
 import { SoakClient, Tallies, type UploadRecord, pickUpload } from './soak/client.ts';
 import { Haproxy, ensureHaproxy, haproxyConfig } from './soak/haproxy.ts';
 import { Replica, type ReplicaExit } from './soak/replicas.ts';
 import { type SoakResult, completeLatency, markdown } from './soak/report.ts';
 import { dropDatabase, ensureBucket, freshDatabase, removeBucket } from './soak/stack.ts';
 import { settle, verify } from './soak/verify.ts';
+import { MIB } from '@koodrive/limits';
 import { sessionKey } from '@koodrive/protocol';
 import { RgwRoom } from './rgw-room.ts';
 import { type Env, type Session, newSession, parseSize, processCpuSeconds, s3Client, serviceEnv } from './support.ts';
@@ -140,8 +141,19 @@ async function runLoad(
   return uploads;
 }
 
-const completingNow = async (): Promise<number> =>
-  (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM files WHERE status = 'COMPLETING'`)).rows[0]!.n;
+// What the chaos asks of PostgreSQL, and the upload it plants on the replica it kills (20 MiB, parts
+// straight to S3: its complete reads them back, long enough to be caught holding its claim).
+function chaosProbes(client: SoakClient, session: Session, planted: Promise<UploadRecord>[]): ChaosProbes {
+  return {
+    completingNow: async () =>
+      (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM files WHERE status = 'COMPLETING'`)).rows[0]!.n,
+    statusOf: async (fileId) =>
+      (await db.query<{ status: string }>('SELECT status FROM files WHERE id = $1', [fileId])).rows[0]?.status,
+    plant: (replicaUrl, onCompleteSent) => {
+      planted.push(client.upload(session, 20 * MIB, 's3', { replicaUrl, onCompleteSent }));
+    },
+  };
+}
 
 // The load and the chaos together; the load stops at --duration or when the chaos is over, whichever is later.
 async function soak(
@@ -161,6 +173,8 @@ async function soak(
   const durationMs = options.durationSeconds * 1000;
   const cpuBefore = process.cpuUsage();
   let chaosOver = false;
+  const client = new SoakClient(`http://127.0.0.1:${PORT}`, tallies, now);
+  const planted: Promise<UploadRecord>[] = [];
   const chaos = runChaos(
     replicas,
     haproxy,
@@ -170,23 +184,25 @@ async function soak(
       killedForMs: Math.min(20_000, durationMs * 0.1),
       leaseMs: LEASE_MS,
     },
-    completingNow,
+    chaosProbes(client, sessions[0]!, planted),
     now,
     started,
   ).finally(() => (chaosOver = true));
-  const client = new SoakClient(`http://127.0.0.1:${PORT}`, tallies, now);
   const uploads = await runLoad(
     client,
     sessions,
     () => (now() + 10_000) / durationMs,
     () => chaosOver && now() >= durationMs,
   );
+  const loadSeconds = now() / 1000;
+  // the planted upload's complete ends once the killed replica's lease has lapsed
+  uploads.push(...(await Promise.all(planted)));
   const cpu = process.cpuUsage(cpuBefore);
   return {
     uploads,
     chaos: await chaos,
     startedAt: started,
-    loadSeconds: now() / 1000,
+    loadSeconds,
     clientCpuSeconds: (cpu.user + cpu.system) / 1e6,
   };
 }
@@ -271,6 +287,7 @@ try {
       gaveUp: checks.gaveUp.length,
       perSecond: run.uploads.length / run.loadSeconds,
       bytesSent: tallies.bytes,
+      planted: run.uploads.find((upload) => upload.fileId === run.chaos.killed?.planted),
     },
     requests: {
       total: Object.values(tallies.answers).reduce((sum, count) => sum + count, 0),

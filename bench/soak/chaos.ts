@@ -3,6 +3,8 @@
 // for haproxy to count it in, then the next), and later one replica SIGKILLed (the one with the
 // most requests open, at a moment when completions are running, so that it most likely dies holding
 // one) and started again after a while: its leases lapse and the completions it held are taken over.
+// So that it surely holds one, an upload is planted on it: its complete is sent straight to that
+// replica, and the SIGKILL comes as soon as that file is COMPLETING (claimed there).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Haproxy, ServerStats } from './haproxy.ts';
 import type { Interval } from './client.ts';
@@ -26,7 +28,37 @@ export interface ChaosLog {
   readonly restarts: Restart[];
   rolling?: Interval;
   // from the SIGKILL to the killed replica's leases lapsing after it is back
-  killed?: Interval & { readonly replica: string; readonly requestsOpen: number; readonly completing: number };
+  killed?: Interval & {
+    readonly replica: string;
+    readonly requestsOpen: number;
+    readonly completing: number;
+    // the planted upload, and whether its completion was claimed on the replica when it was killed
+    readonly planted: string | undefined;
+    readonly plantedClaimed: boolean;
+  };
+}
+
+export interface ChaosProbes {
+  // files COMPLETING now
+  completingNow(): Promise<number>;
+  statusOf(fileId: string): Promise<string | undefined>;
+  // starts an upload whose first complete goes to `replicaUrl`
+  plant(replicaUrl: string, onCompleteSent: (fileId: string) => void): void;
+}
+
+// Plants an upload on the replica and waits (up to `waitMs`) until its completion is claimed
+// there; returns its fileId and whether it was.
+async function plantOn(replica: Replica, probes: ChaosProbes, waitMs: number): Promise<[string | undefined, boolean]> {
+  let fileId: string | undefined;
+  probes.plant(replica.url, (id) => (fileId = id));
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline) {
+    if (fileId !== undefined && (await probes.statusOf(fileId)) === 'COMPLETING') {
+      return [fileId, true];
+    }
+    await sleep(fileId === undefined ? 100 : 5);
+  }
+  return [fileId, false];
 }
 
 // Waits (up to `waitMs`) for a replica with 2 or more requests open while 2 or more completions
@@ -51,8 +83,7 @@ export async function runChaos(
   replicas: readonly Replica[],
   haproxy: Haproxy,
   plan: ChaosPlan,
-  // files COMPLETING now
-  completingNow: () => Promise<number>,
+  probes: ChaosProbes,
   now: () => number,
   soakStarted: number,
 ): Promise<ChaosLog> {
@@ -73,14 +104,17 @@ export async function runChaos(
   log.rolling = { startMs: rollStart, endMs: now() };
 
   await sleep(Math.max(0, plan.killAtMs - now()));
-  const { busiest, completing } = await victimOf(haproxy, completingNow, 30_000);
+  const { busiest, completing } = await victimOf(haproxy, () => probes.completingNow(), 30_000);
   const victim = replicas.find((replica) => replica.name === busiest.name)!;
+  const [planted, plantedClaimed] = await plantOn(victim, probes, 60_000);
   const killStart = now();
   await restart(victim, 'SIGKILL', plan.killedForMs);
   log.killed = {
     replica: victim.name,
     requestsOpen: busiest.current,
     completing,
+    planted,
+    plantedClaimed,
     startMs: killStart,
     endMs: now() + plan.leaseMs,
   };

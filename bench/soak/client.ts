@@ -32,6 +32,13 @@ export interface Interval {
   readonly endMs: number;
 }
 
+// An upload whose first complete request goes straight to one replica (the soak kills that replica
+// while the complete runs there); its retries go through haproxy as usual.
+export interface Planted {
+  readonly replicaUrl: string;
+  readonly onCompleteSent: (fileId: string) => void;
+}
+
 export interface UploadRecord {
   readonly fileName: string;
   readonly length: number;
@@ -81,7 +88,7 @@ export class SoakClient {
     private readonly now: () => number,
   ) {}
 
-  async upload(session: Session, length: number, via: Via): Promise<UploadRecord> {
+  async upload(session: Session, length: number, via: Via, planted?: Planted): Promise<UploadRecord> {
     const data = await random(length);
     const parts = partsOf(length);
     const states = await partStates(data, parts);
@@ -99,7 +106,7 @@ export class SoakClient {
       const plans = parts.map((part, i) => ({ ...part, ...(i > 0 ? { hashCtx: states.before[i] } : {}) }));
       const urls = await this.partUrls(session, record, plans);
       await Promise.all(urls.map((url) => this.put(url, data)));
-      await this.complete(session, record);
+      await this.complete(session, record, planted);
     } catch (error) {
       record.failure = error instanceof Error ? error.message : String(error);
     }
@@ -135,11 +142,19 @@ export class SoakClient {
     return urls;
   }
 
-  private async complete(session: Session, record: UploadRecord): Promise<void> {
+  private async complete(session: Session, record: UploadRecord, planted: Planted | undefined): Promise<void> {
     const startMs = this.now();
-    const answer = await this.call('complete', session, { fileId: record.fileId, sha256: record.sha256 }, () => {
-      record.completeRequests++;
-    });
+    const answer = await this.call(
+      'complete',
+      session,
+      { fileId: record.fileId, sha256: record.sha256 },
+      () => {
+        if (record.completeRequests++ === 0) {
+          planted?.onCompleteSent(record.fileId!);
+        }
+      },
+      planted?.replicaUrl,
+    );
     record.complete = { startMs, endMs: this.now() };
     if (answer.sha256 !== record.sha256 || answer.length !== record.length) {
       throw new Error(`complete answered 0 with ${JSON.stringify(answer)}`);
@@ -153,9 +168,12 @@ export class SoakClient {
     session: Session,
     body: unknown,
     onSend = (): void => undefined,
+    // where the first request goes, if not through haproxy
+    firstTo = this.baseUrl,
   ): Promise<Record<string, unknown>> {
-    const endpoint = kind === 'uploadUrl' ? 'multipart/uploadUrl' : kind;
-    const answer = await this.withRetries(kind, `${this.baseUrl}/koodrive/ose/v1/files/${endpoint}`, () => {
+    const path = `/koodrive/ose/v1/files/${kind === 'uploadUrl' ? 'multipart/uploadUrl' : kind}`;
+    const url = (attempt: number): string => `${attempt === 0 ? firstTo : this.baseUrl}${path}`;
+    const answer = await this.withRetries(kind, url, () => {
       onSend();
       return {
         method: 'POST',
@@ -172,7 +190,11 @@ export class SoakClient {
   private async put(url: PartUrl, data: Buffer): Promise<void> {
     const bytes = data.subarray(url.partOffset, url.partOffset + url.partSize);
     const kind = url.uploadVia === 'service' ? 'PUT service' : 'PUT s3';
-    const answer = await this.withRetries(kind, url.uploadUrl, () => ({ method: 'PUT', body: bytes }));
+    const answer = await this.withRetries(
+      kind,
+      () => url.uploadUrl,
+      () => ({ method: 'PUT', body: bytes }),
+    );
     if (answer.status !== 200 || (kind === 'PUT service' && answer.code !== 0)) {
       throw new Error(
         `${kind} of part ${url.partNumber} answered HTTP ${answer.status} ${JSON.stringify(answer.body)}`,
@@ -181,11 +203,15 @@ export class SoakClient {
     this.tallies.bytes += bytes.length;
   }
 
-  private async withRetries(kind: RequestKind, url: string, init: () => RequestInit): Promise<Answer> {
+  private async withRetries(
+    kind: RequestKind,
+    url: (attempt: number) => string,
+    init: () => RequestInit,
+  ): Promise<Answer> {
     const started = performance.now();
     for (let attempt = 0; ; attempt++) {
       const sent = performance.now();
-      const answer = await send(url, init());
+      const answer = await send(url(attempt), init());
       if (kind === 'complete') {
         this.tallies.completeRequestMs.push(performance.now() - sent);
       }

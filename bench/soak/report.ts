@@ -29,7 +29,14 @@ export interface SoakResult {
   readonly options: { durationSeconds: number; concurrency: number; replicas: number; maxBytes: number };
   readonly settings: Readonly<Record<string, string>>;
   readonly loadSeconds: number;
-  readonly uploads: { attempted: number; succeeded: number; gaveUp: number; perSecond: number; bytesSent: number };
+  readonly uploads: {
+    attempted: number;
+    succeeded: number;
+    gaveUp: number;
+    perSecond: number;
+    bytesSent: number;
+    planted: UploadRecord | undefined;
+  };
   readonly requests: {
     total: number;
     retries: number;
@@ -105,11 +112,28 @@ function latencyTable(result: SoakResult): string[] {
   return lines;
 }
 
+// The upload planted on the replica that was killed: its completion claimed there, then its
+// complete (retried through haproxy) answered once the lease lapsed.
+function plantedLines(result: SoakResult): string[] {
+  const killed = result.chaos.killed;
+  const upload = result.uploads.planted;
+  if (killed?.planted === undefined || upload === undefined) {
+    return ['No upload was planted on the killed replica.'];
+  }
+  const complete =
+    upload.complete === undefined ? 'no answer' : `${seconds(upload.complete.endMs - upload.complete.startMs)} s`;
+  return [
+    `Planted on it: ${killed.planted}, ${killed.plantedClaimed ? 'its completion claimed there when it was killed' : 'NOT caught COMPLETING before the kill'}; ` +
+      `its complete: ${upload.outcome}, ${upload.completeRequests} request(s), ${complete} from first request to answer.`,
+  ];
+}
+
 function chaosLines(result: SoakResult): string[] {
   const { rolling, killed, restarts } = result.chaos;
   const lines = [
     `Rolling restart: ${rolling === undefined ? 'not done' : `${seconds(rolling.startMs)} s to ${seconds(rolling.endMs)} s`}; ` +
       `SIGKILL: ${killed === undefined ? 'not done' : `${killed.replica} at ${seconds(killed.startMs)} s with ${killed.requestsOpen} request(s) open (${killed.completing} file(s) COMPLETING then, on any replica), its leases lapsed by ${seconds(killed.endMs)} s`}.`,
+    ...plantedLines(result),
     '',
     '| replica | signal at s | ended | exit took s | ready again after s |',
     '| --- | --- | --- | --- | --- |',
