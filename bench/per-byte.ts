@@ -5,7 +5,10 @@
 //   mode, each with its hashCtx), which hashes them and streams them on to S3;
 // beside SHA-256's own CPU per byte (node:crypto, this thread's CPU time) over the same bytes,
 // measured in the same run. Files big enough (256 MiB) that the requests' fixed costs do not count.
+// The kernel's part of the service's CPU (stime: socket reads and writes, loopback TCP) is kept
+// beside each figure in the JSON.
 import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import { BenchFile, type PartTarget } from './bench-file.ts';
 import type { Contender } from './contenders.ts';
@@ -32,10 +35,15 @@ export interface PerByteResult {
   readonly readBackNsPerByte: number;
   readonly throughServiceNsPerByte: number;
   readonly sha256NsPerByte: number;
+  // medians of the kernel's part of each (stime), ns per byte
+  readonly readBackKernelNsPerByte: number;
+  readonly throughServiceKernelNsPerByte: number;
   readonly samples: {
     readonly readBack: readonly number[];
     readonly throughService: readonly number[];
     readonly sha256: readonly number[];
+    readonly readBackKernel: readonly number[];
+    readonly throughServiceKernel: readonly number[];
   };
   // when the service was reading back, and receiving parts (monotonic µs), for its profile
   readonly windowsUs: { readonly readBack: Window[]; readonly throughService: Window[] };
@@ -61,6 +69,12 @@ export function sha256CpuSeconds(file: BenchFile): number {
   return micros / 1e6;
 }
 
+// The kernel's part of a process's CPU time so far (stime), in seconds.
+async function kernelCpuSeconds(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return Number(fields[12]) / 100;
+}
+
 export interface ServiceUpload {
   readonly baseUrl: string;
   readonly pid: number;
@@ -76,7 +90,15 @@ export async function uploadAndComplete(
   via: 's3' | 'service',
   // what runs just before the complete, and what it answers just after (memory sampling)
   watch: { beforeComplete(): Promise<void>; afterComplete(): Promise<void> } | undefined = undefined,
-): Promise<{ putCpu: number; completeCpu: number; putUs: Window; completeUs: Window }> {
+): Promise<{
+  putCpu: number;
+  completeCpu: number;
+  // of which the kernel's (stime)
+  putKernel: number;
+  completeKernel: number;
+  putUs: Window;
+  completeUs: Window;
+}> {
   const { token, containerId } = await newSession(service.redis, 'bench');
   const created = await post(service.baseUrl, token, 'create', {
     fileName: `bench-${randomBytes(6).toString('hex')}.bin`,
@@ -90,21 +112,25 @@ export async function uploadAndComplete(
     const urls = await post(service.baseUrl, token, 'multipart/uploadUrl', { fileId, multiParts, uploadVia: via });
     const targets = urls.multiParts as PartTarget[];
     const putFrom = await processCpuSeconds(service.pid);
+    const putKernelFrom = await kernelCpuSeconds(service.pid);
     const putFromUs = nowUs();
     await file.upload(targets, UPLOAD_CONCURRENCY);
     const putUs: Window = [putFromUs, nowUs()];
     const putCpu = (await processCpuSeconds(service.pid)) - putFrom;
+    const putKernel = (await kernelCpuSeconds(service.pid)) - putKernelFrom;
     await watch?.beforeComplete();
     const completeFrom = await processCpuSeconds(service.pid);
+    const completeKernelFrom = await kernelCpuSeconds(service.pid);
     const completeFromUs = nowUs();
     const done = await post(service.baseUrl, token, 'complete', { fileId });
     const completeUs: Window = [completeFromUs, nowUs()];
     const completeCpu = (await processCpuSeconds(service.pid)) - completeFrom;
+    const completeKernel = (await kernelCpuSeconds(service.pid)) - completeKernelFrom;
     await watch?.afterComplete();
     if (done.sha256 !== file.sha256) {
       throw new Error(`complete answered sha256 ${String(done.sha256)}, expected ${file.sha256}`);
     }
-    return { putCpu, completeCpu, putUs, completeUs };
+    return { putCpu, completeCpu, putKernel, completeKernel, putUs, completeUs };
   } finally {
     await removeUploads(service.env, [{ fileId, containerId }]);
   }
@@ -131,7 +157,13 @@ export async function measurePerByte(
   const env = serviceEnv(options.port);
   const child = await contender.start(env, options.nodeArgs);
   const service = { baseUrl: `http://127.0.0.1:${options.port}`, pid: child.pid!, redis, env };
-  const samples = { readBack: [] as number[], throughService: [] as number[], sha256: [] as number[] };
+  const samples = {
+    readBack: [] as number[],
+    throughService: [] as number[],
+    sha256: [] as number[],
+    readBackKernel: [] as number[],
+    throughServiceKernel: [] as number[],
+  };
   const windowsUs = { readBack: [] as Window[], throughService: [] as Window[] };
   try {
     // the first requests of a process pay for its warming up
@@ -140,10 +172,12 @@ export async function measurePerByte(
       await room?.waitFor(file.size);
       const straight = await uploadAndComplete(service, file, 's3');
       samples.readBack.push(nsPerByte(straight.completeCpu, file.size));
+      samples.readBackKernel.push(nsPerByte(straight.completeKernel, file.size));
       windowsUs.readBack.push(straight.completeUs);
       await room?.waitFor(file.size);
       const through = await uploadAndComplete(service, file, 'service');
       samples.throughService.push(nsPerByte(through.putCpu, file.size));
+      samples.throughServiceKernel.push(nsPerByte(through.putKernel, file.size));
       windowsUs.throughService.push(through.putUs);
       samples.sha256.push(nsPerByte(sha256CpuSeconds(file), file.size));
     }
@@ -157,6 +191,8 @@ export async function measurePerByte(
     readBackNsPerByte: median(samples.readBack),
     throughServiceNsPerByte: median(samples.throughService),
     sha256NsPerByte: median(samples.sha256),
+    readBackKernelNsPerByte: median(samples.readBackKernel),
+    throughServiceKernelNsPerByte: median(samples.throughServiceKernel),
     samples,
     windowsUs,
   };
