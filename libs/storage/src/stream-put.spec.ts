@@ -232,6 +232,15 @@ describe(putStream.name, () => {
     failing.destroy(new Error('the client went away'));
     await assert.rejects(putting, /the client went away/);
     await noneWhole(from);
+    // a body gone before the PUT began (its client left meanwhile) fails at once, no connection made
+    from = server.connections.length;
+    const gone = new Readable({ read() {} });
+    gone.destroy();
+    await assert.rejects(putStream(server.url, gone, 2000, OPTIONS), /the body was cut before the upload began/);
+    const failed = new Readable({ read() {} });
+    failed.on('error', () => undefined).destroy(new Error('reset'));
+    await assert.rejects(putStream(server.url, failed, 2000, OPTIONS), /the body was cut before the upload began/);
+    assert.equal(server.connections.length, from);
   });
 
   it('destroys the connection at once when aborted: nothing more reaches the store', async () => {
@@ -261,10 +270,13 @@ describe(putStream.name, () => {
       message: /the store took no byte for 200 ms/,
     });
     server.script = () => undefined;
-    await assert.rejects(putStream(server.url, Readable.from([Buffer.alloc(100)]), 100, { ...OPTIONS, idleTimeoutMs: 200 }), {
-      code: 'ETIMEDOUT',
-      message: /no answer 200 ms after the body/,
-    });
+    await assert.rejects(
+      putStream(server.url, Readable.from([Buffer.alloc(100)]), 100, { ...OPTIONS, idleTimeoutMs: 200 }),
+      {
+        code: 'ETIMEDOUT',
+        message: /no answer 200 ms after the body/,
+      },
+    );
     // an error answer whose body never comes, the request's body still on its way
     let answered = 0;
     server.script = (socket) => {
@@ -277,7 +289,7 @@ describe(putStream.name, () => {
     await assert.rejects(putStream(server.url, slow, 1000, { ...OPTIONS, idleTimeoutMs: 200 }), { code: 'ETIMEDOUT' });
   });
 
-  it('waits on a slow body without timing out: its pace is its owner\'s to bound', async () => {
+  it("waits on a slow body without timing out: its pace is its owner's to bound", async () => {
     server.script = acceptAll;
     const source = new Readable({ read() {} });
     const putting = putStream(server.url, source, 20, { ...OPTIONS, idleTimeoutMs: 100 });
@@ -340,7 +352,10 @@ describe(putStream.name, () => {
         secure.script = acceptAll;
         const bytes = randomBytes(2 * 1024 * 1024 + 3);
         // not trusted yet: the certificate is refused
-        await assert.rejects(putStream(secure.url, counted(bytes).body, bytes.length, OPTIONS), /self-signed certificate/);
+        await assert.rejects(
+          putStream(secure.url, counted(bytes).body, bytes.length, OPTIONS),
+          /self-signed certificate/,
+        );
         tls.setDefaultCACertificates([...defaults, readFileSync(cert, 'utf8')]);
         assert.equal(await putStream(secure.url, counted(bytes).body, bytes.length, OPTIONS), ETAG);
         assert.equal(sha256(secure.seen.at(-1)!.body), sha256([bytes]));

@@ -13,7 +13,9 @@ import tls from 'node:tls';
 import { redactedTarget, ResponseReader, type ReadResult, s3ErrorCode } from './http-head.js';
 
 export interface StreamPutOptions {
-  // aborting destroys the connection at once: no byte is sent after it
+  // aborting resets the connection at once: nothing more of the body is sent (over plain TCP the
+  // kernel's unsent queue is dropped too; bytes already on the wire may still arrive, short of the
+  // announced length, so the store keeps nothing)
   readonly signal?: AbortSignal;
   // connecting (TLS handshake included) may take this long (ETIMEDOUT)
   readonly connectTimeoutMs: number;
@@ -42,6 +44,11 @@ export class PutStatusError extends Error {
 export function putStream(url: URL, body: Readable, size: number, options: StreamPutOptions): Promise<string> {
   if (options.signal?.aborted === true) {
     return Promise.reject(options.signal.reason as Error);
+  }
+  // a body already gone (its client left while the PUT was being prepared) emits nothing more:
+  // nothing would ever end this PUT but the store's own timeout
+  if (body.errored !== null || (body.destroyed && !body.readableEnded)) {
+    return Promise.reject(new Error(`the body was cut before the upload began (0 of ${size} bytes)`));
   }
   return new Promise<string>((resolve, reject) => new StreamPut(url, body, size, options, resolve, reject).send());
 }
@@ -238,7 +245,14 @@ class StreamPut {
     clearTimeout(this.connectTimer);
     this.options.signal?.removeEventListener('abort', this.onAbort);
     this.detachBody(error !== undefined);
-    this.socket?.destroy();
+    if (error !== undefined && this.socket !== undefined && !(this.socket instanceof tls.TLSSocket)) {
+      // a reset, not a close: what the kernel still holds of the body is dropped, not sent
+      // ahead of a FIN the store could take for the body's end (a TLS socket cannot be reset;
+      // its record layer makes a cut body fail to decrypt anyway)
+      this.socket.resetAndDestroy();
+    } else {
+      this.socket?.destroy();
+    }
     if (error === undefined) {
       this.resolve(etag!);
     } else {

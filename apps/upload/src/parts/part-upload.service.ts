@@ -208,9 +208,12 @@ export class PartUploadService {
     }, leaseMs / 3);
     return {
       signal: controller.signal,
+      // the PUT is over, answered or failed: an upload to storage still running (the client's
+      // body failed first) is stopped with it, never left to the store's own timeouts
       stop: () => {
         clearInterval(renew);
         clearTimeout(deadline);
+        controller.abort();
       },
     };
   }
