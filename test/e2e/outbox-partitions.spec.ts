@@ -1,6 +1,7 @@
 // The outbox partitioned by day with pg_partman (issue 18): db:migrate partitions outbox_events in a
 // new database and leaves it be the second time; a completed file's event lands in today's child
-// table and is published once; OutboxPartitionsService drops the days past the retention whose
+// table and is published once; the relay's scan reads every day through its own copy of the partial
+// index; OutboxPartitionsService drops the days past the retention whose
 // events are all published, and keeps a day holding an unpublished event and every day after it.
 // What is partitioned is read from PostgreSQL's catalog (pg_inherits), not from pg_partman's or
 // our bookkeeping. Runs against the real PostgreSQL (with Debian's pg_partman, installed by
@@ -11,8 +12,9 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { loadConfig } from '@koodrive/config';
-import { OutboxPartitionsRepository, PrismaService } from '@koodrive/database';
+import { OutboxPartitionsRepository, OutboxRepository, PrismaService } from '@koodrive/database';
 import { migrate } from '../../tools/db/migrate.ts';
+import { planNodes, statementsSentBy } from '../support/query-plans.ts';
 import {
   call,
   closeTestRedis,
@@ -121,6 +123,41 @@ describe('the outbox partitioned by day with pg_partman', () => {
     assert.equal(await t.app.get(OutboxRelayService).relay(), 1);
     assert.equal(await t.app.get(OutboxRelayService).relay(), 0);
     assert.equal((await streamEntries(fileId)).length, 1);
+  });
+
+  it("takes unpublished events (the relay's scan) through each day's copy of the partial index", async () => {
+    const sent = await statementsSentBy(() => t.app.get(OutboxRepository).relayBatch(100, () => Promise.resolve()));
+    assert.ok(sent.length > 0, 'the relay sent no statement');
+    const days = [...(await children(db)).keys()];
+    // with sequential scans priced out, a table the planner can read only sequentially still is:
+    // so no Seq Scan means every table of the outbox, parent and days, has an index for this scan
+    await db.query('SET enable_seqscan = off');
+    try {
+      for (const statement of sent) {
+        const nodes = await planNodes(db, statement);
+        const read = nodes.filter((node) => node['Relation Name']?.startsWith('outbox_events') === true);
+        if (read.length === 0) {
+          continue; // the relay's UPDATE of what it published (none here)
+        }
+        assert.deepEqual(
+          read.filter((node) => !['Index Scan', 'Index Only Scan'].includes(node['Node Type'])),
+          [],
+          `a table of the outbox read otherwise than by an index in:\n${statement.text}`,
+        );
+        const indexOf = new Map(read.map((node) => [node['Relation Name'], node['Index Name']]));
+        assert.equal(indexOf.get('outbox_events'), 'outbox_events_unpublished_id_idx');
+        for (const day of days) {
+          assert.equal(indexOf.get(day), `${day}_id_idx`, `${day} is read through its partial index`);
+        }
+      }
+    } finally {
+      await db.query('RESET enable_seqscan');
+    }
+    const { rows } = await db.query<{ definition: string }>(
+      'SELECT indexdef AS definition FROM pg_indexes WHERE indexname = $1',
+      [`${dayTable(0)}_id_idx`],
+    );
+    assert.match(rows[0]!.definition, /\(id\) WHERE \(published_at IS NULL\)$/, "today's copy is the partial index");
   });
 
   it('drops the days past the retention whose events are all published, and no day from an unpublished one on', async () => {

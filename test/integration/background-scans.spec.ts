@@ -12,6 +12,7 @@ import { MaintenanceRepository, OutboxRepository, PrismaService } from '@koodriv
 import { applyMigrations, prismaSources } from '@koodrive/migrations';
 import { loadFileHistory } from '../support/file-history.ts';
 import { newUploadFile } from '../support/factories.ts';
+import { type PlanNode, planNodes, statementsSentBy } from '../support/query-plans.ts';
 
 const HISTORY_ROWS = 200_000;
 // work of each kind, beside the history
@@ -22,48 +23,6 @@ const BATCH = 100;
 const serverUrl = new URL(process.env.DIRECT_DATABASE_URL ?? process.env.DATABASE_URL!);
 const databaseName = `${serverUrl.pathname.slice(1).replace(/_test$/, '')}_scans_test`;
 const databaseUrl = Object.assign(new URL(serverUrl), { pathname: `/${databaseName}` }).toString();
-
-interface SentStatement {
-  readonly text: string;
-  readonly values: readonly unknown[];
-}
-
-type Query = (...args: unknown[]) => unknown;
-
-// The statements `run` sends through any pg client of this process (the repositories' pool, Prisma's
-// driver adapter included), as text and values.
-async function statementsSentBy(run: () => Promise<unknown>): Promise<SentStatement[]> {
-  const sent: SentStatement[] = [];
-  const prototype = pg.Client.prototype as unknown as { query: Query };
-  const original = prototype.query;
-  prototype.query = function (this: pg.Client, ...args: unknown[]): unknown {
-    const [first, second] = args;
-    if (typeof first === 'string') {
-      sent.push({ text: first, values: Array.isArray(second) ? second : [] });
-    } else if (typeof first === 'object' && first !== null && 'text' in first) {
-      const config = first as { text: string; values?: unknown[] };
-      sent.push({ text: config.text, values: Array.isArray(second) ? second : (config.values ?? []) });
-    }
-    return original.apply(this, args);
-  };
-  try {
-    await run();
-  } finally {
-    prototype.query = original;
-  }
-  return sent.filter(({ text }) => !/^\s*(BEGIN|COMMIT|ROLLBACK)\b/i.test(text));
-}
-
-interface PlanNode {
-  readonly 'Node Type': string;
-  readonly 'Relation Name'?: string;
-  readonly 'Index Name'?: string;
-  readonly Plans?: PlanNode[];
-}
-
-function nodesOf(plan: PlanNode): PlanNode[] {
-  return [plan, ...(plan.Plans ?? []).flatMap(nodesOf)];
-}
 
 const SCANNED_TABLES = new Set(['files', 'outbox_events']);
 
@@ -81,11 +40,7 @@ describe('the background scans at scale', () => {
     assert.ok(sent.length > 0, 'the repository sent no statement');
     const scans: PlanNode[] = [];
     for (const statement of sent) {
-      const { rows } = await db.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
-        `EXPLAIN (FORMAT JSON) ${statement.text}`,
-        [...statement.values],
-      );
-      const nodes = nodesOf(rows[0]!['QUERY PLAN'][0].Plan);
+      const nodes = await planNodes(db, statement);
       const sequential = nodes.filter(
         (node) => node['Node Type'] === 'Seq Scan' && SCANNED_TABLES.has(node['Relation Name'] ?? ''),
       );
