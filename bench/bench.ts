@@ -56,6 +56,7 @@ import {
   serviceEnv,
   startService,
   stopService,
+  servicesUp,
 } from './support.ts';
 import { MIB } from '@koodrive/limits';
 
@@ -114,16 +115,7 @@ if (sizes.some((size) => size <= partSize)) {
 }
 
 const benchStarted = performance.now();
-const up = spawnSync('bash', [path.join(ROOT, 'tools/services/up.sh')], {
-  encoding: 'utf8',
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-if (up.status !== 0) {
-  throw new Error('services:up failed');
-}
-for (const [, name, value] of up.stdout.matchAll(/^export (\w+)=(.*)$/gm)) {
-  process.env[name!] = value!;
-}
+servicesUp();
 
 const env = serviceEnv(port);
 // the key the services sign their own part URLs with (32+ characters, as production requires)

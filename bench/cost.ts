@@ -34,7 +34,7 @@ import { type SmallFileResult, measureSmallFiles } from './small-files.ts';
 import { measureTableScale, tableScaleReport } from './table-scale.ts';
 import { SpanSink } from './span-sink.ts';
 import { migrate } from '../tools/db/migrate.ts';
-import { type Env, formatSize, importBuilt, parseSize } from './support.ts';
+import { type Env, formatSize, importBuilt, parseSize, servicesUp } from './support.ts';
 
 type HashingModule = typeof import('@koodrive/hashing');
 
@@ -79,16 +79,7 @@ const whole = (name: string, value: string): number => {
 const port = whole('port', values.port);
 const serviceRoot = path.resolve(values['service-root']);
 
-const up = spawnSync('bash', [path.join(ROOT, 'tools/services/up.sh')], {
-  encoding: 'utf8',
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-if (up.status !== 0) {
-  throw new Error('services:up failed');
-}
-for (const [, name, value] of up.stdout.matchAll(/^export (\w+)=(.*)$/gm)) {
-  process.env[name!] = value!;
-}
+servicesUp();
 const realEnv = process.env as Env;
 await migrate(realEnv.DIRECT_DATABASE_URL ?? realEnv.DATABASE_URL!);
 const redis = new Redis(realEnv.REDIS_URL!);
@@ -109,7 +100,10 @@ if (values['table-scale']) {
     );
     const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
     const markdown = tableScaleReport(result, commit);
-    await writeFile(path.join(RESULTS, `${stamp}-table-scale.json`), `${JSON.stringify({ ...result, commit }, null, 2)}\n`);
+    await writeFile(
+      path.join(RESULTS, `${stamp}-table-scale.json`),
+      `${JSON.stringify({ ...result, commit }, null, 2)}\n`,
+    );
     await writeFile(path.join(RESULTS, `${stamp}-table-scale.md`), markdown);
     process.stdout.write(markdown);
     console.error(`written: bench/results/${stamp}-table-scale.json and .md`);

@@ -12,7 +12,7 @@
 // was lost or given up. Replica logs and the haproxy config go to bench/tmp/<time>-soak/. The
 // database, the bucket and the run's Redis keys are removed at the end.
 // The npm script builds first: this runs the built service.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -30,7 +30,7 @@ import { settle, verify } from './soak/verify.ts';
 import { MIB } from '@koodrive/limits';
 import { sessionKey } from '@koodrive/protocol';
 import { RgwRoom } from './rgw-room.ts';
-import { type Env, type Session, newSession, parseSize, processCpuSeconds, s3Client, serviceEnv } from './support.ts';
+import { type Session, newSession, parseSize, processCpuSeconds, s3Client, serviceEnv, servicesUp } from './support.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const DATABASE = 'koodrive_soak';
@@ -75,20 +75,6 @@ const SETTINGS: Readonly<Record<string, string>> = {
   SHUTDOWN_TIMEOUT_SECONDS: '120',
 };
 const LEASE_MS = Number(SETTINGS.COMPLETE_LEASE_SECONDS) * 1000;
-
-function servicesUp(): Env {
-  const up = spawnSync('bash', [path.join(ROOT, 'tools/services/up.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  if (up.status !== 0) {
-    throw new Error('services:up failed');
-  }
-  for (const [, name, value] of up.stdout.matchAll(/^export (\w+)=(.*)$/gm)) {
-    process.env[name!] = value!;
-  }
-  return process.env as Env;
-}
 
 // The commit, and the service's files that differ from it (the tree is shared while it runs).
 function revision(): { commit: string; uncommitted: string[] } {

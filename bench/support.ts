@@ -159,3 +159,19 @@ export async function stopService(service: ChildProcess): Promise<void> {
 export async function importBuilt<T>(file: string): Promise<T> {
   return (await import(pathToFileURL(path.join(ROOT, 'dist', file)).href)) as T;
 }
+
+// Brings up the local services (services:up) and takes the environment it prints into this
+// process: what every bench runs against.
+export function servicesUp(): Env {
+  const up = spawnSync('bash', [path.join(ROOT, 'tools/services/up.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (up.status !== 0) {
+    throw new Error('services:up failed');
+  }
+  for (const [, name, value] of up.stdout.matchAll(/^export (\w+)=(.*)$/gm)) {
+    process.env[name!] = value!;
+  }
+  return process.env as Env;
+}
