@@ -1,7 +1,7 @@
 // PostgreSQL, Redis and S3 behind counting proxies: a process pointed at `env()` has every
 // statement, command and S3 request it makes counted (bench/wire-counters.ts). Presigned URLs keep
 // pointing at the store itself (S3_PUBLIC_ENDPOINT), so a client's part PUTs are not counted.
-import { FaultProxy } from '../test/support/fault-proxy.ts';
+import { FaultProxy } from '../tools/testing/fault-proxy.ts';
 import {
   type PgCounts,
   PgWireObserver,

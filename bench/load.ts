@@ -23,7 +23,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { FaultProxy, s3Requests } from '../test/support/fault-proxy.ts';
+import { FaultProxy, s3Requests } from '../tools/testing/fault-proxy.ts';
 import { migrate } from '../tools/db/migrate.ts';
 import { type Session, newSession, s3Client, serviceEnv, startService } from './support.ts';
 

@@ -1,6 +1,6 @@
 // The files table at scale (npm run bench -- --table-scale [--table-scale-rows 10000000]): what
 // create, complete, one reaper batch and one reconciler batch take on an empty table and again
-// after --table-scale-rows rows of history are loaded (generated in SQL: test/support/file-history.ts,
+// after --table-scale-rows rows of history are loaded (generated in SQL: tools/testing/file-history.ts,
 // 97 % terminal over a year, then VACUUM ANALYZE), in a database of its own that it drops at the end.
 // The built service runs in this process (dist/, createApp as main.ts does, background jobs off) on
 // the real Redis and RGW: create and complete over HTTP, timed per request by the client; the
@@ -17,7 +17,7 @@ import pg from 'pg';
 import { applyMigrations, prismaSources } from '@koodrive/migrations';
 import { post } from './api-client.ts';
 import { type Env, importBuilt, newSession, type Session, s3Client } from './support.ts';
-import { historyMix, loadFileHistory } from '../test/support/file-history.ts';
+import { historyMix, loadFileHistory } from '../tools/testing/file-history.ts';
 
 type Bootstrap = typeof import('../apps/upload/src/bootstrap.ts');
 type Reaper = typeof import('../apps/upload/src/maintenance/reaper.service.ts');

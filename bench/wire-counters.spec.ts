@@ -22,7 +22,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { FaultProxy } from '../test/support/fault-proxy.ts';
+import { FaultProxy } from '../tools/testing/fault-proxy.ts';
 import {
   type PgCounts,
   PgWireObserver,

@@ -1,5 +1,5 @@
 // Counters of what a process asks its dependencies, read off the wire by a proxy between them
-// (test/support/fault-proxy.ts with `observe`, or its HTTP request log for S3):
+// (tools/testing/fault-proxy.ts with `observe`, or its HTTP request log for S3):
 // - PostgreSQL (protocol 3): statements run, by the server's CommandComplete tag (SELECT, INSERT,
 //   BEGIN, COMMIT...; a statement that failed counts as `error`), the client's Parse, Execute and
 //   simple Query messages, and round trips (each Sync or simple Query waits for a ReadyForQuery);
@@ -9,7 +9,7 @@
 //   of concurrent requests on one connection overlap, so count round trips one request at a time;
 // - S3: each HTTP request the proxy saw, by operation (from the method, the path and its query).
 // Run by the bench with Node's type stripping: erasable syntax only.
-import type { SeenRequest, WireObserver } from '../test/support/fault-proxy.ts';
+import type { SeenRequest, WireObserver } from '../tools/testing/fault-proxy.ts';
 
 export type Tally = Record<string, number>;
 

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { AbortMultipartUploadCommand, ListPartsCommand } from '@aws-sdk/client-s3';
 import { OutboxRepository } from '@koodrive/database';
 import { EVENT_PUBLISHER, type EventPublisher } from '@koodrive/events';
-import { FaultProxy, s3Requests } from '../support/fault-proxy.ts';
+import { FaultProxy, s3Requests } from '../../tools/testing/fault-proxy.ts';
 import type { TestUser } from '../support/harness.ts';
 import { testS3 } from '../support/s3.ts';
 

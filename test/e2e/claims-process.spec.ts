@@ -6,7 +6,7 @@
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { FaultProxy, s3Requests } from '../support/fault-proxy.ts';
+import { FaultProxy, s3Requests } from '../../tools/testing/fault-proxy.ts';
 import * as harness from '../support/harness.ts';
 import { assertCompletedOnce } from '../support/promises.ts';
 import { ServiceProcess } from '../support/service-process.ts';

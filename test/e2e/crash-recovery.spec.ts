@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { FaultProxy, s3Requests } from '../support/fault-proxy.ts';
+import { FaultProxy, s3Requests } from '../../tools/testing/fault-proxy.ts';
 import * as harness from '../support/harness.ts';
 import { assertCompletedOnce } from '../support/promises.ts';
 import { testS3 } from '../support/s3.ts';

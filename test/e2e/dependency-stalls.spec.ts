@@ -8,7 +8,7 @@ import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { FaultProxy, s3ErrorAnswer } from '../support/fault-proxy.ts';
+import { FaultProxy, s3ErrorAnswer } from '../../tools/testing/fault-proxy.ts';
 import type { ApiResponse, TestUser } from '../support/harness.ts';
 import { MIB } from '@koodrive/limits';
 

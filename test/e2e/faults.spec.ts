@@ -1,4 +1,4 @@
-// Faults injected between the service and its dependencies by a TCP proxy (test/support/fault-proxy):
+// Faults injected between the service and its dependencies by a TCP proxy (tools/testing/fault-proxy):
 // connection resets during the combine and the read-back, the network to PostgreSQL and Redis
 // failing mid-request (real server restarts: restarts.spec), 50 concurrent completes counted at
 // the proxy, expiry and reaping.
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { FaultProxy, s3Requests } from '../support/fault-proxy.ts';
+import { FaultProxy, s3Requests } from '../../tools/testing/fault-proxy.ts';
 import { testS3 } from '../support/s3.ts';
 
 const real = {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { ListPartsCommand } from '@aws-sdk/client-s3';
-import { FaultProxy, s3ErrorAnswer, type SeenRequest } from '../support/fault-proxy.ts';
+import { FaultProxy, s3ErrorAnswer, type SeenRequest } from '../../tools/testing/fault-proxy.ts';
 import { MIB } from '@koodrive/limits';
 
 const HEAD_END = Buffer.from('\r\n\r\n');

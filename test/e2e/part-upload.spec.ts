@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { before, after, describe, it } from 'node:test';
-import { FaultProxy, s3Requests } from '../support/fault-proxy.ts';
+import { FaultProxy, s3Requests } from '../../tools/testing/fault-proxy.ts';
 import { MIB } from '@koodrive/limits';
 
 const real = { s3: process.env.S3_ENDPOINT! };

@@ -36,14 +36,13 @@ const NOT_THROUGH_THE_POOLER: Readonly<Record<string, string>> = {
   'test/deploy/alerts.spec.js': 'no database: promtool on the alert rules',
   'test/deploy/compose.spec.js': 'no database: docker-compose config and the Dockerfile',
   'test/deploy/manifests.spec.js': 'no database: kustomize and the Kubernetes schemas',
-  'test/support/fault-proxy.spec.js': 'no database: the fault proxy between servers of its own',
+  'tools/testing/fault-proxy.spec.js': 'no database: the fault proxy between servers of its own',
   'test/integration/redis-ports.spec.js': 'no database: the Redis and in-process ports',
   'test/integration/redis-event-publisher-replicas.spec.js': 'no database: the event publisher on Redis',
   'test/integration/token-tool.spec.js': 'no database: session records in Redis',
   'test/integration/s3-object-storage.spec.js': 'no database: the object storage contract on RGW',
   'test/integration/disk-object-storage.spec.js': 'no database: the object storage contract on local disk',
   'tools/otlp-sink.spec.js': 'no database: the OTLP sink decoding traces',
-  'bench/chart.spec.js': "no database: the bench's charts",
   'bench/profile.spec.js': "no database: the bench's CPU profile summary",
 };
 

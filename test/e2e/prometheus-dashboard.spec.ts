@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { FaultProxy, s3ErrorAnswer } from '../support/fault-proxy.ts';
+import { FaultProxy, s3ErrorAnswer } from '../../tools/testing/fault-proxy.ts';
 import { ROOT, alertRules, ruleGroups, selectors } from '../support/promql.ts';
 import { Prometheus } from '../support/prometheus.ts';
 

@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { loadConfig } from '@koodrive/config';
 import { PrismaService } from '@koodrive/database';
 import { migrate } from '../../tools/db/migrate.ts';
-import { FaultProxy, s3Requests } from '../support/fault-proxy.ts';
+import { FaultProxy, s3Requests } from '../../tools/testing/fault-proxy.ts';
 import type { ApiResponse, TestUser } from '../support/harness.ts';
 import { PrivatePostgres, PrivateRedis } from '../support/private-servers.ts';
 

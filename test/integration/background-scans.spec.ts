@@ -1,6 +1,6 @@
 // Every scan the background jobs run (reconciler, reaper, the uploads gauge, outbox relay) reads
 // the partial index of live rows made for it, on a files table that is mostly history (97 % of
-// 200,000 rows terminal, test/support/file-history.ts) after VACUUM ANALYZE: no sequential scan of
+// 200,000 rows terminal, tools/testing/file-history.ts) after VACUUM ANALYZE: no sequential scan of
 // files or outbox_events. The statements checked are the ones the repositories send, recorded on
 // the way to the server (pg's Client.query), then EXPLAINed with the same values.
 import '../support/test-env.ts';
@@ -10,7 +10,7 @@ import pg from 'pg';
 import { loadConfig } from '@koodrive/config';
 import { MaintenanceRepository, OutboxRepository, PrismaService } from '@koodrive/database';
 import { applyMigrations, prismaSources } from '@koodrive/migrations';
-import { loadFileHistory } from '../support/file-history.ts';
+import { loadFileHistory } from '../../tools/testing/file-history.ts';
 import { newUploadFile } from '../support/factories.ts';
 import { type PlanNode, planNodes, statementsSentBy } from '../support/query-plans.ts';
 

@@ -1,4 +1,5 @@
-// A fault-injecting TCP proxy for the tests, between the service and one of its dependencies.
+// A fault-injecting TCP proxy for the tests and the benches (tools/testing: both may import it),
+// between the service and one of its dependencies.
 // It forwards bytes both ways and can:
 // - be stopped and restarted (`stop()`/`start()`): every connection is reset and the port refuses
 //   connections while stopped, as when the dependency's process is down;
