@@ -1,4 +1,4 @@
-// The alerts as code: deploy/base/prometheusrule.yaml is what the README's Operating section
+// The alerts as code: deploy/base/prometheusrule.yaml is what docs/operations.md's Alerts section
 // promises, promtool (Debian's prometheus package, installed by services:up) accepts its rules,
 // and its unit tests (test/deploy/alerts.test.yaml) raise each alert on the series that should
 // and not on the ones that should not.
@@ -48,7 +48,7 @@ describe('alerts (PrometheusRule)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('are the alerts the README names, each with a severity, a summary and a wait where it needs one', async () => {
+  it('are the alerts docs/operations.md names, each with a severity, a summary and a wait where it needs one', async () => {
     const rules = alertRules(await ruleGroups());
     assert.deepEqual(
       rules.map((rule) => rule.alert),
@@ -63,16 +63,16 @@ describe('alerts (PrometheusRule)', () => {
         'KoodriveUploadRestarts',
       ],
     );
-    const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8');
+    const operations = await readFile(path.join(ROOT, 'docs/operations.md'), 'utf8');
     for (const rule of rules) {
-      assert.ok(readme.includes(`\`${rule.alert}\``), `the README names ${rule.alert}`);
+      assert.ok(operations.includes(`\`${rule.alert}\``), `docs/operations.md names ${rule.alert}`);
       assert.match(rule.labels.severity ?? '', /^(?:critical|warning)$/, rule.alert);
       assert.ok(rule.annotations.summary, `${rule.alert} has a summary`);
     }
     const wait = Object.fromEntries(rules.map((rule) => [rule.alert, rule.for]));
     assert.equal(wait.KoodriveUploadErrors, '5m');
     assert.equal(wait.KoodriveUploadCompletionsStuck, '15m');
-    // the README's thresholds
+    // the thresholds docs/operations.md gives
     const expr = Object.fromEntries(rules.map((rule) => [rule.alert, rule.expr.replace(/\s+/g, ' ').trim()]));
     assert.match(expr.KoodriveUploadErrors!, /\{status=~"5\.\."\}\[5m\]\)\) \/ sum\(.*\) > 0\.01$/);
     assert.match(
