@@ -2,12 +2,22 @@
 // mid-complete, SIGSTOP to freeze a worker past its lease, SIGTERM.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deadPort } from './dead-port.ts';
 
-// .out/test/support → .out/apps/upload/src/main.js
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../apps/upload/src/main.js');
+// .out/test/support → .out/apps/upload/src/main.js; from source (a spec run with
+// tools/register-sources.mjs), apps/upload/src/main.ts under the same loader
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const COMPILED = path.resolve(HERE, '../../apps/upload/src/main.js');
+const MAIN = existsSync(COMPILED)
+  ? [COMPILED]
+  : [
+      '--import',
+      path.resolve(HERE, '../../tools/register-sources.mjs'),
+      path.resolve(HERE, '../../apps/upload/src/main.ts'),
+    ];
 
 export class ServiceProcess {
   // everything the process wrote to stdout and stderr
@@ -37,7 +47,7 @@ export class ServiceProcess {
             ...(process.env.NODE_V8_COVERAGE === undefined ? {} : { NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE }),
           }
         : Object.fromEntries(Object.entries(process.env).filter(([name]) => !unset.includes(name)));
-    const child = spawn(process.execPath, [MAIN], {
+    const child = spawn(process.execPath, MAIN, {
       env: { ...inherited, ...env, PORT: String(port), METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -28,7 +28,8 @@ logger.log(`metrics for Prometheus on ${app.get(MetricsServer).url} (METRICS_POR
 // SHUTDOWN_DRAIN_SECONDS while load balancers take the pod out; then it stops accepting, lets
 // in-flight requests (completes included) finish, stops the background jobs, closes the database
 // and Redis, flushes the traces and exits. Whatever its dependencies do, the process is gone
-// SHUTDOWN_TIMEOUT_SECONDS after the drain: requests still unanswered then get a 503.
+// SHUTDOWN_TIMEOUT_SECONDS after the signal (the drain included; the traces get 1 s more):
+// requests still unanswered then get a 503.
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
     const shutdown = app.get(ShutdownState);
@@ -40,7 +41,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
         logger.warn(`shutdown deadline: ${answered} unfinished request(s) answered 503; exiting`, 'Main');
         void Promise.race([tracing.shutdown(), sleep(TRACE_FLUSH_MS)]).finally(() => process.exit(1));
       },
-      (config.shutdownDrainSeconds + config.shutdownTimeoutSeconds) * 1000,
+      config.shutdownTimeoutSeconds * 1000,
     );
     void sleep(config.shutdownDrainSeconds * 1000)
       .then(() => app.close())

@@ -13,6 +13,31 @@ describe(loadConfig.name, () => {
     assert.ok(Object.isFrozen(config) && Object.isFrozen(config.s3));
   });
 
+  it('bounds every dependency wait so that a stalled one is answered within 5 s by default', () => {
+    const { timeouts } = loadConfig({});
+    // the longest each request path can wait on one stalled dependency (docs/configuration.md,
+    // "Timeouts"): an SDK call's deadline; a part PUT's connect, then no progress; a statement
+    // the server does not answer (its bound + the client's 0.5 s); a pooled connection; a command
+    const waits = {
+      storageCall: timeouts.storageRequestMs,
+      partPut: Math.max(timeouts.storageConnectMs, timeouts.storageIdleMs),
+      statement: timeouts.databaseStatementMs + 500,
+      acquire: timeouts.databaseAcquireMs,
+      redis: timeouts.redisCommandMs,
+    };
+    for (const [what, ms] of Object.entries(waits)) {
+      assert.ok(ms < 5_000, `${what}: ${ms} ms`);
+    }
+  });
+
+  it('counts the shutdown deadline from the signal: the drain must end before it', () => {
+    assert.equal(loadConfig({ SHUTDOWN_DRAIN_SECONDS: '4', SHUTDOWN_TIMEOUT_SECONDS: '5' }).shutdownTimeoutSeconds, 5);
+    assert.throws(
+      () => loadConfig({ SHUTDOWN_DRAIN_SECONDS: '5', SHUTDOWN_TIMEOUT_SECONDS: '5' }),
+      /SHUTDOWN_DRAIN_SECONDS \(5\) must be below SHUTDOWN_TIMEOUT_SECONDS \(5\)/,
+    );
+  });
+
   it('leaves the dependencies unset when not given: the embedded parts stand in', () => {
     const config = loadConfig({});
     assert.equal(config.databaseUrl, undefined);

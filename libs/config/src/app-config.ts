@@ -17,8 +17,8 @@ export interface AppConfig {
   readonly corsOrigins: readonly string[];
   // after SIGTERM: seconds the server keeps serving with readiness false, before it closes
   readonly shutdownDrainSeconds: number;
-  // then at most this long for in-flight requests to finish; at the deadline those that have not
-  // answered get a 503 and the process exits, whatever its dependencies are doing
+  // the process is gone this long after SIGTERM (the drain included; traces get 1 s more): at the
+  // deadline the requests that have not answered get a 503, whatever the dependencies are doing
   readonly shutdownTimeoutSeconds: number;
   // forwarded headers (X-Forwarded-For/-Proto/-Host) are believed only from these addresses or
   // CIDRs (the ingress); empty: from nobody
@@ -34,13 +34,20 @@ export interface AppConfig {
     // part PUTs through the service one user may have in flight on one replica
     readonly partPutsPerUser: number;
   };
-  // every wait on a dependency has a bound; past it the request answers 503 with Retry-After
+  // every wait on a dependency has a bound; past it the request answers 503 with Retry-After.
+  // The defaults answer a request within 5 s whichever dependency stalls (docs/configuration.md,
+  // "Timeouts")
   readonly timeouts: {
-    // storage: connecting, and no progress (a read-back of any size goes on while bytes flow)
+    // storage: connecting, and no progress on a transfer (a part PUT, a read-back GET: either goes
+    // on while bytes flow)
     readonly storageConnectMs: number;
     readonly storageIdleMs: number;
-    // PostgreSQL: a statement (server side, and on the client for a server that does not answer)
-    // and a connection from the pool
+    // one storage call (CreateMultipartUpload, ListParts, HeadObject, ...), its retry included
+    readonly storageRequestMs: number;
+    // one CompleteMultipartUpload, its retry included (the store may say nothing while it combines)
+    readonly storageCombineMs: number;
+    // PostgreSQL: a statement (server side; the client gives up 0.5 s later, for a server that does
+    // not answer) and a connection from the pool
     readonly databaseStatementMs: number;
     readonly databaseAcquireMs: number;
     readonly redisCommandMs: number;
@@ -371,6 +378,13 @@ export function loadConfig(env: Env): AppConfig {
   const redisSentinel = sentinel(r);
   const taskTtlSeconds = r.int('UPLOAD_TASK_TTL_SECONDS', 7 * 24 * 3600, 3600, 365 * 24 * 3600);
   const port = r.int('PORT', 3000, 0, 65535);
+  const shutdownDrainSeconds = r.int('SHUTDOWN_DRAIN_SECONDS', 5, 0, 120);
+  const shutdownTimeoutSeconds = r.int('SHUTDOWN_TIMEOUT_SECONDS', 20, 1, 3600);
+  if (shutdownDrainSeconds >= shutdownTimeoutSeconds) {
+    r.problems.push(
+      `SHUTDOWN_DRAIN_SECONDS (${shutdownDrainSeconds}) must be below SHUTDOWN_TIMEOUT_SECONDS (${shutdownTimeoutSeconds}), which counts from the signal`,
+    );
+  }
 
   const config: AppConfig = {
     nodeEnv: r.oneOf('NODE_ENV', 'development', ['development', 'production', 'test']),
@@ -379,8 +393,8 @@ export function loadConfig(env: Env): AppConfig {
     port,
     metricsPort: metricsPort(r, port),
     corsOrigins: corsOrigins(r),
-    shutdownDrainSeconds: r.int('SHUTDOWN_DRAIN_SECONDS', 5, 0, 120),
-    shutdownTimeoutSeconds: r.int('SHUTDOWN_TIMEOUT_SECONDS', 20, 1, 3600),
+    shutdownDrainSeconds,
+    shutdownTimeoutSeconds,
     trustProxy: trustProxy(r),
     http: {
       headersTimeoutSeconds: r.int('HTTP_HEADERS_TIMEOUT_SECONDS', 15, 1, 300),
@@ -390,10 +404,12 @@ export function loadConfig(env: Env): AppConfig {
       partPutsPerUser: r.int('PART_PUTS_PER_USER', 16, 1, 10_000),
     },
     timeouts: {
-      storageConnectMs: r.int('STORAGE_CONNECT_TIMEOUT_MS', 3_000, 100, 600_000),
-      storageIdleMs: r.int('STORAGE_IDLE_TIMEOUT_MS', 10_000, 100, 3_600_000),
-      databaseStatementMs: r.int('DATABASE_STATEMENT_TIMEOUT_MS', 10_000, 100, 3_600_000),
-      databaseAcquireMs: r.int('DATABASE_ACQUIRE_TIMEOUT_MS', 5_000, 100, 600_000),
+      storageConnectMs: r.int('STORAGE_CONNECT_TIMEOUT_MS', 1_000, 100, 600_000),
+      storageIdleMs: r.int('STORAGE_IDLE_TIMEOUT_MS', 3_000, 100, 3_600_000),
+      storageRequestMs: r.int('STORAGE_REQUEST_TIMEOUT_MS', 3_000, 100, 600_000),
+      storageCombineMs: r.int('STORAGE_COMBINE_TIMEOUT_MS', 60_000, 1_000, 3_600_000),
+      databaseStatementMs: r.int('DATABASE_STATEMENT_TIMEOUT_MS', 3_000, 100, 3_600_000),
+      databaseAcquireMs: r.int('DATABASE_ACQUIRE_TIMEOUT_MS', 3_000, 100, 600_000),
       redisCommandMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 2_000, 50, 600_000),
     },
     logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace']),

@@ -9,7 +9,9 @@ import { SqlClient } from './sql.js';
 // The database the client connects to: DATABASE_URL's server, or the embedded one DatabaseModule starts.
 export const DATABASE_CONNECTION = Symbol('DATABASE_CONNECTION');
 
-const QUERY_TIMEOUT_MARGIN_MS = 2_000;
+// the client stops waiting this long after the server's statement bound: a server that answers
+// nothing (stopped, partitioned) is given up on at DATABASE_STATEMENT_TIMEOUT_MS + 0.5 s
+const QUERY_TIMEOUT_MARGIN_MS = 500;
 
 export interface DatabaseConnection {
   readonly url: string;
@@ -81,12 +83,50 @@ function poolFor(target: DatabaseConnection, config: AppConfig): pg.Pool {
     ...(config.databasePooler === 'transaction' ? {} : { statement_timeout: statementMs }),
     // ...and the client stops waiting a little later, for a server that answers nothing
     query_timeout: statementMs + QUERY_TIMEOUT_MARGIN_MS,
+    Client: BoundedClient,
     keepAlive: true,
     ...(target.idleTimeoutMillis === undefined ? {} : { idleTimeoutMillis: target.idleTimeoutMillis }),
   });
   // an idle pooled connection losing its server is no failure of a request: the pool replaces it
   pool.on('error', () => undefined);
   return pool;
+}
+
+const READ_TIMEOUT = 'Query read timeout';
+
+// A connection whose statement outlived the client's bound is closed at once: whatever is sent on
+// it next (the ROLLBACK Prisma sends for a failed transaction) would wait behind that statement for
+// as long again, and the server may still run it when it answers again.
+class BoundedClient extends pg.Client {
+  constructor(config?: pg.ClientConfig) {
+    super(config);
+    // the connection's end (ours, or the server's) fails its statements and marks it unusable,
+    // and the pool drops it on release: no more to do with the event a checked-out client emits
+    this.on('error', () => undefined);
+    const query = this.query.bind(this) as (...args: unknown[]) => unknown;
+    const drop = (error: unknown): void => {
+      if (error instanceof Error && error.message === READ_TIMEOUT) {
+        (this as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      }
+    };
+    this.query = ((...args: unknown[]) => {
+      const last = args.length - 1;
+      const callback = args[last];
+      if (typeof callback === 'function') {
+        args[last] = (error: unknown, result: unknown) => {
+          drop(error);
+          (callback as (error: unknown, result: unknown) => void)(error, result);
+        };
+      }
+      const result = query(...args);
+      return result instanceof Promise
+        ? result.catch((error: unknown) => {
+            drop(error);
+            throw error;
+          })
+        : result;
+    }) as pg.Client['query'];
+  }
 }
 
 export function externalConnection(config: AppConfig): DatabaseConnection {

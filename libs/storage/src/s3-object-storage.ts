@@ -49,13 +49,16 @@ const NETWORK_CODES = new Set([
 ]);
 
 export interface StorageTimeouts {
+  // connecting; no progress on a transfer (a part PUT, a read-back GET)
   readonly connectMs: number;
   readonly idleMs: number;
+  // one SDK call, its retry included (the deadline aborts whatever attempt is running)
+  readonly requestMs: number;
+  // one CompleteMultipartUpload, its retry included
+  readonly combineMs: number;
 }
 
-const DEFAULT_TIMEOUTS: StorageTimeouts = { connectMs: 3_000, idleMs: 10_000 };
-// CompleteMultipartUpload may wait this many idle timeouts for the store's answer
-const COMBINE_IDLE_FACTOR = 6;
+const DEFAULT_TIMEOUTS: StorageTimeouts = { connectMs: 1_000, idleMs: 3_000, requestMs: 3_000, combineMs: 60_000 };
 
 export class S3ObjectStorage implements ObjectStorage {
   readonly presignsParts = true;
@@ -69,13 +72,18 @@ export class S3ObjectStorage implements ObjectStorage {
 
   private readonly timeouts: StorageTimeouts;
 
-  // `timeouts`: connecting, and no progress on a connection (a request, or a read-back of any size,
-  // goes on while bytes flow); the SDK tries a call twice, so an answer comes within 2 x idle.
+  // `timeouts`: connecting, no progress on a transfer (a part PUT or a read-back of any size goes on
+  // while bytes flow), and one deadline for each SDK call: the SDK tries a call twice (a 500, a reset
+  // connection), both within the deadline, so a store that accepts and never answers costs a
+  // request requestMs, not twice an attempt's bound.
   constructor(config: AppConfig['s3'], timeouts: StorageTimeouts = DEFAULT_TIMEOUTS) {
     this.timeouts = timeouts;
     const base: S3ClientConfig = {
       maxAttempts: 2,
-      requestHandler: { connectionTimeout: timeouts.connectMs, socketTimeout: timeouts.idleMs },
+      requestHandler: {
+        connectionTimeout: timeouts.connectMs,
+        socketTimeout: Math.min(timeouts.idleMs, timeouts.requestMs),
+      },
       region: config.region,
       forcePathStyle: config.forcePathStyle,
       // RGW has no x-amz-checksum-*; and a presigned part URL must need nothing but a plain PUT
@@ -90,11 +98,12 @@ export class S3ObjectStorage implements ObjectStorage {
     }
     this.bucket = config.bucket;
     this.client = new S3Client({ ...base, endpoint: config.endpoint });
-    // the store may say nothing for a while as it puts a large object together
+    // the store may say nothing for a while as it puts a large object together: the combine's only
+    // bound is its own deadline
     this.combiner = new S3Client({
       ...base,
       endpoint: config.endpoint,
-      requestHandler: { connectionTimeout: timeouts.connectMs, socketTimeout: timeouts.idleMs * COMBINE_IDLE_FACTOR },
+      requestHandler: { connectionTimeout: timeouts.connectMs, socketTimeout: timeouts.combineMs },
     });
     // the SDK's credentials as they are now (static, or its provider chain's, refreshed as they expire)
     const signer = (endpoint: string): SigV4Presigner =>
@@ -111,8 +120,10 @@ export class S3ObjectStorage implements ObjectStorage {
   }
 
   async createMultipartUpload(key: string, metadata: Readonly<Record<string, string>>): Promise<string> {
-    const out = await this.call('CreateMultipartUpload', () =>
-      this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, Metadata: { ...metadata } })),
+    const out = await this.call('CreateMultipartUpload', (abortSignal) =>
+      this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, Metadata: { ...metadata } }), {
+        abortSignal,
+      }),
     );
     if (out.UploadId === undefined) {
       throw new Error('CreateMultipartUpload returned no UploadId');
@@ -189,9 +200,10 @@ export class S3ObjectStorage implements ObjectStorage {
     for (;;) {
       const page = await this.call(
         'ListParts',
-        () =>
+        (abortSignal) =>
           this.client.send(
             new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }),
+            { abortSignal },
           ),
         true,
       );
@@ -211,7 +223,7 @@ export class S3ObjectStorage implements ObjectStorage {
   async completeMultipartUpload(key: string, uploadId: string, parts: readonly StoredPart[]): Promise<void> {
     await this.call(
       'CompleteMultipartUpload',
-      () =>
+      (abortSignal) =>
         this.combiner.send(
           new CompleteMultipartUploadCommand({
             Bucket: this.bucket,
@@ -219,8 +231,10 @@ export class S3ObjectStorage implements ObjectStorage {
             UploadId: uploadId,
             MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
           }),
+          { abortSignal },
         ),
       true,
+      this.timeouts.combineMs,
     );
   }
 
@@ -228,7 +242,10 @@ export class S3ObjectStorage implements ObjectStorage {
     try {
       await this.call(
         'AbortMultipartUpload',
-        () => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })),
+        (abortSignal) =>
+          this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }), {
+            abortSignal,
+          }),
         true,
       );
     } catch (error) {
@@ -240,8 +257,8 @@ export class S3ObjectStorage implements ObjectStorage {
 
   async headObject(key: string): Promise<ObjectHead | null> {
     try {
-      const out = await this.call('HeadObject', () =>
-        this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })),
+      const out = await this.call('HeadObject', (abortSignal) =>
+        this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal }),
       );
       return { size: out.ContentLength ?? 0, metadata: out.Metadata ?? {} };
     } catch (error) {
@@ -303,8 +320,9 @@ export class S3ObjectStorage implements ObjectStorage {
   private async getObject(key: string, range?: string): Promise<AsyncGenerator<Buffer>> {
     let out;
     try {
-      out = await this.call('GetObject', () =>
-        this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range })),
+      // the deadline is the answer's head; the body streams on under the idle bound
+      out = await this.call('GetObject', (abortSignal) =>
+        this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range }), { abortSignal }),
       );
     } catch (error) {
       throw error instanceof S3ServiceException && NOT_FOUND_OBJECT.has(error.name)
@@ -318,11 +336,15 @@ export class S3ObjectStorage implements ObjectStorage {
   }
 
   async deleteObject(key: string): Promise<void> {
-    await this.call('DeleteObject', () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
+    await this.call('DeleteObject', (abortSignal) =>
+      this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal }),
+    );
   }
 
   async ping(): Promise<void> {
-    await this.call('HeadBucket', () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
+    await this.call('HeadBucket', (abortSignal) =>
+      this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal }),
+    );
   }
 
   destroy(): void {
@@ -330,13 +352,33 @@ export class S3ObjectStorage implements ObjectStorage {
     this.combiner.destroy();
   }
 
-  // One place where S3's errors become ours.
-  private async call<Output>(name: string, operation: () => Promise<Output>, onUpload = false): Promise<Output> {
+  // One place where S3's errors become ours, and where each call gets its deadline (`deadlineMs`,
+  // its attempts included), lifted once the SDK has the answer (a GetObject's body then streams
+  // under the idle bound).
+  private async call<Output>(
+    name: string,
+    operation: (abortSignal: AbortSignal) => Promise<Output>,
+    onUpload = false,
+    deadlineMs = this.timeouts.requestMs,
+  ): Promise<Output> {
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new StorageDeadlineError(name, deadlineMs)), deadlineMs);
     try {
-      return await timeDependency('s3', name, operation);
+      return await timeDependency('s3', name, () => operation(deadline.signal));
     } catch (error) {
-      throw translateS3Error(error, onUpload);
+      throw translateS3Error(deadline.signal.aborted ? deadline.signal.reason : error, onUpload);
+    } finally {
+      clearTimeout(timer);
     }
+  }
+}
+
+// A storage call past its deadline (STORAGE_REQUEST_TIMEOUT_MS, STORAGE_COMBINE_TIMEOUT_MS): the
+// store is unavailable.
+export class StorageDeadlineError extends Error {
+  constructor(call: string, ms: number) {
+    super(`${call}: no answer within ${ms} ms`);
+    this.name = 'TimeoutError';
   }
 }
 

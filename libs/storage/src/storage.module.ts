@@ -11,6 +11,8 @@ async function createObjectStorage(config: AppConfig): Promise<ObjectStorage> {
     return new S3ObjectStorage(config.s3, {
       connectMs: config.timeouts.storageConnectMs,
       idleMs: config.timeouts.storageIdleMs,
+      requestMs: config.timeouts.storageRequestMs,
+      combineMs: config.timeouts.storageCombineMs,
     });
   }
   const root = path.resolve(config.dataDir, 'objects');
