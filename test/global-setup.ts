@@ -33,8 +33,11 @@ export async function globalSetup(): Promise<void> {
   await reachable('PostgreSQL', process.env.DATABASE_URL!);
   await reachable('Redis', process.env.REDIS_URL!);
   await reachable('S3 (Ceph RGW)', process.env.S3_ENDPOINT!);
-  // PostgreSQL itself when the tests' database is behind a pooler (test-env)
-  await migrate(process.env.DIRECT_DATABASE_URL ?? process.env.DATABASE_URL!);
+  // PostgreSQL itself when the tests' database is behind a pooler (test-env). The outbox is
+  // partitioned with pg_partman, required (not DATABASE_PARTITIONING=auto, which would leave it a
+  // plain table where pg_partman is missing): services:up installs it, CI's always does, and the
+  // partition tests must run against what production runs
+  await migrate(process.env.DIRECT_DATABASE_URL ?? process.env.DATABASE_URL!, 'the test database', 'pg_partman');
 }
 
 // What the tests stored in the bucket (test containers are c-<uuid>, raw storage tests use test/):
