@@ -78,6 +78,35 @@ export default tseslint.config(
     },
   },
   {
+    // the upload client's core runs in a browser too: nothing of Node's (its specs excepted)
+    files: ['libs/upload-client/src/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/libs/**', '@koodrive/*/**', '../../*/src/**'],
+              message: 'import the lib through its entry point, @koodrive/<name>',
+            },
+            {
+              regex: '^node:|^(fs|path|os|crypto|http|https|net|stream|util|events|buffer|child_process|url|zlib)(/|$)',
+              message: "the upload client's core runs in browsers: no Node modules (platform code goes in the app)",
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        ...['process', 'Buffer', 'require', '__dirname', '__filename', 'global'].map((name) => ({
+          name,
+          message: "the upload client's core runs in browsers: no Node globals",
+        })),
+      ],
+    },
+  },
+  {
     files: ['libs/limits/src/upload-limits.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },

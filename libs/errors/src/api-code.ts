@@ -1,18 +1,8 @@
-// KooDrive's result codes (API.md), plus the two this service adds for its gateway duties.
-export enum ApiCode {
-  Success = 0,
-  RequestError = 13000101,
-  InvalidParameter = 13000102,
-  InternalError = 13000201,
-  InsufficientSpace = 13000311,
-  TaskNotFound = 13000401,
-  UploadIncomplete = 13000402,
-  StatusChangeFailed = 13000403,
-  DuplicateFileName = 13000405,
-  NoPermission = 13000410,
-  InvalidToken = 13000901,
-  TooManyRequests = 13000903,
-}
+// KooDrive's result codes (API.md), plus the two this service adds for its gateway duties: their
+// one home is the upload client's core, which the service and its clients share.
+import { ApiCode } from '@koodrive/upload-client';
+
+export { ApiCode };
 
 // 13000402 has two messages; the variant says which.
 export type MessageKey = ApiCode | 'integrityFailed';
