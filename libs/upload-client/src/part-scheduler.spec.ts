@@ -158,7 +158,14 @@ describe(PartScheduler.name, () => {
     const urls = new FakeUrls(store);
     let firstDone: () => void = () => undefined;
     const first = new Promise<void>((resolve) => (firstDone = resolve));
-    const sending = scheduler(urls, { parallel: 2, onPartDone: (partNumber) => partNumber === 1 && firstDone() });
+    const sending = scheduler(urls, {
+      parallel: 2,
+      onPartDone: (partNumber) => {
+        if (partNumber === 1) {
+          firstDone();
+        }
+      },
+    });
     const running = sending.run();
     const [one, ...rest] = parts();
     sending.offer(one!);
