@@ -1,9 +1,10 @@
 // App authentication (API.md, "App authentication") on the client's side: each request signed as
-// it is sent, over host, x-date, x-user-id and content-type. The service refuses a signature it has
-// seen, and two identical requests signed within one second (a quick retry, a part's URL asked for
-// again) would carry the same one: the later waits for the next second, whose X-Date makes it new.
+// it is sent, over host, x-date, x-user-id, content-type and any x-hw-* header. The service refuses
+// a signature it has seen, and two identical requests signed within one second (a quick retry, a
+// part's URL asked for again) would carry the same one: the later waits for the next second, whose
+// X-Date makes it new.
 import { formatXDate, signAppRequest } from '@koodrive/protocol';
-import { pause } from './backoff.js';
+import { type Authenticate, bearer, type OutgoingCall, pause } from '@koodrive/upload-client';
 
 export interface AppCredentials {
   readonly appId: string;
@@ -11,11 +12,23 @@ export interface AppCredentials {
   readonly userId: string;
 }
 
-export interface SignedRequest {
-  readonly url: URL;
-  readonly contentType: string;
-  readonly body: string;
+// How every call proves who it is for (API.md, "Credentials").
+export type Credentials =
+  { readonly kind: 'token'; readonly token: string } | ({ readonly kind: 'app' } & AppCredentials);
+
+// The credentials as the core's calls take them: a bearer token, or each attempt signed.
+export function authenticatorFor(credentials: Credentials, signal?: AbortSignal): Authenticate {
+  if (credentials.kind === 'token') {
+    return bearer(credentials.token);
+  }
+  const signer = new AppSigner(credentials);
+  return (call) => signer.sign(call, signal);
 }
+
+export type SignedRequest = Pick<OutgoingCall, 'url' | 'contentType' | 'body'> & {
+  // signed and sent beside the rest (x-hw-share-folder-id: every x-hw-* header must be signed)
+  readonly headers?: Readonly<Record<string, string>>;
+};
 
 export class AppSigner {
   // the signatures handed out in the second `second` (a signature of an earlier second differs in
@@ -41,8 +54,15 @@ export class AppSigner {
         method: 'POST',
         path: request.url.pathname,
         query: request.url.search.slice(1),
-        headers: { host: request.url.host, 'x-date': xDate, 'x-user-id': userId, 'content-type': request.contentType },
-        signedHeaders: ['content-type'],
+        headers: {
+          ...request.headers,
+          host: request.url.host,
+          'x-date': xDate,
+          'x-user-id': userId,
+          'content-type': request.contentType,
+        },
+        // the x-hw-* headers too (the service refuses a request that carries one unsigned)
+        signedHeaders: ['content-type', ...Object.keys(request.headers ?? {})],
         body: request.body,
       });
       if (xDate !== this.second) {

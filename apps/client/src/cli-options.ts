@@ -2,13 +2,13 @@
 // shared folder also taken from KOODRIVE_* variables. Pure, so the rules are tested without a process.
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { GIB, KIB, MAX_PART_SIZE, MAX_PARTS, MIB, MIN_PART_SIZE, SHA256_BLOCK } from '@koodrive/limits';
+import { GIB, KIB, MIB } from '@koodrive/limits';
 import { checkFileName, formatXDate, signAppRequest } from '@koodrive/protocol';
-import type { Credentials } from './koodrive-api.js';
+import { DEFAULT_PARALLEL, DEFAULT_PART_SIZE, PartSizeError, partSizeFor as corePartSizeFor } from '@koodrive/upload-client';
+import type { Credentials } from './app-signer.js';
 
+export { DEFAULT_PARALLEL, DEFAULT_PART_SIZE };
 export const DEFAULT_URL = 'http://127.0.0.1:3000';
-export const DEFAULT_PART_SIZE = 8 * MIB;
-export const DEFAULT_PARALLEL = 4;
 export const MAX_PARALLEL = 64;
 
 export const USAGE = `usage: koodrive put <file> [--parallel N] [--part-size 8MiB] [--url URL] [--name NAME]
@@ -82,14 +82,17 @@ export function parseSize(text: string): number {
   return bytes;
 }
 
-// The part size for a file: the asked size rounded up to whole 64-byte blocks, raised when the
-// file would otherwise need more than 10,000 parts.
+// The part size for a file (the core's rule: the asked size rounded up to whole 64-byte blocks,
+// raised when the file would otherwise need more than 10,000 parts), a bad one as a usage error.
 export function partSizeFor(asked: number, length: number): number {
-  if (asked < MIN_PART_SIZE || asked > MAX_PART_SIZE) {
-    throw new UsageError(`--part-size must be between 5 MiB and 5 GiB, got ${asked} bytes`);
+  try {
+    return corePartSizeFor(asked, length);
+  } catch (error) {
+    if (error instanceof PartSizeError) {
+      throw new UsageError(`--part-size must be between 5 MiB and 5 GiB, got ${asked} bytes`);
+    }
+    throw error;
   }
-  const needed = Math.max(asked, Math.ceil(length / MAX_PARTS));
-  return Math.ceil(needed / SHA256_BLOCK) * SHA256_BLOCK;
 }
 
 type Values = Readonly<Record<string, string | boolean | undefined>>;

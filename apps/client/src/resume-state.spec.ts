@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SHA256_INITIAL_STATE } from '@koodrive/hashing';
-import { splitIntoParts } from './file-plan.js';
+import { splitIntoParts } from '@koodrive/upload-client';
 import { parseState, readState, type ResumeState, serializeState, StateFile, statePathFor } from './resume-state.js';
 import { MIB } from '@koodrive/limits';
 
@@ -20,13 +20,9 @@ function sampleState(overrides: Partial<ResumeState> = {}): ResumeState {
     mtimeMs: 1_790_000_000_123.456,
     partSize,
     sha256: 'ab'.repeat(32),
-    parts: splitIntoParts(size, partSize).map((plan, index) => ({
-      ...plan,
-      state: {
-        h: index === 0 ? SHA256_INITIAL_STATE : [index, 0xffffffff, 3, 4, 5, 6, 7, 0x80000000],
-        offset: plan.partOffset,
-      },
-    })),
+    states: splitIntoParts(size, partSize).map((_, index) =>
+      index === 0 ? SHA256_INITIAL_STATE : [index, 0xffffffff, 3, 4, 5, 6, 7, 0x80000000],
+    ),
     done: [2],
     ...overrides,
   };
@@ -138,21 +134,34 @@ describe(StateFile.name, () => {
 
   it('keeps the done parts on disk, replacing the file whole, and removes it', async () => {
     const path = join(dir, 'd.bin.koodrive-upload.json');
-    const file = new StateFile(path, sampleState({ done: [] }));
-    await file.flush();
+    const { url, shareFolder, size, mtimeMs, ...task } = sampleState({ done: [] });
+    const file = new StateFile(path, { url, shareFolder, size, mtimeMs });
+    assert.equal(file.kept, false);
+    assert.equal(await file.load(), undefined);
+    await file.save(task);
+    assert.equal(file.kept, true);
     for (const partNumber of [3, 1, 2, 1]) {
-      file.markDone(partNumber);
+      file.partDone(partNumber);
     }
     await file.flush();
     const stored = parseState(await readFile(path, 'utf8'));
     assert.notEqual(typeof stored, 'string');
     assert.deepEqual((stored as ResumeState).done, [1, 2, 3]);
+    assert.deepEqual(stored, sampleState({ done: [1, 2, 3] }));
     // no temporary files left beside it
     assert.deepEqual(await readdir(dir), ['d.bin.koodrive-upload.json']);
     await file.remove();
-    file.markDone(2);
+    file.partDone(2);
     await file.flush();
     assert.deepEqual(await readdir(dir), []);
     assert.equal(file.kept, false);
+  });
+
+  it('answers the state it was found with, for the core to go on with', async () => {
+    const found = sampleState();
+    const file = new StateFile(join(dir, 'e.bin.koodrive-upload.json'), found, found);
+    assert.equal(file.kept, true);
+    assert.deepEqual(await file.load(), found);
+    assert.deepEqual([...file.doneParts], [2]);
   });
 });

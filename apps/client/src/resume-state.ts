@@ -5,26 +5,22 @@
 // never sees half a state. Anything unreadable, foreign or stale is ignored: the upload starts over.
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import type { HashState } from '@koodrive/hashing';
 import { MAX_PARTS } from '@koodrive/limits';
-import { splitIntoParts, type HashedFilePart } from './file-plan.js';
+import { type ResumeStore, splitIntoParts, type UploadState } from '@koodrive/upload-client';
 
 const STATE_SUFFIX = '.koodrive-upload.json';
 const KIND = 'koodrive-upload-state';
 const VERSION = 1;
 
-export interface ResumeState {
+export interface ResumeState extends UploadState {
   readonly url: string;
   // the shared folder the task was created in (it is reached only through it); null: none
   readonly shareFolder: string | null;
-  readonly fileId: string;
-  readonly fileName: string;
   readonly size: number;
   readonly mtimeMs: number;
-  readonly partSize: number;
   readonly sha256: string;
-  readonly parts: readonly HashedFilePart[];
-  readonly done: readonly number[];
+  // every part's starting state (the 8 words of its hashCtx)
+  readonly states: readonly (readonly number[])[];
 }
 
 // How the file is now (and where it goes), to compare with the state's.
@@ -74,7 +70,7 @@ export function serializeState(state: ResumeState): string {
     mtimeMs: state.mtimeMs,
     partSize: state.partSize,
     sha256: state.sha256,
-    states: state.parts.map((part) => part.state.h.map((word) => word.toString(16).padStart(8, '0')).join('')),
+    states: state.states.map((words) => words.map((word) => word.toString(16).padStart(8, '0')).join('')),
     done: [...state.done].sort((a, b) => a - b),
   };
   return `${JSON.stringify(stored)}\n`;
@@ -103,11 +99,11 @@ export function parseState(text: string): ResumeState | string {
   if (Math.ceil(size / partSize) > MAX_PARTS) {
     return `more than ${MAX_PARTS} parts`;
   }
-  const parts = partsOf(size, partSize, states);
-  if (typeof parts === 'string') {
-    return parts;
+  const words = statesOf(size, partSize, states);
+  if (typeof words === 'string') {
+    return words;
   }
-  if (!Array.isArray(done) || !done.every((n) => isWhole(n) && n >= 1 && n <= parts.length)) {
+  if (!Array.isArray(done) || !done.every((n) => isWhole(n) && n >= 1 && n <= words.length)) {
     return 'done parts missing or out of range';
   }
   return {
@@ -119,7 +115,7 @@ export function parseState(text: string): ResumeState | string {
     mtimeMs,
     partSize,
     sha256,
-    parts,
+    states: words,
     done: [...new Set(done as number[])],
   };
 }
@@ -145,26 +141,22 @@ function storedStateIn(text: string): Partial<Record<keyof StoredState, unknown>
   return stored;
 }
 
-// The parts of a file of `size` in parts of `partSize`, each with its starting state from `states`
-// (as serializeState writes them); or why they cannot be.
-function partsOf(size: number, partSize: number, states: unknown): HashedFilePart[] | string {
-  const plans = splitIntoParts(size, partSize);
-  if (!Array.isArray(states) || states.length !== plans.length) {
-    return `${plans.length} part states expected`;
+// The starting state of each part of a file of `size` in parts of `partSize`, from `states` (as
+// serializeState writes them); or why they cannot be.
+function statesOf(size: number, partSize: number, states: unknown): number[][] | string {
+  const parts = splitIntoParts(size, partSize);
+  if (!Array.isArray(states) || states.length !== parts.length) {
+    return `${parts.length} part states expected`;
   }
-  const parts: HashedFilePart[] = [];
-  for (const [index, plan] of plans.entries()) {
+  const words: number[][] = [];
+  for (const [index, part] of parts.entries()) {
     const hex: unknown = states[index];
     if (typeof hex !== 'string' || !/^[0-9a-f]{64}$/.test(hex)) {
-      return `part ${plan.partNumber}'s state is not 64 hex digits`;
+      return `part ${part.partNumber}'s state is not 64 hex digits`;
     }
-    const state: HashState = {
-      h: Array.from({ length: 8 }, (_, word) => parseInt(hex.slice(word * 8, word * 8 + 8), 16)),
-      offset: plan.partOffset,
-    };
-    parts.push({ ...plan, state });
+    words.push(Array.from({ length: 8 }, (_, word) => parseInt(hex.slice(word * 8, word * 8 + 8), 16)));
   }
-  return parts;
+  return words;
 }
 
 // The state beside the file, if it is one for this file as it is now, on this server.
@@ -195,33 +187,50 @@ export async function readState(path: string, now: FileIdentity): Promise<StateR
   return { kind: 'found', state };
 }
 
-// Keeps the state file in step with the parts done: each change is written soon after it
-// happens, one write at a time (changes made during a write go into the next one).
-export class StateFile {
-  private readonly done: Set<number>;
+// The state file as the core's ResumeStore: the state found beside the file (if any), a new task's
+// state once created, each part done written soon after it is (one write at a time, changes made
+// during a write going into the next one), removed once complete answered.
+export class StateFile implements ResumeStore {
+  private state: ResumeState | undefined;
+  private done = new Set<number>();
   private writing: Promise<void> | undefined;
   private dirty = false;
   // the last write's failure, until a later write succeeds
   private failure: Error | undefined;
-  private removed = false;
 
   constructor(
     readonly path: string,
-    private readonly state: ResumeState,
+    // where the upload goes and the file as it is now, for a new task's state
+    private readonly identity: FileIdentity,
+    found?: ResumeState,
   ) {
-    this.done = new Set(state.done);
+    this.state = found;
+    this.done = new Set(found?.done);
   }
 
-  // false once removed (the upload completed, or is given up)
+  // whether a task's state is on record (none yet, or removed: the upload completed, or is given up)
   get kept(): boolean {
-    return !this.removed;
+    return this.state !== undefined;
   }
 
   get doneParts(): ReadonlySet<number> {
     return this.done;
   }
 
-  markDone(partNumber: number): void {
+  load(): Promise<ResumeState | undefined> {
+    return Promise.resolve(this.state);
+  }
+
+  async save(state: UploadState): Promise<void> {
+    if (state.sha256 === undefined || state.states === undefined) {
+      throw new TypeError('the state file keeps hashed uploads only');
+    }
+    this.state = { ...this.identity, ...state, sha256: state.sha256, states: state.states };
+    this.done = new Set(state.done);
+    await this.flush();
+  }
+
+  partDone(partNumber: number): void {
     this.done.add(partNumber);
     this.schedule();
   }
@@ -238,7 +247,7 @@ export class StateFile {
   }
 
   async remove(): Promise<void> {
-    this.removed = true;
+    this.state = undefined;
     while (this.writing !== undefined) {
       await this.writing;
     }
@@ -246,19 +255,17 @@ export class StateFile {
   }
 
   private schedule(): void {
-    if (this.removed) {
+    if (this.state === undefined) {
       return;
     }
     this.dirty = true;
-    if (this.writing === undefined) {
-      this.writing = this.writeWhileDirty().finally(() => {
-        this.writing = undefined;
-      });
-    }
+    this.writing ??= this.writeWhileDirty().finally(() => {
+      this.writing = undefined;
+    });
   }
 
   private async writeWhileDirty(): Promise<void> {
-    while (this.dirty && !this.removed) {
+    while (this.dirty && this.state !== undefined) {
       this.dirty = false;
       try {
         await writeAtomically(this.path, serializeState({ ...this.state, done: [...this.done] }));
