@@ -103,31 +103,36 @@ class BoundedClient extends pg.Client {
     // the connection's end (ours, or the server's) fails its statements and marks it unusable,
     // and the pool drops it on release: no more to do with the event a checked-out client emits
     this.on('error', () => undefined);
-    const query = this.query.bind(this) as (...args: unknown[]) => unknown;
-    const drop = (error: unknown): void => {
-      if (error instanceof Error && error.message === READ_TIMEOUT) {
-        (this as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
-      }
-    };
-    this.query = ((...args: unknown[]) => {
-      const last = args.length - 1;
-      const callback = args[last];
-      if (typeof callback === 'function') {
-        args[last] = (error: unknown, result: unknown) => {
-          drop(error);
-          (callback as (error: unknown, result: unknown) => void)(error, result);
-        };
-      }
-      const result = query(...args);
-      return result instanceof Promise
-        ? result.catch((error: unknown) => {
-            drop(error);
-            throw error;
-          })
-        : result;
-    }) as pg.Client['query'];
+  }
+
+  dropOnReadTimeout(error: unknown): void {
+    if (error instanceof Error && error.message === READ_TIMEOUT) {
+      (this as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    }
   }
 }
+
+// pg.Client's query (looked up at each call), its read timeout closing the connection; a method of
+// the prototype, typed loosely: pg's overloads take a callback or answer a promise
+Object.defineProperty(BoundedClient.prototype, 'query', {
+  value: function query(this: BoundedClient, ...args: unknown[]): unknown {
+    const last = args.length - 1;
+    const callback = args[last];
+    if (typeof callback === 'function') {
+      args[last] = (error: unknown, result: unknown) => {
+        this.dropOnReadTimeout(error);
+        (callback as (error: unknown, result: unknown) => void)(error, result);
+      };
+    }
+    const result = (pg.Client.prototype.query as (...args: unknown[]) => unknown).apply(this, args);
+    return result instanceof Promise
+      ? result.catch((error: unknown) => {
+          this.dropOnReadTimeout(error);
+          throw error;
+        })
+      : result;
+  },
+});
 
 export function externalConnection(config: AppConfig): DatabaseConnection {
   if (config.databaseUrl === undefined) {
