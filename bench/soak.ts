@@ -239,7 +239,14 @@ try {
   const run = await soak(replicas, haproxy, sessions, tallies);
   console.error(`soak: load over after ${run.loadSeconds.toFixed(0)} s; waiting for lapsed leases to be taken over`);
   const settled = await settle(db, LEASE_MS + 3 * Number(SETTINGS.RECONCILE_INTERVAL_SECONDS) * 1000 + 30_000);
-  const checks = await verify(run.uploads, { db, redis, s3, bucket: BUCKET, stream: env.EVENTS_STREAM! });
+  const checks = await verify(run.uploads, {
+    db,
+    redis,
+    s3,
+    bucket: BUCKET,
+    stream: env.EVENTS_STREAM!,
+    chaos: run.chaos,
+  });
   const haproxyServers = await haproxy.stats();
   const haproxyLog = await haproxy.unusualRequests();
   const haproxyCpu = await processCpuSeconds(haproxy.pid);
