@@ -16,8 +16,6 @@ import { parseArgs } from 'node:util';
 import {
   AbortMultipartUploadCommand,
   DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
 } from '@aws-sdk/client-s3';
@@ -25,6 +23,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { FaultProxy, s3Requests } from '../tools/testing/fault-proxy.ts';
 import { migrate } from '../tools/db/migrate.ts';
+import { verifyLoad } from './load-verify.ts';
 import { type Session, newSession, s3Client, serviceEnv, startService } from './support.ts';
 
 const { values } = parseArgs({
@@ -79,6 +78,7 @@ const env = serviceEnv(Number(values.port), {
   COMPLETE_LEASE_SECONDS: '5',
   STORAGE_CONNECT_TIMEOUT_MS: '1000',
   STORAGE_IDLE_TIMEOUT_MS: '1000',
+  STORAGE_REQUEST_TIMEOUT_MS: '1000',
   LOG_LEVEL: 'error',
 });
 const realS3 = env.S3_ENDPOINT!;
@@ -255,76 +255,21 @@ try {
     await sleep(300);
   }
 
-  const streamed = new Map<string, number>();
-  for (const [, fields] of await redis.xrange(env.EVENTS_STREAM!, '-', '+')) {
-    const fileId = fields[fields.indexOf('fileId') + 1]!;
-    streamed.set(fileId, (streamed.get(fileId) ?? 0) + 1);
-  }
-  for (const file of files) {
-    if (file.fileId === undefined) {
-      continue;
-    }
-    const where = `${file.fileId} (${file.scenario})`;
-    const {
-      rows: [row],
-    } = await db.query<{
-      status: string;
-      actualSha256: string | null;
-      storageKey: string;
-      uploadToken: string;
-      events: number;
-    }>(
-      `SELECT status, actual_sha256 AS "actualSha256", storage_key AS "storageKey", upload_token AS "uploadToken",
-              (SELECT count(*)::int FROM outbox_events WHERE file_id = files.id) AS events
-         FROM files WHERE id = $1`,
-      [file.fileId],
-    );
-    if (row === undefined) {
-      violations.push(`${where}: created, but no row`);
-      continue;
-    }
-    const events = row.events;
-    const successes = file.completes.filter((answer) => answer.code === 0);
-    const head = await s3
-      .send(new HeadObjectCommand({ Bucket: env.S3_BUCKET, Key: row.storageKey }))
-      .catch(() => undefined);
-    if (row.status === 'COMPLETED') {
-      if (row.actualSha256 !== file.sha256) {
-        violations.push(`${where}: completed with digest ${row.actualSha256} of other bytes`);
-      }
-      if (head?.ContentLength !== file.data.length || head.Metadata?.['koodrive-upload-token'] !== row.uploadToken) {
-        violations.push(`${where}: completed but its object is missing, of the wrong size or not ours`);
-      } else {
-        const object = await s3.send(new GetObjectCommand({ Bucket: env.S3_BUCKET, Key: row.storageKey }));
-        const stored = Buffer.from(await object.Body!.transformToByteArray());
-        if (!stored.equals(file.data)) {
-          violations.push(`${where}: the stored bytes differ from the uploaded ones`);
-        }
-      }
-      if (events !== 1) {
-        violations.push(`${where}: ${events} file.completed events in the outbox, not 1`);
-      }
-      if (streamed.get(file.fileId) === undefined) {
-        violations.push(`${where}: its event never reached the stream`);
-      }
-    } else if (events !== 0) {
-      violations.push(`${where}: ${row.status} but ${events} file.completed events`);
-    }
-    if (successes.length > 0 && row.status !== 'COMPLETED') {
-      violations.push(`${where}: success was answered, but the file is ${row.status}`);
-    }
-    if (successes.some((answer) => answer.body.sha256 !== file.sha256)) {
-      violations.push(`${where}: success was answered with another digest`);
-    }
-    const expected =
-      file.scenario === 'wrong-digest' ? 'FAILED' : file.scenario === 'missing-part' ? 'UPLOADING' : 'COMPLETED';
-    if (row.status !== expected) {
-      violations.push(`${where}: ended ${row.status}, expected ${expected}`);
-    }
-    if (file.scenario === 'wrong-digest' && head !== undefined) {
-      violations.push(`${where}: a file that failed its digest left its object`);
-    }
-  }
+  // every file against storage and the events, by the verifier's own S3 client (bench/load-verify.ts)
+  const createAttempts = [...codes]
+    .filter(([key]) => /(^|\/)create /.test(key))
+    .reduce((sum, [, count]) => sum + count, 0);
+  violations.push(
+    ...(await verifyLoad(files, {
+      db,
+      redis,
+      s3,
+      bucket: env.S3_BUCKET!,
+      stream: env.EVENTS_STREAM!,
+      userIds: sessions.map((session) => session.userId),
+      createAttempts,
+    })),
+  );
 
   const total = [...latencies.entries()].filter(([name]) => name !== 'PUT part');
   console.log(
