@@ -13,10 +13,9 @@ import type { Redis } from 'ioredis';
 import { BenchFile, type PartTarget } from './bench-file.ts';
 import type { Contender } from './contenders.ts';
 import type { RgwRoom } from './rgw-room.ts';
-import { post } from './api-client.ts';
 import type { Window } from './profile.ts';
 import { removeUploads } from './cleanup.ts';
-import { type Env, newSession, processCpuSeconds, serviceEnv, stopService } from './support.ts';
+import { benchApi, type Env, newSession, processCpuSeconds, serviceEnv, stopService } from './support.ts';
 
 export interface PerByteOptions {
   readonly size: number;
@@ -100,17 +99,17 @@ export async function uploadAndComplete(
   completeUs: Window;
 }> {
   const { token, containerId } = await newSession(service.redis, 'bench');
-  const created = await post(service.baseUrl, token, 'create', {
-    fileName: `bench-${randomBytes(6).toString('hex')}.bin`,
+  const api = benchApi(service.baseUrl, token);
+  const created = await api.create({
+    fields: { fileName: `bench-${randomBytes(6).toString('hex')}.bin` },
     length: file.size,
     sha256: file.sha256,
   });
-  const fileId = created.fileId as string;
+  const fileId = created.fileId;
   try {
     // parallel mode through the service (each part hashed from its hashCtx); none straight to S3
     const multiParts = file.parts.map(({ hashCtx, ...part }) => (via === 'service' ? { ...part, hashCtx } : part));
-    const urls = await post(service.baseUrl, token, 'multipart/uploadUrl', { fileId, multiParts, uploadVia: via });
-    const targets = urls.multiParts as PartTarget[];
+    const targets: PartTarget[] = await api.uploadUrl(fileId, multiParts, via);
     const putFrom = await processCpuSeconds(service.pid);
     const putKernelFrom = await kernelCpuSeconds(service.pid);
     const putFromUs = nowUs();
@@ -122,7 +121,7 @@ export async function uploadAndComplete(
     const completeFrom = await processCpuSeconds(service.pid);
     const completeKernelFrom = await kernelCpuSeconds(service.pid);
     const completeFromUs = nowUs();
-    const done = await post(service.baseUrl, token, 'complete', { fileId });
+    const done = await api.complete(fileId);
     const completeUs: Window = [completeFromUs, nowUs()];
     const completeCpu = (await processCpuSeconds(service.pid)) - completeFrom;
     const completeKernel = (await kernelCpuSeconds(service.pid)) - completeKernelFrom;

@@ -10,12 +10,20 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { type Answer, post } from './api-client.ts';
+import type { KooDriveApi } from '@koodrive/upload-client';
 import { removeUploads } from './cleanup.ts';
 import { CountedDependencies, type DependencyCounts, countsAdded, countsBetween } from './counted-dependencies.ts';
 import type { Contender } from './contenders.ts';
 import type { SpanSink } from './span-sink.ts';
-import { type Env, type Session, newSession, processCpuSeconds, serviceEnv, stopService } from './support.ts';
+import {
+  benchApi,
+  type Env,
+  type Session,
+  newSession,
+  processCpuSeconds,
+  serviceEnv,
+  stopService,
+} from './support.ts';
 import { type Tally, total } from './wire-counters.ts';
 
 export interface SmallFileOptions {
@@ -88,8 +96,8 @@ class Client {
     this.session = session;
   }
 
-  post(endpoint: string, body: unknown): Promise<Answer> {
-    return post(this.baseUrl, this.session.token, endpoint, body, { 'x-traceid': this.traceId });
+  api(): KooDriveApi {
+    return benchApi(this.baseUrl, this.session.token, this.traceId);
   }
 }
 
@@ -106,33 +114,29 @@ async function uploadOne(
   via: SmallFileOptions['via'],
   between: (step: Step) => void = () => undefined,
 ): Promise<Uploaded> {
-  const created = await client.post('create', {
-    fileName: `bench-small-${randomBytes(6).toString('hex')}.bin`,
+  const api = client.api();
+  const created = await api.create({
+    fields: { fileName: `bench-small-${randomBytes(6).toString('hex')}.bin` },
     length: file.bytes.length,
     sha256: file.sha256,
   });
   between('create');
-  const fileId = created.fileId as string;
+  const fileId = created.fileId;
   const part = { partNumber: 1, partSize: file.bytes.length, partOffset: 0 };
-  const urls = await client.post('multipart/uploadUrl', {
-    fileId,
-    multiParts: [part],
-    ...(via === undefined ? {} : { uploadVia: via }),
-  });
+  const [target] = await api.uploadUrl(fileId, [part], via);
   between('uploadUrl');
-  const [target] = urls.multiParts as { uploadUrl: string; uploadVia: string }[];
   const put = await fetch(target!.uploadUrl, { method: 'PUT', body: file.bytes });
   const text = await put.text();
   if (!put.ok) {
     throw new Error(`PUT ${target!.uploadVia}: HTTP ${put.status} ${text.slice(0, 300)}`);
   }
   between('put');
-  const done = await client.post('complete', { fileId });
+  const done = await api.complete(fileId);
   between('complete');
   if (done.sha256 !== file.sha256) {
     throw new Error(`complete answered sha256 ${String(done.sha256)}, expected ${file.sha256}`);
   }
-  return { fileId, containerId: client.session.containerId, via: target!.uploadVia };
+  return { fileId, containerId: client.session.containerId, via: target!.uploadVia ?? 'unknown' };
 }
 
 function smallFiles(count: number, size: number): SmallFile[] {

@@ -13,6 +13,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { Redis } from 'ioredis';
 import { LOCAL_SERVICES_ENV } from '../tools/services/local-env.ts';
 import { SESSION_TTL_SECONDS, UPLOAD_SCOPE, sessionKey } from '@koodrive/protocol';
+import { bearer, KooDriveApi } from '@koodrive/upload-client';
 
 export type Env = Record<string, string>;
 
@@ -75,6 +76,12 @@ export async function newSession(redis: Redis, prefix: string): Promise<Session>
     SESSION_TTL_SECONDS,
   );
   return session;
+}
+
+// The upload API as the benches call it (the clients' own core): a session token, a trace id, and
+// no retry: a bench counts what it sends, and an answer but code 0 fails it.
+export function benchApi(baseUrl: string, token: string, traceId = randomBytes(16).toString('hex')): KooDriveApi {
+  return new KooDriveApi({ baseUrl, traceId, authenticate: bearer(token), retry: { attempts: 1, baseMs: 0, maxMs: 0 } });
 }
 
 export function s3Client(env: Env): S3Client {

@@ -15,8 +15,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { applyMigrations, prismaSources } from '@koodrive/migrations';
-import { post } from './api-client.ts';
-import { type Env, importBuilt, newSession, type Session, s3Client } from './support.ts';
+import { benchApi, type Env, importBuilt, newSession, type Session, s3Client } from './support.ts';
 import { historyMix, loadFileHistory } from '../tools/testing/file-history.ts';
 
 type Bootstrap = typeof import('../apps/upload/src/bootstrap.ts');
@@ -102,24 +101,23 @@ function smallFile(): SmallFile {
 }
 
 async function create(parts: Parts, file: SmallFile): Promise<string> {
-  const created = await post(parts.baseUrl, parts.session.token, 'create', {
-    fileName: `bench-scale-${randomBytes(8).toString('hex')}.bin`,
+  const created = await benchApi(parts.baseUrl, parts.session.token).create({
+    fields: { fileName: `bench-scale-${randomBytes(8).toString('hex')}.bin` },
     length: file.bytes.length,
     sha256: file.sha256,
   });
-  return created.fileId as string;
+  return created.fileId;
 }
 
 // A file created with its one part in S3, not yet completed.
 async function uploaded(parts: Parts): Promise<string> {
   const file = smallFile();
   const fileId = await create(parts, file);
-  const urls = await post(parts.baseUrl, parts.session.token, 'multipart/uploadUrl', {
+  const [target] = await benchApi(parts.baseUrl, parts.session.token).uploadUrl(
     fileId,
-    multiParts: [{ partNumber: 1, partSize: file.bytes.length, partOffset: 0 }],
-    uploadVia: 's3',
-  });
-  const [target] = urls.multiParts as { uploadUrl: string }[];
+    [{ partNumber: 1, partSize: file.bytes.length, partOffset: 0 }],
+    's3',
+  );
   const put = await fetch(target!.uploadUrl, { method: 'PUT', body: file.bytes });
   await put.text();
   if (!put.ok) {
@@ -143,9 +141,8 @@ async function measurePhase(
     const file = smallFile();
     samples.create.push(await timed(() => create(parts, file)));
     const fileId = await uploaded(parts);
-    samples.complete.push(
-      await timed(() => post(parts.baseUrl, parts.session.token, 'complete', { fileId })),
-    );
+    const api = benchApi(parts.baseUrl, parts.session.token);
+    samples.complete.push(await timed(() => api.complete(fileId)));
   }
   for (let run = 0; run < options.runs; run++) {
     // the reaper: REAP_BATCH uploads with their multipart uploads in RGW, past their expiry

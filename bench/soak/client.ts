@@ -1,32 +1,37 @@
-// The soak's client: one upload as a KooDrive client makes it (create, uploadUrl when needed, the
-// parts' PUTs straight to S3 or through the service, complete), retrying as the contract says:
-// 503 and 429 after their Retry-After, 13000403 (busy) and a proxy's 502/504 or a cut connection
-// after a backoff; a complete is sent again as it was (complete is idempotent). Every answer is
-// counted; the complete's latency is taken from its first request to its final answer.
+// The soak's client: one upload as a KooDrive client makes it, through the upload client's core
+// (@koodrive/upload-client): create (with the URLs of the parts that go straight to S3), uploadUrl
+// for the parts that go through the service, the parts' PUTs (PartScheduler), complete. Retries are
+// the core's (503 and 429 after their Retry-After, capped at 5 s; a 5xx, 13000403 or a cut
+// connection after a backoff; create too, since a proxy's 502 may hide a task: the soak counts the
+// creates sent), for about 180 s in all before the upload is given up. Every answer is counted; the
+// complete's latency is taken from its first request to its final answer.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Sha256State } from '@koodrive/hashing';
 import { KIB, MIB, MIN_PART_SIZE } from '@koodrive/limits';
+import {
+  type AnsweredCall,
+  bearer,
+  causeCode,
+  envelopeOf,
+  fetchTransport,
+  type FilePart,
+  isEnvelope,
+  KooDriveApi,
+  type KooDriveApiOptions,
+  PartScheduler,
+  type PartTransport,
+  type PartUrl,
+  partRequestOf,
+  splitIntoParts,
+} from '@koodrive/upload-client';
 import type { Session } from '../support.ts';
 
-// a request still failing after this long of retries is given up, and its upload with it
-const GIVE_UP_MS = 180_000;
-const RETRY_AFTER_CAP_SECONDS = 5;
-const BUSY = 13000403;
+// retries of one request: with backoff capped at 5 s, about 180 s before its upload is given up
+const RETRY = { attempts: 72, baseMs: 100, maxMs: 5_000 };
 const random = promisify(randomBytes);
 
 export type Via = 's3' | 'service' | 'mixed';
-type RequestKind = 'create' | 'uploadUrl' | 'complete' | 'PUT s3' | 'PUT service';
-
-interface Answer {
-  readonly status: number;
-  // the envelope's code; undefined when the body is not the service's JSON (a proxy's page, S3)
-  readonly code: number | undefined;
-  readonly body: Record<string, unknown>;
-  readonly retryAfterSeconds: number | undefined;
-}
-
 export interface Interval {
   readonly startMs: number;
   readonly endMs: number;
@@ -80,6 +85,12 @@ export class Tallies {
   }
 }
 
+// A part's bytes, and where its URL points (the tallies count PUTs by it).
+interface PartBytes {
+  readonly via: 's3' | 'service';
+  readonly bytes: Uint8Array;
+}
+
 export class SoakClient {
   constructor(
     private readonly baseUrl: string,
@@ -90,7 +101,7 @@ export class SoakClient {
 
   async upload(session: Session, length: number, via: Via, planted?: Planted): Promise<UploadRecord> {
     const data = await random(length);
-    const parts = partsOf(length);
+    const parts = splitIntoParts(length, MIN_PART_SIZE);
     const states = await partStates(data, parts);
     const record: UploadRecord = {
       fileName: `soak-${randomUUID()}.bin`,
@@ -102,59 +113,52 @@ export class SoakClient {
       creates: 0,
       completeRequests: 0,
     };
+    const api = this.api(this.baseUrl, session, record);
     try {
-      const plans = parts.map((part, i) => ({ ...part, ...(i > 0 ? { hashCtx: states.before[i] } : {}) }));
-      const urls = await this.partUrls(session, record, plans);
-      await Promise.all(urls.map((url) => this.put(url, data)));
-      await this.complete(session, record, planted);
+      const throughService = (n: number): boolean =>
+        record.via === 'service' || (record.via === 'mixed' && n % 2 === 0);
+      const requests = parts.map((part, i) => partRequestOf(part, states.before[i]));
+      const created = await api.create({
+        fields: { fileName: record.fileName },
+        length,
+        sha256: record.sha256,
+        // the parts straight to S3 (the deployment's default); the rest through the service
+        multiParts: requests.filter((part) => !throughService(part.partNumber)),
+      });
+      const fileId = (record.fileId = created.fileId);
+      const rest = requests.filter((part) => throughService(part.partNumber));
+      const known = [...created.multiParts, ...(rest.length === 0 ? [] : await api.uploadUrl(fileId, rest, 'service'))];
+      await new PartScheduler<PartBytes>({
+        urls: (batch) => urlsOf(api, fileId, batch, throughService),
+        transport: this.tallied(),
+        bytesOf: (part) => ({
+          via: throughService(part.partNumber) ? 'service' : 's3',
+          bytes: data.subarray(part.partOffset, part.partOffset + part.partSize),
+        }),
+        parallel: parts.length,
+        known,
+        retry: RETRY,
+        onBytes: (delta) => (this.tallies.bytes += delta),
+        onRetry: () => this.tallies.retries++,
+      }).sendAll(requests);
+      await this.complete(session, api, record, planted);
     } catch (error) {
       record.failure = error instanceof Error ? error.message : String(error);
     }
     return record;
   }
 
-  // create (with the parts that go straight to S3: the default of the deployment), then uploadUrl
-  // with uploadVia service for the parts that go through the service
-  private async partUrls(session: Session, record: UploadRecord, plans: PartPlan[]): Promise<PartUrl[]> {
-    const throughService = (n: number): boolean => record.via === 'service' || (record.via === 'mixed' && n % 2 === 0);
-    const created = await this.call(
-      'create',
-      session,
-      {
-        fileName: record.fileName,
-        length: record.length,
-        sha256: record.sha256,
-        multiParts: plans.filter((plan) => !throughService(plan.partNumber)),
-      },
-      () => record.creates++,
-    );
-    record.fileId = created.fileId as string;
-    const urls = created.multiParts as PartUrl[];
-    const rest = plans.filter((plan) => throughService(plan.partNumber));
-    if (rest.length > 0) {
-      const asked = await this.call('uploadUrl', session, {
-        fileId: record.fileId,
-        uploadVia: 'service',
-        multiParts: rest,
-      });
-      urls.push(...(asked.multiParts as PartUrl[]));
-    }
-    return urls;
-  }
-
-  private async complete(session: Session, record: UploadRecord, planted: Planted | undefined): Promise<void> {
+  // The first request to the planted replica (if any), the rest through haproxy as usual.
+  private async complete(session: Session, api: KooDriveApi, record: UploadRecord, planted?: Planted): Promise<void> {
     const startMs = this.now();
-    const answer = await this.call(
-      'complete',
-      session,
-      { fileId: record.fileId, sha256: record.sha256 },
-      () => {
-        if (record.completeRequests++ === 0) {
-          planted?.onCompleteSent(record.fileId!);
-        }
-      },
-      planted?.replicaUrl,
-    );
+    let answer;
+    if (planted !== undefined) {
+      planted.onCompleteSent(record.fileId!);
+      answer = await this.api(planted.replicaUrl, session, record, { retry: { ...RETRY, attempts: 1 } })
+        .complete(record.fileId!, record.sha256)
+        .catch(() => undefined);
+    }
+    answer ??= await api.complete(record.fileId!, record.sha256);
     record.complete = { startMs, endMs: this.now() };
     if (answer.sha256 !== record.sha256 || answer.length !== record.length) {
       throw new Error(`complete answered 0 with ${JSON.stringify(answer)}`);
@@ -162,154 +166,82 @@ export class SoakClient {
     record.outcome = 'succeeded';
   }
 
-  // One API call, retried until it is answered for good; anything but code 0 then is thrown.
-  private async call(
-    kind: 'create' | 'uploadUrl' | 'complete',
-    session: Session,
-    body: unknown,
-    onSend = (): void => undefined,
-    // where the first request goes, if not through haproxy
-    firstTo = this.baseUrl,
-  ): Promise<Record<string, unknown>> {
-    const path = `/koodrive/ose/v1/files/${kind === 'uploadUrl' ? 'multipart/uploadUrl' : kind}`;
-    const url = (attempt: number): string => `${attempt === 0 ? firstTo : this.baseUrl}${path}`;
-    const answer = await this.withRetries(kind, url, () => {
-      onSend();
-      return {
-        method: 'POST',
-        headers: { authorization: `Bearer ${session.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      };
+  private api(baseUrl: string, session: Session, record: UploadRecord, options: Partial<KooDriveApiOptions> = {}) {
+    return new KooDriveApi({
+      baseUrl,
+      traceId: randomBytes(16).toString('hex'),
+      authenticate: bearer(session.token),
+      createRetries: 'any',
+      retry: RETRY,
+      onRetry: () => this.tallies.retries++,
+      onAnswer: (call) => {
+        if (call.endpoint === 'create') {
+          record.creates++;
+        } else if (call.endpoint === 'complete') {
+          record.completeRequests++;
+          this.tallies.completeRequestMs.push(call.ms);
+        }
+        this.count(call.endpoint, call.error === undefined ? answerKey(call) : errorKey(call.error), call.status);
+      },
+      ...options,
     });
-    if (answer.code !== 0) {
-      throw new Error(`${kind} answered HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
-    }
-    return answer.body;
   }
 
-  private async put(url: PartUrl, data: Buffer): Promise<void> {
-    const bytes = data.subarray(url.partOffset, url.partOffset + url.partSize);
-    const kind = url.uploadVia === 'service' ? 'PUT service' : 'PUT s3';
-    const answer = await this.withRetries(
-      kind,
-      () => url.uploadUrl,
-      () => ({ method: 'PUT', body: bytes }),
-    );
-    if (answer.status !== 200 || (kind === 'PUT service' && answer.code !== 0)) {
-      throw new Error(
-        `${kind} of part ${url.partNumber} answered HTTP ${answer.status} ${JSON.stringify(answer.body)}`,
-      );
-    }
-    this.tallies.bytes += bytes.length;
-  }
-
-  private async withRetries(
-    kind: RequestKind,
-    url: (attempt: number) => string,
-    init: () => RequestInit,
-  ): Promise<Answer> {
-    const started = performance.now();
-    for (let attempt = 0; ; attempt++) {
-      const sent = performance.now();
-      const answer = await send(url(attempt), init());
-      if (kind === 'complete') {
-        this.tallies.completeRequestMs.push(performance.now() - sent);
-      }
-      this.tallies.count(`${kind} ${answerKey(answer)}`);
-      if (answer instanceof Error || answer.status !== 200) {
-        this.tallies.incidents.push({
-          atSeconds: Math.round(this.now() / 100) / 10,
-          answer: `${kind} ${answerKey(answer)}`,
-        });
-      }
-      const delayMs = answer instanceof Error ? backoffMs(attempt) : retryDelayMs(answer, attempt);
-      if (delayMs === undefined) {
-        return answer as Answer;
-      }
-      if (performance.now() - started + delayMs > GIVE_UP_MS) {
-        throw new Error(`${kind}: still failing after ${GIVE_UP_MS / 1000} s of retries: ${answerKey(answer)}`);
-      }
-      this.tallies.retries++;
-      await sleep(delayMs);
-    }
-  }
-}
-
-async function send(url: string, init: RequestInit): Promise<Answer | Error> {
-  try {
-    const response = await fetch(url, init);
-    const text = await response.text();
-    let body: Record<string, unknown> = {};
-    try {
-      body = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      // a proxy's error page, or S3's empty 200
-    }
-    const retryAfter = response.headers.get('retry-after');
+  // fetch's PUT, every answer counted
+  private tallied(): PartTransport<PartBytes> {
     return {
-      status: response.status,
-      code: typeof body.code === 'number' ? body.code : undefined,
-      body,
-      retryAfterSeconds: retryAfter === null ? undefined : Number(retryAfter),
+      put: async (url, part, signal, onBytes) => {
+        const kind = `PUT ${part.via}`;
+        try {
+          const answer = await fetchTransport.put(url, part.bytes, signal, onBytes);
+          const code = isEnvelope(answer.text) ? envelopeOf(answer.status, answer.text).code : undefined;
+          this.count(kind, `${answer.status} ${code ?? (answer.status === 200 ? 's3' : 'proxy')}`, answer.status);
+          return answer;
+        } catch (error) {
+          this.count(kind, errorKey(error), null);
+          throw error;
+        }
+      },
     };
-  } catch (error) {
-    return error instanceof Error ? error : new Error(String(error));
+  }
+
+  private count(kind: string, answer: string, status: number | null): void {
+    this.tallies.count(`${kind} ${answer}`);
+    if (status !== 200) {
+      this.tallies.incidents.push({ atSeconds: Math.round(this.now() / 100) / 10, answer: `${kind} ${answer}` });
+    }
   }
 }
 
-// "200 0", "503 13000201", "502 proxy" (not the service's envelope), "error ECONNRESET"
-function answerKey(answer: Answer | Error): string {
-  if (answer instanceof Error) {
-    const cause = (answer.cause as { code?: string } | undefined)?.code;
-    return `error ${cause ?? answer.message.replaceAll(' ', '_')}`;
-  }
-  return `${answer.status} ${answer.code ?? (answer.status === 200 ? 's3' : 'proxy')}`;
+// Fresh URLs for a batch, each part where it goes.
+async function urlsOf(
+  api: KooDriveApi,
+  fileId: string,
+  batch: readonly FilePart[],
+  throughService: (n: number) => boolean,
+): Promise<PartUrl[]> {
+  const service = batch.filter((part) => throughService(part.partNumber));
+  const s3 = batch.filter((part) => !throughService(part.partNumber));
+  return [
+    ...(service.length === 0 ? [] : await api.uploadUrl(fileId, service, 'service')),
+    ...(s3.length === 0 ? [] : await api.uploadUrl(fileId, s3, 's3')),
+  ];
 }
 
-function backoffMs(attempt: number): number {
-  return Math.min(3000, 100 * 2 ** attempt) * (0.5 + Math.random());
+// "200 0", "503 13000201", "502 proxy" (not the service's envelope)
+function answerKey(call: AnsweredCall): string {
+  return `${call.status} ${call.envelope ? call.code : 'proxy'}`;
 }
 
-// How long to wait before sending again, or undefined: this answer is final.
-function retryDelayMs(answer: Answer, attempt: number): number | undefined {
-  if (answer.status === 503 || answer.status === 429) {
-    return answer.retryAfterSeconds === undefined || Number.isNaN(answer.retryAfterSeconds)
-      ? backoffMs(attempt)
-      : Math.min(answer.retryAfterSeconds, RETRY_AFTER_CAP_SECONDS) * 1000;
-  }
-  if (answer.status === 502 || answer.status === 504 || answer.status === 500 || answer.code === BUSY) {
-    return backoffMs(attempt);
-  }
-  return undefined;
-}
-
-interface PartPlan {
-  readonly partNumber: number;
-  readonly partSize: number;
-  readonly partOffset: number;
-}
-
-interface PartUrl extends PartPlan {
-  readonly uploadUrl: string;
-  readonly uploadVia: 's3' | 'service';
-}
-
-// 5 MiB parts, the last one smaller; a file under 5 MiB is one part
-function partsOf(length: number): PartPlan[] {
-  const parts: PartPlan[] = [];
-  for (let offset = 0; offset < length || parts.length === 0; offset += MIN_PART_SIZE) {
-    parts.push({
-      partNumber: parts.length + 1,
-      partSize: Math.min(MIN_PART_SIZE, length - offset),
-      partOffset: offset,
-    });
-  }
-  return parts;
+// "error ECONNRESET": the system error under fetch's failure (under a transport's NetworkError too)
+function errorKey(error: unknown): string {
+  const code = causeCode(error) ?? (error instanceof Error ? causeCode(error.cause) : undefined);
+  return `error ${code ?? (error instanceof Error ? error.message : String(error)).replaceAll(' ', '_')}`;
 }
 
 // The file's SHA-256 and the state before each part (the hashCtx words a parallel client sends),
 // hashed on the thread pool
-async function partStates(data: Buffer, parts: readonly PartPlan[]): Promise<{ sha256: string; before: number[][] }> {
+async function partStates(data: Buffer, parts: readonly FilePart[]): Promise<{ sha256: string; before: number[][] }> {
   const state = Sha256State.initial();
   const before: number[][] = [];
   for (const part of parts) {
