@@ -358,6 +358,79 @@ for (const stack of STACKS) {
       });
     });
 
+    it('reads a file once when it is not hashed first: create without the SHA-256, complete with it; a reload mid-stream goes on with only the missing parts', async () => {
+      const service = stack.service();
+      const putsBefore = await partPuts(service);
+      const chainBefore = await counter(service, 'koodrive_verifications_total', { method: 'hash_chain' });
+      const readBackBefore = await counter(service, 'koodrive_verified_bytes_total');
+      // the page hashes files up to 64 MiB first; hashFirstUpTo=0 has it read this one once
+      const address = `${stack.pageUrl()}&hashFirstUpTo=0`;
+      const bodies: Record<string, Record<string, unknown>[]> = { create: [], complete: [] };
+      const sent: string[] = [];
+      const held: Route[] = [];
+      const big = await freshFile('streamed.bin', FILE_SIZE);
+      await withPage('en-US', async (page) => {
+        page.on('request', (request) => {
+          const endpoint = /\/files\/(create|complete)$/.exec(request.url())?.[1];
+          if (endpoint !== undefined) {
+            bodies[endpoint]!.push(JSON.parse(request.postData() ?? '{}') as Record<string, unknown>);
+          }
+        });
+        await page.route('**/*', async (route) => {
+          if (!isPartPut(route.request())) {
+            await route.fallback();
+          } else if (sent.length < SENT_BEFORE_RELOAD) {
+            sent.push(route.request().url());
+            await route.continue();
+          } else {
+            held.push(route);
+          }
+        });
+        await page.goto(address);
+        await page.setInputFiles('#files', big.path);
+        await until(
+          'two parts are recorded as sent',
+          async () => ((await recordedParts(page)).length === SENT_BEFORE_RELOAD ? true : undefined),
+          60_000,
+        );
+        await page.reload();
+        await page.unrouteAll({ behavior: 'ignoreErrors' });
+        const after: string[] = [];
+        page.on('requestfinished', (request) => {
+          if (isPartPut(request)) {
+            after.push(request.url());
+          }
+        });
+        assert.match(await page.locator('#unfinished').innerText(), /streamed\.bin: 2 of 5 parts sent/);
+        await page.setInputFiles('#files', big.path);
+        const row = await finished(page);
+        const expected = sha256Hex(big.data);
+        assert.equal(row.state, 'done', await page.locator('#uploads li').innerText());
+        assert.equal(row.sha256, expected);
+        assert.equal(row.resumedParts, String(SENT_BEFORE_RELOAD));
+        assert.equal(row.uploadedParts, String(PARTS - SENT_BEFORE_RELOAD));
+        assert.equal(after.length, PARTS - SENT_BEFORE_RELOAD, 'only the missing parts, once each');
+        assert.equal(new Set([...sent, ...after].map((url) => partNumberOf(url))).size, PARTS);
+        // one create, before the file was hashed: no SHA-256 in it; complete brought it
+        assert.equal(bodies.create!.length, 1);
+        assert.equal('sha256' in bodies.create![0]!, false, JSON.stringify(bodies.create![0]));
+        assert.deepEqual(
+          bodies.complete!.map((body) => body.sha256),
+          [expected],
+        );
+        if (stack.viaService) {
+          // every part through the service with its hashCtx: the hash chain proves the file
+          assert.equal(await partPuts(service), putsBefore + PARTS);
+          assert.equal(
+            await counter(service, 'koodrive_verifications_total', { method: 'hash_chain' }),
+            chainBefore + 1,
+          );
+          assert.equal(await counter(service, 'koodrive_verified_bytes_total'), readBackBefore, 'nothing read back');
+        }
+        assert.deepEqual(await recordedParts(page), [], 'nothing left unfinished');
+      });
+    });
+
     for (const locale of ['en-US', 'zh-CN'] as const) {
       it(`shows the service's message for a wrong token in the browser's language (${locale})`, async () => {
         await withPage(locale, async (page) => {

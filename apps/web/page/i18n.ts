@@ -13,6 +13,8 @@ const EN = {
   viaS3: 'straight to storage',
   choose: 'Choose files',
   drop: 'or drop files here',
+  hashFirst:
+    'Look for an identical file on the service first: hash the whole file before sending (always done up to 64 MiB; larger files are sent while they are hashed)',
   uploads: 'Uploads',
   unfinished: 'Unfinished uploads: pick the same file again to continue',
   unfinishedItem: (name: string, done: number, parts: number) => `${name}: ${done} of ${parts} parts sent`,
@@ -48,6 +50,7 @@ const ZH: Words = {
   viaS3: '直接发送到存储',
   choose: '选择文件',
   drop: '或将文件拖放到这里',
+  hashFirst: '先查找服务端是否已有相同文件：发送前先计算整个文件的哈希（64 MiB 以内总是如此；更大的文件边计算哈希边发送）',
   uploads: '上传',
   unfinished: '未完成的上传：再次选择同一文件即可继续',
   unfinishedItem: (name, done, parts) => `${name}：已发送 ${done}/${parts} 个分片`,

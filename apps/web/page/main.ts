@@ -4,7 +4,7 @@
 // message (in the browser's language) when it refused.
 import {
   browserLanguage,
-  KooDriveError,
+  ApiError,
   listResumes,
   upload,
   type UploadProgress,
@@ -19,6 +19,7 @@ const fragment = new URLSearchParams(location.hash.slice(1));
 
 const tokenInput = element<HTMLInputElement>('token');
 const viaSelect = element<HTMLSelectElement>('via');
+const hashFirstBox = element<HTMLInputElement>('hash-first');
 const fileInput = element<HTMLInputElement>('files');
 const dropZone = element<HTMLElement>('drop');
 const list = element<HTMLUListElement>('uploads');
@@ -46,9 +47,10 @@ function localize(): void {
   }
 }
 
-// #token=…&via=service|s3&parallel=4&partSize=8MiB
+// #token=…&via=service|s3&hashFirst=1&parallel=4&partSize=8MiB&hashFirstUpTo=64MiB
 function applyFragment(): void {
   tokenInput.value = fragment.get('token') ?? '';
+  hashFirstBox.checked = fragment.get('hashFirst') === '1';
   const via = fragment.get('via');
   if (via === 'service' || via === 's3') {
     viaSelect.value = via;
@@ -185,7 +187,7 @@ function showFailure(row: Row, error: unknown, cancelled: boolean): void {
   if (cancelled) {
     return;
   }
-  if (error instanceof KooDriveError) {
+  if (error instanceof ApiError) {
     row.item.dataset.code = String(error.code);
     const trace = error.traceId === null ? '' : ` (X-Traceid ${error.traceId})`;
     row.result.textContent = `${words.error} ${error.code}: ${error.apiMessage}${trace}`;
@@ -201,6 +203,7 @@ async function send(file: File, row: Row, abort: AbortController): Promise<void>
       uploadVia: (viaSelect.value || undefined) as UploadVia | undefined,
       parallel: Number(fragment.get('parallel') ?? 4),
       partSize: sizeOf(fragment.get('partSize')),
+      hashFirstUpTo: hashFirstBox.checked ? Infinity : sizeOf(fragment.get('hashFirstUpTo')),
       language,
       signal: abort.signal,
       onProgress: (progress) => showProgress(row, progress),

@@ -1,6 +1,6 @@
 // What an upload tells as it goes: bytes hashed, bytes sent, the current rate and time left, and one
-// figure for a progress bar (hashing is its first half, sending its second; 100 only once complete
-// answered 0).
+// figure for a progress bar: hashing is its first half and sending its second (when the file is
+// read once, the two go on at once), never moving backwards, 100 only once complete answered 0.
 
 export type Phase = 'hashing' | 'uploading' | 'completing' | 'done';
 
@@ -10,7 +10,8 @@ export interface UploadProgress {
   readonly bytesHashed: number;
   // parts sent before a resume count as sent
   readonly bytesSent: number;
-  // bytes per second of the current phase, over the last seconds; null until it can be told
+  // bytes per second of the current phase (hashing, or sending), over the last seconds; null until
+  // it can be told
   readonly rate: number | null;
   readonly etaSeconds: number | null;
   readonly partsDone: number;
@@ -23,6 +24,28 @@ export interface UploadProgress {
 // the rate is measured over this window
 const WINDOW_MS = 3_000;
 
+// A rate over the last WINDOW_MS of a growing count.
+class Rate {
+  private samples: { at: number; bytes: number }[] = [];
+
+  add(bytes: number): void {
+    const at = performance.now();
+    this.samples.push({ at, bytes });
+    while (this.samples.length > 2 && at - this.samples[0]!.at > WINDOW_MS) {
+      this.samples.shift();
+    }
+  }
+
+  perSecond(): number | null {
+    const first = this.samples[0];
+    const last = this.samples[this.samples.length - 1];
+    if (first === undefined || last === undefined || last.at - first.at < 200) {
+      return null;
+    }
+    return ((last.bytes - first.bytes) * 1000) / (last.at - first.at);
+  }
+}
+
 export class ProgressTracker {
   private phase: Phase = 'hashing';
   private bytesHashed = 0;
@@ -30,7 +53,9 @@ export class ProgressTracker {
   private partsDone = 0;
   private partsTotal = 0;
   private resumedParts = 0;
-  private samples: { at: number; bytes: number }[] = [];
+  private percent = 0;
+  private readonly hashRate = new Rate();
+  private readonly sendRate = new Rate();
 
   constructor(
     private readonly size: number,
@@ -39,25 +64,23 @@ export class ProgressTracker {
 
   hashed(bytes: number): void {
     this.bytesHashed = bytes;
-    this.sample(bytes);
+    this.hashRate.add(bytes);
     this.tell();
   }
 
   startSending(partsTotal: number, resumedParts: number, bytesAlreadySent: number): void {
     this.phase = 'uploading';
-    this.bytesHashed = this.size;
     this.partsTotal = partsTotal;
     this.resumedParts = resumedParts;
     this.partsDone = resumedParts;
     this.bytesSent = bytesAlreadySent;
-    this.samples = [];
-    this.sample(this.bytesSent);
+    this.sendRate.add(this.bytesSent);
     this.tell();
   }
 
   sent(delta: number): void {
     this.bytesSent += delta;
-    this.sample(this.bytesSent);
+    this.sendRate.add(this.bytesSent);
     this.tell();
   }
 
@@ -68,6 +91,7 @@ export class ProgressTracker {
 
   completing(): void {
     this.phase = 'completing';
+    this.bytesHashed = this.size;
     this.bytesSent = this.size;
     this.tell();
   }
@@ -79,27 +103,12 @@ export class ProgressTracker {
     this.tell();
   }
 
-  private sample(bytes: number): void {
-    const at = performance.now();
-    this.samples.push({ at, bytes });
-    while (this.samples.length > 2 && at - this.samples[0]!.at > WINDOW_MS) {
-      this.samples.shift();
-    }
-  }
-
-  private rate(): number | null {
-    const first = this.samples[0];
-    const last = this.samples[this.samples.length - 1];
-    if (first === undefined || last === undefined || last.at - first.at < 200) {
-      return null;
-    }
-    return ((last.bytes - first.bytes) * 1000) / (last.at - first.at);
-  }
-
   private tell(): void {
-    const rate = this.phase === 'hashing' || this.phase === 'uploading' ? this.rate() : null;
-    const remaining = this.size - (this.phase === 'hashing' ? this.bytesHashed : this.bytesSent);
+    const sending = this.phase === 'uploading';
+    const rate = sending ? this.sendRate.perSecond() : this.phase === 'hashing' ? this.hashRate.perSecond() : null;
+    const remaining = this.size - (sending ? this.bytesSent : this.bytesHashed);
     const halves = this.size === 0 ? 0 : (this.bytesHashed + Math.max(0, this.bytesSent)) / (2 * this.size);
+    this.percent = this.phase === 'done' ? 100 : Math.max(this.percent, Math.min(99, Math.floor(halves * 100)));
     this.emit({
       phase: this.phase,
       size: this.size,
@@ -110,7 +119,7 @@ export class ProgressTracker {
       partsDone: this.partsDone,
       partsTotal: this.partsTotal,
       resumedParts: this.resumedParts,
-      percent: this.phase === 'done' ? 100 : Math.min(99, Math.floor(halves * 100)),
+      percent: this.percent,
     });
   }
 }

@@ -1,7 +1,9 @@
 // Progress kept in IndexedDB, so an upload cut off (a reload, a closed tab, a lost network) goes on
-// where it stopped when the same file is picked again: the record is keyed by the file's name, size,
-// lastModified and SHA-256, and holds the task's fileId, its part size and the parts already sent.
-// It is written after every part, and removed once complete answers 0.
+// where it stopped when the same file is picked again: the record is keyed by the file's name, size
+// and lastModified, and holds the task's fileId, its part size, the file's SHA-256 when it was hashed
+// first, and the parts already sent. Written at create and after every part, removed once complete
+// answers 0. The file is hashed again when it is picked again (the core checks the digest).
+import type { ResumeStore, UploadState } from '@koodrive/upload-client';
 
 const DB_NAME = 'koodrive-upload';
 const STORE = 'uploads';
@@ -16,12 +18,13 @@ export interface ResumeRecord {
   readonly size: number;
   readonly partSize: number;
   readonly parts: number;
+  readonly sha256?: string;
   readonly done: readonly number[];
   readonly updatedAt: number;
 }
 
-export function resumeKey(file: File, sha256: string): string {
-  return JSON.stringify([file.name, file.size, file.lastModified, sha256]);
+export function resumeKey(file: File): string {
+  return JSON.stringify([file.name, file.size, file.lastModified]);
 }
 
 function open(): Promise<IDBDatabase> {
@@ -50,18 +53,69 @@ async function run<T>(mode: IDBTransactionMode, act: (store: IDBObjectStore) => 
   }
 }
 
-export async function readResume(key: string): Promise<ResumeRecord | undefined> {
-  return run<ResumeRecord | undefined>('readonly', (store) => store.get(key));
-}
-
 export async function listResumes(): Promise<ResumeRecord[]> {
   return run<ResumeRecord[]>('readonly', (store) => store.getAll());
 }
 
-export async function writeResume(record: ResumeRecord): Promise<void> {
-  await run<unknown>('readwrite', (store) => store.put(record));
-}
-
 export async function removeResume(key: string): Promise<void> {
   await run<unknown>('readwrite', (store) => store.delete(key));
+}
+
+// What the record of a file must match to be gone on with: the service and the plan.
+export interface ResumeIdentity {
+  readonly key: string;
+  // the name the page shows it by (the file's own; the service may have stored it under another)
+  readonly fileName: string;
+  readonly url: string;
+  readonly uploadVia: string;
+  readonly size: number;
+  readonly partSize: number;
+  readonly parts: number;
+}
+
+// The records as the core's ResumeStore, for one file; one write at a time, each of the latest state.
+export class IndexedDbResumeStore implements ResumeStore {
+  private record: ResumeRecord | undefined;
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(private readonly identity: ResumeIdentity) {}
+
+  async load(): Promise<UploadState | undefined> {
+    const record = await run<ResumeRecord | undefined>('readonly', (store) => store.get(this.identity.key));
+    const { url, partSize, parts } = this.identity;
+    if (record === undefined || record.url !== url || record.partSize !== partSize || record.parts !== parts) {
+      return undefined;
+    }
+    this.record = record;
+    const { fileId, fileName, sha256, done } = record;
+    return { fileId, fileName, partSize, ...(sha256 === undefined ? {} : { sha256 }), done };
+  }
+
+  save(state: UploadState): Promise<void> {
+    const { key, url, uploadVia, fileName, size, parts } = this.identity;
+    const { fileId, partSize, sha256, done } = state;
+    return this.write({ key, url, uploadVia, fileId, fileName, size, partSize, parts, sha256, done, updatedAt: 0 });
+  }
+
+  partDone(partNumber: number): Promise<void> {
+    const record = this.record;
+    return record === undefined ? Promise.resolve() : this.write({ ...record, done: [...record.done, partNumber] });
+  }
+
+  flush(): Promise<void> {
+    return this.saving;
+  }
+
+  async remove(): Promise<void> {
+    this.record = undefined;
+    await this.saving.catch(() => undefined);
+    await removeResume(this.identity.key);
+  }
+
+  private write(record: ResumeRecord): Promise<void> {
+    this.record = { ...record, updatedAt: Date.now() };
+    const latest = this.record;
+    this.saving = this.saving.then(() => run<unknown>('readwrite', (store) => store.put(latest)).then(() => undefined));
+    return this.saving;
+  }
 }
