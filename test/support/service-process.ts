@@ -7,11 +7,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deadPort } from './dead-port.ts';
 
-// .out/test/support → .out/apps/upload/src/main.js; from source (a spec run with
-// tools/register-sources.mjs), apps/upload/src/main.ts under the same loader
+// node's arguments that run the service: .out/test/support → .out/apps/upload/src/main.js; from
+// source (a spec run with tools/register-sources.mjs), apps/upload/src/main.ts under the same loader
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const COMPILED = path.resolve(HERE, '../../apps/upload/src/main.js');
-const MAIN = existsSync(COMPILED)
+export const SERVICE_MAIN = existsSync(COMPILED)
   ? [COMPILED]
   : [
       '--import',
@@ -47,7 +47,7 @@ export class ServiceProcess {
             ...(process.env.NODE_V8_COVERAGE === undefined ? {} : { NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE }),
           }
         : Object.fromEntries(Object.entries(process.env).filter(([name]) => !unset.includes(name)));
-    const child = spawn(process.execPath, MAIN, {
+    const child = spawn(process.execPath, SERVICE_MAIN, {
       env: { ...inherited, ...env, PORT: String(port), METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

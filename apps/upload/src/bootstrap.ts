@@ -15,11 +15,13 @@ import { AppModule } from './app.module.js';
 import { PART_UPLOAD_ROUTE } from './parts/part-upload.controller.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { serveUploadPage } from './web/upload-page.js';
+import { QuietNestLogger } from './quiet-nest-logger.js';
 import { ShutdownState } from './health/shutdown-state.js';
 import { answerClientError } from './http/client-error.js';
 import { LARGE_BODY_LIMIT_BYTES, registerBodyParsers } from './http/json-body.js';
 import { applyBodyLimits, httpServerOptions } from './http/http-limits.js';
 import { API_CORS_ROUTES, registerCors } from './http/cors.js';
+import { registerServiceIndex } from './http/service-index.js';
 
 export async function createApp(): Promise<NestFastifyApplication> {
   const config = loadAppConfig();
@@ -37,7 +39,7 @@ export async function createApp(): Promise<NestFastifyApplication> {
     // Nest's own boot messages wait for the JSON logger
     bufferLogs: true,
   });
-  app.useLogger(app.get(Logger));
+  app.useLogger(new QuietNestLogger(app.get(Logger)));
   const fastify = app.getHttpAdapter().getInstance();
   // a part PUT to the service's own part URL is streamed, never parsed; any other body that is
   // not JSON stays 13000101
@@ -52,8 +54,9 @@ export async function createApp(): Promise<NestFastifyApplication> {
   // the API described, outside production
   if (config.nodeEnv !== 'production') {
     SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'docs/openapi.json' });
-    // and the browser upload page (apps/web)
+    // and the browser upload page (apps/web), and GET / pointing at both
     serveUploadPage(fastify, (message) => app.get(Logger).warn(message, 'UploadPage'));
+    registerServiceIndex(fastify);
   }
   await app.init();
   await fastify.ready();

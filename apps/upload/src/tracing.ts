@@ -2,8 +2,16 @@
 // Fastify, pg, ioredis or the AWS SDK are loaded.
 import { isEmbedded, loadAppConfig } from '@koodrive/config';
 import { startTracing } from '@koodrive/telemetry';
+import { exitOnBootFailure } from './boot-failure.js';
 
-const config = loadAppConfig();
+// the first read of the configuration: a bad variable ends the boot here, said once, without a stack
+const config = (() => {
+  try {
+    return loadAppConfig();
+  } catch (error) {
+    return exitOnBootFailure(error);
+  }
+})();
 const { telemetry } = config;
 
 export const tracing = startTracing({

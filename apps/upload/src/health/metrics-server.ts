@@ -8,6 +8,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
 import { MaintenanceRepository } from '@koodrive/database';
 import { metricsRegistry, uploadsByStatus } from '@koodrive/metrics';
+import { portError } from '../boot-failure.js';
 
 export const METRICS_PATH = '/metrics';
 
@@ -46,10 +47,12 @@ export class MetricsServer implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    const { metricsPort, host } = this.config;
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.config.metricsPort, this.config.host, () => {
-        this.server.off('error', reject);
+      const failed = (error: Error): void => reject(portError('METRICS_PORT', metricsPort, host, error));
+      this.server.once('error', failed);
+      this.server.listen(metricsPort, host, () => {
+        this.server.off('error', failed);
         resolve();
       });
     });

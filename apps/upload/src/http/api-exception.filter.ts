@@ -14,7 +14,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const context = contextOf(request.raw);
-    const response = toErrorResponse(error, context?.language ?? 'en-US');
+    const response = toErrorResponse(error, context?.language ?? 'en-US', request);
     if (context !== undefined) {
       const body: unknown = request.body;
       context.outcome.code = response.body.code;

@@ -40,4 +40,17 @@ describe(toErrorResponse.name, () => {
     assert.equal(notFound.status, 404);
     assert.equal(notFound.body.code, ApiCode.RequestError);
   });
+
+  it("names an unknown route's method and path, never its query, and at most 200 characters of it", () => {
+    const request = { method: 'POST', url: '/koodrive/ose/v1/file/create?signature=secret' };
+    assert.deepEqual(toErrorResponse({ statusCode: 404 }, 'en-US', request).body, {
+      code: ApiCode.RequestError,
+      msg: 'Request error. No route for POST /koodrive/ose/v1/file/create.',
+    });
+    const long = toErrorResponse({ statusCode: 404 }, 'en-US', { method: 'GET', url: `/${'a'.repeat(5000)}` });
+    assert.equal(long.body.msg, `Request error. No route for GET /${'a'.repeat(199)}….`);
+    // a malformed body on a known route says nothing of the route
+    const malformed = toErrorResponse({ code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 }, 'en-US', request);
+    assert.equal(malformed.body.msg, 'Request error.');
+  });
 });

@@ -19,7 +19,16 @@ export interface ErrorResponse {
 
 const RETRY_AFTER_SECONDS = 5;
 
-export function toErrorResponse(error: unknown, language: Language): ErrorResponse {
+// The request an error answers, for the message of an unknown route (which names it).
+export interface AnsweredRequest {
+  readonly method: string;
+  readonly url: string;
+}
+
+// at most this much of an unknown path is said back
+const MAX_PATH_IN_MESSAGE = 200;
+
+export function toErrorResponse(error: unknown, language: Language, request?: AnsweredRequest): ErrorResponse {
   if (error instanceof ApiException) {
     const headers: Record<string, string> = {};
     if (error.code === ApiCode.InvalidToken) {
@@ -45,9 +54,13 @@ export function toErrorResponse(error: unknown, language: Language): ErrorRespon
   }
   const requestError = fastifyRequestError(error);
   if (requestError !== undefined) {
+    const unknownRoute = (requestError === 404 || requestError === 405) && request !== undefined;
     return {
       status: requestError,
-      body: { code: ApiCode.RequestError, msg: message(language, ApiCode.RequestError) },
+      body: {
+        code: ApiCode.RequestError,
+        msg: message(language, ApiCode.RequestError, unknownRoute ? noRoute(request) : undefined),
+      },
       headers: {},
       unexpected: false,
     };
@@ -78,4 +91,11 @@ function fastifyRequestError(error: unknown): number | undefined {
     return 400;
   }
   return undefined;
+}
+
+// "No route for GET /path." (the path without its query, which may carry a signature)
+function noRoute(request: AnsweredRequest): string {
+  const path = request.url.split('?')[0] ?? '';
+  const shown = path.length > MAX_PATH_IN_MESSAGE ? `${path.slice(0, MAX_PATH_IN_MESSAGE)}…` : path;
+  return `No route for ${request.method} ${shown}.`;
 }
