@@ -44,6 +44,7 @@ const NOT_THROUGH_THE_POOLER: Readonly<Record<string, string>> = {
   'test/integration/disk-object-storage.spec.js': 'no database: the object storage contract on local disk',
   'tools/otlp-sink.spec.js': 'no database: the OTLP sink decoding traces',
   'bench/profile.spec.js': "no database: the bench's CPU profile summary",
+  'test/e2e/docs.spec.js': 'no database: the docs against the config loader and an embedded npm start',
 };
 
 // Behind a transaction-mode pooler the server's statement bound is the pooler's (its
