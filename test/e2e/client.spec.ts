@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { access, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,8 @@ const APP_ID = 'app-1';
 const APP_SECRET = '0123456789abcdef0123';
 // .out/test/e2e → .out/apps/client/src/main.js (the same out dir as this spec)
 const CLIENT = fileURLToPath(new URL('../../apps/client/src/main.js', import.meta.url));
+// the repository (.out/test/e2e → the root), whose package.json's bin runs the client from source
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 interface Finished {
   readonly code: number | null;
@@ -33,8 +35,15 @@ interface Running {
   readonly finished: Promise<Finished>;
 }
 
-function startClient(args: readonly string[], env: Readonly<Record<string, string | undefined>>): Running {
-  const child = spawn(process.execPath, [CLIENT, ...args], {
+function startClient(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  // how it is started, and where: the compiled client in this directory by default
+  how: { readonly command?: string; readonly cwd?: string } = {},
+): Running {
+  const [command, commandArgs] = how.command === undefined ? [process.execPath, [CLIENT]] : [how.command, []];
+  const child = spawn(command, [...commandArgs, ...args], {
+    cwd: how.cwd,
     env: { ...process.env, KOODRIVE_CLIENT_PART_DELAY_MS: undefined, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -310,6 +319,35 @@ describe('koodrive client (put)', () => {
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(refused.stderr, /^error: create answered 13000410 /m);
     assert.match(refused.stderr, /^this session may not upload into shared folder sf-2$/m);
+  });
+
+  it('takes a relative path from the directory it is run in: npx koodrive (the bin, from source) and npm run client', async () => {
+    const elsewhere = await mkdtemp(join(tmpdir(), 'koodrive-cwd-'));
+    try {
+      await mkdir(join(elsewhere, 'sub'));
+      const data = randomBytes(6 * MIB + 99);
+      await writeFile(join(elsewhere, 'sub', 'relative.bin'), data);
+      // the package's bin, as npx runs it: in the directory the command was typed in
+      const bin = await startClient(['put', join('sub', 'relative.bin')], env(), {
+        command: join(ROOT, 'apps/client/bin/koodrive.mjs'),
+        cwd: elsewhere,
+      }).finished;
+      assert.equal(bin.code, 0, bin.stderr);
+      assert.equal(field(bin.stdout, 'fileName'), 'relative.bin');
+      await assertCompletedOnce(field(bin.stdout, 'fileId'), data);
+
+      // npm run runs the script in the repository's root; the path is still the typed one's
+      await writeFile(join(elsewhere, 'sub', 'relative.bin'), randomBytes(1000));
+      const npm = await startClient(['--prefix', ROOT, 'run', '-s', 'client', '--', 'put', 'relative.bin'], env(), {
+        command: 'npm',
+        cwd: join(elsewhere, 'sub'),
+      }).finished;
+      assert.equal(npm.code, 0, npm.stderr);
+      assert.equal(field(npm.stdout, 'length'), '1000');
+      assert.equal(await exists(join(elsewhere, 'sub', 'relative.bin.koodrive-upload.json')), false);
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
   });
 
   it('exits 2 with a clear message, before any call, on bad credentials or a bad name', async () => {
