@@ -27,6 +27,17 @@ function opensslHmac(secret: string, data: string): string {
   return out.trim().split(' ').pop()!;
 }
 
+// The service's log lines of one request: its completion line names the answer's X-Traceid, and
+// every line logged while it ran carries the same reqId.
+function requestLog(output: string, xTraceid: string): Record<string, unknown>[] {
+  const lines = output
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const done = lines.find((line) => line.xTraceid === xTraceid && typeof line.reqId === 'string');
+  return done === undefined ? [] : lines.filter((line) => line.reqId === done.reqId);
+}
+
 function xDate(date: Date): string {
   return `${date.toISOString().slice(0, 19).replace(/[-:]/g, '')}Z`;
 }
@@ -156,8 +167,16 @@ describe('app authentication', () => {
       assert.equal(answer.status, 401, what);
       assert.deepEqual(answer.body, { code: 13000901, msg: 'Invalid access token.' }, what);
       assert.equal(answer.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
-      // the log line may come a moment after the answer
-      await until(`the log says why: ${what}`, () => Promise.resolve(reason.test(service.output) ? true : undefined));
+      const xTraceid = answer.headers.get('x-traceid');
+      assert.ok(xTraceid, what);
+      // this request's own lines only (the log may come a moment after the answer): earlier cases'
+      // reasons are in the log too
+      const refused = await until(`the log says why: ${what}`, () => {
+        const lines = requestLog(service.output, xTraceid).filter((line) => line.msg === 'authentication refused');
+        return Promise.resolve(lines.length > 0 ? lines : undefined);
+      });
+      assert.equal(refused.length, 1, `${what}: ${JSON.stringify(refused)}`);
+      assert.match(String(refused[0]!.reason), reason, what);
     }
   });
 
