@@ -1,35 +1,64 @@
-// KooDrive conformance: the requests of KooDrive's documentation (../shared/API.md and the original
-// complete page, ../shared/seed/) sent verbatim, and their answers checked field by field, JSON
-// types included; then one full upload per edition (standard: a string fileType and Bearer+;
+// KooDrive conformance: the requests of KooDrive's documentation (docs/api.md and the original
+// complete page it cites, docs/seed/) read out of those files and sent verbatim, and their answers
+// checked field by field, JSON types included; then one full upload per edition (standard: a string fileType and Bearer+;
 // carrier: an integer fileType, the carrier createdTime and app authentication). The suite runs
 // against the built service on the real stack (PostgreSQL, Redis, Ceph RGW) and on the embedded
 // defaults (PGlite, the local-disk store, in process), as the service a KooDrive client talks to.
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
 import { formatXDate, signAppRequest } from '@koodrive/protocol';
 import { Sha256State } from '@koodrive/hashing';
 import { closeTestDb, closeTestRedis, fileRow, sha256Hex, testBytes, testDb, testRedis } from '../support/harness.ts';
+import { repositoryRoot } from '../support/repository-root.ts';
 import { ServiceProcess } from '../support/service-process.ts';
 import { sessionKey } from '@koodrive/protocol';
 import { MIB } from '@koodrive/limits';
 
-// the seed page's example: its token as printed there, and its fileId
-const SEED_AUTHORIZATION = 'Bearer+10f88*********4791e9ff';
-const SEED_TOKEN = '10f88*********4791e9ff';
-const SEED_FILE_ID = 'FiqNTAYdzXtKhenh29A9EXJvhaKQqcYVS';
-const SEED_COMPLETE_BODY = '{ "fileId": "FiqNTAYdzXtKhenh29A9EXJvhaKQqcYVS" }';
-// API.md's uploadUrl example, "which must work as it stands"
-const PART_46 =
-  '{"partNumber": 46, "partOffset": 471859200, "partSize": 10485760, "hashCtx": [1748048713, 2644528514, 4267727253, 2252747490, 4036182088, 2253856463, 526139147, 2194267752]}';
-const PART_46_HASH_CTX = [
-  1748048713, 2644528514, 4267727253, 2252747490, 4036182088, 2253856463, 526139147, 2194267752,
-];
+const DOCS = path.join(repositoryRoot(import.meta.dirname), 'docs');
+
+// Every JSON object docs/api.md shows (its code spans and code blocks that parse as one), as written.
+async function apiExamples(): Promise<{ text: string; value: Record<string, unknown> }[]> {
+  const markdown = await readFile(path.join(DOCS, 'api.md'), 'utf8');
+  const snippets = [...markdown.matchAll(/```[a-z]*\n([\s\S]*?)```|`([^`\n]+)`/g)].map(
+    (match) => match[1] ?? match[2]!,
+  );
+  return snippets.flatMap((text) => {
+    try {
+      const value: unknown = JSON.parse(text);
+      return typeof value === 'object' && value !== null && !Array.isArray(value)
+        ? [{ text, value: value as Record<string, unknown> }]
+        : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+// API.md's uploadUrl example, "which must work as it stands": the part object with partNumber 46
+const PART_46_EXAMPLE = (await apiExamples()).find((example) => example.value.partNumber === 46);
+assert.ok(PART_46_EXAMPLE, 'docs/api.md shows the uploadUrl example of part 46');
+const PART_46 = PART_46_EXAMPLE.text;
+const PART_46_HASH_CTX = PART_46_EXAMPLE.value.hashCtx;
+
+// The original complete page's (docs/seed/, cited by docs/api.md) example request and response:
+// `POST <path> Authorization:<value> <body>`, then `Example Responses ... { ... }`
+const SEED_PAGE = await readFile(path.join(DOCS, 'seed/checking-whether-file-upload-is-completed.txt'), 'utf8');
+const seedRequest = /^POST \/koodrive\/ose\/v1\/files\/complete Authorization:(\S+) (\{.*\})$/m.exec(SEED_PAGE);
+const seedResponse = /^Example Responses\n[\s\S]*?^(\{.*\})$/m.exec(SEED_PAGE);
+assert.ok(seedRequest && seedResponse, "the seed page's example request and response");
+// its token as printed there, and its fileId
+const SEED_AUTHORIZATION = seedRequest[1]!;
+const SEED_TOKEN = SEED_AUTHORIZATION.replace(/^Bearer\+/, '');
+const SEED_COMPLETE_BODY = seedRequest[2]!;
+const SEED_FILE_ID = (JSON.parse(SEED_COMPLETE_BODY) as { fileId: string }).fileId;
+const SEED_COMPLETE_ANSWER = JSON.parse(seedResponse[1]!) as Record<string, unknown>;
 const APP = { appId: 'conformance-app', secret: 'a-conformance-secret-0123456789' };
 const APP_CREDENTIALS = JSON.stringify({ [APP.appId]: { secret: APP.secret, scopes: ['file.upload'] } });
 const EMBEDDED_UNSET = ['DATABASE_URL', 'REDIS_URL', 'S3_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_SDK_DISABLED'];
@@ -47,8 +76,8 @@ interface Stack {
   start(): Promise<ServiceProcess>;
   appUserId(): Promise<string>;
   renameFile(service: ServiceProcess, from: string, to: string): Promise<ServiceProcess>;
-  // the row's stored metadata, where the test can read the database
-  storedMetadata(fileId: string): Promise<{ fileType: string | null; createdTime: Date | null } | null>;
+  // the row's stored metadata, read from the stack's database
+  storedMetadata(fileId: string): Promise<{ fileType: string | null; createdTime: Date | null }>;
   cleanUp(): Promise<void>;
 }
 
@@ -110,7 +139,21 @@ const STACKS: Stack[] = [
       }
       return STACKS[1]!.start();
     },
-    storedMetadata: () => Promise.resolve(null),
+    // through the running service's PGlite socket (<DATA_DIR>/run, two connections allowed)
+    storedMetadata: async (fileId) => {
+      const client = new pg.Client({ host: path.join(embeddedDir, 'run'), user: 'postgres', database: 'postgres' });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ fileType: string | null; createdTime: Date | null }>(
+          'SELECT file_type AS "fileType", client_created_at AS "createdTime" FROM files WHERE id = $1',
+          [fileId],
+        );
+        assert.equal(rows.length, 1, `${fileId} is in the embedded database`);
+        return rows[0]!;
+      } finally {
+        await client.end();
+      }
+    },
     cleanUp: () => rm(embeddedDir, { recursive: true, force: true }),
   },
 ];
@@ -264,6 +307,10 @@ for (const stack of STACKS) {
       service = await stack.renameFile(service, created.body.fileId as string, SEED_FILE_ID);
       const answer = await send(service.baseUrl, 'complete', SEED_COMPLETE_BODY);
       assertSuccess(answer);
+      // the page's example response, field by field
+      for (const [field, value] of Object.entries(SEED_COMPLETE_ANSWER)) {
+        assert.deepEqual(answer.body[field], value, field);
+      }
       // KooDrive's fields exactly; the rest are this service's extensions
       assert.equal(answer.body.fileId, SEED_FILE_ID);
       assert.equal(answer.body.sha256, sha256Hex(data));
@@ -315,10 +362,8 @@ for (const stack of STACKS) {
       assertSuccess(completed);
       assert.equal(completed.body.sha256, sha256Hex(data));
       const stored = await stack.storedMetadata(created.body.fileId as string);
-      if (stored !== null) {
-        assert.equal(stored.fileType, 'document');
-        assert.equal(stored.createdTime?.toISOString(), '2023-08-18T05:43:49.123Z');
-      }
+      assert.equal(stored.fileType, 'document');
+      assert.equal(stored.createdTime?.toISOString(), '2023-08-18T05:43:49.123Z');
     });
 
     it('uploads as the carrier edition does: an integer fileType, its createdTime, app authentication', async () => {
@@ -347,10 +392,8 @@ for (const stack of STACKS) {
       assertSuccess(completed);
       assert.equal(completed.body.sha256, sha256Hex(data));
       const stored = await stack.storedMetadata(created.body.fileId as string);
-      if (stored !== null) {
-        assert.equal(stored.fileType, '35');
-        assert.equal(stored.createdTime?.toISOString(), '2023-08-18T05:43:49.000Z');
-      }
+      assert.equal(stored.fileType, '35');
+      assert.equal(stored.createdTime?.toISOString(), '2023-08-18T05:43:49.000Z');
     });
 
     it('plans 10,000 parts with hashCtx in one create and again in one uploadUrl', async (t) => {
