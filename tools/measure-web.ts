@@ -1,30 +1,54 @@
-// npm run measure:web -- <what>: the browser uploader's throughput in Debian's Chromium (headless,
-// playwright-core; npm run services:up installs it, CHROMIUM_PATH overrides).
+// npm run measure:web -- <what>: the browser uploader in Debian's Chromium (headless, playwright-core;
+// npm run services:up installs it, CHROMIUM_PATH overrides).
 //
+//   compare [--mib 200] [--runs 1]
+//     The page against the CLI, on the same file of random bytes, through the same path, in one run:
+//     for each path (parts straight to RGW, parts through the service) the page (the service's GET
+//     /upload, the file picked through its file input) and the CLI (`koodrive put --upload-via`)
+//     upload it in turn, each as a user of its own (neither is a flash upload of the other's), --runs
+//     times. Runs the built service (npm run build first) on the real stack (npm run services:up:
+//     DATABASE_URL, REDIS_URL, S3_*), with a bucket of its own whose CORS rule names the service's
+//     origin, all removed at the end. Prints a Markdown table of the end-to-end times and rates (the
+//     page: from the pick to its row's `done`; the CLI: its own total, from its start to complete's
+//     answer, without node's start-up) and checks every SHA-256 against node:crypto's.
 //   hash [--mib 256] [--runs 3]
 //     SHA-256 in a Web Worker over a file of random bytes on disk, picked through a file input as a
 //     person picks one: with hash-wasm, then with @noble/hashes (the two maintained SHA-256s whose
 //     state can be read, for hashCtx), and, for reference only, WebCrypto's one-shot digest (no
 //     streaming, no state: of no use for hashCtx). Each read three ways: stream (File.stream(), as
-//     apps/web's hashing worker reads it), slices (8 MiB File.slice()s, as it did first) and memory
-//     (the bytes read first, untimed: the hashing alone; MEASURE_SOURCES picks). Prints MB/s (10^6
-//     bytes a second), the best of the runs, and checks every digest against node:crypto's.
-//   upload <page address, #token=…&via=…> [--mib 200]
-//     The page at that address (the service's GET /upload) uploads a file of random bytes; prints
-//     the hashing and sending time, the end-to-end rate, and checks the shown SHA-256 against
-//     node:crypto's. The file stays in the temporary directory printed, for the CLI client to
-//     upload the same bytes (npm run client -- put <file>).
+//     apps/web's hashing worker reads it), slices (8 MiB File.slice()s) and memory (the bytes read
+//     first, untimed: the hashing alone; MEASURE_SOURCES picks). Prints MB/s (10^6 bytes a second),
+//     the best of the runs, and checks every digest against node:crypto's.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs, promisify } from 'node:util';
+import {
+  AbortMultipartUploadCommand,
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
-import { MIB } from '@koodrive/limits';
+import { Redis } from 'ioredis';
+import pg from 'pg';
 import { chromium, type Browser } from 'playwright-core';
+import { MIB } from '@koodrive/limits';
+import { SESSION_TTL_SECONDS, sessionKey, UPLOAD_SCOPE } from '@koodrive/protocol';
+import type { UploadVia } from '@koodrive/upload-client';
+import { buildWeb } from './build-web.ts';
+import { migrate } from './db/migrate.ts';
+import { LOCAL_SERVICES_ENV } from './services/local-env.ts';
 
+const ROOT = resolve(import.meta.dirname, '..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -34,6 +58,218 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
   '--no-first-run',
 ];
+
+async function launch(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+}
+
+const mbPerSecond = (bytes: number, ms: number): number => (bytes / 1e6) * (1000 / ms);
+
+// --- compare: the page against the CLI ---------------------------------------------------------
+
+type Env = Record<string, string>;
+
+interface Stack {
+  readonly env: Env;
+  readonly baseUrl: string;
+  readonly service: ChildProcess;
+  readonly redis: Redis;
+  readonly containers: string[];
+}
+
+// The built service on the real stack, on free ports, with a bucket of its own for the page's origin.
+async function startStack(): Promise<Stack> {
+  const env: Env = { ...LOCAL_SERVICES_ENV, ...(process.env as Env) };
+  const port = 20_000 + Math.floor(Math.random() * 9_000);
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const bucket = `${env.S3_BUCKET}-measure-web-${randomBytes(3).toString('hex')}`;
+  await promisify(execFile)(process.execPath, [join(ROOT, 'tools/services/ensure-bucket.ts')], {
+    env: { ...env, S3_BUCKET: bucket, CORS_ORIGINS: baseUrl },
+  });
+  await migrate(env.DIRECT_DATABASE_URL ?? env.DATABASE_URL!);
+  const serviceEnv: Env = {
+    ...env,
+    S3_BUCKET: bucket,
+    PORT: String(port),
+    METRICS_PORT: String(port + 1),
+    HOST: '127.0.0.1',
+    PART_URL_SECRET: randomBytes(24).toString('hex'),
+    OTEL_SDK_DISABLED: 'true',
+    LOG_LEVEL: 'warn',
+  };
+  const service = spawn(process.execPath, [join(ROOT, 'dist/apps/upload/src/main.js')], {
+    env: serviceEnv,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  for (let i = 0; (await fetch(`${baseUrl}/readyz`).catch(() => null))?.ok !== true; i++) {
+    if (i > 600 || service.exitCode !== null) {
+      service.kill();
+      throw new Error('the service did not become ready (npm run build first? npm run services:up?)');
+    }
+    await sleep(100);
+  }
+  return { env: serviceEnv, baseUrl, service, redis: new Redis(env.REDIS_URL!), containers: [] };
+}
+
+// A user with a session of its own, as KooDrive's session service would write it.
+async function newToken(stack: Stack): Promise<string> {
+  const token = randomBytes(24).toString('hex');
+  const containerId = `measure-web-${randomBytes(6).toString('hex')}`;
+  stack.containers.push(containerId);
+  await stack.redis.set(
+    sessionKey(token),
+    JSON.stringify({ userId: containerId, containerId, scopes: [UPLOAD_SCOPE] }),
+    'EX',
+    SESSION_TTL_SECONDS,
+  );
+  return token;
+}
+
+// The service stopped, its rows, objects and bucket gone.
+async function stopStack(stack: Stack): Promise<void> {
+  const exited = once(stack.service, 'exit');
+  stack.service.kill('SIGTERM');
+  await exited;
+  stack.redis.disconnect();
+  const db = new pg.Client({ connectionString: stack.env.DATABASE_URL });
+  await db.connect();
+  await db.query('DELETE FROM files WHERE container_id = ANY($1)', [stack.containers]);
+  await db.end();
+  const s3 = new S3Client({
+    endpoint: stack.env.S3_ENDPOINT,
+    region: stack.env.AWS_REGION,
+    forcePathStyle: true,
+    credentials: { accessKeyId: stack.env.AWS_ACCESS_KEY_ID!, secretAccessKey: stack.env.AWS_SECRET_ACCESS_KEY! },
+  });
+  const Bucket = stack.env.S3_BUCKET;
+  for (const upload of (await s3.send(new ListMultipartUploadsCommand({ Bucket }))).Uploads ?? []) {
+    await s3.send(new AbortMultipartUploadCommand({ Bucket, Key: upload.Key, UploadId: upload.UploadId }));
+  }
+  const keys = ((await s3.send(new ListObjectsV2Command({ Bucket }))).Contents ?? []).map(({ Key }) => ({ Key }));
+  if (keys.length > 0) {
+    await s3.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: keys } }));
+  }
+  await s3.send(new DeleteBucketCommand({ Bucket }));
+  s3.destroy();
+}
+
+// When the page's upload row became `done` (performance.now()), recorded in the page.
+const RECORD_DONE = `
+  new MutationObserver((records) => {
+    for (const record of records) {
+      if (record.target.getAttribute('data-state') === 'done') globalThis.doneAt ??= performance.now();
+    }
+  }).observe(document, { attributes: true, attributeFilter: ['data-state'], subtree: true });
+`;
+
+interface Timed {
+  readonly ms: number;
+  readonly sha256: string;
+}
+
+// The page uploads `file`: ms from the pick to its row's `done`.
+async function pageUpload(browser: Browser, stack: Stack, via: UploadVia, file: string): Promise<Timed> {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.addInitScript({ content: RECORD_DONE });
+    await page.goto(`${stack.baseUrl}/upload#token=${await newToken(stack)}&via=${via}`);
+    const started = await page.evaluate<number>('performance.now()');
+    await page.setInputFiles('#files', file);
+    const row = page.locator('#uploads li[data-state="done"], #uploads li[data-state="failed"]');
+    await row.waitFor({ timeout: 900_000 });
+    if ((await row.getAttribute('data-state')) !== 'done') {
+      throw new Error(`the page's upload failed: ${await row.innerText()}`);
+    }
+    const doneAt = await page.evaluate<number>('globalThis.doneAt');
+    return { ms: doneAt - started, sha256: (await row.getAttribute('data-sha256')) ?? '' };
+  } finally {
+    await context.close();
+  }
+}
+
+// The CLI uploads `file`: its own total, from its start to complete's answer.
+async function cliUpload(stack: Stack, via: UploadVia, file: string): Promise<Timed> {
+  const token = await newToken(stack);
+  const args = ['put', file, '--url', stack.baseUrl, '--token', token, '--upload-via', via];
+  const cli = spawn(process.execPath, [join(ROOT, 'apps/client/bin/koodrive.mjs'), ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  cli.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  cli.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(cli, 'close')) as [number | null];
+  const total = /^timing: .*total ([\d.]+) s$/m.exec(stdout)?.[1];
+  const sha256 = /^sha256: (\w+)$/m.exec(stdout)?.[1];
+  if (code !== 0 || total === undefined || sha256 === undefined) {
+    throw new Error(`the CLI's upload failed (exit ${code}):\n${stdout}${stderr}`);
+  }
+  return { ms: Number(total) * 1000, sha256 };
+}
+
+interface Row {
+  readonly via: UploadVia;
+  readonly page: Timed[];
+  readonly cli: Timed[];
+}
+
+function table(rows: readonly Row[], bytes: number): string {
+  const rate = (runs: readonly Timed[]): string =>
+    runs.map(({ ms }) => `${mbPerSecond(bytes, ms).toFixed(1)} MB/s (${(ms / 1000).toFixed(1)} s)`).join(', ');
+  const median = (runs: readonly Timed[]): number => {
+    const sorted = runs.map(({ ms }) => ms).sort((a, b) => a - b);
+    const middle = sorted.length >> 1;
+    return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  };
+  const lines = ['| path | page (Chromium) | CLI | page ÷ CLI (medians) |', '| --- | --- | --- | --- |'];
+  for (const row of rows) {
+    const name = row.via === 's3' ? 'parts straight to RGW' : 'parts through the service';
+    const ratio = (median(row.cli) / median(row.page)).toFixed(2);
+    lines.push(`| ${name} | ${rate(row.page)} | ${rate(row.cli)} | ${ratio}× |`);
+  }
+  return lines.join('\n');
+}
+
+async function compare(mib: number, runs: number): Promise<void> {
+  await buildWeb();
+  const data = randomBytes(mib * MIB);
+  const dir = mkdtempSync(join(tmpdir(), 'koodrive-measure-'));
+  const file = join(dir, `random-${mib}MiB.bin`);
+  writeFileSync(file, data);
+  const expected = createHash('sha256').update(data).digest('hex');
+  const load = loadavg()[0]!.toFixed(1);
+  const stack = await startStack();
+  const browser = await launch();
+  const rows: Row[] = [];
+  try {
+    for (const via of ['s3', 'service'] as const) {
+      const row: Row = { via, page: [], cli: [] };
+      for (let run = 0; run < runs; run++) {
+        row.page.push(await pageUpload(browser, stack, via, file));
+        row.cli.push(await cliUpload(stack, via, file));
+      }
+      for (const { sha256 } of [...row.page, ...row.cli]) {
+        if (sha256 !== expected) {
+          throw new Error(`an upload answered sha256 ${sha256}, node:crypto says ${expected}`);
+        }
+      }
+      rows.push(row);
+    }
+  } finally {
+    await browser.close();
+    await stopStack(stack);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(
+    `${mib} MiB of random bytes, page (Chromium ${browser.version()}) then CLI, ${runs} run(s) each, ` +
+      `end to end; load average ${load} before, ${loadavg()[0]!.toFixed(1)} after; every SHA-256 checked\n`,
+  );
+  console.log(table(rows, mib * MIB));
+}
+
+// --- hash: SHA-256 in a Web Worker -------------------------------------------------------------
 
 // The worker of the hash measurement: one library over the File, read one of three ways.
 const HASH_WORKER = `
@@ -83,15 +319,9 @@ globalThis.measure = async (library, source) => {
 };
 </script>`;
 
-async function launch(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
-}
-
-const mbPerSecond = (bytes: number, ms: number): string => ((bytes / 1e6) * (1000 / ms)).toFixed(1);
-
-async function measureHashing(mib: number, runs: number): Promise<void> {
+async function hashServer(): Promise<ReturnType<typeof createServer>> {
   const bundled = await build({
-    stdin: { contents: HASH_WORKER, resolveDir: resolve(import.meta.dirname, '..'), loader: 'js' },
+    stdin: { contents: HASH_WORKER, resolveDir: ROOT, loader: 'js' },
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -105,6 +335,13 @@ async function measureHashing(mib: number, runs: number): Promise<void> {
     response.writeHead(200, { 'content-type': js ? 'text/javascript' : 'text/html' }).end(js ? worker : HASH_PAGE);
   });
   await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+  return server;
+}
+
+type Measure = (library: string, source: string) => Promise<{ ms: number; digest: string }>;
+
+async function measureHashing(mib: number, runs: number): Promise<void> {
+  const server = await hashServer();
   const browser = await launch();
   try {
     const page = await browser.newPage();
@@ -121,7 +358,6 @@ async function measureHashing(mib: number, runs: number): Promise<void> {
       `SHA-256 of ${mib} MiB in a Web Worker, Chromium ${browser.version()}, best of ${runs}; ` +
         `stream: File.stream() as the uploader reads it, slices: 8 MiB File.slice()s, memory: hashing alone`,
     );
-    type Measure = (library: string, source: string) => Promise<{ ms: number; digest: string }>;
     for (const library of ['hash-wasm', '@noble/hashes', 'webcrypto']) {
       const rates: string[] = [];
       for (const source of (process.env.MEASURE_SOURCES ?? 'stream,slices,memory').split(',')) {
@@ -135,7 +371,8 @@ async function measureHashing(mib: number, runs: number): Promise<void> {
           digests.add(digest);
         }
         const runsText = times.map((ms) => (ms / 1000).toFixed(2)).join(', ');
-        rates.push(`${source} ${mbPerSecond(mib * MIB, Math.min(...times)).padStart(7)} MB/s (${runsText} s)`);
+        const best = mbPerSecond(mib * MIB, Math.min(...times)).toFixed(1);
+        rates.push(`${source} ${best.padStart(7)} MB/s (${runsText} s)`);
       }
       const note = library === 'webcrypto' ? '  [one-shot, no state to read: not usable for hashCtx]' : '';
       console.log(`  ${library.padEnd(14)} ${rates.join('   ')}${note}`);
@@ -149,74 +386,16 @@ async function measureHashing(mib: number, runs: number): Promise<void> {
   }
 }
 
-// Each phase change of the page's upload row (data-state), with its time.
-const RECORD_PHASES = `
-  globalThis.phases = [];
-  new MutationObserver((records) => {
-    for (const record of records) {
-      globalThis.phases.push([record.target.getAttribute('data-state'), performance.now()]);
-    }
-  }).observe(document, { attributes: true, attributeFilter: ['data-state'], subtree: true });
-`;
-
-function viaOf(address: string): string {
-  const via = new URLSearchParams(new URL(address).hash.slice(1)).get('via');
-  return via === 's3'
-    ? 'parts straight to storage'
-    : via === 'service'
-      ? 'parts through the service'
-      : 'parts as the service decides';
-}
-
-async function measureUpload(address: string, mib: number): Promise<void> {
-  const data = randomBytes(mib * MIB);
-  const file = join(mkdtempSync(join(tmpdir(), 'koodrive-measure-')), `random-${mib}MiB.bin`);
-  writeFileSync(file, data);
-  const expected = createHash('sha256').update(data).digest('hex');
-  const browser = await launch();
-  try {
-    const page = await browser.newPage();
-    await page.addInitScript({ content: RECORD_PHASES });
-    await page.goto(address);
-    const started = await page.evaluate<number>('performance.now()');
-    await page.setInputFiles('#files', file);
-    const row = page.locator('#uploads li[data-state="done"], #uploads li[data-state="failed"]');
-    await row.waitFor({ timeout: 600_000 });
-    if ((await row.getAttribute('data-state')) !== 'done') {
-      throw new Error(`the upload failed: ${await row.innerText()}`);
-    }
-    const shown = await row.getAttribute('data-sha256');
-    if (shown !== expected) {
-      throw new Error(`the page shows ${shown}, node:crypto says ${expected}`);
-    }
-    const phases = await page.evaluate<[string, number][]>('globalThis.phases');
-    const at = (phase: string) => phases.find(([name]) => name === phase)?.[1] ?? NaN;
-    const hashed = at('uploading') - started;
-    const sent = at('completing') - at('uploading');
-    const total = at('done') - started;
-    console.log(`${mib} MiB from Chromium ${browser.version()} to ${new URL(address).origin} (${viaOf(address)}):`);
-    console.log(`  hashing ${(hashed / 1000).toFixed(2)} s (${mbPerSecond(mib * MIB, hashed)} MB/s)`);
-    console.log(`  sending ${(sent / 1000).toFixed(2)} s (${mbPerSecond(mib * MIB, sent)} MB/s)`);
-    console.log(`  complete ${((at('done') - at('completing')) / 1000).toFixed(2)} s`);
-    console.log(`  end to end ${(total / 1000).toFixed(2)} s: ${mbPerSecond(mib * MIB, total)} MB/s`);
-    console.log(`  sha256 ${expected} (checked), file left at ${file}`);
-  } finally {
-    await browser.close();
-  }
-}
-
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { mib: { type: 'string' }, runs: { type: 'string', default: '3' } },
+  options: { mib: { type: 'string' }, runs: { type: 'string' } },
 });
-const [what, address] = positionals;
+const [what] = positionals;
 if (what === 'hash') {
-  await measureHashing(Number(values.mib ?? 256), Number(values.runs));
-} else if (what === 'upload' && address !== undefined) {
-  await measureUpload(address, Number(values.mib ?? 200));
+  await measureHashing(Number(values.mib ?? 256), Number(values.runs ?? 3));
+} else if (what === 'compare') {
+  await compare(Number(values.mib ?? 200), Number(values.runs ?? 1));
 } else {
-  console.error(
-    'usage: npm run measure:web -- hash [--mib 256] [--runs 3] | upload <page address#token=…> [--mib 200]',
-  );
+  console.error('usage: npm run measure:web -- compare [--mib 200] [--runs 1] | hash [--mib 256] [--runs 3]');
   process.exitCode = 2;
 }

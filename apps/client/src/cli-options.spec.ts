@@ -56,6 +56,7 @@ describe(parseCommand.name, () => {
         url: DEFAULT_URL,
         credentials: { kind: 'token', token: 'tok' },
         shareFolder: null,
+        uploadVia: undefined,
         parallel: 4,
         partSize: 8 * MIB,
         name: 'a.bin',
@@ -119,6 +120,14 @@ describe(parseCommand.name, () => {
     const fromEnv = parseCommand(['put', 'a.bin'], { ...env, KOODRIVE_SHARE_FOLDER: 'sf-2' });
     assert.equal(fromEnv.kind === 'put' && fromEnv.options.shareFolder, 'sf-2');
     assert.throws(() => parseCommand(['put', 'a.bin', '--share-folder', 'sf 1'], env), /--share-folder must be/);
+  });
+
+  it('takes where the parts go from --upload-via or KOODRIVE_UPLOAD_VIA', () => {
+    const given = parseCommand(['put', 'a.bin', '--upload-via', 's3'], { ...env, KOODRIVE_UPLOAD_VIA: 'service' });
+    assert.equal(given.kind === 'put' && given.options.uploadVia, 's3');
+    const fromEnv = parseCommand(['put', 'a.bin'], { ...env, KOODRIVE_UPLOAD_VIA: 'service' });
+    assert.equal(fromEnv.kind === 'put' && fromEnv.options.uploadVia, 'service');
+    assert.throws(() => parseCommand(['put', 'a.bin', '--upload-via', 'ftp'], env), /--upload-via must be s3 or service/);
   });
 
   it("checks the name against KooDrive's rules: --name, else the file's base name", () => {

@@ -4,7 +4,13 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GIB, KIB, MIB } from '@koodrive/limits';
 import { checkFileName, formatXDate, signAppRequest } from '@koodrive/protocol';
-import { DEFAULT_PARALLEL, DEFAULT_PART_SIZE, PartSizeError, partSizeFor as corePartSizeFor } from '@koodrive/upload-client';
+import {
+  DEFAULT_PARALLEL,
+  DEFAULT_PART_SIZE,
+  PartSizeError,
+  partSizeFor as corePartSizeFor,
+  type UploadVia,
+} from '@koodrive/upload-client';
 import type { Credentials } from './app-signer.js';
 
 export { DEFAULT_PARALLEL, DEFAULT_PART_SIZE };
@@ -12,7 +18,7 @@ export const DEFAULT_URL = 'http://127.0.0.1:3000';
 export const MAX_PARALLEL = 64;
 
 export const USAGE = `usage: koodrive put <file> [--parallel N] [--part-size 8MiB] [--url URL] [--name NAME]
-                     [--auto-rename 2|3|4] [--share-folder FOLDER_ID]
+                     [--auto-rename 2|3|4] [--share-folder FOLDER_ID] [--upload-via s3|service]
                      (--token TOKEN | --app-id ID --app-secret SECRET --user USER_ID)
 
   --url           server, default $KOODRIVE_URL or ${DEFAULT_URL}
@@ -21,6 +27,8 @@ export const USAGE = `usage: koodrive put <file> [--parallel N] [--part-size 8Mi
   --app-secret    the app's secret, default $KOODRIVE_APP_SECRET (better there: arguments show in ps)
   --user          the user the app uploads for (X-User-Id), default $KOODRIVE_USER
   --share-folder  upload into this shared folder (x-hw-share-folder-id), default $KOODRIVE_SHARE_FOLDER
+  --upload-via    where the parts go: s3 (straight to storage) or service (hashed on the way, so
+                  complete reads nothing back); default $KOODRIVE_UPLOAD_VIA or the service's choice
   --parallel      parts uploaded at once (1-${MAX_PARALLEL}), default ${DEFAULT_PARALLEL}
   --part-size     bytes per part, e.g. 8MiB, 5M, 1GiB (min 5 MiB, rounded up to 64 bytes), default 8MiB
   --name          the file's name in KooDrive, default the file's base name
@@ -41,6 +49,8 @@ export interface PutOptions {
   readonly credentials: Credentials;
   // x-hw-share-folder-id; null: the user's own space
   readonly shareFolder: string | null;
+  // where the part URLs point; undefined: the service's choice (its PART_UPLOAD_VIA)
+  readonly uploadVia: UploadVia | undefined;
   readonly parallel: number;
   // as asked for (normalised against the file's length later, see partSizeFor)
   readonly partSize: number;
@@ -112,6 +122,7 @@ export function parseCommand(argv: readonly string[], env: Env): Command {
         'app-secret': { type: 'string' },
         user: { type: 'string' },
         'share-folder': { type: 'string' },
+        'upload-via': { type: 'string' },
         parallel: { type: 'string' },
         'part-size': { type: 'string' },
         name: { type: 'string' },
@@ -142,7 +153,7 @@ export function parseCommand(argv: readonly string[], env: Env): Command {
 }
 
 // Where the calls go and as whom.
-function connection(values: Values, env: Env): Pick<PutOptions, 'url' | 'credentials' | 'shareFolder'> {
+function connection(values: Values, env: Env): Pick<PutOptions, 'url' | 'credentials' | 'shareFolder' | 'uploadVia'> {
   const url = (option(values, env, 'url', 'KOODRIVE_URL') ?? DEFAULT_URL).replace(/\/+$/, '');
   if (!/^https?:\/\/[^/]/.test(url) || !URL.canParse(url)) {
     throw new UsageError(`not an http(s) URL: ${url}`);
@@ -151,7 +162,11 @@ function connection(values: Values, env: Env): Pick<PutOptions, 'url' | 'credent
   if (shareFolder !== null && !HEADER_TOKEN.test(shareFolder)) {
     throw new UsageError('--share-folder must be a folder id (letters, digits and punctuation, no spaces)');
   }
-  return { url, credentials: credentials(values, env), shareFolder };
+  const uploadVia = option(values, env, 'upload-via', 'KOODRIVE_UPLOAD_VIA');
+  if (uploadVia !== undefined && uploadVia !== 's3' && uploadVia !== 'service') {
+    throw new UsageError('--upload-via must be s3 or service');
+  }
+  return { url, credentials: credentials(values, env), shareFolder, uploadVia };
 }
 
 // Exactly one of a token and the three app options, each from its option or else its variable.

@@ -92,6 +92,7 @@ class PutRun {
       baseUrl: options.url,
       authenticate: authenticatorFor(options.credentials, context.signal),
       shareFolder: options.shareFolder,
+      uploadVia: options.uploadVia,
       traceId: context.traceId,
       signal: context.signal,
       onRetry: (endpoint, retry, reason) => this.note(`${endpoint}: ${reason}; retry ${retry}`),

@@ -15,6 +15,7 @@ import {
   type RetryPolicy,
   splitIntoParts,
   upload as uploadWith,
+  type UploadOutcome,
   type UploadVia,
 } from '@koodrive/upload-client';
 import { BrowserFileSource } from './file-source.js';
@@ -53,18 +54,10 @@ export interface UploadOptions {
   readonly retry?: RetryPolicy;
 }
 
-export interface UploadResult {
-  readonly fileId: string;
-  readonly fileName: string;
-  // lowercase hex, as complete answered it
-  readonly sha256: string;
-  readonly length: number;
-  readonly parts: number;
-  // parts sent by this call, and parts an earlier, interrupted call had sent
-  readonly uploadedParts: number;
-  readonly resumedParts: number;
-  // the service already held the content: no byte was sent
-  readonly rapidUpload: boolean;
+// The core's outcome (fileId, the name the service gave it, sha256 as complete answered it, length,
+// parts, uploadedParts and resumedParts); rapidUpload: the service already held the content, whether
+// found by its digest or as an identical file of that name (autoRename 4): no byte was sent.
+export interface UploadResult extends Omit<UploadOutcome, 'exist'> {
   readonly traceId: string;
 }
 
@@ -113,18 +106,8 @@ export async function upload(file: File, options: UploadOptions = {}): Promise<U
     },
   });
   progress.done();
-  const { fileId, sha256, length, parts, uploadedParts, resumedParts } = outcome;
-  return {
-    fileId,
-    fileName: outcome.fileName,
-    sha256,
-    length,
-    parts,
-    uploadedParts,
-    resumedParts,
-    rapidUpload: outcome.rapidUpload || outcome.exist,
-    traceId,
-  };
+  const { exist, ...result } = outcome;
+  return { ...result, rapidUpload: outcome.rapidUpload || exist, traceId };
 }
 
 function tokenSource(options: UploadOptions): () => string | Promise<string> {
