@@ -4,10 +4,12 @@
 // it and RGW (connections reset after a combine, during a read-back, before a part listing, at
 // --fault-rate each), then drives create, uploadUrl, the part PUT and complete for many small files:
 // most complete once, some twice in a row, some five times at once, some declare a wrong digest,
-// some leave their part out. A client retries 503 and 13000403 (briefly, not the Retry-After
-// it is told: this is a load test). Then it checks every file's final state against S3 and the
-// outbox and prints requests per second, p50/p99 latency by endpoint, answers by code, the faults
-// injected and the invariant violations, which must be 0 (the exit code says so).
+// some leave their part out. The clients are the upload client's core (@koodrive/upload-client),
+// retrying 503, 5xx, 13000403 and lost connections briefly (Retry-After capped at 300 ms: this is
+// a load test), create included (a create sent again may leave a task behind, which is checked).
+// Then it checks every file's final state against S3 and the outbox and prints requests per
+// second, p50/p99 latency by endpoint, answers by code, the faults injected and the invariant
+// violations, which must be 0 (the exit code says so).
 // Storage also stalls: every --stall-every-ms the proxy stops forwarding for --stall-ms (the
 // service's storage bounds are 1 s here), and no request may wait past --bound-ms for its answer.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
@@ -21,6 +23,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { ApiError, bearer, type CompleteAnswer, fetchTransport, KooDriveApi } from '@koodrive/upload-client';
 import { FaultProxy, s3Requests } from '../tools/testing/fault-proxy.ts';
 import { migrate } from '../tools/db/migrate.ts';
 import { verifyLoad } from './load-verify.ts';
@@ -101,73 +104,60 @@ function countFault(kind: string): boolean {
   return true;
 }
 
-async function post(path: string, session: Session, body: unknown): Promise<Answer> {
-  const started = performance.now();
-  let answer: Answer;
-  try {
-    const response = await fetch(`${baseUrl}/koodrive/ose/v1/files/${path}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${session.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    const parsed = (await response.json()) as Record<string, unknown>;
-    answer = { code: parsed.code as number, body: parsed };
-  } catch (error) {
-    answer = { code: -1, body: { error: String(error) } };
-  }
+// Each attempt: counted, its latency kept, and held to the bound.
+function record(endpoint: string, code: number, tookMs: number): void {
   requests++;
-  const samples = latencies.get(path) ?? [];
-  const tookMs = performance.now() - started;
-  samples.push(tookMs);
+  latencies.set(endpoint, [...(latencies.get(endpoint) ?? []), tookMs]);
   if (tookMs > BOUND_MS) {
-    overBound.push(`${path} answered ${answer.code} after ${tookMs.toFixed(0)} ms`);
+    overBound.push(`${endpoint} answered ${code} after ${tookMs.toFixed(0)} ms`);
   }
-  latencies.set(path, samples);
-  const key = `${path} ${answer.code}`;
+  const key = `${endpoint} ${code}`;
   codes.set(key, (codes.get(key) ?? 0) + 1);
-  return answer;
 }
 
-// 503 (a dependency failed) and 13000403 (busy) are worth retrying; anything else is the answer.
-async function postWithRetries(path: string, session: Session, body: unknown): Promise<Answer> {
-  for (let attempt = 0; ; attempt++) {
-    const answer = await post(path, session, body);
-    if (![13000201, 13000403, -1].includes(answer.code) || attempt === RETRIES) {
-      return answer;
-    }
-    await sleep(100 + Math.random() * 200);
+function apiFor(session: Session): KooDriveApi {
+  return new KooDriveApi({
+    baseUrl,
+    traceId: randomBytes(16).toString('hex'),
+    authenticate: bearer(session.token),
+    createRetries: 'any',
+    retry: { attempts: RETRIES + 1, baseMs: 200, maxMs: 300 },
+    onAnswer: (call) => record(call.endpoint, call.code ?? -1, call.ms),
+  });
+}
+
+// complete's final answer, as the checks read it
+async function answerOf(completing: Promise<CompleteAnswer>): Promise<Answer> {
+  try {
+    const { sha256, length } = await completing;
+    return { code: 0, body: { sha256, length } };
+  } catch (error) {
+    return error instanceof ApiError
+      ? { code: error.code, body: { msg: error.apiMessage } }
+      : { code: -1, body: { error: String(error) } };
   }
 }
 
 async function runFile(file: FileRun): Promise<void> {
-  const created = await postWithRetries('create', file.session, {
-    fileName: `load-${randomUUID()}.bin`,
+  const api = apiFor(file.session);
+  const created = await api.create({
+    fields: { fileName: `load-${randomUUID()}.bin` },
     length: file.data.length,
     sha256: file.scenario === 'wrong-digest' ? 'f'.repeat(64) : file.sha256,
   });
-  if (created.code !== 0) {
-    throw new Error(`create answered ${JSON.stringify(created.body)}`);
-  }
-  const fileId = created.body.fileId as string;
+  const fileId = created.fileId;
   file.fileId = fileId;
-  const urls = await postWithRetries('multipart/uploadUrl', file.session, {
-    fileId,
-    multiParts: [{ partNumber: 1, partSize: file.data.length, partOffset: 0 }],
-  });
-  if (urls.code !== 0) {
-    throw new Error(`uploadUrl answered ${JSON.stringify(urls.body)}`);
-  }
+  const [part] = await api.uploadUrl(fileId, [{ partNumber: 1, partSize: file.data.length, partOffset: 0 }]);
   if (file.scenario !== 'missing-part') {
-    const [part] = urls.body.multiParts as { uploadUrl: string }[];
     const started = performance.now();
-    const response = await fetch(part!.uploadUrl, { method: 'PUT', body: file.data });
+    const answer = await fetchTransport.put(part!.uploadUrl, file.data, new AbortController().signal, () => undefined);
     latencies.set('PUT part', [...(latencies.get('PUT part') ?? []), performance.now() - started]);
-    if (!response.ok) {
-      throw new Error(`part PUT answered ${response.status}`);
+    if (answer.status !== 200) {
+      throw new Error(`part PUT answered ${answer.status}`);
     }
   }
   const complete = async (): Promise<void> => {
-    file.completes.push(await postWithRetries('complete', file.session, { fileId }));
+    file.completes.push(await answerOf(api.complete(fileId)));
   };
   if (file.scenario === 'concurrent') {
     await Promise.all(Array.from({ length: 5 }, complete));

@@ -15,15 +15,7 @@ import { removeUploads } from './cleanup.ts';
 import { CountedDependencies, type DependencyCounts, countsAdded, countsBetween } from './counted-dependencies.ts';
 import type { Contender } from './contenders.ts';
 import type { SpanSink } from './span-sink.ts';
-import {
-  benchApi,
-  type Env,
-  type Session,
-  newSession,
-  processCpuSeconds,
-  serviceEnv,
-  stopService,
-} from './support.ts';
+import { benchApi, type Env, type Session, newSession, processCpuSeconds, serviceEnv, stopService } from './support.ts';
 import { type Tally, total } from './wire-counters.ts';
 
 export interface SmallFileOptions {

@@ -81,7 +81,12 @@ export async function newSession(redis: Redis, prefix: string): Promise<Session>
 // The upload API as the benches call it (the clients' own core): a session token, a trace id, and
 // no retry: a bench counts what it sends, and an answer but code 0 fails it.
 export function benchApi(baseUrl: string, token: string, traceId = randomBytes(16).toString('hex')): KooDriveApi {
-  return new KooDriveApi({ baseUrl, traceId, authenticate: bearer(token), retry: { attempts: 1, baseMs: 0, maxMs: 0 } });
+  return new KooDriveApi({
+    baseUrl,
+    traceId,
+    authenticate: bearer(token),
+    retry: { attempts: 1, baseMs: 0, maxMs: 0 },
+  });
 }
 
 export function s3Client(env: Env): S3Client {

@@ -46,7 +46,9 @@ describe(authenticatorFor.name, () => {
       received.push({ url: request.url!, headers: request.headers, body: Buffer.concat(chunks).toString() });
       const unavailable = received.length === 1;
       response.writeHead(unavailable ? 503 : 200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify(unavailable ? { code: 13000201, msg: 'no' } : { code: 0, msg: 'success.', multiParts: [] }));
+      response.end(
+        JSON.stringify(unavailable ? { code: 13000201, msg: 'no' } : { code: 0, msg: 'success.', multiParts: [] }),
+      );
     });
   });
   before(() => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve)));
@@ -68,7 +70,13 @@ describe(authenticatorFor.name, () => {
       assert.match(String(request.headers['x-date']), /^\d{8}T\d{6}Z$/);
       const authorization = parseAppAuthorization(String(request.headers.authorization));
       assert.ok(authorization !== null, String(request.headers.authorization));
-      assert.deepEqual(authorization.signedHeaders, ['content-type', 'host', 'x-date', 'x-hw-share-folder-id', 'x-user-id']);
+      assert.deepEqual(authorization.signedHeaders, [
+        'content-type',
+        'host',
+        'x-date',
+        'x-hw-share-folder-id',
+        'x-user-id',
+      ]);
       const verdict = verifyAppSignature({
         authorization,
         secret: CREDENTIALS.secret,

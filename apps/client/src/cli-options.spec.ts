@@ -127,7 +127,10 @@ describe(parseCommand.name, () => {
     assert.equal(given.kind === 'put' && given.options.uploadVia, 's3');
     const fromEnv = parseCommand(['put', 'a.bin'], { ...env, KOODRIVE_UPLOAD_VIA: 'service' });
     assert.equal(fromEnv.kind === 'put' && fromEnv.options.uploadVia, 'service');
-    assert.throws(() => parseCommand(['put', 'a.bin', '--upload-via', 'ftp'], env), /--upload-via must be s3 or service/);
+    assert.throws(
+      () => parseCommand(['put', 'a.bin', '--upload-via', 'ftp'], env),
+      /--upload-via must be s3 or service/,
+    );
   });
 
   it("checks the name against KooDrive's rules: --name, else the file's base name", () => {

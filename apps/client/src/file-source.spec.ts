@@ -51,7 +51,9 @@ describe(NodeFileSource.name, () => {
     for (const [index, words] of states.entries()) {
       // each part's words, continued from its offset over the rest of the file, give the file's digest
       const offset = index * partSize;
-      const rest = Sha256State.from({ h: [...words], offset }).update(data.subarray(offset)).hexDigest();
+      const rest = Sha256State.from({ h: [...words], offset })
+        .update(data.subarray(offset))
+        .hexDigest();
       assert.equal(rest, sha256, `part ${index + 1}`);
     }
   });
@@ -59,7 +61,11 @@ describe(NodeFileSource.name, () => {
   it('hashes an empty file', async () => {
     const source = await sourceOf(Buffer.alloc(0), 'empty.bin');
     const states: (readonly number[])[] = [];
-    const sha256 = await source.hash(splitIntoParts(0, 5 * MIB), (index, words) => (states[index] = words), new AbortController().signal);
+    const sha256 = await source.hash(
+      splitIntoParts(0, 5 * MIB),
+      (index, words) => (states[index] = words),
+      new AbortController().signal,
+    );
     assert.equal(sha256, createHash('sha256').digest('hex'));
     assert.deepEqual(states, [SHA256_INITIAL_STATE]);
   });
@@ -67,9 +73,15 @@ describe(NodeFileSource.name, () => {
   it('notices a file that is not the planned length, or that changed since', async () => {
     const signal = new AbortController().signal;
     const short = await sourceOf(randomBytes(100), 'short.bin', 200);
-    await assert.rejects(short.hash(splitIntoParts(200, 5 * MIB), () => undefined, signal), /shrank/);
+    await assert.rejects(
+      short.hash(splitIntoParts(200, 5 * MIB), () => undefined, signal),
+      /shrank/,
+    );
     const long = await sourceOf(randomBytes(100), 'long.bin', 50);
-    await assert.rejects(long.hash(splitIntoParts(50, 5 * MIB), () => undefined, signal), /grew/);
+    await assert.rejects(
+      long.hash(splitIntoParts(50, 5 * MIB), () => undefined, signal),
+      /grew/,
+    );
     const touched = await sourceOf(randomBytes(100), 'touched.bin');
     await touched.assertUnchanged();
     await utimes(join(dir, 'touched.bin'), new Date(), new Date(Date.now() + 5000));

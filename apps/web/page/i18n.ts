@@ -50,7 +50,8 @@ const ZH: Words = {
   viaS3: '直接发送到存储',
   choose: '选择文件',
   drop: '或将文件拖放到这里',
-  hashFirst: '先查找服务端是否已有相同文件：发送前先计算整个文件的哈希（64 MiB 以内总是如此；更大的文件边计算哈希边发送）',
+  hashFirst:
+    '先查找服务端是否已有相同文件：发送前先计算整个文件的哈希（64 MiB 以内总是如此；更大的文件边计算哈希边发送）',
   uploads: '上传',
   unfinished: '未完成的上传：再次选择同一文件即可继续',
   unfinishedItem: (name, done, parts) => `${name}：已发送 ${done}/${parts} 个分片`,

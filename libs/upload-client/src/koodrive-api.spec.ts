@@ -35,8 +35,15 @@ class FakeService {
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
         this.received.push({ url: request.url!, headers: request.headers, body: Buffer.concat(chunks).toString() });
-        const next: Scripted = this.script.shift() ?? { status: 200, body: { code: 0, msg: 'success.', ...this.answer } };
-        response.writeHead(next.status, { 'content-type': 'application/json', 'x-traceid': 'trace-1', ...next.headers });
+        const next: Scripted = this.script.shift() ?? {
+          status: 200,
+          body: { code: 0, msg: 'success.', ...this.answer },
+        };
+        response.writeHead(next.status, {
+          'content-type': 'application/json',
+          'x-traceid': 'trace-1',
+          ...next.headers,
+        });
         response.end(typeof next.body === 'string' ? next.body : JSON.stringify(next.body));
       });
     });
@@ -123,7 +130,15 @@ describe(KooDriveApi.name, () => {
       rapidUpload: false,
       exist: false,
       multiParts: [
-        { partNumber: 1, partSize: 5, partOffset: 0, partId: 'FiX-1', uploadUrl: 'http://s/1', expiresAt, uploadVia: 's3' },
+        {
+          partNumber: 1,
+          partSize: 5,
+          partOffset: 0,
+          partId: 'FiX-1',
+          uploadUrl: 'http://s/1',
+          expiresAt,
+          uploadVia: 's3',
+        },
       ],
     };
     const multiParts = [{ partNumber: 1, partSize: 5, partOffset: 0 }];
@@ -147,7 +162,14 @@ describe(KooDriveApi.name, () => {
       rapidUpload: false,
       exist: false,
       multiParts: [
-        { partNumber: 1, uploadUrl: 'http://s/1', expiresAt: Date.parse(expiresAt), uploadVia: 's3', partSize: 5, partOffset: 0 },
+        {
+          partNumber: 1,
+          uploadUrl: 'http://s/1',
+          expiresAt: Date.parse(expiresAt),
+          uploadVia: 's3',
+          partSize: 5,
+          partOffset: 0,
+        },
       ],
     });
     // an answer without URLs leaves them to uploadUrl
@@ -169,7 +191,10 @@ describe(KooDriveApi.name, () => {
 
   it("waits a 503's Retry-After, in seconds or as an HTTP date, and tells each attempt", async () => {
     const soon = new Date(Date.now() + 2000).toUTCString();
-    service.script.push({ ...UNAVAILABLE, headers: { 'retry-after': soon } }, { ...UNAVAILABLE, headers: { 'retry-after': '0' } });
+    service.script.push(
+      { ...UNAVAILABLE, headers: { 'retry-after': soon } },
+      { ...UNAVAILABLE, headers: { 'retry-after': '0' } },
+    );
     const calls: AnsweredCall[] = [];
     const retries: string[] = [];
     const patient = api({

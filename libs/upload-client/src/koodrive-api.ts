@@ -128,12 +128,12 @@ export class KooDriveApi {
   }
 
   // `sha256`: the digest the file must have, when create did not have it (or to check it again).
-  async complete(
-    fileId: string,
-    sha256?: string,
-    endpoints: UploadEndpoints = FILE_UPLOAD,
-  ): Promise<CompleteAnswer> {
-    const body = await this.post(endpoints.complete, sha256 === undefined ? { fileId } : { fileId, sha256 }, 'idempotent');
+  async complete(fileId: string, sha256?: string, endpoints: UploadEndpoints = FILE_UPLOAD): Promise<CompleteAnswer> {
+    const body = await this.post(
+      endpoints.complete,
+      sha256 === undefined ? { fileId } : { fileId, sha256 },
+      'idempotent',
+    );
     return {
       sha256: typeof body.sha256 === 'string' ? body.sha256 : null,
       length: typeof body.length === 'number' ? body.length : null,

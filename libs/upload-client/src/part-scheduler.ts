@@ -177,7 +177,11 @@ export class PartScheduler<B> {
           continue;
         }
         if (!isRetryableStatus(answer.status)) {
-          throw new PartUploadError(part.partNumber, answer.status, `HTTP ${answer.status}: ${answer.text.slice(0, 300)}`);
+          throw new PartUploadError(
+            part.partNumber,
+            answer.status,
+            `HTTP ${answer.status}: ${answer.text.slice(0, 300)}`,
+          );
         }
         reason = `HTTP ${answer.status}`;
       } catch (error) {

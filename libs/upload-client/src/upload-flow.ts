@@ -247,7 +247,9 @@ class UploadRun<B> {
     known: readonly PartUrl[],
   ): Promise<string> {
     const pending = parts.filter((part) => !done.has(part.partNumber));
-    await this.scheduler(fileId, known).sendAll(pending.map((part) => partRequestOf(part, hashed.states[part.partNumber - 1])));
+    await this.scheduler(fileId, known).sendAll(
+      pending.map((part) => partRequestOf(part, hashed.states[part.partNumber - 1])),
+    );
     return hashed.sha256;
   }
 
