@@ -32,6 +32,7 @@ import { profileSummary, formatProfileSummary } from './profile.ts';
 import { RgwRoom } from './rgw-room.ts';
 import { type SmallFileResult, measureSmallFiles } from './small-files.ts';
 import { measureTableScale, tableScaleReport } from './table-scale.ts';
+import { measureTransport, type TransportResult, transportTable } from './transport.ts';
 import { SpanSink } from './span-sink.ts';
 import { migrate } from '../tools/db/migrate.ts';
 import { type Env, formatSize, importBuilt, parseSize, servicesUp } from './support.ts';
@@ -40,7 +41,7 @@ type HashingModule = typeof import('@koodrive/hashing');
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const RESULTS = path.join(ROOT, 'bench/results');
-const SECTIONS = ['small', 'per-byte', 'memory'] as const;
+const SECTIONS = ['small', 'per-byte', 'memory', 'transport'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({
@@ -125,6 +126,7 @@ const results: {
   small?: SmallFileResult[];
   perByte?: PerByteResult;
   memory?: MemoryResult;
+  transport?: TransportResult;
 } = { started: new Date().toISOString(), serviceRoot };
 const report: string[] = [`# npm run bench (${results.started}, ${serviceRoot === ROOT ? 'this tree' : serviceRoot})`];
 
@@ -194,6 +196,10 @@ try {
       idleSettleMs: 2_000,
     });
     report.push(memoryTable(results.memory));
+  }
+  if (sections.has('transport')) {
+    results.transport = await measureTransport(realEnv, whole('runs', values.runs));
+    report.push(transportTable(results.transport));
   }
 } finally {
   redis.disconnect();

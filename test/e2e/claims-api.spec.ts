@@ -194,7 +194,7 @@ describe('README claims: expiry, digests, names, metadata, part URLs, session re
     const row = await fileRow(fileId);
     const bucket = process.env.S3_BUCKET!;
     // the URL the service would have handed out two minutes ago, valid for 60 s (the service's
-    // presigner makes the SDK's URLs byte for byte: libs/storage/src/sigv4-presigner.spec.ts)
+    // presigner makes the SDK's URLs byte for byte: libs/storage/src/s3-presigner.spec.ts)
     const signer = new S3Client({
       endpoint: process.env.S3_ENDPOINT,
       region: process.env.AWS_REGION,

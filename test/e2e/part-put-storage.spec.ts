@@ -1,6 +1,6 @@
 // A part PUT through the service when storage fails it part way, and when the PUT loses its lease.
-// The service writes each part to S3 itself (a presigned UploadPart over a plain socket,
-// libs/storage/src/stream-put.ts), so these are its answers to the store answering an error while
+// The service writes each part to S3 itself (a presigned UploadPart over node:http,
+// libs/storage/src/part-put.ts), so these are its answers to the store answering an error while
 // the body is still coming (503 SlowDown, 500, NoSuchUpload), to a store that stops taking bytes,
 // and what reaches the store after the PUT's lease is lost: nothing. Two proxies stand between
 // the service and RGW: one that answers for it (faults) and one that counts the bytes.

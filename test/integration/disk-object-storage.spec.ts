@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { DiskObjectStorage } from '@koodrive/storage';
+import { DiskObjectStorage, partBodyOf } from '@koodrive/storage';
 import { InvalidPartsError, ObjectNotFoundError, UploadNotFoundError } from '@koodrive/storage';
 import { sha256OfStream } from '@koodrive/verification';
 import { testBytes, until } from '../support/harness.ts';
@@ -37,7 +37,7 @@ describe(DiskObjectStorage.name, () => {
   });
 
   const put = (key: string, uploadId: string, partNumber: number, bytes: Buffer): Promise<string> =>
-    storage.uploadPart(key, uploadId, partNumber, Readable.from([bytes]), bytes.length);
+    storage.uploadPart(key, uploadId, partNumber, partBodyOf(Readable.from([bytes]), bytes.length), bytes.length);
   const uploadDir = (uploadId: string): string => path.join(storage.root, '.uploads', uploadId);
 
   // parts go through the service, which streams them to uploadPart
@@ -70,7 +70,7 @@ describe(DiskObjectStorage.name, () => {
     await put(key, uploadId, 1, first);
 
     const body = new PassThrough();
-    const uploading = storage.uploadPart(key, uploadId, 1, body, second.length);
+    const uploading = storage.uploadPart(key, uploadId, 1, partBodyOf(body, second.length), second.length);
     body.write(second.subarray(0, 3 * MIB));
     // half of the new version is on disk (a second data file of 3 MiB)...
     await until('half the new version is written', async () => {
@@ -103,10 +103,13 @@ describe(DiskObjectStorage.name, () => {
     const key = `test/${randomUUID()}`;
     const uploadId = await storage.createMultipartUpload(key, {});
     await assert.rejects(
-      storage.uploadPart(key, uploadId, 1, Readable.from([Buffer.alloc(3)]), 5),
+      storage.uploadPart(key, uploadId, 1, partBodyOf(Readable.from([Buffer.alloc(3)]), 5), 5),
       /ended after 3 of 5/,
     );
-    await assert.rejects(storage.uploadPart(key, uploadId, 2, Readable.from([Buffer.alloc(9)]), 5), /longer than 5/);
+    await assert.rejects(
+      storage.uploadPart(key, uploadId, 2, partBodyOf(Readable.from([Buffer.alloc(9)]), 5), 5),
+      /longer than 5/,
+    );
     const failing = Readable.from(
       (async function* () {
         yield Buffer.alloc(4);
@@ -114,7 +117,7 @@ describe(DiskObjectStorage.name, () => {
         throw new Error('client went away');
       })(),
     );
-    await assert.rejects(storage.uploadPart(key, uploadId, 3, failing, 5), /client went away/);
+    await assert.rejects(storage.uploadPart(key, uploadId, 3, partBodyOf(failing, 5), 5), /client went away/);
     assert.deepEqual(await storage.listParts(key, uploadId), []);
     assert.deepEqual(await readdir(uploadDir(uploadId)), ['upload.json']);
     await storage.abortMultipartUpload(key, uploadId);

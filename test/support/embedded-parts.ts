@@ -28,7 +28,7 @@ import {
 } from '@koodrive/database';
 import { type ApiCode, ApiException, DependencyUnavailableError } from '@koodrive/errors';
 import { prismaSources } from '@koodrive/migrations';
-import { DiskObjectStorage, type StoredPart, UploadNotFoundError } from '@koodrive/storage';
+import { DiskObjectStorage, type PartBody, partBodyOf, type StoredPart, UploadNotFoundError } from '@koodrive/storage';
 import { UPLOAD_TOKEN_METADATA } from '../../apps/upload/src/files/file-id.ts';
 import { newUploadFile } from './factories.ts';
 
@@ -79,7 +79,7 @@ export class HookedDiskStorage extends DiskObjectStorage {
     key: string,
     uploadId: string,
     partNumber: number,
-    body: Readable,
+    body: PartBody,
     size: number,
     signal?: AbortSignal,
   ): Promise<string> {
@@ -314,7 +314,7 @@ export function storePart(
     upload.file.storageKey,
     upload.uploadId,
     partNumber,
-    Readable.from([bytes]),
+    partBodyOf(Readable.from([bytes]), bytes.length),
     bytes.length,
   );
 }
@@ -327,7 +327,13 @@ export async function putObject(
   bytes: Buffer,
 ): Promise<void> {
   const uploadId = await parts.disk.createMultipartUpload(key, metadata);
-  const etag = await parts.disk.uploadPart(key, uploadId, 1, Readable.from([bytes]), bytes.length);
+  const etag = await parts.disk.uploadPart(
+    key,
+    uploadId,
+    1,
+    partBodyOf(Readable.from([bytes]), bytes.length),
+    bytes.length,
+  );
   await parts.disk.completeMultipartUpload(key, uploadId, [{ partNumber: 1, size: bytes.length, etag }]);
 }
 

@@ -26,6 +26,7 @@ import {
   type StoredPart,
   UploadNotFoundError,
 } from './object-storage.js';
+import { chunksOf, type PartBody } from './part-body.js';
 
 const UPLOADS_DIR = '.uploads';
 const UPLOAD_RECORD = 'upload.json';
@@ -103,7 +104,7 @@ export class DiskObjectStorage implements ObjectStorage {
     key: string,
     uploadId: string,
     partNumber: number,
-    body: Readable,
+    body: PartBody,
     size: number,
     signal?: AbortSignal,
   ): Promise<string> {
@@ -363,19 +364,19 @@ function checkParts(parts: readonly StoredPart[], stored: ReadonlyMap<number, Pa
 
 // Streams the part's body into `file` while taking its MD5 (S3's ETag for a part), then fsyncs it.
 // A body of other than `size` bytes is refused (the caller removes the file).
-async function writeBody(file: string, body: Readable, size: number): Promise<string> {
+async function writeBody(file: string, body: PartBody, size: number): Promise<string> {
   const md5 = createHash('md5');
   let bytes = 0;
   async function* counted(): AsyncGenerator<Buffer> {
-    // a write failing leaves the body to its owner (who answers its client), not destroyed
-    for await (const chunk of body.iterator({ destroyOnReturn: false })) {
-      const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
-      bytes += buffer.length;
+    // each chunk is written before the next is asked for (a lent chunk goes back then); a write
+    // failing stops the body, left to its owner (who answers its client)
+    for await (const chunk of chunksOf(body)) {
+      bytes += chunk.length;
       if (bytes > size) {
         throw new Error(`the part's body is longer than ${size} bytes`);
       }
-      md5.update(buffer);
-      yield buffer;
+      md5.update(chunk);
+      yield chunk;
     }
   }
   const handle = await open(file, 'wx');

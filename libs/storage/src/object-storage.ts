@@ -1,5 +1,6 @@
 // The storage port: only the object-store calls this service makes. S3ObjectStorage implements it.
 import type { Readable } from 'node:stream';
+import type { PartBody } from './part-body.js';
 
 export const OBJECT_STORAGE = Symbol('OBJECT_STORAGE');
 
@@ -37,7 +38,7 @@ export interface ObjectStorage {
     key: string,
     uploadId: string,
     partNumber: number,
-    body: Readable,
+    body: PartBody,
     size: number,
     signal?: AbortSignal,
   ): Promise<string>;

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -26,9 +27,11 @@ import {
   type StoredPart,
   UploadNotFoundError,
 } from './object-storage.js';
-import { getRangeInto, RangeGetStatusError } from './range-get.js';
-import { SigV4Presigner } from './sigv4-presigner.js';
-import { putStream, PutStatusError } from './stream-put.js';
+import type { PartBody } from './part-body.js';
+import { putPart } from './part-put.js';
+import { readRange } from './range-read.js';
+import { S3Presigner } from './s3-presigner.js';
+import { StoreStatusError } from './store-answer.js';
 
 // RGW answers calls on an unknown or finished multipart upload with NoSuchKey, AWS with NoSuchUpload
 const NOT_FOUND_UPLOAD = new Set(['NoSuchUpload', 'NoSuchKey']);
@@ -38,6 +41,9 @@ const tracer = trace.getTracer('koodrive-upload');
 // the service's own GETs and PUTs start as soon as they are signed: a URL only has to outlive its
 // retries (a store checks it when a request starts, however long the body then takes)
 const OWN_URL_SECONDS = 300;
+// a read-back range this large is received in place (socket-reads.ts); smaller ones are copied out
+// of kept-alive connections
+const IN_PLACE_FROM_BYTES = 1024 * 1024;
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -65,9 +71,11 @@ export class S3ObjectStorage implements ObjectStorage {
   private readonly client: S3Client;
   private readonly combiner: S3Client;
   // part URLs, for the endpoint clients reach the store at
-  private readonly partSigner: SigV4Presigner;
+  private readonly partSigner: S3Presigner;
   // the service's own GETs (read-back) and PUTs (parts through it), for its own endpoint
-  private readonly ownSigner: SigV4Presigner;
+  private readonly ownSigner: S3Presigner;
+  // the connections small read-backs go on
+  private readonly reads = new http.Agent({ keepAlive: true });
   private readonly bucket: string;
 
   private readonly timeouts: StorageTimeouts;
@@ -105,14 +113,16 @@ export class S3ObjectStorage implements ObjectStorage {
       endpoint: config.endpoint,
       requestHandler: { connectionTimeout: timeouts.connectMs, socketTimeout: timeouts.combineMs },
     });
-    // the SDK's credentials as they are now (static, or its provider chain's, refreshed as they expire)
-    const signer = (endpoint: string): SigV4Presigner =>
-      new SigV4Presigner({
+    // the SDK's credentials as they are now (static, or its provider chain's, refreshed as they
+    // expire) and its SHA-256
+    const signer = (endpoint: string): S3Presigner =>
+      new S3Presigner({
         endpoint,
         bucket: config.bucket,
         region: config.region,
         forcePathStyle: config.forcePathStyle,
-        credentials: () => this.client.config.credentials(),
+        credentials: this.client.config.credentials,
+        sha256: this.client.config.sha256,
       });
     this.ownSigner = signer(config.endpoint);
     // clients may reach the store under another name than the service does
@@ -140,15 +150,14 @@ export class S3ObjectStorage implements ObjectStorage {
     });
   }
 
-  // A presigned UploadPart sent by the lean writer (stream-put.ts): the body's chunks go to the
-  // socket as they come, where the SDK's pipeline and node's HTTP client cost a part PUT through
-  // the service several times SHA-256's CPU per byte. Not retried, as the SDK does not retry a
-  // streaming body either.
+  // A presigned UploadPart on the lean data path (part-put.ts): the body's chunks, lent from the
+  // buffers the request is read into, go to the socket as they come. Not retried, as the SDK does
+  // not retry a streaming body either.
   async uploadPart(
     key: string,
     uploadId: string,
     partNumber: number,
-    body: Readable,
+    body: PartBody,
     size: number,
     signal?: AbortSignal,
   ): Promise<string> {
@@ -177,7 +186,7 @@ export class S3ObjectStorage implements ObjectStorage {
       async (span) => {
         try {
           return await timeDependency('s3', 'UploadPart', () =>
-            putStream(url, body, size, {
+            putPart(url, body, size, {
               signal,
               connectTimeoutMs: this.timeouts.connectMs,
               idleTimeoutMs: this.timeouts.idleMs,
@@ -275,8 +284,8 @@ export class S3ObjectStorage implements ObjectStorage {
     );
   }
 
-  // A presigned GET received by the lean reader (range-get.ts): the read-back's hot path, where
-  // node's HTTP client under the SDK costs the reader a core.
+  // A presigned GET on the lean data path (range-read.ts): the read-back's hot path, a large range
+  // received straight into `into`, where node's HTTP client under the SDK costs the reader a core.
   async readInto(key: string, start: number, into: Buffer, options: ReadIntoOptions = {}): Promise<void> {
     const url = new URL(
       await this.ownSigner.presign({
@@ -303,7 +312,12 @@ export class S3ObjectStorage implements ObjectStorage {
       async (span) => {
         try {
           await timeDependency('s3', 'GetObject', () =>
-            getRangeInto(url, start, into, { ...options, idleTimeoutMs: this.timeouts.idleMs }),
+            readRange(url, start, into, {
+              ...options,
+              idleTimeoutMs: this.timeouts.idleMs,
+              agent: this.reads,
+              inPlaceFrom: IN_PLACE_FROM_BYTES,
+            }),
           );
         } catch (error) {
           span.recordException(error as Error);
@@ -350,6 +364,7 @@ export class S3ObjectStorage implements ObjectStorage {
   destroy(): void {
     this.client.destroy();
     this.combiner.destroy();
+    this.reads.destroy();
   }
 
   // One place where S3's errors become ours, and where each call gets its deadline (`deadlineMs`,
@@ -385,7 +400,7 @@ export class StorageDeadlineError extends Error {
 // A part PUT's answer: the upload gone (NoSuchUpload; NoSuchKey from RGW), the store failing (5xx),
 // else as the SDK's errors are.
 function translatePutError(error: unknown): unknown {
-  if (error instanceof PutStatusError) {
+  if (error instanceof StoreStatusError) {
     if (error.code !== undefined && NOT_FOUND_UPLOAD.has(error.code)) {
       return new UploadNotFoundError(error);
     }
@@ -395,7 +410,7 @@ function translatePutError(error: unknown): unknown {
 }
 
 function translateReadError(error: unknown): unknown {
-  if (error instanceof RangeGetStatusError) {
+  if (error instanceof StoreStatusError) {
     return error.status === 404
       ? new ObjectNotFoundError(error)
       : error.status >= 500

@@ -42,6 +42,10 @@ export class PartUploadController {
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<StoredPartAnswer> {
+    // the body is read off the socket past node's HTTP parser (request-body.ts), which then no
+    // longer knows where the connection is: it is not kept alive (a part is megabytes; a new
+    // connection per part costs nothing beside it)
+    void reply.header('connection', 'close');
     if (!/^[1-9]\d{0,4}$/.test(partNumber)) {
       throw ApiException.invalidParameter('partNumber: must be 1 to 10000');
     }

@@ -5,7 +5,6 @@
 // clears what an earlier PUT recorded, and records what it hashed under the same put_seq. A PUT
 // that cannot renew its lease stops its upload before the lease ends, so no PUT of the part can
 // land in storage after a later one recorded what it stored.
-import { finished } from 'node:stream/promises';
 import type { IncomingMessage } from 'node:http';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
@@ -13,10 +12,11 @@ import { type PartPut, PartPutRepository, type UploadedPartHash } from '@koodriv
 import { ApiCode, ApiException, DependencyUnavailableError } from '@koodrive/errors';
 import { encodeHashCtx, Sha256State } from '@koodrive/hashing';
 import { partBytesReceived } from '@koodrive/metrics';
-import { OBJECT_STORAGE, type ObjectStorage, UploadNotFoundError } from '@koodrive/storage';
+import { OBJECT_STORAGE, type ObjectStorage, type PartBody, UploadNotFoundError } from '@koodrive/storage';
 import { SHA256_BLOCK } from '@koodrive/limits';
 import { partStartState } from '@koodrive/verification';
 import { verifyPartUrl } from './part-url.js';
+import { type RequestBody, requestBody } from './request-body.js';
 
 export interface PartUploadTarget {
   readonly fileId: string;
@@ -118,30 +118,39 @@ export class PartUploadService {
 
   // Streams the body into the part under the put lease and answers its ETag and what was hashed of
   // it (null for a part with no known start state: it is read back at complete).
-  private async store(put: PartPut, body: IncomingMessage): Promise<{ etag: string; hash: UploadedPartHash | null }> {
+  private async store(
+    put: PartPut,
+    request: IncomingMessage,
+  ): Promise<{ etag: string; hash: UploadedPartHash | null }> {
     const { file, part } = put;
     const start = partStartState(part);
     const hash = start === null ? null : Sha256State.from(start);
     const counted = { bytes: 0 };
-    // The bytes are hashed as storage takes them from the body, with no stream in between: every
-    // way of reading a Readable (a 'data' listener, pipe, read(), an async iterator) hands each chunk
-    // out through a 'data' event, and this listener, added first, sees it first. Paused first, so
-    // that the listener does not set the body flowing before storage reads it.
-    body.pause();
-    body.on('data', (chunk: Buffer) => {
-      hash?.update(chunk);
-      counted.bytes += chunk.length;
-    });
+    const body = requestBody(request, part.partSize);
+    // each chunk is hashed as storage takes it, before it is sent on (and its buffer given back)
+    const hashed: PartBody = {
+      flow: (take) =>
+        body.flow((chunk, done) => {
+          hash?.update(chunk);
+          counted.bytes += chunk.length;
+          take(chunk, done);
+        }),
+      stop: () => body.stop(),
+    };
     const lease = this.keepLease(put);
     let etag: string;
     try {
-      [etag] = await Promise.all([
-        this.storage.uploadPart(file.storageKey, file.uploadId, part.partNumber, body, part.partSize, lease.signal),
-        finished(body),
-      ]);
+      etag = await this.storage.uploadPart(
+        file.storageKey,
+        file.uploadId,
+        part.partNumber,
+        hashed,
+        part.partSize,
+        lease.signal,
+      );
     } catch (error) {
-      // the rest of the body stays unread, dropped by Node once the answer is sent
-      body.pause();
+      // the rest of the body stays unread, dropped with the connection once the answer is sent
+      body.stop();
       throw this.uploadFailure(error, body, lease.signal);
     } finally {
       lease.stop();
@@ -166,7 +175,7 @@ export class PartUploadService {
     };
   }
 
-  private uploadFailure(error: unknown, body: IncomingMessage, lease: AbortSignal): unknown {
+  private uploadFailure(error: unknown, body: RequestBody, lease: AbortSignal): unknown {
     if (lease.aborted) {
       return new ApiException(ApiCode.StatusChangeFailed, { detail: 'the part upload lost its lease; retry' });
     }
@@ -174,7 +183,7 @@ export class PartUploadService {
       return ApiException.notOpenForUpload();
     }
     // the store failing or answering an error part way leaves the body unread, not cut short
-    if (!body.complete && !(error instanceof DependencyUnavailableError && !body.readableAborted)) {
+    if (!body.complete && !(error instanceof DependencyUnavailableError && !body.cut)) {
       return new ApiException(ApiCode.RequestError, { detail: "the part's body ended early", cause: error });
     }
     return error;

@@ -1,4 +1,4 @@
-// The lean PUT against real sockets: a server that reads each request as a test scripts it (all
+// The part PUT of the lean data path against real sockets: a server that reads each request as a test scripts it (all
 // of it, some of it, or none) and answers whatever the test says, well-formed or not.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -11,7 +11,9 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { putStream, PutStatusError } from './stream-put.js';
+import { partBodyOf } from './part-body.js';
+import { putPart } from './part-put.js';
+import { StoreStatusError } from './store-answer.js';
 
 // One request as the server saw it: its head, the body bytes it read, and whether the client
 // closed the connection.
@@ -119,7 +121,11 @@ const errorAnswer = (status: number, code: string): string => {
 
 const sha256 = (buffers: Buffer[]): string => createHash('sha256').update(Buffer.concat(buffers)).digest('hex');
 
-describe(putStream.name, () => {
+// a stream as the part body of `size` bytes
+const put = (url: URL, body: Readable, size: number, options: Parameters<typeof putPart>[3]): Promise<string> =>
+  putPart(url, partBodyOf(body, size), size, options);
+
+describe(putPart.name, () => {
   let server: Scripted;
   before(async () => {
     server = await scriptedServer();
@@ -129,7 +135,7 @@ describe(putStream.name, () => {
   it('sends the head (Host, Content-Length, Connection: close) and the body as it is, and answers the ETag', async () => {
     server.script = acceptAll;
     const bytes = randomBytes(3 * 1024 * 1024 + 5);
-    const etag = await putStream(server.url, counted(bytes, 50_000).body, bytes.length, OPTIONS);
+    const etag = await put(server.url, counted(bytes, 50_000).body, bytes.length, OPTIONS);
     assert.equal(etag, ETAG);
     const seen = server.seen.at(-1)!;
     const [requestLine, ...headers] = seen.head.split('\r\n');
@@ -146,7 +152,7 @@ describe(putStream.name, () => {
     const bytes = randomBytes(64 * 1024 * 1024);
     const source = counted(bytes);
     server.script = (socket) => socket.pause();
-    const putting = putStream(server.url, source.body, bytes.length, OPTIONS);
+    const putting = put(server.url, source.body, bytes.length, OPTIONS);
     // what the socket's buffers hold, and no more, is taken from the body while the store reads nothing
     let before = -1;
     while (source.taken() !== before) {
@@ -170,8 +176,8 @@ describe(putStream.name, () => {
         socket.write(errorAnswer(404, 'NoSuchUpload'));
       }
     };
-    await assert.rejects(putStream(server.url, source.body, bytes.length, OPTIONS), (error: unknown) => {
-      assert.ok(error instanceof PutStatusError);
+    await assert.rejects(put(server.url, source.body, bytes.length, OPTIONS), (error: unknown) => {
+      assert.ok(error instanceof StoreStatusError);
       assert.equal(error.status, 404);
       assert.equal(error.code, 'NoSuchUpload');
       assert.doesNotMatch(error.message, /secret/);
@@ -187,8 +193,8 @@ describe(putStream.name, () => {
   it('answers the status of a store that answers and closes the connection under the body', async () => {
     const bytes = randomBytes(16 * 1024 * 1024);
     server.script = (socket) => socket.end(errorAnswer(503, 'SlowDown'));
-    await assert.rejects(putStream(server.url, counted(bytes).body, bytes.length, OPTIONS), {
-      name: 'PutStatusError',
+    await assert.rejects(put(server.url, counted(bytes).body, bytes.length, OPTIONS), {
+      name: 'StoreStatusError',
       status: 503,
       code: 'SlowDown',
     });
@@ -200,10 +206,10 @@ describe(putStream.name, () => {
         socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
       }
     };
-    await assert.rejects(putStream(server.url, Readable.from([Buffer.alloc(10)]), 10, OPTIONS), /without an ETag/);
+    await assert.rejects(put(server.url, Readable.from([Buffer.alloc(10)]), 10, OPTIONS), /without an ETag/);
     server.script = (socket) => socket.end(`HTTP/1.1 200 OK\r\nETag: ${ETAG}\r\nContent-Length: 0\r\n\r\n`);
     const early = randomBytes(8 * 1024 * 1024);
-    await assert.rejects(putStream(server.url, counted(early).body, early.length, OPTIONS), /HTTP 200 after \d+ of/);
+    await assert.rejects(put(server.url, counted(early).body, early.length, OPTIONS), /HTTP 200 after \d+ of/);
   });
 
   it('cuts the connection, the part incomplete, when the body is shorter or longer than announced or fails', async () => {
@@ -215,19 +221,19 @@ describe(putStream.name, () => {
     };
     let from = server.connections.length;
     await assert.rejects(
-      putStream(server.url, Readable.from([Buffer.alloc(1000)]), 2000, OPTIONS),
+      put(server.url, Readable.from([Buffer.alloc(1000)]), 2000, OPTIONS),
       /the body ended after 1000 of 2000 bytes/,
     );
     await noneWhole(from);
     from = server.connections.length;
     await assert.rejects(
-      putStream(server.url, Readable.from([Buffer.alloc(1000), Buffer.alloc(1001)]), 2000, OPTIONS),
+      put(server.url, Readable.from([Buffer.alloc(1000), Buffer.alloc(1001)]), 2000, OPTIONS),
       /longer than 2000 bytes/,
     );
     await noneWhole(from);
     from = server.connections.length;
     const failing = new Readable({ read() {} });
-    const putting = putStream(server.url, failing, 2000, OPTIONS);
+    const putting = put(server.url, failing, 2000, OPTIONS);
     failing.push(Buffer.alloc(500));
     failing.destroy(new Error('the client went away'));
     await assert.rejects(putting, /the client went away/);
@@ -236,10 +242,10 @@ describe(putStream.name, () => {
     from = server.connections.length;
     const gone = new Readable({ read() {} });
     gone.destroy();
-    await assert.rejects(putStream(server.url, gone, 2000, OPTIONS), /the body was cut before the upload began/);
+    await assert.rejects(put(server.url, gone, 2000, OPTIONS), /the body was cut before the upload began/);
     const failed = new Readable({ read() {} });
     failed.on('error', () => undefined).destroy(new Error('reset'));
-    await assert.rejects(putStream(server.url, failed, 2000, OPTIONS), /the body was cut before the upload began/);
+    await assert.rejects(put(server.url, failed, 2000, OPTIONS), /the body was cut before the upload began/);
     assert.equal(server.connections.length, from);
   });
 
@@ -247,7 +253,7 @@ describe(putStream.name, () => {
     server.script = () => undefined;
     const abort = new AbortController();
     const source = new Readable({ read() {} });
-    const putting = putStream(server.url, source, 10_000, { ...OPTIONS, signal: abort.signal });
+    const putting = put(server.url, source, 10_000, { ...OPTIONS, signal: abort.signal });
     source.push(Buffer.alloc(4000));
     while (server.seen.at(-1)?.bodyBytes !== 4000) {
       await sleep(5);
@@ -257,7 +263,7 @@ describe(putStream.name, () => {
     await assert.rejects(putting, { name: 'AbortError' });
     await server.seen.at(-1)!.closed;
     assert.equal(server.seen.at(-1)!.bodyBytes, 4000);
-    await assert.rejects(putStream(server.url, Readable.from([]), 0, { ...OPTIONS, signal: abort.signal }), {
+    await assert.rejects(put(server.url, Readable.from([]), 0, { ...OPTIONS, signal: abort.signal }), {
       name: 'AbortError',
     });
   });
@@ -265,18 +271,15 @@ describe(putStream.name, () => {
   it('gives up on a store that takes no byte, or does not answer once it has them all (ETIMEDOUT)', async () => {
     server.script = (socket) => socket.pause();
     const bytes = randomBytes(64 * 1024 * 1024);
-    await assert.rejects(putStream(server.url, counted(bytes).body, bytes.length, { ...OPTIONS, idleTimeoutMs: 200 }), {
+    await assert.rejects(put(server.url, counted(bytes).body, bytes.length, { ...OPTIONS, idleTimeoutMs: 200 }), {
       code: 'ETIMEDOUT',
       message: /the store took no byte for 200 ms/,
     });
     server.script = () => undefined;
-    await assert.rejects(
-      putStream(server.url, Readable.from([Buffer.alloc(100)]), 100, { ...OPTIONS, idleTimeoutMs: 200 }),
-      {
-        code: 'ETIMEDOUT',
-        message: /no answer 200 ms after the body/,
-      },
-    );
+    await assert.rejects(put(server.url, Readable.from([Buffer.alloc(100)]), 100, { ...OPTIONS, idleTimeoutMs: 200 }), {
+      code: 'ETIMEDOUT',
+      message: /no answer 200 ms after the body/,
+    });
     // an error answer whose body never comes, the request's body still on its way
     let answered = 0;
     server.script = (socket) => {
@@ -286,13 +289,13 @@ describe(putStream.name, () => {
     };
     const slow = new Readable({ read() {} });
     slow.push(Buffer.alloc(100));
-    await assert.rejects(putStream(server.url, slow, 1000, { ...OPTIONS, idleTimeoutMs: 200 }), { code: 'ETIMEDOUT' });
+    await assert.rejects(put(server.url, slow, 1000, { ...OPTIONS, idleTimeoutMs: 200 }), { code: 'ETIMEDOUT' });
   });
 
   it("waits on a slow body without timing out: its pace is its owner's to bound", async () => {
     server.script = acceptAll;
     const source = new Readable({ read() {} });
-    const putting = putStream(server.url, source, 20, { ...OPTIONS, idleTimeoutMs: 100 });
+    const putting = put(server.url, source, 20, { ...OPTIONS, idleTimeoutMs: 100 });
     source.push(Buffer.alloc(10));
     await sleep(300);
     source.push(Buffer.alloc(10));
@@ -305,7 +308,7 @@ describe(putStream.name, () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const { port } = closed.address() as net.AddressInfo;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    await assert.rejects(putStream(new URL(`http://127.0.0.1:${port}/b/k`), Readable.from([]), 0, OPTIONS), {
+    await assert.rejects(put(new URL(`http://127.0.0.1:${port}/b/k`), Readable.from([]), 0, OPTIONS), {
       code: 'ECONNREFUSED',
     });
     server.script = (socket, seen) => {
@@ -313,14 +316,14 @@ describe(putStream.name, () => {
         socket.end();
       }
     };
-    await assert.rejects(putStream(server.url, Readable.from([Buffer.alloc(100)]), 100, OPTIONS), {
+    await assert.rejects(put(server.url, Readable.from([Buffer.alloc(100)]), 100, OPTIONS), {
       code: 'ECONNRESET',
       message: /connection closed after 100 of 100 bytes, before an answer/,
     });
   });
 
   it('puts over TLS the same way', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'stream-put-'));
+    const dir = mkdtempSync(path.join(tmpdir(), 'part-put-'));
     const defaults = tls.getCACertificates('default');
     try {
       const [key, cert] = [path.join(dir, 'key.pem'), path.join(dir, 'cert.pem')];
@@ -352,12 +355,9 @@ describe(putStream.name, () => {
         secure.script = acceptAll;
         const bytes = randomBytes(2 * 1024 * 1024 + 3);
         // not trusted yet: the certificate is refused
-        await assert.rejects(
-          putStream(secure.url, counted(bytes).body, bytes.length, OPTIONS),
-          /self-signed certificate/,
-        );
+        await assert.rejects(put(secure.url, counted(bytes).body, bytes.length, OPTIONS), /self-signed certificate/);
         tls.setDefaultCACertificates([...defaults, readFileSync(cert, 'utf8')]);
-        assert.equal(await putStream(secure.url, counted(bytes).body, bytes.length, OPTIONS), ETAG);
+        assert.equal(await put(secure.url, counted(bytes).body, bytes.length, OPTIONS), ETAG);
         assert.equal(sha256(secure.seen.at(-1)!.body), sha256([bytes]));
         let answered = 0;
         secure.script = (socket) => {
@@ -365,7 +365,7 @@ describe(putStream.name, () => {
             socket.write(errorAnswer(500, 'InternalError'));
           }
         };
-        await assert.rejects(putStream(secure.url, counted(bytes).body, bytes.length, OPTIONS), {
+        await assert.rejects(put(secure.url, counted(bytes).body, bytes.length, OPTIONS), {
           status: 500,
           code: 'InternalError',
         });
