@@ -53,7 +53,7 @@ export function contender(name: ContenderName, serviceRoot: string, otlpEndpoint
     start: (env, nodeArgs = []) =>
       startProcess(
         path.join(serviceRoot, 'dist/apps/upload/src/main.js'),
-        { ...env, ...production, ...own },
+        { ...env, ...production, PUBLIC_URL: `http://127.0.0.1:${env.PORT}`, ...own },
         {
           cwd: serviceRoot,
           nodeArgs,

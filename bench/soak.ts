@@ -205,6 +205,8 @@ const env = serviceEnv(PORT, {
   S3_BUCKET: BUCKET,
   PART_URL_SECRET: randomBytes(32).toString('hex'),
   EVENTS_STREAM: `koodrive:soak:${runId}`,
+  // the clients reach the replicas through haproxy, on PORT
+  PUBLIC_URL: `http://127.0.0.1:${PORT}`,
 });
 ensureBucket(env, BUCKET);
 await RgwRoom.at(path.join(process.env.SERVICES_DIR ?? path.join(ROOT, '.services'), 'ceph/ceph.conf'))?.waitFor(

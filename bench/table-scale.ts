@@ -60,7 +60,11 @@ export interface TableScaleResult {
   readonly requests: number;
   readonly runs: number;
   readonly loadSeconds: number;
-  readonly tableBytes: { readonly files: number; readonly filesIndexes: Record<string, number>; readonly outbox: number };
+  readonly tableBytes: {
+    readonly files: number;
+    readonly filesIndexes: Record<string, number>;
+    readonly outbox: number;
+  };
   // median ms, on the empty table and on the loaded one
   readonly empty: Record<Measure, number>;
   readonly loaded: Record<Measure, number>;
@@ -215,6 +219,7 @@ async function startParts(env: Env, databaseUrl: string, redis: Redis, port: num
   Object.assign(process.env, env, {
     DATABASE_URL: databaseUrl,
     NODE_ENV: 'production',
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
     PART_URL_SECRET: randomBytes(24).toString('hex'),
     OTEL_SDK_DISABLED: 'true',
     LOG_LEVEL: 'warn',
@@ -223,8 +228,9 @@ async function startParts(env: Env, databaseUrl: string, redis: Redis, port: num
     OUTBOX_RELAY_INTERVAL_MS: '0',
     METRICS_PORT: String(port + 1),
     HOST: '127.0.0.1',
-    // one client making thousands of requests: the rate limit is not what is measured
+    // one client making thousands of requests: the rate limit is not what is measured, nor the open-task cap
     RATE_LIMIT_REQUESTS: '1000000',
+    MAX_OPEN_UPLOADS_PER_USER: '1000000',
   });
   delete process.env.DIRECT_DATABASE_URL;
   let app: NestFastifyApplication;
@@ -336,7 +342,9 @@ export async function measureTableScale(
     };
   } finally {
     if (parts !== undefined) {
-      await removeObjects(env, parts.db).catch((error: unknown) => log(`table scale: cleanup failed: ${String(error)}`));
+      await removeObjects(env, parts.db).catch((error: unknown) =>
+        log(`table scale: cleanup failed: ${String(error)}`),
+      );
       await parts.db.end();
       await parts.app.close();
     }

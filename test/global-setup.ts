@@ -49,7 +49,13 @@ export async function globalTeardown(): Promise<void> {
 }
 
 // the Redis keys the tests make: sessions expire by themselves (20 min); the rest is removed
-const TEST_KEY_PATTERNS = ['koodrive:user:u-*', 'koodrive:ratelimit:u-*', 'koodrive:quota:c-*', 'koodrive:test*'];
+const TEST_KEY_PATTERNS = [
+  'koodrive:user:u-*',
+  'koodrive:ratelimit:u-*',
+  'koodrive:proof-failures:u-*',
+  'koodrive:quota:c-*',
+  'koodrive:test*',
+];
 
 async function removeTestKeys(): Promise<void> {
   const redis = new Redis(process.env.REDIS_URL!);

@@ -47,7 +47,8 @@ interface Signed {
   readonly body: string;
 }
 
-// The request of API.md's steps 1-4, written out by hand.
+// The request of API.md's steps 1-4, written out by hand. `unsigned`: headers sent but left out of
+// the signature (host, or an x-hw-* header): the service must refuse those.
 function signByHand(options: {
   host: string;
   userId: string;
@@ -55,27 +56,33 @@ function signByHand(options: {
   date?: Date;
   secret?: string;
   appId?: string;
+  unsigned?: { host?: true; shareFolder?: string };
 }): Signed {
   const date = xDate(options.date ?? new Date());
+  const signed: [string, string][] = [
+    ...(options.unsigned?.host ? [] : [['host', options.host] as [string, string]]),
+    ['x-date', date],
+    ['x-user-id', options.userId],
+  ];
   const canonical = [
     'POST',
     `${CREATE_PATH}/`,
     '',
-    `host:${options.host}`,
-    `x-date:${date}`,
-    `x-user-id:${options.userId}`,
+    ...signed.map(([name, value]) => `${name}:${value}`),
     '',
-    'host;x-date;x-user-id',
+    signed.map(([name]) => name).join(';'),
     sha256Hex(options.body),
   ].join('\n');
   const signature = opensslHmac(options.secret ?? SECRET, `HMAC-SHA256\n${sha256Hex(canonical)}`);
+  const names = signed.map(([name]) => name).join(';');
   return {
     body: options.body,
     headers: {
       'content-type': 'application/json',
       'x-date': date,
       'x-user-id': options.userId,
-      authorization: `HMAC-SHA256 AppId=${options.appId ?? APP_ID},SignedHeaders=host;x-date;x-user-id,Signature=${signature}`,
+      ...(options.unsigned?.shareFolder === undefined ? {} : { 'x-hw-share-folder-id': options.unsigned.shareFolder }),
+      authorization: `HMAC-SHA256 AppId=${options.appId ?? APP_ID},SignedHeaders=${names},Signature=${signature}`,
     },
   };
 }
@@ -160,6 +167,18 @@ describe('app authentication', () => {
           return { ...signed, headers: { ...signed.headers, authorization } };
         })(),
         /malformed app Authorization/,
+      ],
+      // the review's finding (issue 23): the service took signatures that left these out, so the
+      // request could be sent to another host, or into another shared folder, under the same signature
+      [
+        'host not signed',
+        signByHand({ host, userId, body: newBody(), unsigned: { host: true } }),
+        /host is not signed/,
+      ],
+      [
+        'shared folder not signed',
+        signByHand({ host, userId, body: newBody(), unsigned: { shareFolder: 'sf-app' } }),
+        /x-hw-share-folder-id is not signed/,
       ],
     ];
     for (const [what, signed, reason] of cases) {

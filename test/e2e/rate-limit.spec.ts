@@ -1,7 +1,9 @@
 // A flood from one user: 429 / 13000903 with Retry-After once over the limit; other users unaffected.
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { MIB } from '@koodrive/limits';
 
 process.env.RATE_LIMIT_REQUESTS = '5';
 process.env.RATE_LIMIT_WINDOW_SECONDS = '30';
@@ -47,5 +49,37 @@ describe('per-user rate limit', () => {
     }
     const sixth = await harness.call(app().baseUrl, 'complete', { fileId: 'FiNope' }, { token: user.token });
     assert.equal(sixth.body.code, 13000903);
+  });
+
+  // The review's finding (issue 23): the limit counted requests, not their size, so one user could
+  // ask for hundreds of CPU-seconds a minute in 10,000-part requests. A create or uploadUrl that
+  // lists parts weighs 1 + ceil(parts / 100) units of the same budget.
+  it('weighs a create by the parts it lists: 1 + ceil(parts / 100) units', async () => {
+    const user = await harness.newUser();
+    const parts = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ partNumber: i + 1, partSize: 5 * MIB, partOffset: i * 5 * MIB }));
+    const create = (n: number) =>
+      harness.call(
+        app().baseUrl,
+        'create',
+        {
+          fileName: `w-${randomUUID()}.bin`,
+          length: 200 * 5 * MIB,
+          ...(n === 0 ? {} : { multiParts: parts(n) }),
+        },
+        { token: user.token },
+      );
+    const spent = async () => Number(await harness.testRedis().get(`koodrive:ratelimit:${user.userId}`));
+    assert.equal((await create(0)).body.code, 0);
+    assert.equal(await spent(), 1, 'no parts listed: 1 unit');
+    assert.equal((await create(100)).body.code, 0);
+    assert.equal(await spent(), 3, '100 parts: 2 units');
+    const over = await create(101);
+    assert.equal(over.body.code, 13000903, '101 parts: 3 more units, 6 of 5');
+    assert.equal(await spent(), 6);
+    assert.equal(
+      (await harness.call(app().baseUrl, 'complete', { fileId: 'FiNope' }, { token: user.token })).body.code,
+      13000903,
+    );
   });
 });

@@ -4,7 +4,18 @@ import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { call, fileRow, newUser, putPart, sha256Hex, testBytes, useTestApp } from '../support/harness.ts';
+import { sessionKey } from '@koodrive/protocol';
+import {
+  call,
+  fileRow,
+  newUser,
+  putPart,
+  sha256Hex,
+  testBytes,
+  testDb,
+  testRedis,
+  useTestApp,
+} from '../support/harness.ts';
 
 const SHARED = 'sf-upload';
 const READ_ONLY = 'sf-read';
@@ -110,5 +121,56 @@ describe('shared folders', () => {
       { token: user.token, headers: inFolder(SHARED) },
     );
     assert.equal(answer.body.code, 13000401);
+  });
+
+  // The review's finding (issue 23): a parentFolder of the owner's own was taken as given, so a user
+  // granted one folder created files anywhere in the owner's container and learned the names there.
+  it("keeps parentFolder inside the shared folder: root or the folder's id, any other folder 13000410 telling nothing", async () => {
+    const ownerRecord = { sharedFolders: [] };
+    const owner = await newUser(undefined, undefined, ownerRecord);
+    // the owner's own session acts in its container: the shared folder's
+    const ownerSession = { ...owner, containerId: sharedContainer };
+    await testRedis().set(
+      sessionKey(owner.token),
+      JSON.stringify({ userId: owner.userId, containerId: sharedContainer, scopes: ['file.upload'] }),
+      'EX',
+      1200,
+    );
+    const secretName = `secret-${randomUUID()}.txt`;
+    const made = await call(
+      app().baseUrl,
+      'create',
+      { fileName: secretName, length: 3, parentFolder: ['private-1'] },
+      { token: ownerSession.token },
+    );
+    assert.equal(made.body.code, 0, JSON.stringify(made.body));
+    const grantee = await newUser(undefined, undefined, grants);
+    for (const autoRename of [2, 3, 4]) {
+      const answer = await call(
+        app().baseUrl,
+        'create',
+        { fileName: secretName, length: 3, parentFolder: ['private-1'], autoRename },
+        { token: grantee.token, headers: inFolder(SHARED) },
+      );
+      assert.equal(answer.status, 400, `autoRename ${autoRename}`);
+      assert.equal(answer.body.code, 13000410, `autoRename ${autoRename}: ${JSON.stringify(answer.body)}`);
+      assert.equal(answer.body.fileName, undefined);
+    }
+    assert.equal(
+      await testDb().file.count({ where: { ownerId: grantee.userId } }),
+      0,
+      'nothing created outside the folder',
+    );
+    for (const parentFolder of [undefined, ['root'], [SHARED]]) {
+      const inside = await call(
+        app().baseUrl,
+        'create',
+        { fileName: secretName, length: 3, ...(parentFolder === undefined ? {} : { parentFolder }) },
+        { token: grantee.token, headers: inFolder(SHARED) },
+      );
+      assert.equal(inside.body.code, 0, JSON.stringify(inside.body));
+      assert.deepEqual(inside.body.parentFolder, [SHARED]);
+      assert.equal((await fileRow(inside.body.fileId as string)).parentFolder, SHARED);
+    }
   });
 });

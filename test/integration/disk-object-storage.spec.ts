@@ -50,7 +50,7 @@ describe(DiskObjectStorage.name, () => {
 
   it('never presigns, and says so', async () => {
     assert.equal(storage.presignsParts, false);
-    await assert.rejects(storage.presignUploadPart('test/x', 'u', 1, 600), /no presigned part URLs/);
+    await assert.rejects(storage.presignUploadParts('test/x', 'u', [1], 600), /no presigned part URLs/);
   });
 
   it("answers a part's ETag as S3 does: its quoted MD5", async () => {

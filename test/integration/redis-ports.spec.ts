@@ -12,9 +12,13 @@ import {
   MemoryRateLimiter,
   MemoryReplayGuard,
   MemorySessionStore,
+  MemoryProofFailures,
   MemoryUserDirectory,
+  proofFailureKey,
+  type ProofFailures,
   RATE_LIMIT_KEY_PREFIX,
   RedisAdmission,
+  RedisProofFailures,
   RedisSessionStore,
   REPLAY_KEY_PREFIX,
   type SessionStore,
@@ -35,6 +39,7 @@ interface Backend {
   readonly name: string;
   readonly sessions: SessionStore;
   readonly events: EventPublisher;
+  readonly proofFailures: ProofFailures;
   // admission under this rate limit, on the backend's sessions and users
   admission(limit?: RateLimit): Admission;
   putUser(userId: string, record: UserRecord): Promise<void>;
@@ -60,19 +65,26 @@ function redisBackend(): Backend {
       touch: (token) => (keys.add(sessionKey(token)), sessions.touch(token)),
     },
     events: new RedisEventPublisher(redis, stream),
+    proofFailures: (() => {
+      const failures = new RedisProofFailures(redis);
+      return {
+        exhausted: (userId, sha256) => failures.exhausted(userId, sha256),
+        record: (userId, sha256) => (keys.add(proofFailureKey(userId, sha256)), failures.record(userId, sha256)),
+      };
+    })(),
     admission: (limit = NO_LIMIT) => {
       const admission = new RedisAdmission(redis, limit);
       return {
-        session: async (token) => {
-          const admitted = await admission.session(token);
+        session: async (token, units) => {
+          const admitted = await admission.session(token, units);
           if (admitted !== null) {
             keys.add(`${RATE_LIMIT_KEY_PREFIX}${admitted.session.userId}`);
           }
           return admitted;
         },
-        app: (signature, window, userId) => {
+        app: (signature, window, userId, units) => {
           keys.add(`${REPLAY_KEY_PREFIX}${signature}`).add(`${RATE_LIMIT_KEY_PREFIX}${userId}`);
-          return admission.app(signature, window, userId);
+          return admission.app(signature, window, userId, units);
         },
       };
     },
@@ -105,6 +117,7 @@ function memoryBackend(): Backend {
     name: 'memory',
     sessions,
     events,
+    proofFailures: new MemoryProofFailures(clock),
     admission: (limit = NO_LIMIT) => new MemoryAdmission(sessions, users, replays, new MemoryRateLimiter(limit, clock)),
     putUser: (userId, record) => Promise.resolve(users.put(userId, record)),
     publishedIds: () => Promise.resolve(events.recent().map((event) => event.id)),
@@ -146,7 +159,7 @@ after(async () => {
 
 for (const backend of [redisBackend(), memoryBackend()]) {
   describe(`ports on ${backend.name}`, () => {
-    const sessionOf = async (token: string) => (await backend.admission().session(token))?.session ?? null;
+    const sessionOf = async (token: string) => (await backend.admission().session(token, 1))?.session ?? null;
 
     it('admits a stored session, and no unknown token', async () => {
       const session = newSession();
@@ -178,12 +191,12 @@ for (const backend of [redisBackend(), memoryBackend()]) {
       const [token, other] = [randomUUID(), randomUUID()];
       await backend.sessions.put(token, newSession(), 60);
       await backend.sessions.put(other, newSession(), 60);
-      assert.equal((await admission.session(token))?.rate.allowed, true);
-      assert.equal((await admission.session(token))?.rate.allowed, true);
-      assert.deepEqual((await admission.session(token))?.rate, { allowed: false, retryAfterSeconds: 1 });
-      assert.equal((await admission.session(other))?.rate.allowed, true, 'another user is not limited');
+      assert.equal((await admission.session(token, 1))?.rate.allowed, true);
+      assert.equal((await admission.session(token, 1))?.rate.allowed, true);
+      assert.deepEqual((await admission.session(token, 1))?.rate, { allowed: false, retryAfterSeconds: 1 });
+      assert.equal((await admission.session(other, 1))?.rate.allowed, true, 'another user is not limited');
       await backend.elapse(1_200);
-      assert.equal((await admission.session(token))?.rate.allowed, true, 'a new window');
+      assert.equal((await admission.session(token, 1))?.rate.allowed, true, 'a new window');
     });
 
     it('answers Retry-After as the seconds left in the window, and counts app and session requests alike', async () => {
@@ -192,12 +205,41 @@ for (const backend of [redisBackend(), memoryBackend()]) {
       const token = randomUUID();
       await backend.sessions.put(token, session, 60);
       await backend.putUser(session.userId, { containerId: session.containerId });
-      await admission.session(token);
-      const refused = await admission.app(`app-1:${randomUUID()}`, 60, session.userId);
+      await admission.session(token, 1);
+      const refused = await admission.app(`app-1:${randomUUID()}`, 60, session.userId, 1);
       assert.equal(refused.kind, 'admitted');
       const rate = refused.kind === 'admitted' ? refused.rate : undefined;
       assert.equal(rate?.allowed, false);
       assert.ok(rate.retryAfterSeconds >= 29 && rate.retryAfterSeconds <= 30, `${rate.retryAfterSeconds}`);
+    });
+
+    it('weighs a request by its units (a create listing parts: 1 + ceil(parts / 100)), for either scheme', async () => {
+      const admission = backend.admission({ requests: 10, windowSeconds: 30 });
+      const session = newSession();
+      const token = randomUUID();
+      await backend.sessions.put(token, session, 60);
+      await backend.putUser(session.userId, { containerId: session.containerId });
+      assert.equal((await admission.session(token, 7))?.rate.allowed, true, '7 of 10');
+      const app = await admission.app(`app-1:${randomUUID()}`, 60, session.userId, 3);
+      assert.equal(app.kind === 'admitted' && app.rate.allowed, true, '10 of 10');
+      assert.equal((await admission.session(token, 1))?.rate.allowed, false, '11 of 10');
+    });
+
+    it('counts wrong proofs per user and digest: the third within 24 hours exhausts them until the window ends', async () => {
+      const failures = backend.proofFailures;
+      const [user, other] = [`u-${randomUUID()}`, `u-${randomUUID()}`];
+      const [digest, another] = ['a1'.repeat(32), 'b2'.repeat(32)];
+      for (let wrong = 1; wrong <= 3; wrong++) {
+        assert.equal(await failures.exhausted(user, digest), false, `after ${wrong - 1} wrong proofs`);
+        await failures.record(user, digest);
+      }
+      assert.equal(await failures.exhausted(user, digest), true, 'after 3 wrong proofs');
+      assert.equal(await failures.exhausted(user, another), false, 'another digest');
+      assert.equal(await failures.exhausted(other, digest), false, 'another user');
+      await backend.elapse(23 * 3600_000);
+      assert.equal(await failures.exhausted(user, digest), true, 'still within the 24 hours');
+      await backend.elapse(3600_000 + 1000);
+      assert.equal(await failures.exhausted(user, digest), false, 'the window has ended');
     });
 
     it('allows everything when the limit is off', async () => {
@@ -205,7 +247,7 @@ for (const backend of [redisBackend(), memoryBackend()]) {
       const token = randomUUID();
       await backend.sessions.put(token, newSession(), 60);
       for (let i = 0; i < 5; i++) {
-        assert.deepEqual((await admission.session(token))?.rate, { allowed: true, retryAfterSeconds: 0 });
+        assert.deepEqual((await admission.session(token, 1))?.rate, { allowed: true, retryAfterSeconds: 0 });
       }
     });
 
@@ -223,11 +265,11 @@ for (const backend of [redisBackend(), memoryBackend()]) {
       const userId = `u-${randomUUID()}`;
       await backend.putUser(userId, { containerId: `c-${randomUUID()}` });
       const key = `app-1:${randomUUID()}`;
-      assert.equal((await admission.app(key, 1, userId)).kind, 'admitted');
-      assert.deepEqual(await admission.app(key, 1, userId), { kind: 'replayed' });
-      assert.equal((await admission.app(`${key}x`, 1, userId)).kind, 'admitted');
+      assert.equal((await admission.app(key, 1, userId, 1)).kind, 'admitted');
+      assert.deepEqual(await admission.app(key, 1, userId, 1), { kind: 'replayed' });
+      assert.equal((await admission.app(`${key}x`, 1, userId, 1)).kind, 'admitted');
       await backend.elapse(1100);
-      assert.equal((await admission.app(key, 1, userId)).kind, 'admitted');
+      assert.equal((await admission.app(key, 1, userId, 1)).kind, 'admitted');
     });
 
     it("answers the user's record to an app, and no-user for a user without one (the signature still used)", async () => {
@@ -235,11 +277,11 @@ for (const backend of [redisBackend(), memoryBackend()]) {
       const userId = `u-${randomUUID()}`;
       const record = { containerId: `c-${randomUUID()}` };
       await backend.putUser(userId, record);
-      const admitted = await admission.app(`app-1:${randomUUID()}`, 60, userId);
+      const admitted = await admission.app(`app-1:${randomUUID()}`, 60, userId, 1);
       assert.deepEqual(admitted.kind === 'admitted' && admitted.user, { containerId: record.containerId });
       const key = `app-1:${randomUUID()}`;
-      assert.deepEqual(await admission.app(key, 60, `u-${randomUUID()}`), { kind: 'no-user' });
-      assert.deepEqual(await admission.app(key, 60, userId), { kind: 'replayed' });
+      assert.deepEqual(await admission.app(key, 60, `u-${randomUUID()}`, 1), { kind: 'no-user' });
+      assert.deepEqual(await admission.app(key, 60, userId, 1), { kind: 'replayed' });
     });
   });
 }
@@ -254,15 +296,15 @@ describe('the Redis implementations only', () => {
       await new RedisSessionStore(client).put(token, session, 60);
       await client.set(userKey(session.userId), JSON.stringify({ containerId: session.containerId }));
       // the first calls load the scripts (EVALSHA answered NOSCRIPT, then EVAL)
-      await admission.session(token);
-      await admission.app(`app-1:${randomUUID()}`, 60, session.userId);
+      await admission.session(token, 1);
+      await admission.app(`app-1:${randomUUID()}`, 60, session.userId, 1);
       await client.ping();
       const socket = client.stream as { write: (...args: unknown[]) => boolean };
       const write = socket.write.bind(socket);
       let writes = 0;
       socket.write = (...args: unknown[]) => ((writes += 1), write(...args));
-      assert.equal((await admission.session(token))?.session.userId, session.userId);
-      assert.equal((await admission.app(`app-1:${randomUUID()}`, 60, session.userId)).kind, 'admitted');
+      assert.equal((await admission.session(token, 1))?.session.userId, session.userId);
+      assert.equal((await admission.app(`app-1:${randomUUID()}`, 60, session.userId, 1)).kind, 'admitted');
       assert.equal(writes, 2);
       await client.del(sessionKey(token), userKey(session.userId), `${RATE_LIMIT_KEY_PREFIX}${session.userId}`);
     } finally {
@@ -279,17 +321,20 @@ describe('the Redis implementations only', () => {
     await redis.set(userKey(session.userId), JSON.stringify({ containerId: session.containerId }));
     try {
       // no record: no limit
-      assert.equal((await admission.session(token))?.ownQuota, null);
+      assert.deepEqual((await admission.session(token, 1))?.ownQuota, { state: 'none' });
       await redis.set(quotaKey, JSON.stringify({ used: 10, limit: 100 }));
-      assert.deepEqual((await admission.session(token))?.ownQuota, { used: 10, limit: 100 });
-      const app = await admission.app(`app-1:${randomUUID()}`, 60, session.userId);
-      assert.deepEqual(app.kind === 'admitted' && app.ownQuota, { used: 10, limit: 100 });
-      // a record that is no quota, or a key of another type, counts as none, as the quota store reads it
+      assert.deepEqual((await admission.session(token, 1))?.ownQuota, { state: 'set', used: 10, limit: 100 });
+      const app = await admission.app(`app-1:${randomUUID()}`, 60, session.userId, 1);
+      assert.deepEqual(app.kind === 'admitted' && app.ownQuota, { state: 'set', used: 10, limit: 100 });
+      // a record that is no quota, or a key of another type, is malformed: never "no limit"
       await redis.set(quotaKey, '{"used":"ten"}');
-      assert.equal((await admission.session(token))?.ownQuota, null);
+      assert.equal((await admission.session(token, 1))?.ownQuota?.state, 'malformed');
       await redis.del(quotaKey);
       await redis.hset(quotaKey, 'used', '1');
-      assert.equal((await admission.session(token))?.ownQuota, null);
+      assert.deepEqual((await admission.session(token, 1))?.ownQuota, {
+        state: 'malformed',
+        reason: 'the key holds another Redis type than a string',
+      });
     } finally {
       await redis.del(
         sessionKey(token),
@@ -307,8 +352,8 @@ describe('the Redis implementations only', () => {
     await redis.hset(userKey(userId), 'containerId', 'x');
     try {
       const admission = new RedisAdmission(redis, { requests: 5, windowSeconds: 30 });
-      assert.equal(await admission.session(token), null);
-      assert.deepEqual(await admission.app(`app-1:${randomUUID()}`, 60, userId), { kind: 'no-user' });
+      assert.equal(await admission.session(token, 1), null);
+      assert.deepEqual(await admission.app(`app-1:${randomUUID()}`, 60, userId, 1), { kind: 'no-user' });
     } finally {
       await redis.del(sessionKey(token), userKey(userId));
     }
@@ -354,8 +399,8 @@ describe('the Redis implementations only', () => {
       const admission = new RedisAdmission(dead, { requests: 1, windowSeconds: 30 });
       await assert.rejects(new RedisSessionStore(dead).touch('tok'), isRedisDown);
       await assert.rejects(new RedisSessionStore(dead).put('tok', newSession(), 60), isRedisDown);
-      await assert.rejects(admission.session('tok'), isRedisDown);
-      await assert.rejects(admission.app('app-1:k', 60, 'u'), isRedisDown);
+      await assert.rejects(admission.session('tok', 1), isRedisDown);
+      await assert.rejects(admission.app('app-1:k', 60, 'u', 1), isRedisDown);
       await assert.rejects(new RedisEventPublisher(dead, stream).publish([newEvent()]), isRedisDown);
     } finally {
       dead.disconnect();

@@ -19,6 +19,7 @@ import { QuietNestLogger } from './quiet-nest-logger.js';
 import { ShutdownState } from './health/shutdown-state.js';
 import { answerClientError } from './http/client-error.js';
 import { LARGE_BODY_LIMIT_BYTES, registerBodyParsers } from './http/json-body.js';
+import { serializeReply } from './http/large-answers.js';
 import { applyBodyLimits, httpServerOptions } from './http/http-limits.js';
 import { API_CORS_ROUTES, registerCors } from './http/cors.js';
 import { registerServiceIndex } from './http/service-index.js';
@@ -44,6 +45,8 @@ export async function createApp(): Promise<NestFastifyApplication> {
   // a part PUT to the service's own part URL is streamed, never parsed; any other body that is
   // not JSON stays 13000101
   registerBodyParsers(fastify, PART_UPLOAD_ROUTE);
+  // JSON, with the long lists the envelope serialized in slices spliced in
+  fastify.setReplySerializer(serializeReply);
   applyBodyLimits(fastify, config.http);
   // browsers on CORS_ORIGINS: preflights of the endpoints and the part PUT, readable answers
   registerCors(fastify, config.corsOrigins, [...API_CORS_ROUTES, { url: PART_UPLOAD_ROUTE, method: 'PUT' }]);

@@ -66,12 +66,12 @@ describe(AuthModule.name, () => {
       );
       // the demo session is the one admission reads, and the demo user is there for apps
       const admission = moduleRef.get<Admission>(ADMISSION);
-      assert.deepEqual((await admission.session(match[1]!))?.session, {
+      assert.deepEqual((await admission.session(match[1]!, 1))?.session, {
         userId: 'demo',
         containerId: 'demo',
         scopes: ['file.upload'],
       });
-      const app = await admission.app('app-1:signature', 60, 'demo');
+      const app = await admission.app('app-1:signature', 60, 'demo', 1);
       assert.equal(app.kind, 'admitted');
       assert.deepEqual(app.kind === 'admitted' && app.user, { containerId: 'demo' });
     } finally {

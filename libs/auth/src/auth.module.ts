@@ -10,11 +10,14 @@ import { REDIS } from '@koodrive/redis';
 import { ADMISSION, type Admission } from './admission.js';
 import { DEMO_USER_ID, DEMO_USER_RECORD, openDemoSession } from './demo-user.js';
 import { MemoryAdmission } from './memory-admission.js';
+import { MemoryProofFailures } from './memory-proof-failures.js';
 import { MemoryRateLimiter } from './memory-rate-limiter.js';
 import { MemoryReplayGuard } from './memory-replay-guard.js';
 import { MemorySessionStore } from './memory-session.store.js';
 import { MemoryUserDirectory } from './memory-user-directory.js';
+import { PROOF_FAILURES, type ProofFailures } from './proof-failures.js';
 import { RedisAdmission } from './redis-admission.js';
+import { RedisProofFailures } from './redis-proof-failures.js';
 import { RedisSessionStore } from './redis-session.store.js';
 import { SESSION_STORE, type SessionStore } from './session.store.js';
 import { UploadAuthGuard } from './upload-auth.guard.js';
@@ -47,9 +50,15 @@ import { UploadAuthGuard } from './upload-auth.guard.js';
         );
       },
     },
+    {
+      provide: PROOF_FAILURES,
+      inject: [REDIS],
+      useFactory: (redis: Redis | null): ProofFailures =>
+        redis === null ? new MemoryProofFailures() : new RedisProofFailures(redis),
+    },
     UploadAuthGuard,
   ],
-  exports: [SESSION_STORE, ADMISSION, UploadAuthGuard],
+  exports: [SESSION_STORE, ADMISSION, PROOF_FAILURES, UploadAuthGuard],
 })
 export class AuthModule implements OnApplicationBootstrap {
   private readonly logger = new Logger(AuthModule.name);

@@ -14,12 +14,12 @@ export class MemoryAdmission implements Admission {
     private readonly rateLimiter: MemoryRateLimiter,
   ) {}
 
-  async session(token: string): Promise<AdmittedSession | null> {
+  async session(token: string, units: number): Promise<AdmittedSession | null> {
     const session = await this.sessions.touch(token);
-    return session === null ? null : { session, rate: await this.rateLimiter.consume(session.userId) };
+    return session === null ? null : { session, rate: await this.rateLimiter.consume(session.userId, units) };
   }
 
-  async app(signature: string, replayWindowSeconds: number, userId: string): Promise<AdmittedApp> {
+  async app(signature: string, replayWindowSeconds: number, userId: string, units: number): Promise<AdmittedApp> {
     if (!(await this.replays.firstUse(signature, replayWindowSeconds))) {
       return { kind: 'replayed' };
     }
@@ -27,6 +27,6 @@ export class MemoryAdmission implements Admission {
     if (user === null) {
       return { kind: 'no-user' };
     }
-    return { kind: 'admitted', user, rate: await this.rateLimiter.consume(userId) };
+    return { kind: 'admitted', user, rate: await this.rateLimiter.consume(userId, units) };
   }
 }

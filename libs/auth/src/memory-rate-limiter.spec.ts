@@ -12,35 +12,35 @@ describe(MemoryRateLimiter.name, () => {
     const time = clock();
     const limiter = new MemoryRateLimiter({ requests: 3, windowSeconds: 30 }, time.now);
     for (let i = 0; i < 3; i++) {
-      assert.equal((await limiter.consume('u-1')).allowed, true);
+      assert.equal((await limiter.consume('u-1', 1)).allowed, true);
     }
     time.advance(10_500);
-    assert.deepEqual(await limiter.consume('u-1'), { allowed: false, retryAfterSeconds: 20 });
+    assert.deepEqual(await limiter.consume('u-1', 1), { allowed: false, retryAfterSeconds: 20 });
     time.advance(19_000);
-    assert.deepEqual(await limiter.consume('u-1'), { allowed: false, retryAfterSeconds: 1 });
+    assert.deepEqual(await limiter.consume('u-1', 1), { allowed: false, retryAfterSeconds: 1 });
   });
 
   it('starts a new window once the last one has ended', async () => {
     const time = clock();
     const limiter = new MemoryRateLimiter({ requests: 1, windowSeconds: 30 }, time.now);
-    assert.equal((await limiter.consume('u-1')).allowed, true);
-    assert.equal((await limiter.consume('u-1')).allowed, false);
+    assert.equal((await limiter.consume('u-1', 1)).allowed, true);
+    assert.equal((await limiter.consume('u-1', 1)).allowed, false);
     time.advance(30_000);
-    assert.deepEqual(await limiter.consume('u-1'), { allowed: true, retryAfterSeconds: 30 });
-    assert.equal((await limiter.consume('u-1')).allowed, false);
+    assert.deepEqual(await limiter.consume('u-1', 1), { allowed: true, retryAfterSeconds: 30 });
+    assert.equal((await limiter.consume('u-1', 1)).allowed, false);
   });
 
   it('counts each user on their own', async () => {
     const limiter = new MemoryRateLimiter({ requests: 1, windowSeconds: 30 });
-    assert.equal((await limiter.consume('u-1')).allowed, true);
-    assert.equal((await limiter.consume('u-1')).allowed, false);
-    assert.equal((await limiter.consume('u-2')).allowed, true);
+    assert.equal((await limiter.consume('u-1', 1)).allowed, true);
+    assert.equal((await limiter.consume('u-1', 1)).allowed, false);
+    assert.equal((await limiter.consume('u-2', 1)).allowed, true);
   });
 
   it('allows everything when the limit is off (0 requests)', async () => {
     const limiter = new MemoryRateLimiter({ requests: 0, windowSeconds: 30 });
     for (let i = 0; i < 100; i++) {
-      assert.deepEqual(await limiter.consume('u-1'), { allowed: true, retryAfterSeconds: 0 });
+      assert.deepEqual(await limiter.consume('u-1', 1), { allowed: true, retryAfterSeconds: 0 });
     }
   });
 });

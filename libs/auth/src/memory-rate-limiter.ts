@@ -17,7 +17,7 @@ export class MemoryRateLimiter implements RateLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  consume(userId: string): Promise<RateDecision> {
+  consume(userId: string, units: number): Promise<RateDecision> {
     const { requests, windowSeconds } = this.limit;
     if (requests === 0) {
       return Promise.resolve({ allowed: true, retryAfterSeconds: 0 });
@@ -29,7 +29,7 @@ export class MemoryRateLimiter implements RateLimiter {
       window = { count: 0, endsAt: now + windowSeconds * 1000 };
       this.windows.set(userId, window);
     }
-    window.count += 1;
+    window.count += units;
     return Promise.resolve({
       allowed: window.count <= requests,
       retryAfterSeconds: Math.max(1, Math.ceil((window.endsAt - now) / 1000)),

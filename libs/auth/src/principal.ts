@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { contextOf } from '@koodrive/context';
-import type { Quota } from '@koodrive/quota';
+import type { QuotaRecord } from '@koodrive/quota';
 
 // The caller, once UploadAuthGuard has authenticated the request, and where it acts.
 export interface Principal {
@@ -11,11 +11,12 @@ export interface Principal {
   // the shared folder the request acts in (x-hw-share-folder-id); null: the user's own space
   readonly shareFolderId: string | null;
   // what KooDrive's proofCode is seeded from: X-User-Id under app authentication, else the
-  // Authorization header's value exactly as sent
-  readonly proofSeedSource: string;
-  // the quota record of containerId as read when the request was admitted (null: no record, no
-  // limit); absent when it was not read there (a shared folder, or the in-process admission)
-  readonly quota?: Quota | null;
+  // Authorization header's value exactly as sent when it is spelled as documented (`Bearer <token>`
+  // or `Bearer+<token>`); null for any other spelling, which gets no flash upload across containers
+  readonly proofSeedSource: string | null;
+  // the quota record of containerId as read when the request was admitted; absent when it was not
+  // read there (a shared folder, or the in-process admission)
+  readonly quota?: QuotaRecord;
 }
 
 // Records the caller in the request's context (the guard does, once it has authenticated it).

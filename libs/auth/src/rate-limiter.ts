@@ -7,6 +7,13 @@ export interface RateDecision {
 }
 
 export interface RateLimiter {
-  // Counts one request of the user against its window.
-  consume(userId: string): Promise<RateDecision>;
+  // Counts a request of the user, weighing `units` (API.md, "Rate limit"), against its window.
+  consume(userId: string, units: number): Promise<RateDecision>;
+}
+
+// What a request weighs: 1, and a create or uploadUrl that lists parts 1 + ceil(parts / 100) (API.md).
+export const PARTS_PER_UNIT = 100;
+
+export function requestUnits(parts: number): number {
+  return parts > 0 ? 1 + Math.ceil(parts / PARTS_PER_UNIT) : 1;
 }

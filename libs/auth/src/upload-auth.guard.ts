@@ -19,11 +19,14 @@ import {
 } from '@koodrive/protocol';
 import { ADMISSION, type Admission, type OwnQuota } from './admission.js';
 import { type Principal, setPrincipal } from './principal.js';
-import type { RateDecision } from './rate-limiter.js';
+import { type RateDecision, requestUnits } from './rate-limiter.js';
 import { type SharedFolderGrant, UPLOAD_SCOPE } from '@koodrive/protocol';
 
-// `Bearer <token>`, or KooDrive's documented `Bearer+<token>`.
+// `Bearer <token>`, or KooDrive's documented `Bearer+<token>`; any letter case authenticates.
 const BEARER = /^Bearer[ +]([\x21-\x7E]{1,4096})$/i;
+// The spellings a proofCode may be seeded from: `Bearer` in exactly that case, one separator. Each
+// other accepted spelling would move the proof's window, letting a caller pick among many.
+const PROOF_SEED_BEARER = /^Bearer[ +][\x21-\x7E]{1,4096}$/;
 const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;
 const SHARE_FOLDER_HEADER = 'x-hw-share-folder-id';
 const FOLDER_ID = /^[A-Za-z0-9_-]{1,128}$/;
@@ -37,7 +40,7 @@ interface Caller {
   readonly containerId: string;
   readonly scopes: readonly string[];
   readonly sharedFolders: readonly SharedFolderGrant[];
-  readonly proofSeedSource: string;
+  readonly proofSeedSource: string | null;
   readonly rate: RateDecision;
   readonly ownQuota: OwnQuota | undefined;
 }
@@ -47,6 +50,7 @@ type Request = {
   readonly url: string;
   readonly headers: IncomingMessage['headers'];
   readonly raw: IncomingMessage;
+  readonly body?: unknown;
 };
 
 class AuthenticationFailed extends Error {}
@@ -63,12 +67,13 @@ export class UploadAuthGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<Request>();
     const header = request.headers.authorization;
+    const units = requestUnits(partsListed(request.body));
     let caller: Caller;
     try {
       caller =
         typeof header === 'string' && header.startsWith(`${APP_AUTH_SCHEME} `)
-          ? await this.appCaller(request, header)
-          : await this.sessionCaller(header);
+          ? await this.appCaller(request, header, units)
+          : await this.sessionCaller(header, units);
     } catch (error) {
       if (error instanceof AuthenticationFailed) {
         this.logger.warn({ msg: 'authentication refused', reason: error.message });
@@ -86,20 +91,21 @@ export class UploadAuthGuard implements CanActivate {
     return true;
   }
 
-  private async sessionCaller(header: string | undefined): Promise<Caller> {
+  private async sessionCaller(header: string | undefined, units: number): Promise<Caller> {
     const token = header === undefined ? undefined : BEARER.exec(header.trim())?.[1];
     if (token === undefined) {
       throw new AuthenticationFailed('no Bearer token');
     }
-    const admitted = await this.admission.session(token);
+    const admitted = await this.admission.session(token, units);
     if (admitted === null) {
       throw new AuthenticationFailed('unknown or expired session');
     }
     const { session, rate, ownQuota } = admitted;
-    return { ...session, sharedFolders: session.sharedFolders ?? [], proofSeedSource: header!, rate, ownQuota };
+    const proofSeedSource = PROOF_SEED_BEARER.test(header!) ? header! : null;
+    return { ...session, sharedFolders: session.sharedFolders ?? [], proofSeedSource, rate, ownQuota };
   }
 
-  private async appCaller(request: Request, header: string): Promise<Caller> {
+  private async appCaller(request: Request, header: string, units: number): Promise<Caller> {
     const authorization = parseAppAuthorization(header);
     if (authorization === null) {
       throw new AuthenticationFailed('malformed app Authorization');
@@ -138,6 +144,7 @@ export class UploadAuthGuard implements CanActivate {
       `${authorization.appId}:${authorization.signature}`,
       REPLAY_WINDOW_SECONDS,
       userId,
+      units,
     );
     if (admitted.kind === 'replayed') {
       throw new AuthenticationFailed(`app ${authorization.appId}: signature replayed`);
@@ -173,4 +180,10 @@ function principalIn(caller: Caller, shareFolderHeader: string | string[] | unde
     throw new ApiException(ApiCode.NoPermission, { detail: 'the shared folder is not granted for upload' });
   }
   return { ...base, containerId: grant.containerId, shareFolderId: grant.folderId };
+}
+
+// How many parts a create or uploadUrl body lists (what its rate-limit units weigh); 0 for any other.
+function partsListed(body: unknown): number {
+  const parts = typeof body === 'object' && body !== null ? (body as { multiParts?: unknown }).multiParts : undefined;
+  return Array.isArray(parts) ? parts.length : 0;
 }

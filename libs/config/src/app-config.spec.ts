@@ -82,21 +82,36 @@ describe(loadConfig.name, () => {
     assert.throws(
       () => loadConfig({ NODE_ENV: 'production', REDIS_URL: 'redis://redis:6379' }),
       (error: ConfigError) =>
-        error.problems.length === 4 &&
+        error.problems.length === 5 &&
         /DATABASE_URL/.test(error.problems[0]!) &&
         /S3_ENDPOINT/.test(error.problems[1]!) &&
         /S3_BUCKET/.test(error.problems[2]!) &&
-        /PART_URL_SECRET/.test(error.problems[3]!),
+        /PART_URL_SECRET/.test(error.problems[3]!) &&
+        /^PUBLIC_URL is required when NODE_ENV=production/.test(error.problems[4]!),
     );
-    const config = loadConfig({
+    const production = {
       NODE_ENV: 'production',
       DATABASE_URL: 'postgresql://db/koodrive',
       REDIS_URL: 'redis://redis:6379',
       S3_BUCKET: 'uploads',
       S3_ENDPOINT: 'https://s3.eu-west-1.amazonaws.com',
       PART_URL_SECRET: 'x'.repeat(32),
-    });
+      PUBLIC_URL: 'https://upload.koodrive.example/',
+    };
+    const config = loadConfig(production);
     assert.equal(config.databaseUrl, 'postgresql://db/koodrive');
+    assert.equal(config.upload.publicUrl, 'https://upload.koodrive.example');
+    // without PUBLIC_URL, part URLs would be built from the Host a caller sends
+    assert.throws(
+      () => loadConfig({ ...production, PUBLIC_URL: undefined }),
+      (error: ConfigError) => error.problems.length === 1 && /^PUBLIC_URL is required/.test(error.problems[0]!),
+    );
+  });
+
+  it('caps the open upload tasks of a user at MAX_OPEN_UPLOADS_PER_USER (1,000)', () => {
+    assert.equal(loadConfig({}).upload.maxOpenPerUser, 1000);
+    assert.equal(loadConfig({ MAX_OPEN_UPLOADS_PER_USER: '3' }).upload.maxOpenPerUser, 3);
+    assert.throws(() => loadConfig({ MAX_OPEN_UPLOADS_PER_USER: '0' }), /MAX_OPEN_UPLOADS_PER_USER/);
   });
 
   it('serves /metrics on a port of its own (9464), never the API port', () => {
@@ -172,6 +187,7 @@ describe(loadConfig.name, () => {
       S3_BUCKET: 'uploads',
       S3_ENDPOINT: 'https://s3.eu-west-1.amazonaws.com',
       PART_URL_SECRET: 'x'.repeat(32),
+      PUBLIC_URL: 'https://upload.koodrive.example',
     };
     assert.throws(() => loadConfig(production), /REDIS_URL is required/);
     const config = loadConfig({ ...production, REDIS_SENTINELS: 'sentinel:26379', REDIS_SENTINEL_NAME: 'koodrive' });

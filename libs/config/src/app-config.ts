@@ -95,8 +95,11 @@ export interface AppConfig {
     // service (signed URLs of its own; the service streams them to S3 and records each part's
     // SHA-256 end state, so complete needs no read-back). A request may ask for either.
     readonly partUploadVia: 's3' | 'service';
-    // base URL clients reach this service at (for its part URLs); unset: taken from the request
+    // base URL clients reach this service at (for its part URLs); unset (never in production):
+    // taken from the request
     readonly publicUrl: string | undefined;
+    // open upload tasks one user may hold (create answers 13000903 past it)
+    readonly maxOpenPerUser: number;
     // HMAC key signing the service's part URLs; every replica needs the same one
     readonly partUrlSecret: string;
     // a PUT through the service holds its part's lease this long, renewed every third of it while
@@ -228,6 +231,8 @@ export const REQUIRED_IN_PRODUCTION = [
   'S3_ENDPOINT',
   'S3_BUCKET',
   'PART_URL_SECRET',
+  // part URLs are never built from a request's Host, which the caller chooses
+  'PUBLIC_URL',
 ] as const;
 
 // TRUST_PROXY: comma-separated IPs or CIDRs (IPv4 or IPv6), as Fastify's trustProxy takes them.
@@ -442,6 +447,7 @@ export function loadConfig(env: Env): AppConfig {
       completeWaitSeconds: r.int('COMPLETE_WAIT_SECONDS', 120, 1, 3600),
       partUploadVia: r.oneOf('PART_UPLOAD_VIA', 's3', ['s3', 'service']),
       publicUrl: r.url('PUBLIC_URL', undefined, ['http:', 'https:'])?.replace(/\/+$/, ''),
+      maxOpenPerUser: r.int('MAX_OPEN_UPLOADS_PER_USER', 1000, 1, 1_000_000),
       partUrlSecret: partUrlSecret(r),
       partPutLeaseSeconds: r.int('PART_PUT_LEASE_SECONDS', 30, 3, 3600),
     },

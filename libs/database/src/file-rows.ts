@@ -83,17 +83,36 @@ export function toPartRecord(row: PartRow): PartRecord {
 }
 
 // One statement recording many part plans of the file `fileIdQuery` selects (its single row).
-// A URL straight to storage clears a part's viaServiceOnly for good.
+// A URL straight to storage clears a part's viaServiceOnly for good. The columns go as array
+// literals written here (numbers, and hashCtx's base64, need no quoting): pg's own encoding of a
+// JavaScript array escapes each element, and a 10,000-part request has 40,000 of them.
 export function upsertPlans(fileIdQuery: SqlFragment, plans: readonly PartPlan[], viaService: boolean): SqlFragment {
   return sql`
     INSERT INTO file_parts (file_id, part_number, part_size, part_offset, hash_ctx, requested_at, via_service_only)
     SELECT f.id, p.part_number, p.part_size, p.part_offset, p.hash_ctx, now(), ${viaService}
       FROM (${fileIdQuery}) AS f(id),
-           unnest(${plans.map((p) => p.partNumber)}::int[], ${plans.map((p) => p.partSize)}::bigint[],
-                  ${plans.map((p) => p.partOffset)}::bigint[], ${plans.map((p) => p.hashCtx)}::text[])
+           unnest(${arrayLiteral(plans, (p) => p.partNumber)}::int[],
+                  ${arrayLiteral(plans, (p) => p.partSize)}::bigint[],
+                  ${arrayLiteral(plans, (p) => p.partOffset)}::bigint[],
+                  ${arrayLiteral(plans, (p) => p.hashCtx)}::text[])
              AS p(part_number, part_size, part_offset, hash_ctx)
     ON CONFLICT (file_id, part_number) DO UPDATE
        SET part_size = EXCLUDED.part_size, part_offset = EXCLUDED.part_offset, hash_ctx = EXCLUDED.hash_ctx,
            requested_at = EXCLUDED.requested_at,
            via_service_only = file_parts.via_service_only AND EXCLUDED.via_service_only`;
+}
+
+// A PostgreSQL array literal of values that need no quoting (integers; base64 text), or NULL.
+const BARE_ELEMENT = /^[A-Za-z0-9+/=.-]+$/;
+
+function arrayLiteral<T>(items: readonly T[], value: (item: T) => number | string | null): string {
+  const elements = new Array<string>(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const element = value(items[i]!);
+    if (element !== null && !BARE_ELEMENT.test(String(element))) {
+      throw new Error(`${JSON.stringify(element)} cannot be written bare in an array literal`);
+    }
+    elements[i] = element === null ? 'NULL' : String(element);
+  }
+  return `{${elements.join(',')}}`;
 }

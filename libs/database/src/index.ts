@@ -20,4 +20,10 @@ export type {
   UploadedPartHash,
   UploadFile,
 } from './upload-file.js';
-export { type CompletedMatch, FileNameTakenError, UploadTaskRepository } from './upload-task.repository.js';
+export {
+  type CompletedMatch,
+  FileNameTakenError,
+  type UploadLimits,
+  UploadRefusedError,
+  UploadTaskRepository,
+} from './upload-task.repository.js';

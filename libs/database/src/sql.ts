@@ -59,17 +59,59 @@ export class SqlClient {
   // The statement's rows; timed as a dependency call by its verb; a lost or unreachable server,
   // or a statement past its bound, is DependencyUnavailableError.
   async query<R extends object>(statement: SqlFragment): Promise<R[]> {
-    const { text, values } = compile(statement);
-    const end = dependencyDuration.startTimer({ dependency: 'postgres', operation: verbOf(text) });
+    return run(this.pool, statement);
+  }
+
+  // `work` in one transaction that first takes these advisory locks (held to its end), so that
+  // its statements, each with a snapshot taken after the locks, see every change committed under
+  // them: a check and the write it guards are one step for all who take the same lock. BEGIN and
+  // the locks go in one round trip. Any error rolls back; a connection whose state is unknown (a
+  // statement cut off by its bound) is dropped rather than pooled.
+  async transaction<T>(locks: readonly bigint[], work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
     try {
-      const result = await this.pool.query<R>(text, values);
-      end({ outcome: 'ok' });
-      return result.rows;
+      client = await this.pool.connect();
     } catch (error) {
-      end({ outcome: 'error' });
-      throw isUnavailable(error) ? new DependencyUnavailableError('database', error) : error;
+      throw unavailable(error);
+    }
+    let broken: Error | undefined;
+    try {
+      const taken = locks.map((key) => `pg_advisory_xact_lock(${BigInt.asIntN(64, key)})`);
+      await run(client, raw(taken.length === 0 ? 'BEGIN' : `BEGIN; SELECT ${taken.join(', ')}`));
+      const result = await work({ query: (statement) => run(client, statement) });
+      await run(client, raw('COMMIT'));
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      });
+      throw error;
+    } finally {
+      client.release(broken);
     }
   }
+}
+
+export interface SqlTransaction {
+  query<R extends object>(statement: SqlFragment): Promise<R[]>;
+}
+
+async function run<R extends object>(target: pg.Pool | pg.PoolClient, statement: SqlFragment): Promise<R[]> {
+  const { text, values } = compile(statement);
+  const end = dependencyDuration.startTimer({ dependency: 'postgres', operation: verbOf(text) });
+  try {
+    const result = await target.query<R>(text, values);
+    end({ outcome: 'ok' });
+    // a simple query of several statements answers one result per statement: the last one's rows
+    return Array.isArray(result) ? (result.at(-1) as pg.QueryResult<R>).rows : result.rows;
+  } catch (error) {
+    end({ outcome: 'error' });
+    throw unavailable(error);
+  }
+}
+
+function unavailable(error: unknown): unknown {
+  return isUnavailable(error) ? new DependencyUnavailableError('database', error) : error;
 }
 
 function verbOf(text: string): string {

@@ -1,5 +1,7 @@
 // Upload tasks as create, uploadUrl and complete find and record them: the file, its name in its
-// folder, its part plans; and completed content for flash uploads. Each change is one statement.
+// folder, its part plans; and completed content for flash uploads. Each change is one statement
+// (a new file's, under the locks of its container's quota and its owner's open tasks).
+import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { type EventTrace, insertCompletedEvent } from './file-events.js';
 import {
@@ -12,7 +14,7 @@ import {
   upsertPlans,
 } from './file-rows.js';
 import { PrismaService } from './prisma.service.js';
-import { isSqlUniqueViolation, sql, type SqlFragment } from './sql.js';
+import { isSqlUniqueViolation, raw, sql, type SqlFragment } from './sql.js';
 import type { NewUploadFile, PartPlan, PartRecord, UploadFile } from './upload-file.js';
 
 export class FileNameTakenError extends Error {
@@ -22,8 +24,36 @@ export class FileNameTakenError extends Error {
   }
 }
 
+// A new file refused by its limits: the container's quota (what it uses, with what its open tasks
+// hold, and the file would pass the limit), or its owner's open tasks (as many as allowed already).
+export class UploadRefusedError extends Error {
+  constructor(
+    readonly limit: 'quota' | 'open-tasks',
+    // bytes the container's open tasks hold, and the tasks the owner holds open, as counted
+    readonly held: number,
+    readonly open: number,
+  ) {
+    super(`upload refused by its ${limit} limit`);
+    this.name = 'UploadRefusedError';
+  }
+}
+
+// What a new file must fit in, checked in the same step that inserts it.
+export interface UploadLimits {
+  // KooDrive's accounting of the file's container; null: no limit
+  readonly quota: { readonly used: number; readonly limit: number } | null;
+  // the open upload tasks its owner may hold; null: none is opened (a file created completed)
+  readonly maxOpenPerUser: number | null;
+}
+
+const NO_LIMITS: UploadLimits = { quota: null, maxOpenPerUser: null };
+
 // verifiedBy of a flash-upload copy: its digest is that of the verified file it points at
 const COPIED_FROM_VERIFIED = 'copy';
+
+// What an open upload task is: it holds its length against its container and counts against its
+// owner, from create until it completes, fails or expires (its completion, once begun, runs on).
+const OPEN_TASK = raw(`(status = 'COMPLETING' OR (status = 'UPLOADING' AND expires_at > now()))`);
 
 export interface CompletedMatch {
   readonly id: string;
@@ -34,20 +64,41 @@ export interface CompletedMatch {
 export class UploadTaskRepository {
   constructor(private readonly prisma: PrismaService) {}
 
-  // Inserts the file, takes its name in the folder and records the parts planned at create, in one
-  // statement; FileNameTakenError when the name is held. `viaService`: the parts' URLs point at
-  // the service (see savePartPlans).
-  async createUpload(file: NewUploadFile, plans: readonly PartPlan[] = [], viaService = false): Promise<void> {
-    const planned =
-      plans.length === 0 ? sql`` : sql`, planned AS (${upsertPlans(sql`SELECT id FROM file`, plans, viaService)})`;
-    await this.insertWithEntry(file, sql`'UPLOADING', NULL, false, NULL, NULL`, planned);
+  // Inserts the file, takes its name in the folder and records the parts planned at create, when
+  // it fits its limits; FileNameTakenError when the name is held, UploadRefusedError past a limit.
+  // `viaService`: the parts' URLs point at the service (see savePartPlans). The plans (up to
+  // 10,000) are written once the file is in, outside the limits' locks, so concurrent creates of
+  // one user or container wait for each other's file row only; if they cannot be written, the file
+  // goes again (no one has its id yet).
+  async createUpload(
+    file: NewUploadFile,
+    plans: readonly PartPlan[] = [],
+    viaService = false,
+    limits: UploadLimits = NO_LIMITS,
+  ): Promise<void> {
+    await this.insertWithEntry(file, limits, sql`'UPLOADING', NULL, false, NULL, NULL`, sql``);
+    if (plans.length === 0) {
+      return;
+    }
+    try {
+      await this.prisma.sql.query(upsertPlans(sql`SELECT ${file.id}::varchar`, plans, viaService));
+    } catch (error) {
+      await this.prisma.sql.query(sql`DELETE FROM files WHERE id = ${file.id}`).catch(() => undefined);
+      throw error;
+    }
   }
 
   // A file whose content the service already holds (flash upload): completed at once, with its
-  // file.completed event.
-  async createCompletedCopy(file: NewUploadFile, sha256: string, trace: EventTrace): Promise<void> {
+  // file.completed event; it opens no task, but must fit the container's quota.
+  async createCompletedCopy(
+    file: NewUploadFile,
+    sha256: string,
+    trace: EventTrace,
+    quota: UploadLimits['quota'] = null,
+  ): Promise<void> {
     await this.insertWithEntry(
       file,
+      { quota, maxOpenPerUser: null },
       sql`'COMPLETED', ${sha256}, true, now(), ${COPIED_FROM_VERIFIED}`,
       sql`, announced AS (${insertCompletedEvent('file', trace)})`,
     );
@@ -137,29 +188,70 @@ export class UploadTaskRepository {
     return rows[0]?.n === 1;
   }
 
-  // The file's row and its name's entry (and `more`, CTEs that may read `file`), in one statement.
+  // The file's row and its name's entry (and `more`, CTEs that may read `file`), in one statement,
+  // inserted only when the file fits `limits`: what the container's open tasks hold and how many
+  // its owner has open are counted under locks every create of that container and owner takes, so
+  // two creates cannot both take the last bytes or the last task.
   // `state`: status, actual_sha256, rapid_upload, completed_at, verified_by.
-  private async insertWithEntry(file: NewUploadFile, state: SqlFragment, more: SqlFragment): Promise<void> {
+  private async insertWithEntry(
+    file: NewUploadFile,
+    limits: UploadLimits,
+    state: SqlFragment,
+    more: SqlFragment,
+  ): Promise<void> {
+    const { quota, maxOpenPerUser } = limits;
+    const locks = [
+      ...(quota === null ? [] : [lockKey('quota', file.containerId)]),
+      ...(maxOpenPerUser === null ? [] : [lockKey('open-tasks', file.ownerId)]),
+    ];
+    const statement = sql`
+      WITH held AS (
+        SELECT COALESCE(sum(length), 0) AS bytes FROM files
+         WHERE ${quota !== null} AND container_id = ${file.containerId} AND ${OPEN_TASK}
+      ), open AS (
+        SELECT count(*)::int AS tasks FROM files
+         WHERE ${maxOpenPerUser !== null} AND owner_id = ${file.ownerId} AND ${OPEN_TASK}
+      ), fits AS (
+        SELECT (${quota?.used ?? null}::numeric IS NULL
+                  OR ${quota?.used ?? null}::numeric + held.bytes + ${file.length}::numeric
+                       <= ${quota?.limit ?? null}::numeric) AS quota,
+               (${maxOpenPerUser}::int IS NULL OR open.tasks < ${maxOpenPerUser}::int) AS tasks
+          FROM held, open
+      ), file AS (
+        INSERT INTO files (id, owner_id, container_id, parent_folder, file_name, length, declared_sha256,
+                           pre_hash, share_folder_id, file_type, mime_type, description, client_created_at,
+                           storage_key, upload_id, upload_token, expires_at,
+                           status, actual_sha256, rapid_upload, completed_at, verified_by, updated_at)
+        SELECT ${file.id}, ${file.ownerId}, ${file.containerId}, ${file.parentFolder}, ${file.fileName},
+               ${file.length}, ${file.declaredSha256 ?? null}, ${file.preHash ?? null},
+               ${file.shareFolderId ?? null}, ${file.fileType ?? null}, ${file.mimeType ?? null},
+               ${file.description ?? null}, ${file.clientCreatedAt ?? null}, ${file.storageKey},
+               ${file.uploadId}, ${file.uploadToken}, ${file.expiresAt}, ${state}, now()
+          FROM fits WHERE fits.quota AND fits.tasks
+        RETURNING *
+      ), entry AS (
+        INSERT INTO folder_entries (container_id, parent_folder, file_name, file_id)
+        SELECT container_id, parent_folder, file_name, id FROM file
+      )${more}
+      SELECT held.bytes::float8 AS held, open.tasks AS open, fits.quota AS "fitsQuota", fits.tasks AS "fitsTasks"
+        FROM held, open, fits`;
+    let verdict: { held: number; open: number; fitsQuota: boolean; fitsTasks: boolean } | undefined;
     try {
-      await this.prisma.sql.query(sql`
-        WITH file AS (
-          INSERT INTO files (id, owner_id, container_id, parent_folder, file_name, length, declared_sha256,
-                             pre_hash, share_folder_id, file_type, mime_type, description, client_created_at,
-                             storage_key, upload_id, upload_token, expires_at,
-                             status, actual_sha256, rapid_upload, completed_at, verified_by, updated_at)
-          VALUES (${file.id}, ${file.ownerId}, ${file.containerId}, ${file.parentFolder}, ${file.fileName},
-                  ${file.length}, ${file.declaredSha256 ?? null}, ${file.preHash ?? null},
-                  ${file.shareFolderId ?? null}, ${file.fileType ?? null}, ${file.mimeType ?? null},
-                  ${file.description ?? null}, ${file.clientCreatedAt ?? null}, ${file.storageKey},
-                  ${file.uploadId}, ${file.uploadToken}, ${file.expiresAt}, ${state}, now())
-          RETURNING *
-        ), entry AS (
-          INSERT INTO folder_entries (container_id, parent_folder, file_name, file_id)
-          SELECT container_id, parent_folder, file_name, id FROM file
-        )${more}
-        SELECT 1 AS done`);
+      [verdict] = await this.prisma.sql.transaction(locks, (tx) =>
+        tx.query<{ held: number; open: number; fitsQuota: boolean; fitsTasks: boolean }>(statement),
+      );
     } catch (error) {
       throw isSqlUniqueViolation(error) ? new FileNameTakenError() : error;
     }
+    if (verdict === undefined || !verdict.fitsQuota || !verdict.fitsTasks) {
+      const limit = verdict?.fitsQuota === false ? 'quota' : 'open-tasks';
+      throw new UploadRefusedError(limit, verdict?.held ?? 0, verdict?.open ?? 0);
+    }
   }
+}
+
+// An advisory lock's key: 64 bits of the SHA-256 of what it guards (a collision only serializes
+// two creates that need not be).
+function lockKey(limit: 'quota' | 'open-tasks', id: string): bigint {
+  return createHash('sha256').update(`koodrive:${limit}:${id}`).digest().readBigInt64BE(0);
 }

@@ -21,6 +21,15 @@ describe(parseHashCtx.name, () => {
     );
   });
 
+  it("encodes the OpenSSL context's JSON in its one form (computed in the shell with base64)", () => {
+    // printf '%s' '{"md_len":32,"num":0,"h":[1779033703,3144134277,1013904242,2773480762,1359893119,2600822924,528734635,1541459225],"nh":1,"nl":512,"hash_type":"sha256"}' | base64 -w0
+    const words = [1779033703, 3144134277, 1013904242, 2773480762, 1359893119, 2600822924, 528734635, 1541459225];
+    assert.equal(
+      encodeHashCtx({ h: words, offset: 536870976 }),
+      'eyJtZF9sZW4iOjMyLCJudW0iOjAsImgiOlsxNzc5MDMzNzAzLDMxNDQxMzQyNzcsMTAxMzkwNDI0MiwyNzczNDgwNzYyLDEzNTk4OTMxMTksMjYwMDgyMjkyNCw1Mjg3MzQ2MzUsMTU0MTQ1OTIyNV0sIm5oIjoxLCJubCI6NTEyLCJoYXNoX3R5cGUiOiJzaGEyNTYifQ==',
+    );
+  });
+
   it('round-trips what it encodes', () => {
     const state = { h: SHA256_INITIAL_STATE, offset: 0 };
     assert.deepEqual(parseHashCtx(encodeHashCtx(state)), state);

@@ -82,17 +82,12 @@ function checkedState(h: number[], offset: number): HashState {
 }
 
 // The base64 form (what is stored and what KooDrive's storage is given), nl/nh from the offset.
+// Written out as JSON.stringify writes {md_len, num, h, nh, nl, hash_type} (integers only), without
+// building the object: a 10,000-part request encodes 10,000.
 export function encodeHashCtx(state: HashState): string {
   const bits = state.offset * 8;
-  const ctx = {
-    md_len: 32,
-    num: 0,
-    h: state.h,
-    nh: Math.floor(bits / UINT32_LIMIT),
-    nl: bits % UINT32_LIMIT,
-    hash_type: 'sha256',
-  };
-  return Buffer.from(JSON.stringify(ctx)).toString('base64');
+  const json = `{"md_len":32,"num":0,"h":[${state.h.join(',')}],"nh":${Math.floor(bits / UINT32_LIMIT)},"nl":${bits % UINT32_LIMIT},"hash_type":"sha256"}`;
+  return Buffer.from(json, 'latin1').toString('base64');
 }
 
 export function isUint32(value: unknown): value is number {

@@ -204,8 +204,6 @@ describe(parseAppAuthorization.name, () => {
       `HMAC-SHA256 AppId=app-demo,SignedHeaders=${names},Signature=${SIGNATURE.slice(1)}`,
       `HMAC-SHA256 AppId=app-demo,SignedHeaders=${names},Signature=${SIGNATURE}0`,
       `HMAC-SHA256 AppId=app-demo,SignedHeaders=${names},Signature=${SIGNATURE} `,
-      `HMAC-SHA256 AppId=app-demo,SignedHeaders=host;x-date,Signature=${SIGNATURE}`,
-      `HMAC-SHA256 AppId=app-demo,SignedHeaders=host;x-user-id,Signature=${SIGNATURE}`,
       `HMAC-SHA256 AppId=app-demo,SignedHeaders=x-date;host;x-user-id,Signature=${SIGNATURE}`,
       `HMAC-SHA256 AppId=app-demo,SignedHeaders=host;x-date;x-date;x-user-id,Signature=${SIGNATURE}`,
       `HMAC-SHA256 AppId=app-demo,SignedHeaders=Host;x-date;x-user-id,Signature=${SIGNATURE}`,
@@ -266,12 +264,57 @@ describe(verifyAppSignature.name, () => {
     });
   });
 
-  it('needs x-date and x-user-id signed even in an authorization it did not parse', () => {
-    const authorization = { appId: 'app-demo', signedHeaders: ['host', 'x-date'], signature: SIGNATURE };
-    assert.deepEqual(verifyAppSignature(fixedRequest({ authorization })), {
+  it('needs host, x-date and x-user-id signed, and names the one that is not', () => {
+    for (const [names, unsigned] of [
+      ['host;x-date', 'x-user-id'],
+      ['host;x-user-id', 'x-date'],
+      ['x-date;x-user-id', 'host'],
+      ['content-type;x-date;x-user-id', 'host'],
+    ] as const) {
+      const authorization = parseAppAuthorization(
+        `HMAC-SHA256 AppId=app-demo,SignedHeaders=${names},Signature=${SIGNATURE}`,
+      );
+      assert.notEqual(authorization, null, names);
+      assert.deepEqual(verifyAppSignature(fixedRequest({ authorization: authorization! })), {
+        ok: false,
+        reason: `${unsigned} is not signed`,
+      });
+    }
+  });
+
+  // A third vector, with the shared folder signed (computed in the shell, as the first):
+  //   printf 'POST\n/koodrive/ose/v1/files/create/\n\nhost:upload.koodrive.example\nx-date:20240315T093000Z\nx-hw-share-folder-id:folder-7\nx-user-id:user-42\n\nhost;x-date;x-hw-share-folder-id;x-user-id\n%s' \
+  //     a75edfcb2167b19b5067f616f7acbe827fa5a5b9e77549ab61e641f67f69e121 > creq3.txt
+  //   openssl dgst -sha256 -r creq3.txt
+  //     -> 9d3560aa78f1a299f9d4a021c6433e013501814ecbb23951c21dae01d7336169
+  //   printf 'HMAC-SHA256\n%s' 9d3560aa78f1a299f9d4a021c6433e013501814ecbb23951c21dae01d7336169 \
+  //     | openssl dgst -sha256 -hmac 'k00drive-test-secret-0123456789'
+  //     -> facd944c73e86a3252c72e4e48c81576d8e29dbb735e33c7de9f3ed36a2549d5
+  it('needs every x-hw-* header the request carries signed: x-hw-share-folder-id', () => {
+    const sharedHeaders = { ...HEADERS, 'x-hw-share-folder-id': 'folder-7' };
+    const signature = 'facd944c73e86a3252c72e4e48c81576d8e29dbb735e33c7de9f3ed36a2549d5';
+    const signed = parseAppAuthorization(
+      `HMAC-SHA256 AppId=app-demo,SignedHeaders=host;x-date;x-hw-share-folder-id;x-user-id,Signature=${signature}`,
+    )!;
+    assert.deepEqual(verifyAppSignature(fixedRequest({ authorization: signed, headers: sharedHeaders })), { ok: true });
+    assert.equal(
+      signAppRequest({
+        appId: 'app-demo',
+        secret: SECRET,
+        method: 'POST',
+        path: '/koodrive/ose/v1/files/create',
+        headers: sharedHeaders,
+        body: BODY,
+      }).authorization,
+      `HMAC-SHA256 AppId=app-demo,SignedHeaders=host;x-date;x-hw-share-folder-id;x-user-id,Signature=${signature}`,
+      'the signer signs the x-hw-* headers it is given',
+    );
+    // the folder carried but left out of the signature: it could be swapped in transit
+    assert.deepEqual(verifyAppSignature(fixedRequest({ headers: sharedHeaders })), {
       ok: false,
-      reason: 'x-user-id is not signed',
+      reason: 'x-hw-share-folder-id is not signed',
     });
+    assert.deepEqual(verifyAppSignature(fixedRequest({ headers: { ...sharedHeaders, 'x-hw-other': 'x' } })).ok, false);
   });
 });
 

@@ -4,7 +4,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 export interface AppAuthorization {
   readonly appId: string;
-  // lower case, sorted, unique; always holds x-date and x-user-id
+  // lower case, sorted, unique (verifyAppSignature checks that the required ones are among them)
   readonly signedHeaders: readonly string[];
   // 64 lower-case hex characters
   readonly signature: string;
@@ -29,9 +29,9 @@ export interface SignAppRequestInput extends Omit<AppRequest, 'query'> {
   readonly appId: string;
   readonly secret: string;
   readonly query?: string;
-  // lower-case names; must hold host, x-date and x-user-id
+  // lower-case names; must hold host, x-date and x-user-id; every x-hw-* among them is signed too
   readonly headers: Readonly<Record<string, string>>;
-  // signed beyond host, x-date and x-user-id
+  // signed beyond host, x-date, x-user-id and the x-hw-* headers
   readonly signedHeaders?: readonly string[];
   readonly body?: Uint8Array | string;
 }
@@ -56,8 +56,9 @@ export const APP_AUTH_SCHEME = 'HMAC-SHA256';
 export const X_DATE_MAX_AGE_MS = 15 * 60_000;
 export const X_DATE_MAX_SKEW_MS = 60_000;
 
-const REQUIRED_SIGNED_HEADERS = ['x-date', 'x-user-id'];
-const CLIENT_SIGNED_HEADERS = ['host', ...REQUIRED_SIGNED_HEADERS];
+// signed by every request; and every x-hw-* header a request carries (API.md)
+const REQUIRED_SIGNED_HEADERS = ['host', 'x-date', 'x-user-id'];
+const MUST_SIGN = /^x-hw-/;
 const APP_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 const HEADER_NAME = /^[a-z0-9-]+$/;
 const AUTHORIZATION =
@@ -74,7 +75,7 @@ export function parseAppAuthorization(header: string): AppAuthorization | null {
   const signedHeaders = names.split(';');
   // one canonical form: sorted and unique, as the canonical request lists them
   const sorted = signedHeaders.every((name, i) => i === 0 || (signedHeaders[i - 1] ?? '') < name);
-  if (!sorted || !REQUIRED_SIGNED_HEADERS.every((name) => signedHeaders.includes(name))) {
+  if (!sorted) {
     return null;
   }
   return { appId, signedHeaders, signature };
@@ -141,7 +142,8 @@ export function signAppRequest(input: SignAppRequestInput): { authorization: str
   if (!APP_ID.test(input.appId)) {
     throw new Error('appId must be 1-64 characters of A-Z, a-z, 0-9, _, . or -');
   }
-  const signedHeaders = [...new Set([...CLIENT_SIGNED_HEADERS, ...extra])].sort(compare);
+  const carried = Object.keys(input.headers).filter((name) => MUST_SIGN.test(name));
+  const signedHeaders = [...new Set([...REQUIRED_SIGNED_HEADERS, ...carried, ...extra])].sort(compare);
   const canonical = canonicalRequest({
     method: input.method,
     path: input.path,
@@ -160,7 +162,9 @@ export function signAppRequest(input: SignAppRequestInput): { authorization: str
 
 export function verifyAppSignature(input: VerifyAppSignatureInput): AppSignatureVerdict {
   const { signedHeaders, signature } = input.authorization;
-  const missing = REQUIRED_SIGNED_HEADERS.find((name) => !signedHeaders.includes(name));
+  const missing =
+    REQUIRED_SIGNED_HEADERS.find((name) => !signedHeaders.includes(name)) ??
+    Object.keys(input.headers).find((name) => MUST_SIGN.test(name) && !signedHeaders.includes(name));
   if (missing !== undefined) {
     return { ok: false, reason: `${missing} is not signed` };
   }

@@ -1,11 +1,11 @@
 import { Global, Module } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { REDIS } from '@koodrive/redis';
-import { QUOTA_STORE, type QuotaStore } from './quota.store.js';
+import { NO_QUOTA_RECORD, QUOTA_STORE, type QuotaStore } from './quota.store.js';
 import { RedisQuotaStore } from './redis-quota.store.js';
 
 // No accounting in process: the embedded service has no quota.
-const NO_QUOTA: QuotaStore = { find: () => Promise.resolve(null) };
+const NO_QUOTA: QuotaStore = { find: () => Promise.resolve(NO_QUOTA_RECORD) };
 
 @Global()
 @Module({

@@ -92,7 +92,12 @@ export class DiskObjectStorage implements ObjectStorage {
     return uploadId;
   }
 
-  presignUploadPart(_key: string, _uploadId: string, _partNumber: number, _expiresInSeconds: number): Promise<string> {
+  presignUploadParts(
+    _key: string,
+    _uploadId: string,
+    _partNumbers: readonly number[],
+    _expiresInSeconds: number,
+  ): Promise<string[]> {
     return Promise.reject(
       new Error(
         'local-disk object storage has no presigned part URLs (presignsParts is false); parts go through the service',

@@ -31,7 +31,13 @@ export interface ObjectStorage {
   // the service's own part URLs
   readonly presignsParts: boolean;
   createMultipartUpload(key: string, metadata: Readonly<Record<string, string>>): Promise<string>;
-  presignUploadPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string>;
+  // a presigned UploadPart URL for each of `partNumbers`, in their order
+  presignUploadParts(
+    key: string,
+    uploadId: string,
+    partNumbers: readonly number[],
+    expiresInSeconds: number,
+  ): Promise<string[]>;
   // streams `size` bytes of `body` into the part as they arrive; answers the part's ETag. Once
   // `signal` aborts, the part is not stored (if the store has not taken it already).
   uploadPart(

@@ -141,13 +141,13 @@ export class S3ObjectStorage implements ObjectStorage {
     return out.UploadId;
   }
 
-  presignUploadPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string> {
-    return this.partSigner.presign({
-      method: 'PUT',
-      key,
-      query: { partNumber: String(partNumber), uploadId, 'x-id': 'UploadPart' },
-      expiresInSeconds,
-    });
+  presignUploadParts(
+    key: string,
+    uploadId: string,
+    partNumbers: readonly number[],
+    expiresInSeconds: number,
+  ): Promise<string[]> {
+    return this.partSigner.presignUploadParts(key, uploadId, partNumbers, expiresInSeconds);
   }
 
   // A presigned UploadPart on the lean data path (part-put.ts): the body's chunks, lent from the

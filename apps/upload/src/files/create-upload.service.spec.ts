@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { before, describe, it } from 'node:test';
-import type { Principal } from '@koodrive/auth';
+import { MemoryProofFailures, type Principal } from '@koodrive/auth';
 import type { UploadFile } from '@koodrive/database';
 import { ApiCode } from '@koodrive/errors';
 import { MAX_PUT_LENGTH, MIB } from '@koodrive/limits';
-import type { Quota, QuotaStore } from '@koodrive/quota';
+import { NO_QUOTA_RECORD, type QuotaRecord, type QuotaStore } from '@koodrive/quota';
 import {
   bytesOf,
   completedFile,
@@ -25,14 +25,14 @@ const ORIGIN = 'http://upload.unit.test';
 
 // KooDrive's accounting, as the test sets it: containers without a record have no limit.
 class QuotaBook implements QuotaStore {
-  private readonly quotas = new Map<string, Quota>();
+  private readonly quotas = new Map<string, QuotaRecord>();
 
-  set(containerId: string, quota: Quota): void {
-    this.quotas.set(containerId, quota);
+  set(containerId: string, quota: { used: number; limit: number } | QuotaRecord): void {
+    this.quotas.set(containerId, 'state' in quota ? quota : { state: 'set', ...quota });
   }
 
-  find(containerId: string): Promise<Quota | null> {
-    return Promise.resolve(this.quotas.get(containerId) ?? null);
+  find(containerId: string): Promise<QuotaRecord> {
+    return Promise.resolve(this.quotas.get(containerId) ?? NO_QUOTA_RECORD);
   }
 }
 
@@ -52,9 +52,10 @@ function dto(overrides: Partial<CreateUploadDto> = {}): CreateUploadDto {
 describe(CreateUploadService.name, () => {
   const parts = useEmbeddedParts();
   const quotas = new QuotaBook();
+  const proofFailures = new MemoryProofFailures();
   const service = () => {
     const { tasks, storage, config } = parts();
-    return new CreateUploadService(tasks, new PartUrlIssuer(storage, config), storage, quotas, config);
+    return new CreateUploadService(tasks, new PartUrlIssuer(storage, config), storage, quotas, proofFailures, config);
   };
   const create = (principal: Principal, request: CreateUploadDto) =>
     service().create(principal, request, `trace-${randomUUID()}`, ORIGIN);

@@ -1,7 +1,7 @@
 // create: a new upload task (with its part URLs when asked for), a flash upload of content the
 // service already holds, or (autoRename 4) the completed file of that name and digest.
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { Principal } from '@koodrive/auth';
+import { type Principal, PROOF_FAILURES, type ProofFailures } from '@koodrive/auth';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
 import {
   type CompletedMatch,
@@ -9,6 +9,8 @@ import {
   UploadTaskRepository,
   type NewUploadFile,
   type PartPlan,
+  type UploadLimits,
+  UploadRefusedError,
 } from '@koodrive/database';
 import { ApiCode, ApiException } from '@koodrive/errors';
 import { MAX_PUT_LENGTH } from '@koodrive/limits';
@@ -36,6 +38,8 @@ export interface CreateUploadResult {
 }
 
 const NAME_ATTEMPTS = 3;
+// what a caller at its open-task cap is told to wait: tasks close as their uploads complete
+const OPEN_TASKS_RETRY_AFTER_SECONDS = 60;
 
 @Injectable()
 export class CreateUploadService {
@@ -46,6 +50,7 @@ export class CreateUploadService {
     private readonly partUrls: PartUrlIssuer,
     @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
     @Inject(QUOTA_STORE) private readonly quotas: QuotaStore,
+    @Inject(PROOF_FAILURES) private readonly proofFailures: ProofFailures,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -56,9 +61,7 @@ export class CreateUploadService {
     xTraceid: string,
     origin: string,
   ): Promise<CreateUploadResult> {
-    // in a shared folder, the file lands in that folder unless another is named
-    const asked = dto.parentFolder?.[0];
-    const parentFolder = asked === undefined || asked === 'root' ? (principal.shareFolderId ?? 'root') : asked;
+    const parentFolder = targetFolder(principal, dto.parentFolder?.[0]);
     // checked before anything is created: bad parts change nothing
     const plans = this.partUrls.plan(dto.length, requestedParts(dto), []);
     // in API.md's order
@@ -86,9 +89,10 @@ export class CreateUploadService {
         };
       }
     }
-    // read with the session in the request's one Redis round trip, when the caller acts in its own container
-    const quota = principal.quota !== undefined ? principal.quota : await this.quotas.find(principal.containerId);
-    if (!fits(quota, dto.length)) {
+    const quota = await this.quotaOf(principal);
+    // a file past the quota even with nothing held opens no multipart upload (create checks it
+    // again, with what the container's open tasks hold, as it inserts the file)
+    if (!fits(quota === null ? { state: 'none' } : { state: 'set', ...quota }, 0, dto.length)) {
       throw new ApiException(ApiCode.InsufficientSpace);
     }
     const held = await this.heldContent(principal, dto);
@@ -101,6 +105,7 @@ export class CreateUploadService {
     const fileName = await this.insertOrAbort(
       { ...file, uploadId },
       dto,
+      { quota, maxOpenPerUser: held === null ? this.config.upload.maxOpenPerUser : null },
       held === null ? { plans, via } : null,
       xTraceid,
     );
@@ -111,10 +116,32 @@ export class CreateUploadService {
     return { ...created, multiParts: await this.partUrls.sign({ ...file, uploadId }, plans, via, origin) };
   }
 
+  // The container's quota as KooDrive's accounting records it (null: no limit); a malformed
+  // record refuses the create, never lifts the limit.
+  private async quotaOf(principal: Principal): Promise<UploadLimits['quota']> {
+    // read with the session in the request's one Redis round trip, when the caller acts in its own container
+    const record = principal.quota ?? (await this.quotas.find(principal.containerId));
+    switch (record.state) {
+      case 'none':
+        return null;
+      case 'set':
+        return { used: record.used, limit: record.limit };
+      case 'malformed':
+        this.logger.warn({
+          msg: 'quota record malformed: create refused',
+          containerId: principal.containerId,
+          reason: record.reason,
+        });
+        throw new ApiException(ApiCode.InsufficientSpace);
+    }
+  }
+
   // Content the service already holds with this digest and length (flash upload): in the caller's
   // own container, or in any when the request proves it holds the bytes (proofCode, read from the
   // stored file). In a shared folder the container is another's, so a proof is always needed. A
-  // wrong proof is not an error: the upload goes ahead as usual.
+  // proof counts only from a seed spelled as documented (principal.proofSeedSource), and only
+  // until the user has given PROOF_FAILURE_LIMIT wrong ones for the digest. A wrong proof is not
+  // an error: the upload goes ahead as usual.
   private async heldContent(principal: Principal, dto: CreateUploadDto): Promise<CompletedMatch | null> {
     if (dto.sha256 === undefined) {
       return null;
@@ -125,14 +152,15 @@ export class CreateUploadService {
         return own;
       }
     }
-    if (dto.proofCode === undefined || dto.length === 0) {
+    const seed = principal.proofSeedSource;
+    if (dto.proofCode === undefined || dto.length === 0 || seed === null) {
       return null;
     }
     const elsewhere = await this.tasks.findCompletedContent(undefined, dto.sha256, dto.length);
-    if (elsewhere === null) {
+    if (elsewhere === null || (await this.proofFailures.exhausted(principal.userId, dto.sha256))) {
       return null;
     }
-    const { start, end } = proofRange(principal.proofSeedSource, dto.length);
+    const { start, end } = proofRange(seed, dto.length);
     const bytes = Buffer.alloc(end - start);
     try {
       await this.storage.readInto(elsewhere.storageKey, start, bytes);
@@ -142,7 +170,12 @@ export class CreateUploadService {
       }
       throw error;
     }
-    return proofCode(bytes) === dto.proofCode ? elsewhere : null;
+    if (proofCode(bytes) === dto.proofCode) {
+      return elsewhere;
+    }
+    await this.proofFailures.record(principal.userId, dto.sha256);
+    this.logger.log({ msg: 'wrong proofCode: no flash upload', userId: principal.userId, sha256: dto.sha256 });
+    return null;
   }
 
   // The task's row, before it has a name and a multipart upload.
@@ -178,11 +211,12 @@ export class CreateUploadService {
   private async insertOrAbort(
     file: Omit<NewUploadFile, 'fileName'>,
     dto: CreateUploadDto,
+    limits: UploadLimits,
     parts: { plans: readonly PartPlan[]; via: PartUploadVia } | null,
     xTraceid: string,
   ): Promise<string> {
     try {
-      return await this.insertUnderFreeName(file, dto, parts, xTraceid);
+      return await this.insertUnderFreeName(file, dto, limits, parts, xTraceid);
     } catch (error) {
       if (file.uploadId !== null) {
         await this.storage.abortMultipartUpload(file.storageKey, file.uploadId).catch((abortError: unknown) => {
@@ -193,7 +227,7 @@ export class CreateUploadService {
           });
         });
       }
-      throw error;
+      throw refusal(error);
     }
   }
 
@@ -202,6 +236,7 @@ export class CreateUploadService {
   private async insertUnderFreeName(
     file: Omit<NewUploadFile, 'fileName'>,
     dto: CreateUploadDto,
+    limits: UploadLimits,
     parts: { plans: readonly PartPlan[]; via: PartUploadVia } | null,
     xTraceid: string,
   ): Promise<string> {
@@ -210,12 +245,10 @@ export class CreateUploadService {
       const fileName = attempt < 0 ? dto.fileName : timestampedName(dto.fileName, now, attempt);
       try {
         if (parts === null) {
-          await this.tasks.createCompletedCopy({ ...file, fileName }, dto.sha256!, {
-            traceId: activeTraceId(),
-            xTraceid,
-          });
+          const trace = { traceId: activeTraceId(), xTraceid };
+          await this.tasks.createCompletedCopy({ ...file, fileName }, dto.sha256!, trace, limits.quota);
         } else {
-          await this.tasks.createUpload({ ...file, fileName }, parts.plans, parts.via === 'service');
+          await this.tasks.createUpload({ ...file, fileName }, parts.plans, parts.via === 'service', limits);
         }
         return fileName;
       } catch (error) {
@@ -229,6 +262,33 @@ export class CreateUploadService {
     }
     throw new ApiException(ApiCode.StatusChangeFailed, { detail: 'could not find a free file name; retry' });
   }
+}
+
+// The folder the file goes in. In a shared folder (x-hw-share-folder-id) that folder, which
+// parentFolder may name as `root` or by its id; any other folder is the owner's, out of reach.
+function targetFolder(principal: Principal, asked: string | undefined): string {
+  if (principal.shareFolderId === null) {
+    return asked ?? 'root';
+  }
+  if (asked === undefined || asked === 'root' || asked === principal.shareFolderId) {
+    return principal.shareFolderId;
+  }
+  throw new ApiException(ApiCode.NoPermission, {
+    detail: 'parentFolder: in a shared folder, only root or the shared folder itself',
+  });
+}
+
+// A limit the file did not fit, as the contract answers it.
+function refusal(error: unknown): unknown {
+  if (!(error instanceof UploadRefusedError)) {
+    return error;
+  }
+  return error.limit === 'quota'
+    ? new ApiException(ApiCode.InsufficientSpace)
+    : new ApiException(ApiCode.TooManyRequests, {
+        retryAfterSeconds: OPEN_TASKS_RETRY_AFTER_SECONDS,
+        detail: 'too many open upload tasks: complete or let some expire first',
+      });
 }
 
 // The parts create hands out URLs for: the one part of uploadMode "put", or those asked for.

@@ -15,8 +15,8 @@ describe(planParts.name, () => {
       [],
     );
     assert.deepEqual(plans, [
-      { partNumber: 3, partSize: 2 * MIB, partOffset: 10 * MIB, hashCtx: null },
-      { partNumber: 1, partSize: 5 * MIB, partOffset: 0, hashCtx: null },
+      { partNumber: 3, partSize: 2 * MIB, partOffset: 10 * MIB, hashCtx: null, hashWords: null },
+      { partNumber: 1, partSize: 5 * MIB, partOffset: 0, hashCtx: null, hashWords: null },
     ]);
   });
 
@@ -111,7 +111,7 @@ describe(planParts.name, () => {
 
   it('allows only one empty part for an empty file', () => {
     assert.deepEqual(planParts(0, [{ partNumber: 1, partSize: 0 }], []), [
-      { partNumber: 1, partSize: 0, partOffset: 0, hashCtx: null },
+      { partNumber: 1, partSize: 0, partOffset: 0, hashCtx: null, hashWords: null },
     ]);
     assert.throws(() => planParts(0, [{ partNumber: 2, partSize: 0 }], []), /empty file/);
     assert.throws(() => planParts(10, [{ partNumber: 1, partSize: 0 }], []), /only for an empty file/);

@@ -3,7 +3,7 @@
 import type { PartPlan } from '@koodrive/database';
 import { encodeHashCtx, HashCtxError, hashStateOf } from '@koodrive/hashing';
 import type { StoredPart } from '@koodrive/storage';
-import { MIN_PART_SIZE, SHA256_BLOCK } from '@koodrive/limits';
+import { MAX_PARTS, MIN_PART_SIZE, SHA256_BLOCK } from '@koodrive/limits';
 
 export interface RequestedPart {
   readonly partNumber: number;
@@ -15,63 +15,97 @@ export interface RequestedPart {
 
 export class PartRuleError extends Error {}
 
+// A plan as it is stored, with the state words its hashCtx holds (echoed to the client as it sent
+// them, without decoding the stored form again).
+export interface PlannedPart extends PartPlan {
+  readonly hashWords: readonly number[] | null;
+}
+
 // Checks the requested parts against the file and the parts planned before; returns the plans
 // to store, in the order asked. A part asked for again replaces its earlier plan. A part asked for
 // without partOffset gets the offset that follows from the part before it, when that is known
-// (a part starts where the one before it ends).
+// (a part starts where the one before it ends). Up to 10,000 parts a request: what is known of
+// each part number lives in arrays indexed by it, and nothing is built per part but its plan.
 export function planParts(
   length: number,
   requested: readonly RequestedPart[],
   stored: readonly PartPlan[],
-): PartPlan[] {
-  const numbers = new Set<number>();
-  const asked = requested.map((part, index) => {
-    const at = `multiParts[${index}]`;
-    if (numbers.has(part.partNumber)) {
-      throw new PartRuleError(`${at}.partNumber: part ${part.partNumber} is asked for twice`);
+): PlannedPart[] {
+  // by part number: the index asked at (-1: not asked), whether an offset and size are known of
+  // it (asked, or planned before), and they
+  const askedAt = new Int32Array(MAX_PARTS + 1).fill(-1);
+  const known = new Uint8Array(MAX_PARTS + 1);
+  const offsets = new Float64Array(MAX_PARTS + 1).fill(NaN);
+  const sizes = new Float64Array(MAX_PARTS + 1);
+  const starts = new Array<PartStart>(requested.length);
+  for (let i = 0; i < requested.length; i++) {
+    const part = requested[i]!;
+    if (askedAt[part.partNumber] !== -1) {
+      throw new PartRuleError(`${at(i)}.partNumber: part ${part.partNumber} is asked for twice`);
     }
-    numbers.add(part.partNumber);
-    return { at, part, start: startOf(part, at) };
-  });
-  const byNumber = new Map<number, { offset: number | null; size: number }>(
-    stored
-      .filter((plan) => !numbers.has(plan.partNumber))
-      .map((plan) => [plan.partNumber, { offset: plan.partOffset, size: plan.partSize }]),
-  );
-  for (const { part, start } of [...asked].sort((a, b) => a.part.partNumber - b.part.partNumber)) {
-    const before = byNumber.get(part.partNumber - 1);
-    const follows = before?.offset === null || before === undefined ? null : before.offset + before.size;
-    byNumber.set(part.partNumber, { offset: start.offset ?? follows, size: part.partSize });
+    askedAt[part.partNumber] = i;
+    starts[i] = startOf(part, i);
   }
-  const plans = asked.map(({ at, part, start }) =>
-    planPart(length, part, { ...start, offset: byNumber.get(part.partNumber)!.offset }, at),
-  );
-  checkPlacement([...stored.filter((plan) => !numbers.has(plan.partNumber)), ...plans]);
+  const kept = stored.filter((plan) => askedAt[plan.partNumber] === -1);
+  for (const plan of kept) {
+    known[plan.partNumber] = 1;
+    offsets[plan.partNumber] = plan.partOffset ?? NaN;
+    sizes[plan.partNumber] = plan.partSize;
+  }
+  // in part-number order, so a part's offset may follow from the part before it, asked or not
+  for (let number = 1; number <= MAX_PARTS; number++) {
+    const i = askedAt[number]!;
+    if (i === -1) {
+      continue;
+    }
+    const follows = known[number - 1] === 1 ? offsets[number - 1]! + sizes[number - 1]! : NaN;
+    known[number] = 1;
+    offsets[number] = starts[i]!.offset ?? follows;
+    sizes[number] = requested[i]!.partSize;
+  }
+  const plans = new Array<PlannedPart>(requested.length);
+  for (let i = 0; i < requested.length; i++) {
+    const part = requested[i]!;
+    const offset = offsets[part.partNumber]!;
+    plans[i] = planPart(length, part, starts[i]!, Number.isNaN(offset) ? null : offset, i);
+  }
+  checkPlacement(kept.length === 0 ? plans : [...kept, ...plans]);
   return plans;
+}
+
+// where a requested part is, for messages (made only when one is needed)
+function at(index: number): string {
+  return `multiParts[${index}]`;
 }
 
 interface PartStart {
   readonly offset: number | null;
-  // the base64 form, as stored
+  // the base64 form, as stored, and its words
   readonly hashCtx: string | null;
+  readonly hashWords: readonly number[] | null;
 }
 
-function startOf(part: RequestedPart, at: string): PartStart {
+function startOf(part: RequestedPart, index: number): PartStart {
   if (part.hashCtx === undefined) {
-    return { offset: part.partOffset ?? (part.partNumber === 1 ? 0 : null), hashCtx: null };
+    return { offset: part.partOffset ?? (part.partNumber === 1 ? 0 : null), hashCtx: null, hashWords: null };
   }
   try {
     const state = hashStateOf(part.hashCtx, part.partOffset);
-    return { offset: state.offset, hashCtx: encodeHashCtx(state) };
+    return { offset: state.offset, hashCtx: encodeHashCtx(state), hashWords: state.h };
   } catch (error) {
-    throw new PartRuleError(`${at}.hashCtx: ${error instanceof HashCtxError ? error.message : 'invalid'}`);
+    throw new PartRuleError(`${at(index)}.hashCtx: ${error instanceof HashCtxError ? error.message : 'invalid'}`);
   }
 }
 
+// No two parts overlap, and parts lie in part-number order. Sorted by offset (and number) first,
+// unless they come so already, as a client's list does.
 function checkPlacement(all: readonly PartPlan[]): void {
-  const placed = all
-    .filter((plan): plan is PartPlan & { partOffset: number } => plan.partOffset !== null)
-    .sort((a, b) => a.partOffset - b.partOffset || a.partNumber - b.partNumber);
+  const placed = all.filter((plan): plan is PartPlan & { partOffset: number } => plan.partOffset !== null);
+  const inOrder = (a: PartPlan & { partOffset: number }, b: PartPlan & { partOffset: number }): number =>
+    a.partOffset - b.partOffset || a.partNumber - b.partNumber;
+  if (!placed.every((plan, i) => i === 0 || inOrder(placed[i - 1]!, plan) <= 0)) {
+    placed.sort(inOrder);
+  }
   for (let i = 1; i < placed.length; i++) {
     const before = placed[i - 1]!;
     const current = placed[i]!;
@@ -84,33 +118,39 @@ function checkPlacement(all: readonly PartPlan[]): void {
   }
 }
 
-function planPart(length: number, part: RequestedPart, start: PartStart, at: string): PartPlan {
-  const { offset, hashCtx } = start;
+function planPart(
+  length: number,
+  part: RequestedPart,
+  start: PartStart,
+  offset: number | null,
+  index: number,
+): PlannedPart {
+  const { hashCtx, hashWords } = start;
   if (length === 0) {
     if (part.partNumber !== 1 || part.partSize !== 0 || (offset ?? 0) !== 0) {
-      throw new PartRuleError(`${at}: an empty file has one part, number 1, of size 0`);
+      throw new PartRuleError(`${at(index)}: an empty file has one part, number 1, of size 0`);
     }
-    return { partNumber: 1, partSize: 0, partOffset: 0, hashCtx };
+    return { partNumber: 1, partSize: 0, partOffset: 0, hashCtx, hashWords };
   }
   if (part.partSize === 0) {
-    throw new PartRuleError(`${at}.partSize: 0 is allowed only for an empty file`);
+    throw new PartRuleError(`${at(index)}.partSize: 0 is allowed only for an empty file`);
   }
   if (part.partNumber === 1 && offset !== 0) {
-    throw new PartRuleError(`${at}.partOffset: part 1 starts at 0`);
+    throw new PartRuleError(`${at(index)}.partOffset: part 1 starts at 0`);
   }
   const end = (offset ?? 0) + part.partSize;
   if (end > length) {
-    throw new PartRuleError(`${at}: runs past the file's length ${length}`);
+    throw new PartRuleError(`${at(index)}: runs past the file's length ${length}`);
   }
   // only the file's last part may be under 5 MiB; without an offset, we can't tell yet (complete checks)
   const isLast = offset !== null && end === length;
   if (part.partSize < MIN_PART_SIZE && offset !== null && !isLast) {
-    throw new PartRuleError(`${at}.partSize: must be at least ${MIN_PART_SIZE} unless it is the last part`);
+    throw new PartRuleError(`${at(index)}.partSize: must be at least ${MIN_PART_SIZE} unless it is the last part`);
   }
   if (hashCtx !== null && !isLast && part.partSize % SHA256_BLOCK !== 0) {
-    throw new PartRuleError(`${at}.partSize: must be a multiple of ${SHA256_BLOCK} in parallel mode`);
+    throw new PartRuleError(`${at(index)}.partSize: must be a multiple of ${SHA256_BLOCK} in parallel mode`);
   }
-  return { partNumber: part.partNumber, partSize: part.partSize, partOffset: offset, hashCtx };
+  return { partNumber: part.partNumber, partSize: part.partSize, partOffset: offset, hashCtx, hashWords };
 }
 
 // What is wrong with the uploaded parts, in words for the client; null when they make the file.

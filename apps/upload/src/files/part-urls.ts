@@ -1,14 +1,14 @@
 // The part URLs create and uploadUrl hand out: one path for both. The requested parts are planned
 // against the file (part-rules.ts), the plans recorded with where their URLs point, and each part
 // gets a URL: presigned straight to storage, or the service's own signed part URL.
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
 import type { PartPlan, UploadFile } from '@koodrive/database';
 import { ApiException } from '@koodrive/errors';
-import { parseHashCtx } from '@koodrive/hashing';
 import { OBJECT_STORAGE, type ObjectStorage } from '@koodrive/storage';
 import type { PartUploadVia } from './dto/upload-url.dto.js';
-import { PartRuleError, planParts, type RequestedPart } from './part-rules.js';
+import { PartRuleError, planParts, type PlannedPart, type RequestedPart } from './part-rules.js';
 import { partUploadUrl } from '../parts/part-url.js';
 
 export interface PartUrl {
@@ -38,7 +38,7 @@ export class PartUrlIssuer {
 
   // The requested parts checked against a file of `length` and its parts planned before:
   // 13000102 naming the part at fault.
-  plan(length: number, requested: readonly RequestedPart[], stored: readonly PartPlan[]): PartPlan[] {
+  plan(length: number, requested: readonly RequestedPart[], stored: readonly PartPlan[]): PlannedPart[] {
     try {
       return planParts(length, requested, stored);
     } catch (error) {
@@ -46,10 +46,12 @@ export class PartUrlIssuer {
     }
   }
 
-  // A URL for each planned part of `file` (its plans already recorded with `via`).
+  // A URL for each planned part of `file` (its plans already recorded with `via`). Up to 10,000 of
+  // them: the answers are built a slice at a time, giving the event loop a turn between slices, so
+  // probes and other requests are answered meanwhile.
   async sign(
     file: Pick<UploadFile, 'id' | 'storageKey' | 'uploadId' | 'length'>,
-    plans: readonly PartPlan[],
+    plans: readonly PlannedPart[],
     via: PartUploadVia,
     origin: string,
   ): Promise<PartUrl[]> {
@@ -60,23 +62,33 @@ export class PartUrlIssuer {
     const { partUrlTtlSeconds: ttl, partUrlSecret, publicUrl } = this.config.upload;
     const expires = Math.floor(Date.now() / 1000) + ttl;
     const expiresAt = new Date(expires * 1000).toISOString();
-    const urlOf = (partNumber: number): Promise<string> =>
-      via === 'service'
-        ? Promise.resolve(partUploadUrl(publicUrl ?? origin, partUrlSecret, { fileId: file.id, partNumber, expires }))
-        : this.storage.presignUploadPart(file.storageKey, uploadId, partNumber, ttl);
-    return Promise.all(
-      plans.map(async (plan) => ({
+    const numbers = plans.map((plan) => plan.partNumber);
+    const storageUrls =
+      via === 'service' ? undefined : await this.storage.presignUploadParts(file.storageKey, uploadId, numbers, ttl);
+    const answers = new Array<PartUrl>(plans.length);
+    for (let i = 0; i < plans.length; i++) {
+      if (i > 0 && i % SLICE === 0) {
+        await yieldToLoop();
+      }
+      const plan = plans[i]!;
+      answers[i] = {
         partNumber: plan.partNumber,
         partSize: plan.partSize,
         // an offset not known (a part asked for alone, out of order, without one) is the usual
         // split's: every part before it of this part's size (within the file)
         partOffset: plan.partOffset ?? Math.min((plan.partNumber - 1) * plan.partSize, length - plan.partSize),
-        ...(plan.hashCtx === null ? {} : { hashCtx: parseHashCtx(plan.hashCtx).h }),
+        ...(plan.hashWords === null ? {} : { hashCtx: plan.hashWords }),
         partId: `${file.id}-${plan.partNumber}`,
-        uploadUrl: await urlOf(plan.partNumber),
+        uploadUrl:
+          storageUrls?.[i] ??
+          partUploadUrl(publicUrl ?? origin, partUrlSecret, { fileId: file.id, partNumber: plan.partNumber, expires }),
         uploadVia: via,
         expiresAt,
-      })),
-    );
+      };
+    }
+    return answers;
   }
 }
+
+// part answers built between two turns of the event loop
+const SLICE = 1000;

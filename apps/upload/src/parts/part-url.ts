@@ -1,7 +1,7 @@
 // The service's own part URLs: a plain PUT of the part's bytes, no Authorization header, signed
 // and expiring as an S3 presigned URL is. The signature (HMAC-SHA256 under PART_URL_SECRET) binds
 // the file, the part number and the expiry; anything else about the part is read from its plan.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 
 export const PART_UPLOAD_PATH = 'koodrive/ose/v1/files/multipart/parts';
 
@@ -13,8 +13,9 @@ export interface PartUrlClaims {
 }
 
 export function partUploadUrl(baseUrl: string, secret: string, claims: PartUrlClaims): string {
-  const query = new URLSearchParams({ expires: String(claims.expires), signature: sign(secret, claims) });
-  return `${baseUrl}/${PART_UPLOAD_PATH}/${encodeURIComponent(claims.fileId)}/${claims.partNumber}?${query.toString()}`;
+  // both values are digits or hex: nothing in them to encode
+  const query = `expires=${claims.expires}&signature=${sign(secret, claims)}`;
+  return `${baseUrl}/${PART_UPLOAD_PATH}/${encodeURIComponent(claims.fileId)}/${claims.partNumber}?${query}`;
 }
 
 export type PartUrlVerdict = 'valid' | 'expired' | 'forged';
@@ -45,8 +46,15 @@ export function verifyPartUrl(
   return Number(expires) < nowSeconds ? 'expired' : 'valid';
 }
 
+// the secret as a key object, made once (a string key is made into one on every HMAC: a third of
+// the cost of a URL, and a 10,000-part request signs 10,000)
+let signingKey: { readonly secret: string; readonly key: KeyObject } | undefined;
+
 function sign(secret: string, claims: PartUrlClaims): string {
-  return createHmac('sha256', secret)
+  if (signingKey?.secret !== secret) {
+    signingKey = { secret, key: createSecretKey(Buffer.from(secret, 'utf8')) };
+  }
+  return createHmac('sha256', signingKey.key)
     .update(`PUT\n${claims.fileId}\n${claims.partNumber}\n${claims.expires}`)
     .digest('hex');
 }

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
@@ -11,7 +11,6 @@ import {
   Max,
   MaxLength,
   Min,
-  ValidateNested,
 } from 'class-validator';
 import { MAX_FILE_LENGTH, MAX_PARTS_PER_REQUEST } from '@koodrive/limits';
 import {
@@ -21,6 +20,7 @@ import {
   IsSha256,
   IsStringOrInteger,
 } from './field-rules.js';
+import { ArePartRequests } from './part-requests.js';
 import { PartRequestDto, PartRequestsDto } from './upload-url.dto.js';
 
 export const AUTO_RENAME_TIMESTAMP = 2;
@@ -98,11 +98,7 @@ export class CreateUploadDto extends PartRequestsDto {
     maxItems: MAX_PARTS_PER_REQUEST,
     description: 'parts to hand out upload URLs for at once, as uploadUrl takes them',
   })
-  @IsOptional()
-  @IsArray({ message: 'must be an array' })
-  @ArrayMaxSize(MAX_PARTS_PER_REQUEST, { message: `must hold at most ${MAX_PARTS_PER_REQUEST} parts` })
-  @ValidateNested({ each: true })
-  @Type(() => PartRequestDto)
+  @ArePartRequests({ required: false })
   multiParts?: PartRequestDto[];
 
   @ApiPropertyOptional({ description: "lowercase hex SHA-256 of the file's first 1 KiB (stored)" })

@@ -87,13 +87,11 @@ export const IsKooDriveTime = (): PropertyDecorator =>
   });
 
 // hashCtx: KooDrive's array of the 8 state words, or this service's first base64-JSON form.
-export const IsHashCtx = (): PropertyDecorator =>
-  ValidateBy({
-    name: 'hashCtxType',
-    validator: {
-      validate: (value: unknown) =>
-        (typeof value === 'string' && value.length <= 1024) ||
-        (Array.isArray(value) && value.length === 8 && value.every(isUint32)),
-      defaultMessage: () => 'must be an array of 8 integers from 0 to 4294967295 (or the base64 form)',
-    },
-  });
+export const HASH_CTX_MESSAGE = 'must be an array of 8 integers from 0 to 4294967295 (or the base64 form)';
+
+export function isHashCtxValue(value: unknown): boolean {
+  return (
+    (typeof value === 'string' && value.length <= 1024) ||
+    (Array.isArray(value) && value.length === 8 && value.every(isUint32))
+  );
+}

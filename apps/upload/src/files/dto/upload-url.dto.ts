@@ -1,28 +1,16 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  ArrayMinSize,
-  IsArray,
-  IsIn,
-  IsInt,
-  IsOptional,
-  IsString,
-  Max,
-  Min,
-  ValidateNested,
-} from 'class-validator';
+import { IsIn, IsOptional, IsString } from 'class-validator';
 import { MAX_FILE_LENGTH, MAX_PARTS, MAX_PARTS_PER_REQUEST, MAX_PART_SIZE } from '@koodrive/limits';
-import { IsFileId, IsHashCtx } from './field-rules.js';
+import { IsFileId } from './field-rules.js';
+import { ArePartRequests } from './part-requests.js';
 
 export const PART_UPLOAD_VIAS = ['s3', 'service'] as const;
 export type PartUploadVia = (typeof PART_UPLOAD_VIAS)[number];
 
+// One requested part, as OpenAPI describes it. Its rules are checked by checkPartRequests
+// (part-requests.ts), over the plain list: no instance of this class is made per part.
 export class PartRequestDto {
   @ApiProperty({ minimum: 1, maximum: MAX_PARTS, example: 46 })
-  @IsInt({ message: 'must be an integer' })
-  @Min(1, { message: `must be 1 to ${MAX_PARTS}` })
-  @Max(MAX_PARTS, { message: `must be 1 to ${MAX_PARTS}` })
   partNumber!: number;
 
   @ApiProperty({
@@ -31,17 +19,14 @@ export class PartRequestDto {
     maximum: MAX_PART_SIZE,
     example: 10485760,
   })
-  // the 5 MiB minimum depends on whether this is the file's last part: checked by the service
-  @IsInt({ message: 'must be an integer' })
-  @Min(0, { message: `must be 0 to ${MAX_PART_SIZE}` })
-  @Max(MAX_PART_SIZE, { message: `must be 0 to ${MAX_PART_SIZE}` })
   partSize!: number;
 
-  @ApiPropertyOptional({ description: 'bytes of the file before this part', minimum: 0, example: 471859200 })
-  @IsOptional()
-  @IsInt({ message: 'must be an integer' })
-  @Min(0, { message: `must be 0 to ${MAX_FILE_LENGTH}` })
-  @Max(MAX_FILE_LENGTH, { message: `must be 0 to ${MAX_FILE_LENGTH}` })
+  @ApiPropertyOptional({
+    description: 'bytes of the file before this part',
+    minimum: 0,
+    maximum: MAX_FILE_LENGTH,
+    example: 471859200,
+  })
   partOffset?: number;
 
   @ApiPropertyOptional({
@@ -53,8 +38,6 @@ export class PartRequestDto {
     ],
     example: [1748048713, 2644528514, 4267727253, 2252747490, 4036182088, 2253856463, 526139147, 2194267752],
   })
-  @IsOptional()
-  @IsHashCtx()
   hashCtx?: string | number[];
 }
 
@@ -79,10 +62,6 @@ export class UploadUrlDto extends PartRequestsDto {
   fileId!: string;
 
   @ApiProperty({ type: () => [PartRequestDto], minItems: 1, maxItems: MAX_PARTS_PER_REQUEST })
-  @IsArray({ message: 'must be an array' })
-  @ArrayMinSize(1, { message: 'must hold at least one part' })
-  @ArrayMaxSize(MAX_PARTS_PER_REQUEST, { message: `must hold at most ${MAX_PARTS_PER_REQUEST} parts` })
-  @ValidateNested({ each: true })
-  @Type(() => PartRequestDto)
+  @ArePartRequests({ required: true })
   multiParts!: PartRequestDto[];
 }
