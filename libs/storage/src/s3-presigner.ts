@@ -6,6 +6,7 @@
 // (s3-presigner.spec.ts).
 import { isIP } from 'node:net';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { signUploadPartUrls } from './upload-part-urls.js';
 
 type SignerInit = ConstructorParameters<typeof SignatureV4>[0];
 
@@ -80,6 +81,21 @@ export class S3Presigner {
       },
     );
     return `${this.origin.protocol}//${this.host}${path}?${queryString(signed.query ?? {})}`;
+  }
+
+  // UploadPart URLs for many parts of one upload at once, each what presign() makes for it (see
+  // upload-part-urls.ts: the bulk path a 10,000-part request takes).
+  async presignUploadParts(
+    key: string,
+    uploadId: string,
+    partNumbers: readonly number[],
+    expiresInSeconds: number,
+    now = new Date(),
+  ): Promise<string[]> {
+    const provider = this.options.credentials;
+    const credentials = typeof provider === 'function' ? await provider() : provider;
+    const target = { protocol: this.origin.protocol, host: this.host, path: this.pathOf(key) };
+    return signUploadPartUrls(target, credentials, this.options.region, uploadId, partNumbers, expiresInSeconds, now);
   }
 
   private pathOf(key: string): string {
