@@ -35,6 +35,10 @@ export function fileColumns(from: string): SqlFragment {
       c('result_detail', 'resultDetail'),
       c('expires_at', 'expiresAt'),
       c('completed_at', 'completedAt'),
+      c('revision_of', 'revisionOf'),
+      c('revision_id', 'revisionId'),
+      c('revision_version', 'revisionVersion'),
+      c('keep_policy', 'keepPolicy'),
     ].join(', '),
   );
 }
@@ -109,10 +113,13 @@ function arrayLiteral<T>(items: readonly T[], value: (item: T) => number | strin
   const elements = new Array<string>(items.length);
   for (let i = 0; i < items.length; i++) {
     const element = value(items[i]!);
-    if (element !== null && !BARE_ELEMENT.test(String(element))) {
+    if (element === null) {
+      elements[i] = 'NULL';
+    } else if (typeof element === 'number' ? Number.isSafeInteger(element) : BARE_ELEMENT.test(element)) {
+      elements[i] = String(element);
+    } else {
       throw new Error(`${JSON.stringify(element)} cannot be written bare in an array literal`);
     }
-    elements[i] = element === null ? 'NULL' : String(element);
   }
   return `{${elements.join(',')}}`;
 }
