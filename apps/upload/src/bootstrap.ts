@@ -45,8 +45,9 @@ export async function createApp(): Promise<NestFastifyApplication> {
   // a part PUT to the service's own part URL is streamed, never parsed; any other body that is
   // not JSON stays 13000101
   registerBodyParsers(fastify, PART_UPLOAD_ROUTE);
-  // JSON, with the long lists the envelope serialized in slices spliced in
-  fastify.setReplySerializer(serializeReply);
+  // JSON, with the long lists the envelope serialized in slices spliced in (as bytes: Fastify sends a
+  // Buffer payload as it is, though its types say the serializer answers a string)
+  fastify.setReplySerializer(serializeReply as (payload: unknown) => string);
   applyBodyLimits(fastify, config.http);
   // browsers on CORS_ORIGINS: preflights of the endpoints and the part PUT, readable answers
   registerCors(fastify, config.corsOrigins, [...API_CORS_ROUTES, { url: PART_UPLOAD_ROUTE, method: 'PUT' }]);
