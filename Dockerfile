@@ -41,4 +41,7 @@ COPY prisma ./prisma
 USER node
 # the API (PORT) and /metrics (METRICS_PORT)
 EXPOSE 3000 9464
-CMD ["node", "dist/apps/upload/src/main.js"]
+# V8's young generation at most 2 x 8 MiB: left to itself it grows to 2 x 64 MiB while the service
+# boots and keeps those pages resident (~100 MiB of an idle RSS); no CPU cost measured
+# (docs/performance.md, `npm run bench`, which starts the service with the flags of this line)
+CMD ["node", "--max-semi-space-size=8", "dist/apps/upload/src/main.js"]

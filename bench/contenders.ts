@@ -4,6 +4,7 @@
 // the floor (bench/floor.ts), and a bare Fastify (bench/bare-fastify.ts, for memory).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Env } from './support.ts';
@@ -20,6 +21,8 @@ export const CONTENDER_LABELS: Readonly<Record<ContenderName, string>> = {
 
 export interface Contender {
   readonly name: ContenderName;
+  // the checkout it runs: 'after' (this tree, or --service-root) or 'before' (--before-root)
+  readonly side: 'before' | 'after';
   readonly label: string;
   // exports spans (the bench waits for its last export before reading its CPU)
   readonly traced: boolean;
@@ -31,24 +34,32 @@ export interface Contender {
 const PART_URL_SECRET = randomBytes(24).toString('hex');
 
 // `serviceRoot`: a checkout with a built service (dist/apps/upload/src/main.js); `otlpEndpoint`:
-// where the traced service exports.
-export function contender(name: ContenderName, serviceRoot: string, otlpEndpoint: string): Contender {
+// where the traced service exports; `side`: which checkout of a before/after it is.
+export function contender(
+  name: ContenderName,
+  serviceRoot: string,
+  otlpEndpoint: string,
+  side: Contender['side'] = 'after',
+): Contender {
   if (name === 'floor') {
     return {
       name,
+      side,
       label: CONTENDER_LABELS[name],
       traced: false,
       start: (env, nodeArgs = []) => startProcess(path.join(BENCH, 'floor.ts'), env, { nodeArgs }),
     };
   }
   const production: Env = { NODE_ENV: 'production', PART_URL_SECRET, SHUTDOWN_DRAIN_SECONDS: '0' };
+  const imageFlags = nodeFlagsOf(serviceRoot);
   const own: Env =
     name === 'traced'
       ? { OTEL_SDK_DISABLED: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint, LOG_LEVEL: 'info' }
       : { OTEL_SDK_DISABLED: 'true', LOG_LEVEL: 'warn' };
   return {
     name,
-    label: CONTENDER_LABELS[name],
+    side,
+    label: `${side}: ${CONTENDER_LABELS[name]}`,
     traced: name === 'traced',
     start: (env, nodeArgs = []) =>
       startProcess(
@@ -56,10 +67,27 @@ export function contender(name: ContenderName, serviceRoot: string, otlpEndpoint
         { ...env, ...production, PUBLIC_URL: `http://127.0.0.1:${env.PORT}`, ...own },
         {
           cwd: serviceRoot,
-          nodeArgs,
+          nodeArgs: [...imageFlags, ...nodeArgs],
         },
       ),
   };
+}
+
+// The node flags the checkout's image starts the service with: its Dockerfile's CMD, between "node"
+// and the script (none when it has no Dockerfile or no such CMD).
+export function nodeFlagsOf(serviceRoot: string): string[] {
+  let dockerfile: string;
+  try {
+    dockerfile = readFileSync(path.join(serviceRoot, 'Dockerfile'), 'utf8');
+  } catch {
+    return [];
+  }
+  const cmd = dockerfile
+    .split('\n')
+    .filter((line) => line.startsWith('CMD ['))
+    .at(-1);
+  const words = cmd === undefined ? [] : (JSON.parse(cmd.slice('CMD '.length)) as string[]);
+  return words[0] === 'node' ? words.slice(1, -1) : [];
 }
 
 // Starts `script` with this node and waits until its /readyz (on env.PORT) answers 200. Its stdout

@@ -1,21 +1,28 @@
-// npm run bench [-- --only small,per-byte,memory] [--uploads 200] [--concurrency 8]
-//   [--file-size 100KiB] [--count-uploads 20] [--per-byte-size 256MiB] [--part-size 16MiB]
-//   [--runs 3] [--memory-size 1GiB] [--service-root <checkout>] [--profile] [--port 3997]
+// npm run bench [-- --only small,per-byte,memory,heap,transport] [--before-root <checkout>]
+//   [--service-root <checkout>] [--modes multipart,put] [--small-rounds 2] [--uploads 200]
+//   [--concurrency 8] [--file-size 100KiB] [--count-uploads 20] [--per-byte-size 256MiB]
+//   [--part-size 16MiB] [--runs 3] [--memory-size 1GiB] [--memory-uploads 1000] [--profile] [--port 3997]
 // npm run bench -- --table-scale [--table-scale-rows 10000000] [--table-scale-requests 30] [--table-scale-runs 5]
-// What the service costs, each figure beside its floor, from one run:
-// - small files (bench/small-files.ts): CPU ms per upload of --file-size (create, uploadUrl, one
-//   PUT straight to S3, complete; --uploads at --concurrency), SQL statements, Redis round trips and
-//   S3 calls per upload and uploads/s, for the service traced (OTLP to a local sink, logs at info),
-//   quiet (no tracing, logs at warn) and the floor (bench/floor.ts: the same S3 calls and minimum
-//   SQL from a bare script), and the ratio of each to the floor;
-// - per byte (bench/per-byte.ts): the service's CPU ns per byte of a read-back and of a part PUT
-//   through the service, beside SHA-256's own ns/B over the same bytes in the same run;
-// - memory (bench/memory.ts): RSS at idle and peak during a --memory-size complete, beside the floor
-//   and a bare Fastify.
-// Every figure is CPU time from /proc (utime + stime) or a count, so a noisy neighbour slows the run
-// without moving its results much. --service-root measures another checkout's built service (a
-// before/after); --profile writes each service contender's CPU profile of the small-file window
-// (under bench/tmp) and its summary by package (bench/profile.ts). Writes bench/results/<time>-cost.json and .md.
+// What the service costs, each figure beside its floor, before and after, from one run. "after" is
+// this tree's built service (or --service-root's), "before" --before-root's (another checkout,
+// built): each section measures them in turn, alternating, each in a process of its own.
+// - small files (bench/small-files.ts): CPU ms per upload of --file-size (multipart: create,
+//   uploadUrl, one PUT straight to S3, complete; put: create answers the URL), --uploads at
+//   --concurrency, traced (OTLP to a local sink, logs at info) before and after, the after quiet
+//   (no tracing, logs at warn) once, and the floor (bench/floor.ts: the same S3 calls and minimum
+//   SQL from a bare script); SQL statements, Redis round trips and S3 calls per upload;
+// - per byte (bench/per-byte.ts): CPU ns per byte of a read-back and of a part PUT through the
+//   service, beside SHA-256's own and the receiving side's floor (bench/receive-floor.ts: a bare
+//   node:http server taking the same parts, node's chunks or reused buffers);
+// - memory (bench/memory.ts): RSS at idle, after --memory-uploads small uploads and at the peak of a
+//   --memory-size complete, beside the floor and a bare Fastify;
+// - heap (bench/heap.ts): where the idle MiB go: RSS, the V8 heap and external memory, and a heap
+//   snapshot by package with the clients' retained sizes (bench/heap-breakdown.ts);
+// - transport (bench/transport.ts): the lean data path's GET and PUT beside node:http and undici.
+// Every CPU figure is from /proc (utime + stime) or process.cpuUsage, with the load average beside
+// it: a noisy neighbour slows the run without moving its results much. --profile writes the CPU
+// profile of the first round's windows (under bench/tmp) and its summary by package
+// (bench/profile.ts). Writes bench/results/<time>-cost.json and .md (not tracked).
 // --table-scale measures instead the files table at scale (bench/table-scale.ts): create, complete and the
 // background jobs' batches on an empty table and after --table-scale-rows rows of history, in a
 // database of its own; writes bench/results/<time>-table-scale.json and .md.
@@ -25,23 +32,33 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { CONTENDER_LABELS, contender } from './contenders.ts';
+import { BenchFile } from './bench-file.ts';
+import { type Contender, contender } from './contenders.ts';
+import {
+  idleMemoryTable,
+  memoryTable,
+  type PerByteSection,
+  perByteTable,
+  smallTable,
+  summaryTable,
+} from './cost-report.ts';
+import { type IdleMemory, measureIdleMemory } from './heap.ts';
 import { type MemoryResult, measureMemory } from './memory.ts';
-import { type PerByteResult, measurePerByte } from './per-byte.ts';
+import { measurePerByte, measureReceiveFloor, type PerByteResult } from './per-byte.ts';
 import { profileSummary, formatProfileSummary } from './profile.ts';
 import { RgwRoom } from './rgw-room.ts';
-import { type SmallFileResult, measureSmallFiles } from './small-files.ts';
+import { measureSmallFiles, type SmallFileOptions, type SmallFileResult } from './small-files.ts';
 import { measureTableScale, tableScaleReport } from './table-scale.ts';
 import { measureTransport, type TransportResult, transportTable } from './transport.ts';
 import { SpanSink } from './span-sink.ts';
 import { migrate } from '../tools/db/migrate.ts';
-import { type Env, formatSize, importBuilt, parseSize, servicesUp } from './support.ts';
+import { type Env, importBuilt, loadAverage, parseSize, servicesUp } from './support.ts';
 
 type HashingModule = typeof import('@koodrive/hashing');
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const RESULTS = path.join(ROOT, 'bench/results');
-const SECTIONS = ['small', 'per-byte', 'memory', 'transport'] as const;
+const SECTIONS = ['small', 'per-byte', 'memory', 'heap', 'transport'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({
@@ -55,7 +72,11 @@ const { values } = parseArgs({
     'part-size': { type: 'string', default: '16MiB' },
     runs: { type: 'string', default: '3' },
     'memory-size': { type: 'string', default: '1GiB' },
+    'memory-uploads': { type: 'string', default: '1000' },
+    modes: { type: 'string', default: 'multipart,put' },
+    'small-rounds': { type: 'string', default: '2' },
     'service-root': { type: 'string', default: ROOT },
+    'before-root': { type: 'string' },
     profile: { type: 'boolean', default: false },
     port: { type: 'string', default: '3997' },
     'table-scale': { type: 'boolean', default: false },
@@ -116,95 +137,77 @@ if (values['table-scale']) {
 const room = RgwRoom.at(path.join(process.env.SERVICES_DIR ?? path.join(ROOT, '.services'), 'ceph/ceph.conf'));
 const hashing = await importBuilt<HashingModule>('libs/hashing/src/index.js');
 const sink = await SpanSink.start();
-const contenders = (['traced', 'quiet', 'floor'] as const).map((name) => contender(name, serviceRoot, sink.endpoint));
 const stamp = new Date().toISOString().replaceAll(':', '-').replaceAll('.', '-');
 await mkdir(RESULTS, { recursive: true });
+const beforeRoot = values['before-root'] === undefined ? undefined : path.resolve(values['before-root']);
+const service = (name: 'traced' | 'quiet', side: 'before' | 'after'): Contender =>
+  contender(name, side === 'after' ? serviceRoot : beforeRoot!, sink.endpoint, side);
+const sides = beforeRoot === undefined ? (['after'] as const) : (['before', 'after'] as const);
+const floor = contender('floor', serviceRoot, sink.endpoint);
+const runs = whole('runs', values.runs);
 
 const results: {
   started: string;
   serviceRoot: string;
+  beforeRoot?: string;
   small?: SmallFileResult[];
-  perByte?: PerByteResult;
+  perByte?: PerByteSection;
   memory?: MemoryResult;
+  idle?: IdleMemory[];
   transport?: TransportResult;
-} = { started: new Date().toISOString(), serviceRoot };
-const report: string[] = [`# npm run bench (${results.started}, ${serviceRoot === ROOT ? 'this tree' : serviceRoot})`];
+} = { started: new Date().toISOString(), serviceRoot, beforeRoot };
+const report: string[] = [
+  `# npm run bench (${results.started}; after: ${serviceRoot === ROOT ? 'this tree' : serviceRoot}` +
+    `${beforeRoot === undefined ? '' : `; before: ${beforeRoot}`})`,
+];
 
 try {
   if (sections.has('small')) {
-    results.small = [];
-    for (const one of contenders) {
-      // profiles are large: kept under bench/tmp (not committed), their summaries in the report
-      const profileDir = path.join(ROOT, 'bench/tmp', `${stamp}-${one.name}-profile`);
-      const profiling = values.profile && one.name !== 'floor';
-      const { result, windowUs } = await measureSmallFiles({
-        contender: one,
-        realEnv,
-        redis,
-        sink,
-        options: {
-          uploads: whole('uploads', values.uploads),
-          concurrency: whole('concurrency', values.concurrency),
-          fileSize: parseSize(values['file-size']),
-          countUploads: whole('count-uploads', values['count-uploads']),
-          via: 's3',
-          port,
-        },
-        nodeArgs: profiling ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
-      });
-      if (profiling) {
-        const [file] = (await readdir(profileDir)).filter((name) => name.endsWith('.cpuprofile'));
-        const summary = await profileSummary(path.join(profileDir, file!), windowUs);
-        report.push(
-          `\n### CPU profile of the small-file window, ${CONTENDER_LABELS[one.name]}\n`,
-          formatProfileSummary(summary),
-        );
-        results.small.push({ ...result, profile: path.relative(ROOT, path.join(profileDir, file!)) });
-      } else {
-        results.small.push(result);
-      }
-      console.error(`small files, ${one.label}: ${result.cpuMsPerUpload} ms CPU per upload`);
-    }
-    report.splice(1, 0, smallTable(results.small));
+    results.small = await smallFiles();
+    report.push(smallTable(results.small));
   }
   if (sections.has('per-byte')) {
-    const profileDir = path.join(ROOT, 'bench/tmp', `${stamp}-per-byte-profile`);
-    results.perByte = await measurePerByte(contenders[0]!, redis, room, hashing, {
-      size: parseSize(values['per-byte-size']),
-      partSize: parseSize(values['part-size']),
-      runs: whole('runs', values.runs),
-      port,
-      nodeArgs: values.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
-    });
+    results.perByte = await perByte();
     report.push(perByteTable(results.perByte));
-    if (values.profile) {
-      const [file] = (await readdir(profileDir)).filter((name) => name.endsWith('.cpuprofile'));
-      for (const [title, windows] of [
-        ['the read-backs', results.perByte.windowsUs.readBack],
-        ['the part PUTs through the service', results.perByte.windowsUs.throughService],
-      ] as const) {
-        const summary = await profileSummary(path.join(profileDir, file!), windows);
-        report.push(`\n### CPU profile of ${title}, ${CONTENDER_LABELS.traced}\n`, formatProfileSummary(summary));
-      }
-    }
   }
   if (sections.has('memory')) {
-    results.memory = await measureMemory([contenders[0]!, contenders[2]!], redis, room, hashing, {
-      size: parseSize(values['memory-size']),
-      partSize: parseSize(values['part-size']),
-      port,
-      idleSettleMs: 2_000,
-    });
+    results.memory = await measureMemory(
+      [...sides.map((side) => service('traced', side)), floor],
+      redis,
+      room,
+      hashing,
+      {
+        size: parseSize(values['memory-size']),
+        partSize: parseSize(values['part-size']),
+        port,
+        idleSettleMs: 2_000,
+        smallUploads: whole('memory-uploads', values['memory-uploads']),
+      },
+    );
     report.push(memoryTable(results.memory));
   }
+  if (sections.has('heap')) {
+    results.idle = [];
+    for (const side of sides) {
+      results.idle.push(
+        await measureIdleMemory(service('traced', side), redis, hashing, {
+          port,
+          idleSettleMs: 2_000,
+          dir: path.join(ROOT, 'bench/tmp', stamp),
+        }),
+      );
+    }
+    report.push(idleMemoryTable(results.idle));
+  }
   if (sections.has('transport')) {
-    results.transport = await measureTransport(realEnv, whole('runs', values.runs));
+    results.transport = await measureTransport(realEnv, runs);
     report.push(transportTable(results.transport));
   }
 } finally {
   redis.disconnect();
   await sink.stop();
 }
+report.splice(1, 0, summaryTable(results));
 
 const markdown = `${report.join('\n')}\n`;
 await writeFile(path.join(RESULTS, `${stamp}-cost.json`), `${JSON.stringify(results, null, 2)}\n`);
@@ -212,72 +215,137 @@ await writeFile(path.join(RESULTS, `${stamp}-cost.md`), markdown);
 process.stdout.write(markdown);
 console.error(`written: bench/results/${stamp}-cost.json and .md`);
 
-function ratio(value: number, floor: number): string {
-  return floor > 0 ? `${(value / floor).toFixed(2)}×` : '–';
-}
-
-function smallTable(rows: readonly SmallFileResult[]): string {
-  const floor = rows.find((row) => row.contender === 'floor');
-  const first = rows[0]!;
-  const lines = [
-    `\n## Small files: ${first.uploads} uploads of ${formatSize(first.fileSizeBytes)}, ${first.concurrency} at a time ` +
-      '(create, uploadUrl, one PUT straight to S3, complete)\n',
-    '| process | CPU ms / upload | × floor | SQL statements / upload | Redis round trips / upload (3 API requests) | S3 calls / upload | uploads/s |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
-  ];
-  for (const row of rows) {
-    const pass = row.countingPass.perUpload;
-    lines.push(
-      `| ${row.label} | ${row.cpuMsPerUpload} | ${floor === undefined ? '–' : ratio(row.cpuMsPerUpload, floor.cpuMsPerUpload)} ` +
-        `| ${pass.sqlStatements} | ${pass.redisRoundTrips} | ${pass.s3Calls} | ${row.uploadsPerSecond} |`,
-    );
-  }
-  const service = rows.find((row) => row.contender === 'traced');
-  if (service !== undefined) {
-    lines.push('', `Per request of the service (counting pass, one upload at a time):`, '');
-    lines.push(
-      '| request | SQL statements | by verb | Redis round trips | S3 calls |',
-      '| --- | --- | --- | --- | --- |',
-    );
-    for (const [step, cost] of Object.entries(service.countingPass.perStep)) {
-      const verbs = Object.entries(cost.sqlByVerb)
-        .map(([verb, n]) => `${verb} ${n}`)
-        .join(', ');
-      const s3 = Object.entries(cost.s3ByOperation)
-        .map(([operation, n]) => `${operation} ${n}`)
-        .join(', ');
-      lines.push(`| ${step} | ${cost.sqlStatements} | ${verbs || '–'} | ${cost.redisRoundTrips} | ${s3 || '–'} |`);
-    }
-    if (service.spansPerUpload !== null) {
-      lines.push('', `Spans exported per upload (traced): ${service.spansPerUpload}`);
+// The small-file windows: --small-rounds rounds of every contender (after and before traced, the
+// floor; after quiet once), each mode, the order turned around every round.
+async function smallFiles(): Promise<SmallFileResult[]> {
+  const rows: SmallFileResult[] = [];
+  const modes = values.modes.split(',') as SmallFileOptions['mode'][];
+  const rounds = whole('small-rounds', values['small-rounds']);
+  for (let round = 0; round < rounds; round++) {
+    for (const mode of modes) {
+      const line = [...sides.map((side) => service('traced', side)), floor];
+      if (round === 0 && mode === 'multipart') {
+        line.push(service('quiet', 'after'));
+      }
+      for (const one of round % 2 === 0 ? line : line.reverse()) {
+        rows.push(await smallWindow(one, mode, values.profile && round === 0 && one.name !== 'floor'));
+      }
     }
   }
-  return lines.join('\n');
+  return rows;
 }
 
-function perByteTable(result: PerByteResult): string {
-  const sha = result.sha256NsPerByte;
-  return [
-    `\n## Per byte: the service's CPU per byte of a ${formatSize(result.sizeBytes)} file in ` +
-      `${formatSize(result.partSizeBytes)} parts (median of ${result.runs})\n`,
-    '| path | ns / B | × SHA-256 |',
-    '| --- | --- | --- |',
-    `| read-back (parts straight to S3, complete reads the file back) | ${result.readBackNsPerByte} | ${ratio(result.readBackNsPerByte, sha)} |`,
-    `| part PUT through the service (hashed from its hashCtx, streamed to S3) | ${result.throughServiceNsPerByte} | ${ratio(result.throughServiceNsPerByte, sha)} |`,
-    `| SHA-256 alone (node:crypto, the same bytes, this run) | ${sha} | 1.00× |`,
-  ].join('\n');
-}
-
-function memoryTable(result: MemoryResult): string {
-  const lines = [
-    `\n## Memory: RSS at idle and during a ${formatSize(result.completeSizeBytes)} complete (read back)\n`,
-    '| process | idle RSS MiB | peak RSS during complete MiB (VmHWM) | sampled peak MiB |',
-    '| --- | --- | --- | --- |',
-  ];
-  for (const row of result.rows) {
-    lines.push(
-      `| ${row.process} | ${row.idleRssMiB} | ${row.peakRssDuringCompleteMiB ?? '–'} | ${row.sampledPeakRssMiB ?? '–'} |`,
-    );
+async function smallWindow(
+  one: Contender,
+  mode: SmallFileOptions['mode'],
+  profiling: boolean,
+): Promise<SmallFileResult> {
+  // profiles are large: kept under bench/tmp (not committed), their summaries in the report
+  const profileDir = path.join(ROOT, 'bench/tmp', `${stamp}-${one.side}-${one.name}-${mode}-profile`);
+  const { result, windowUs } = await measureSmallFiles({
+    contender: one,
+    realEnv,
+    redis,
+    sink,
+    options: {
+      uploads: whole('uploads', values.uploads),
+      concurrency: whole('concurrency', values.concurrency),
+      fileSize: parseSize(values['file-size']),
+      countUploads: whole('count-uploads', values['count-uploads']),
+      via: 's3',
+      mode,
+      port,
+    },
+    nodeArgs: profiling ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  });
+  console.error(`small files, ${one.label}, ${mode}: ${result.cpuMsPerUpload} ms CPU per upload`);
+  if (!profiling) {
+    return result;
   }
-  return lines.join('\n');
+  const [file] = (await readdir(profileDir)).filter((name) => name.endsWith('.cpuprofile'));
+  const summary = await profileSummary(path.join(profileDir, file!), windowUs);
+  report.push(`\n### CPU profile of the small-file window, ${one.label}, ${mode}\n`, formatProfileSummary(summary));
+  return { ...result, profile: path.relative(ROOT, path.join(profileDir, file!)) };
+}
+
+// Per byte: --runs runs of each side (a process each, alternating), then the receiving floors.
+async function perByte(): Promise<PerByteSection> {
+  const options = {
+    size: parseSize(values['per-byte-size']),
+    partSize: parseSize(values['part-size']),
+    runs: 1,
+    port,
+  };
+  const loadBefore = await loadAverage();
+  const bySide = new Map<string, PerByteResult[]>();
+  for (let run = 0; run < runs; run++) {
+    for (const side of run % 2 === 0 ? sides : [...sides].reverse()) {
+      const profileDir = path.join(ROOT, 'bench/tmp', `${stamp}-per-byte-${side}-${run}-profile`);
+      const profiling = values.profile && run === 0;
+      const result = await measurePerByte(service('traced', side), redis, room, hashing, {
+        ...options,
+        nodeArgs: profiling ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+      });
+      bySide.set(side, [...(bySide.get(side) ?? []), result]);
+      console.error(
+        `per byte, ${side}: read-back ${result.readBackNsPerByte}, part PUT ${result.throughServiceNsPerByte} ns/B`,
+      );
+      if (profiling) {
+        await perByteProfile(profileDir, result, side);
+      }
+    }
+  }
+  const file = BenchFile.prepare(options.size, options.partSize, hashing);
+  const stream = await measureReceiveFloor('stream', file, { runs, port });
+  const reused = await measureReceiveFloor('reused', file, { runs, port });
+  const after = mergeRuns(bySide.get('after')!);
+  return {
+    after,
+    ...(bySide.has('before') ? { before: mergeRuns(bySide.get('before')!) } : {}),
+    receiveStream: stream.nsPerByte,
+    receiveReused: reused.nsPerByte,
+    loadAverage: [loadBefore, await loadAverage()],
+  };
+}
+
+async function perByteProfile(dir: string, result: PerByteResult, side: string): Promise<void> {
+  const [file] = (await readdir(dir)).filter((name) => name.endsWith('.cpuprofile'));
+  for (const [title, windows] of [
+    ['the read-backs', result.windowsUs.readBack],
+    ['the part PUTs through the service', result.windowsUs.throughService],
+  ] as const) {
+    const summary = await profileSummary(path.join(dir, file!), windows);
+    report.push(`\n### CPU profile of ${title}, ${side}\n`, formatProfileSummary(summary));
+  }
+}
+
+// Single runs of one side as one result: medians over the runs.
+function mergeRuns(results: readonly PerByteResult[]): PerByteResult {
+  const all = (pick: (result: PerByteResult) => readonly number[]): number[] => results.flatMap(pick);
+  const median = (values: readonly number[]): number => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const middle = Math.floor(sorted.length / 2);
+    return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  };
+  const samples = {
+    readBack: all((r) => r.samples.readBack),
+    throughService: all((r) => r.samples.throughService),
+    sha256: all((r) => r.samples.sha256),
+    readBackKernel: all((r) => r.samples.readBackKernel),
+    throughServiceKernel: all((r) => r.samples.throughServiceKernel),
+  };
+  return {
+    ...results[0]!,
+    runs: results.length,
+    readBackNsPerByte: median(samples.readBack),
+    throughServiceNsPerByte: median(samples.throughService),
+    sha256NsPerByte: median(samples.sha256),
+    readBackKernelNsPerByte: median(samples.readBackKernel),
+    throughServiceKernelNsPerByte: median(samples.throughServiceKernel),
+    samples,
+    windowsUs: {
+      readBack: results.flatMap((r) => r.windowsUs.readBack),
+      throughService: results.flatMap((r) => r.windowsUs.throughService),
+    },
+  };
 }

@@ -114,6 +114,8 @@ interface CreateBody {
   readonly fileName: string;
   readonly length: number;
   readonly sha256?: string;
+  // "put": the one part's URL in create's answer (what uploadUrl would answer for it)
+  readonly uploadMode?: string;
 }
 
 async function create(caller: Caller, body: CreateBody): Promise<object> {
@@ -333,8 +335,20 @@ async function answerOf(request: IncomingMessage): Promise<object> {
   const caller = await admit(request);
   const body = await jsonBody(request);
   switch (url.slice(API.length)) {
-    case 'create':
-      return create(caller, body as CreateBody);
+    case 'create': {
+      const created = (await create(caller, body as CreateBody)) as { fileId: string };
+      const { uploadMode, length } = body as CreateBody;
+      return uploadMode !== 'put'
+        ? created
+        : {
+            ...created,
+            ...(await uploadUrl(
+              caller,
+              { fileId: created.fileId, multiParts: [{ partNumber: 1, partSize: length, partOffset: 0 }] },
+              `http://${request.headers.host}`,
+            )),
+          };
+    }
     case 'multipart/uploadUrl':
       return uploadUrl(caller, body as Parameters<typeof uploadUrl>[1], `http://${request.headers.host}`);
     case 'complete':

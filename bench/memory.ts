@@ -1,28 +1,36 @@
-// The memory table: resident memory (VmRSS from /proc) of a process at idle, after a warm-up upload,
-// and its peak during the complete of a large file read back (VmHWM, its peak reset through
-// /proc/<pid>/clear_refs just before; and the highest VmRSS sampled every 20 ms, as a check), for
-// the service (target configuration), the floor (bench/floor.ts, which reads back through the
-// SDK) and, at idle only, a bare Fastify process (bench/bare-fastify.ts).
+// The memory table: resident memory (VmRSS from /proc) of a process at idle, after a warm-up upload;
+// after --memory-uploads small uploads (100 KiB, 8 at a time, straight to S3); and its peak during
+// the complete of a large file read back (VmHWM, its peak reset through /proc/<pid>/clear_refs just
+// before; and the highest VmRSS sampled every 20 ms, as a check), for the service (target
+// configuration, before and after), the floor (bench/floor.ts, which reads back through the SDK)
+// and, at idle only, a bare Fastify process (bench/bare-fastify.ts).
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { BenchFile } from './bench-file.ts';
 import { type Contender, startProcess } from './contenders.ts';
+import { removeUploads } from './cleanup.ts';
 import { uploadAndComplete } from './per-byte.ts';
 import type { RgwRoom } from './rgw-room.ts';
-import { processMemoryKiB, serviceEnv, stopService } from './support.ts';
+import { uploadSmallFiles } from './small-files.ts';
+import { loadAverage, processMemoryKiB, serviceEnv, stopService } from './support.ts';
 
 export interface MemoryOptions {
   readonly size: number;
   readonly partSize: number;
   readonly port: number;
   readonly idleSettleMs: number;
+  // small uploads before the RSS "after uploads" is read
+  readonly smallUploads: number;
 }
 
 export interface MemoryRow {
   readonly process: string;
+  readonly side: Contender['side'] | null;
   readonly idleRssMiB: number;
+  // after MemoryOptions.smallUploads small uploads; null for the bare Fastify process
+  readonly afterUploadsRssMiB: number | null;
   // null for the bare Fastify process, which completes nothing
   readonly peakRssDuringCompleteMiB: number | null;
   readonly sampledPeakRssMiB: number | null;
@@ -30,6 +38,8 @@ export interface MemoryRow {
 
 export interface MemoryResult {
   readonly completeSizeBytes: number;
+  readonly smallUploads: number;
+  readonly loadAverage: readonly [number, number];
   readonly partSizeBytes: number;
   readonly rows: readonly MemoryRow[];
 }
@@ -85,12 +95,21 @@ async function measureContender(
   try {
     await uploadAndComplete(service, files.small, 's3');
     const idle = await idleRssKiB(child.pid!, options.idleSettleMs);
+    const uploaded = await uploadSmallFiles(service.baseUrl, redis, options.smallUploads, 100 * 1024, {
+      via: 's3',
+      mode: 'multipart',
+      concurrency: 8,
+    });
+    const afterUploads = await idleRssKiB(child.pid!, options.idleSettleMs);
+    await removeUploads(env, uploaded);
     await room?.waitFor(files.large.size);
     const watch = new RssWatch(child.pid!);
     await uploadAndComplete(service, files.large, 's3', watch);
     return {
       process: contender.label,
+      side: contender.side,
       idleRssMiB: mib(idle),
+      afterUploadsRssMiB: mib(afterUploads),
       peakRssDuringCompleteMiB: mib(watch.hwmKiB),
       sampledPeakRssMiB: mib(watch.peakKiB),
     };
@@ -105,7 +124,9 @@ async function measureBareFastify(options: MemoryOptions): Promise<MemoryRow> {
   try {
     return {
       process: 'bare Fastify (bench/bare-fastify.ts)',
+      side: null,
       idleRssMiB: mib(await idleRssKiB(child.pid!, options.idleSettleMs)),
+      afterUploadsRssMiB: null,
       peakRssDuringCompleteMiB: null,
       sampledPeakRssMiB: null,
     };
@@ -126,9 +147,16 @@ export async function measureMemory(
     large: BenchFile.prepare(options.size, options.partSize, hashing),
   };
   const rows: MemoryRow[] = [];
+  const loadBefore = await loadAverage();
   for (const contender of contenders) {
     rows.push(await measureContender(contender, redis, room, files, options));
   }
   rows.push(await measureBareFastify(options));
-  return { completeSizeBytes: options.size, partSizeBytes: options.partSize, rows };
+  return {
+    completeSizeBytes: options.size,
+    smallUploads: options.smallUploads,
+    loadAverage: [loadBefore, await loadAverage()],
+    partSizeBytes: options.partSize,
+    rows,
+  };
 }

@@ -11,7 +11,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import { BenchFile, type PartTarget } from './bench-file.ts';
-import type { Contender } from './contenders.ts';
+import path from 'node:path';
+import { type Contender, startProcess } from './contenders.ts';
 import type { RgwRoom } from './rgw-room.ts';
 import type { Window } from './profile.ts';
 import { removeUploads } from './cleanup.ts';
@@ -144,6 +145,34 @@ const median = (samples: readonly number[]): number => {
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 const nsPerByte = (seconds: number, bytes: number): number => Number(((seconds * 1e9) / bytes).toFixed(3));
+
+// The receiving side's floor (bench/receive-floor.ts): a bare node:http server taking the file's
+// parts through the service's part URLs' path and dropping them, its CPU per byte, median of `runs`.
+export async function measureReceiveFloor(
+  receive: 'stream' | 'reused',
+  file: BenchFile,
+  options: Pick<PerByteOptions, 'runs' | 'port'>,
+): Promise<{ nsPerByte: number; samples: number[] }> {
+  const env = serviceEnv(options.port, { RECEIVE: receive });
+  const child = await startProcess(path.join(import.meta.dirname, 'receive-floor.ts'), env);
+  const targets = file.parts.map(({ partNumber }) => ({
+    partNumber,
+    uploadUrl: `http://127.0.0.1:${options.port}/parts/${partNumber}`,
+  }));
+  const samples: number[] = [];
+  try {
+    // the first requests of a process pay for its warming up
+    await file.upload(targets.slice(0, 2), UPLOAD_CONCURRENCY);
+    for (let run = 0; run < options.runs; run++) {
+      const from = await processCpuSeconds(child.pid!);
+      await file.upload(targets, UPLOAD_CONCURRENCY);
+      samples.push(nsPerByte((await processCpuSeconds(child.pid!)) - from, file.size));
+    }
+  } finally {
+    await stopService(child);
+  }
+  return { nsPerByte: median(samples), samples };
+}
 
 export async function measurePerByte(
   contender: Contender,

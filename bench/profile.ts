@@ -54,7 +54,9 @@ export type Window = readonly [number, number];
 // `windows`: only the samples taken within one of these.
 export function summarize(profile: CpuProfile, windows?: Window | readonly Window[]): ProfileSummary {
   const within: readonly Window[] | undefined =
-    windows === undefined || Array.isArray(windows[0]) ? (windows as readonly Window[] | undefined) : [windows as Window];
+    windows === undefined || Array.isArray(windows[0])
+      ? (windows as readonly Window[] | undefined)
+      : [windows as Window];
   const packageOfNode = new Map<number, string>();
   const functionOfNode = new Map<number, string>();
   for (const node of profile.nodes) {

@@ -15,7 +15,16 @@ import { removeUploads } from './cleanup.ts';
 import { CountedDependencies, type DependencyCounts, countsAdded, countsBetween } from './counted-dependencies.ts';
 import type { Contender } from './contenders.ts';
 import type { SpanSink } from './span-sink.ts';
-import { benchApi, type Env, type Session, newSession, processCpuSeconds, serviceEnv, stopService } from './support.ts';
+import {
+  benchApi,
+  type Env,
+  loadAverage,
+  newSession,
+  processCpuSeconds,
+  type Session,
+  serviceEnv,
+  stopService,
+} from './support.ts';
 import { type Tally, total } from './wire-counters.ts';
 
 export interface SmallFileOptions {
@@ -25,6 +34,9 @@ export interface SmallFileOptions {
   readonly countUploads: number;
   // the uploadVia to ask for; undefined: the deployment's default
   readonly via: 's3' | 'service' | undefined;
+  // multipart: create, uploadUrl, PUT, complete; put: create (uploadMode "put" answers the part's
+  // URL), PUT, complete
+  readonly mode: 'multipart' | 'put';
   readonly port: number;
 }
 
@@ -50,6 +62,9 @@ export interface SmallFileResult {
   readonly uploads: number;
   readonly concurrency: number;
   readonly fileSizeBytes: number;
+  readonly mode: SmallFileOptions['mode'];
+  // the machine's load average (1 min) before and after the window
+  readonly loadAverage: readonly [number, number];
   // where uploadUrl sent the parts, by uploadVia
   readonly uploadVia: Tally;
   readonly windowSeconds: number;
@@ -103,24 +118,27 @@ interface Uploaded {
 async function uploadOne(
   client: Client,
   file: SmallFile,
-  via: SmallFileOptions['via'],
+  options: Pick<SmallFileOptions, 'via' | 'mode'>,
   between: (step: Step) => void = () => undefined,
 ): Promise<Uploaded> {
   const api = client.api();
+  const put = options.mode === 'put';
   const created = await api.create({
-    fields: { fileName: `bench-small-${randomBytes(6).toString('hex')}.bin` },
+    fields: { fileName: `bench-small-${randomBytes(6).toString('hex')}.bin`, ...(put ? { uploadMode: 'put' } : {}) },
     length: file.bytes.length,
     sha256: file.sha256,
   });
   between('create');
   const fileId = created.fileId;
   const part = { partNumber: 1, partSize: file.bytes.length, partOffset: 0 };
-  const [target] = await api.uploadUrl(fileId, [part], via);
-  between('uploadUrl');
-  const put = await fetch(target!.uploadUrl, { method: 'PUT', body: file.bytes });
-  const text = await put.text();
-  if (!put.ok) {
-    throw new Error(`PUT ${target!.uploadVia}: HTTP ${put.status} ${text.slice(0, 300)}`);
+  const [target] = put ? created.multiParts : await api.uploadUrl(fileId, [part], options.via);
+  if (!put) {
+    between('uploadUrl');
+  }
+  const answer = await fetch(target!.uploadUrl, { method: 'PUT', body: file.bytes });
+  const text = await answer.text();
+  if (!answer.ok) {
+    throw new Error(`PUT ${target!.uploadVia}: HTTP ${answer.status} ${text.slice(0, 300)}`);
   }
   between('put');
   const done = await api.complete(fileId);
@@ -177,7 +195,7 @@ async function countingPass(
   for (const [i, file] of files.entries()) {
     const client = clients[i % clients.length]!;
     uploaded.push(
-      await uploadOne(client, file, options.via, (step) => {
+      await uploadOne(client, file, options, (step) => {
         const now = counted.snapshot();
         perStep[step] = countsAdded(perStep[step], countsBetween(mark, now));
         mark = now;
@@ -201,7 +219,33 @@ async function window(
       for (let i = next++; i < files.length; i = next++) {
         client.traceId = randomBytes(16).toString('hex');
         sink.watch(client.traceId);
-        uploaded.push(await uploadOne(client, files[i]!, options.via));
+        uploaded.push(await uploadOne(client, files[i]!, options));
+      }
+    }),
+  );
+  return uploaded;
+}
+
+// `count` uploads of `size` bytes to a running service, `concurrency` at a time, each lane a user of
+// its own; answers what was uploaded (for removeUploads).
+export async function uploadSmallFiles(
+  baseUrl: string,
+  redis: Redis,
+  count: number,
+  size: number,
+  options: Pick<SmallFileOptions, 'via' | 'mode' | 'concurrency'>,
+): Promise<Uploaded[]> {
+  const clients = await Promise.all(
+    Array.from({ length: options.concurrency }, async () => new Client(baseUrl, await newSession(redis, 'bench'))),
+  );
+  // bytes of its own for each (the same digest again would be a flash upload)
+  const files = smallFiles(count, size);
+  let next = 0;
+  const uploaded: Uploaded[] = [];
+  await Promise.all(
+    clients.map(async (client) => {
+      for (let i = next++; i < count; i = next++) {
+        uploaded.push(await uploadOne(client, files[i]!, options));
       }
     }),
   );
@@ -235,7 +279,7 @@ export async function measureSmallFiles(
       Array.from({ length: lanes }, async () => new Client(baseUrl, await newSession(run.redis, 'bench'))),
     );
     const warmUp = smallFiles(Math.min(8, lanes), options.fileSize);
-    await Promise.all(warmUp.map(async (file, i) => uploaded.push(await uploadOne(clients[i]!, file, options.via))));
+    await Promise.all(warmUp.map(async (file, i) => uploaded.push(await uploadOne(clients[i]!, file, options))));
     const idleFrom = counted.snapshot();
     await sleep(1000);
     const idle = counted.since(idleFrom);
@@ -246,6 +290,7 @@ export async function measureSmallFiles(
     const files = smallFiles(options.uploads, options.fileSize);
     sink.takeWatched();
     const before = counted.snapshot();
+    const loadBefore = await loadAverage();
     const cpuBefore = await processCpuSeconds(child.pid!);
     const fromUs = Number(process.hrtime.bigint() / 1000n);
     const started = performance.now();
@@ -268,6 +313,8 @@ export async function measureSmallFiles(
         uploads: options.uploads,
         concurrency: options.concurrency,
         fileSizeBytes: options.fileSize,
+        mode: options.mode,
+        loadAverage: [loadBefore, await loadAverage()],
         uploadVia: viaTally(windowUploads),
         windowSeconds: round(seconds, 3),
         uploadsPerSecond: round(options.uploads / seconds, 1),

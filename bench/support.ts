@@ -135,6 +135,12 @@ export async function processMemoryKiB(pid: number, field: 'VmRSS' | 'VmHWM'): P
   return Number(kib);
 }
 
+// The machine's load average over the last minute (/proc/loadavg): said beside every figure, as
+// the machine is shared.
+export async function loadAverage(): Promise<number> {
+  return Number((await readFile('/proc/loadavg', 'utf8')).split(' ')[0]);
+}
+
 // The CPU time a process has used so far, user and system, in seconds (/proc/<pid>/stat; clock
 // ticks of 1/100 s).
 export async function processCpuSeconds(pid: number): Promise<number> {

@@ -13,7 +13,6 @@ import {
   S3ServiceException,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { AppConfig } from '@koodrive/config';
 import { DependencyUnavailableError } from '@koodrive/errors';
 import { timeDependency } from '@koodrive/metrics';
@@ -31,13 +30,13 @@ import type { PartBody } from './part-body.js';
 import { putPart } from './part-put.js';
 import { readRange } from './range-read.js';
 import { S3Presigner } from './s3-presigner.js';
+import { s3Span } from './s3-span.js';
 import { StoreStatusError } from './store-answer.js';
 
 // RGW answers calls on an unknown or finished multipart upload with NoSuchKey, AWS with NoSuchUpload
 const NOT_FOUND_UPLOAD = new Set(['NoSuchUpload', 'NoSuchKey']);
 const NOT_FOUND_OBJECT = new Set(['NoSuchKey', 'NotFound']);
 const INVALID_PARTS = new Set(['InvalidPart', 'InvalidPartOrder', 'EntityTooSmall']);
-const tracer = trace.getTracer('koodrive-upload');
 // the service's own GETs and PUTs start as soon as they are signed: a URL only has to outlive its
 // retries (a store checks it when a request starts, however long the body then takes)
 const OWN_URL_SECONDS = 300;
@@ -169,38 +168,24 @@ export class S3ObjectStorage implements ObjectStorage {
         expiresInSeconds: OWN_URL_SECONDS,
       }),
     );
-    // the span the SDK's instrumentation would have made
-    return tracer.startActiveSpan(
-      'S3.UploadPart',
-      {
-        kind: SpanKind.CLIENT,
-        attributes: {
-          'rpc.system': 'aws-api',
-          'rpc.service': 'S3',
-          'rpc.method': 'UploadPart',
-          'aws.s3.bucket': this.bucket,
-          'server.address': url.hostname,
-          'http.request.header.content_length': size,
-        },
-      },
-      async (span) => {
-        try {
-          return await timeDependency('s3', 'UploadPart', () =>
-            putPart(url, body, size, {
-              signal,
-              connectTimeoutMs: this.timeouts.connectMs,
-              idleTimeoutMs: this.timeouts.idleMs,
-            }),
-          );
-        } catch (error) {
-          span.recordException(error as Error);
-          span.setStatus({ code: SpanStatusCode.ERROR });
-          throw translatePutError(error);
-        } finally {
-          span.end();
-        }
-      },
-    );
+    const attributes = {
+      'aws.s3.bucket': this.bucket,
+      'server.address': url.hostname,
+      'http.request.header.content_length': size,
+    };
+    try {
+      return await s3Span('UploadPart', attributes, () =>
+        timeDependency('s3', 'UploadPart', () =>
+          putPart(url, body, size, {
+            signal,
+            connectTimeoutMs: this.timeouts.connectMs,
+            idleTimeoutMs: this.timeouts.idleMs,
+          }),
+        ),
+      );
+    } catch (error) {
+      throw translatePutError(error);
+    }
   }
 
   async listParts(key: string, uploadId: string): Promise<StoredPart[]> {
@@ -295,39 +280,26 @@ export class S3ObjectStorage implements ObjectStorage {
         expiresInSeconds: OWN_URL_SECONDS,
       }),
     );
-    // the span the SDK's instrumentation would have made, with the range it asked for
-    await tracer.startActiveSpan(
-      'S3.GetObject',
-      {
-        kind: SpanKind.CLIENT,
-        attributes: {
-          'rpc.system': 'aws-api',
-          'rpc.service': 'S3',
-          'rpc.method': 'GetObject',
-          'aws.s3.bucket': this.bucket,
-          'server.address': url.hostname,
-          'http.request.header.range': `bytes=${start}-${start + into.length - 1}`,
-        },
-      },
-      async (span) => {
-        try {
-          await timeDependency('s3', 'GetObject', () =>
-            readRange(url, start, into, {
-              ...options,
-              idleTimeoutMs: this.timeouts.idleMs,
-              agent: this.reads,
-              inPlaceFrom: IN_PLACE_FROM_BYTES,
-            }),
-          );
-        } catch (error) {
-          span.recordException(error as Error);
-          span.setStatus({ code: SpanStatusCode.ERROR });
-          throw translateReadError(error);
-        } finally {
-          span.end();
-        }
-      },
-    );
+    // with the range it asked for
+    const attributes = {
+      'aws.s3.bucket': this.bucket,
+      'server.address': url.hostname,
+      'http.request.header.range': `bytes=${start}-${start + into.length - 1}`,
+    };
+    try {
+      await s3Span('GetObject', attributes, () =>
+        timeDependency('s3', 'GetObject', () =>
+          readRange(url, start, into, {
+            ...options,
+            idleTimeoutMs: this.timeouts.idleMs,
+            agent: this.reads,
+            inPlaceFrom: IN_PLACE_FROM_BYTES,
+          }),
+        ),
+      );
+    } catch (error) {
+      throw translateReadError(error);
+    }
   }
 
   // The object's body (or a range of it), checked against its Content-Length as it streams.
@@ -379,7 +351,9 @@ export class S3ObjectStorage implements ObjectStorage {
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new StorageDeadlineError(name, deadlineMs)), deadlineMs);
     try {
-      return await timeDependency('s3', name, () => operation(deadline.signal));
+      return await s3Span(name, { 'aws.s3.bucket': this.bucket }, () =>
+        timeDependency('s3', name, () => operation(deadline.signal)),
+      );
     } catch (error) {
       throw translateS3Error(deadline.signal.aborted ? deadline.signal.reason : error, onUpload);
     } finally {

@@ -118,7 +118,9 @@ class SocketBody implements RequestBody {
           reject(error);
         }
       };
-      this.start();
+      // once node's parser is done with the socket read it is in (a handler that runs as the
+      // head is parsed comes before the body bytes of the same read are handed on)
+      process.nextTick(() => this.start());
     });
   }
 
@@ -149,6 +151,9 @@ class SocketBody implements RequestBody {
 
   private start(): void {
     const { request } = this;
+    if (this.finished) {
+      return;
+    }
     const socket = request.socket as Socket & { parser: { unconsume?: () => void; _consumed?: boolean } };
     // node's parser lets go of the socket (as its server does for an upgrade)
     if (socket.parser._consumed === true) {
