@@ -8,9 +8,10 @@
 //     upload it in turn, each as a user of its own (neither is a flash upload of the other's), --runs
 //     times. Runs the built service (npm run build first) on the real stack (npm run services:up:
 //     DATABASE_URL, REDIS_URL, S3_*), with a bucket of its own whose CORS rule names the service's
-//     origin, all removed at the end. Prints a Markdown table of the end-to-end times and rates (the
-//     page: from the pick to its row's `done`; the CLI: its own total, from its start to complete's
-//     answer, without node's start-up) and checks every SHA-256 against node:crypto's.
+//     origin, all removed at the end. Prints a Markdown table of the end-to-end times and rates, each
+//     client's own (the page: from its upload row's appearing, once it has the file, to the row's
+//     `done`; the CLI: its total, from its start to complete's answer, without node's start-up) and
+//     checks every SHA-256 against node:crypto's.
 //   hash [--mib 256] [--runs 3]
 //     SHA-256 in a Web Worker over a file of random bytes on disk, picked through a file input as a
 //     person picks one: with hash-wasm, then with @noble/hashes (the two maintained SHA-256s whose
@@ -44,6 +45,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { MIB } from '@koodrive/limits';
 import { SESSION_TTL_SECONDS, sessionKey, UPLOAD_SCOPE } from '@koodrive/protocol';
 import type { UploadVia } from '@koodrive/upload-client';
+import { RgwRoom } from '../bench/rgw-room.ts';
 import { buildWeb } from './build-web.ts';
 import { migrate } from './db/migrate.ts';
 import { LOCAL_SERVICES_ENV } from './services/local-env.ts';
@@ -71,6 +73,9 @@ type Env = Record<string, string>;
 
 interface Stack {
   readonly env: Env;
+  // the local RGW keeps objects in RAM and frees deleted ones only at its garbage collection: each
+  // upload waits for room (as the benches do), or a full OSD would stop every write on the machine
+  readonly room: RgwRoom | null;
   readonly baseUrl: string;
   readonly service: ChildProcess;
   readonly redis: Redis;
@@ -108,7 +113,8 @@ async function startStack(): Promise<Stack> {
     }
     await sleep(100);
   }
-  return { env: serviceEnv, baseUrl, service, redis: new Redis(env.REDIS_URL!), containers: [] };
+  const room = RgwRoom.at(join(env.SERVICES_DIR ?? join(ROOT, '.services'), 'ceph/ceph.conf'));
+  return { env: serviceEnv, room, baseUrl, service, redis: new Redis(env.REDIS_URL!), containers: [] };
 }
 
 // A user with a session of its own, as KooDrive's session service would write it.
@@ -125,6 +131,33 @@ async function newToken(stack: Stack): Promise<string> {
   return token;
 }
 
+function s3Of(env: Env): S3Client {
+  return new S3Client({
+    endpoint: env.S3_ENDPOINT,
+    region: env.AWS_REGION,
+    forcePathStyle: true,
+    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! },
+  });
+}
+
+// The bucket emptied (objects, unfinished multipart uploads): what was measured makes room again.
+async function emptyBucket(stack: Stack): Promise<void> {
+  const s3 = s3Of(stack.env);
+  const Bucket = stack.env.S3_BUCKET;
+  try {
+    for (const upload of (await s3.send(new ListMultipartUploadsCommand({ Bucket }))).Uploads ?? []) {
+      await s3.send(new AbortMultipartUploadCommand({ Bucket, Key: upload.Key, UploadId: upload.UploadId }));
+    }
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket }));
+    const keys = (listed.Contents ?? []).map(({ Key }) => ({ Key }));
+    if (keys.length > 0) {
+      await s3.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: keys } }));
+    }
+  } finally {
+    s3.destroy();
+  }
+}
+
 // The service stopped, its rows, objects and bucket gone.
 async function stopStack(stack: Stack): Promise<void> {
   const exited = once(stack.service, 'exit');
@@ -135,31 +168,23 @@ async function stopStack(stack: Stack): Promise<void> {
   await db.connect();
   await db.query('DELETE FROM files WHERE container_id = ANY($1)', [stack.containers]);
   await db.end();
-  const s3 = new S3Client({
-    endpoint: stack.env.S3_ENDPOINT,
-    region: stack.env.AWS_REGION,
-    forcePathStyle: true,
-    credentials: { accessKeyId: stack.env.AWS_ACCESS_KEY_ID!, secretAccessKey: stack.env.AWS_SECRET_ACCESS_KEY! },
-  });
-  const Bucket = stack.env.S3_BUCKET;
-  for (const upload of (await s3.send(new ListMultipartUploadsCommand({ Bucket }))).Uploads ?? []) {
-    await s3.send(new AbortMultipartUploadCommand({ Bucket, Key: upload.Key, UploadId: upload.UploadId }));
-  }
-  const keys = ((await s3.send(new ListObjectsV2Command({ Bucket }))).Contents ?? []).map(({ Key }) => ({ Key }));
-  if (keys.length > 0) {
-    await s3.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: keys } }));
-  }
-  await s3.send(new DeleteBucketCommand({ Bucket }));
+  await emptyBucket(stack);
+  const s3 = s3Of(stack.env);
+  await s3.send(new DeleteBucketCommand({ Bucket: stack.env.S3_BUCKET }));
   s3.destroy();
 }
 
-// When the page's upload row became `done` (performance.now()), recorded in the page.
-const RECORD_DONE = `
+// When the page's upload row appeared (the page had the file: its own start, as the CLI's total
+// starts once it runs) and when it became `done` (performance.now()), recorded in the page.
+const RECORD_TIMES = `
   new MutationObserver((records) => {
     for (const record of records) {
-      if (record.target.getAttribute('data-state') === 'done') globalThis.doneAt ??= performance.now();
+      if (record.type === 'childList' && record.addedNodes.length > 0) globalThis.rowAt ??= performance.now();
+      if (record.type === 'attributes' && record.target.getAttribute('data-state') === 'done') {
+        globalThis.doneAt ??= performance.now();
+      }
     }
-  }).observe(document, { attributes: true, attributeFilter: ['data-state'], subtree: true });
+  }).observe(document, { attributes: true, attributeFilter: ['data-state'], childList: true, subtree: true });
 `;
 
 interface Timed {
@@ -167,22 +192,21 @@ interface Timed {
   readonly sha256: string;
 }
 
-// The page uploads `file`: ms from the pick to its row's `done`.
+// The page uploads `file`: ms from its row's appearing (it has the file) to the row's `done`.
 async function pageUpload(browser: Browser, stack: Stack, via: UploadVia, file: string): Promise<Timed> {
   const context = await browser.newContext();
   try {
     const page = await context.newPage();
-    await page.addInitScript({ content: RECORD_DONE });
+    await page.addInitScript({ content: RECORD_TIMES });
     await page.goto(`${stack.baseUrl}/upload#token=${await newToken(stack)}&via=${via}`);
-    const started = await page.evaluate<number>('performance.now()');
     await page.setInputFiles('#files', file);
     const row = page.locator('#uploads li[data-state="done"], #uploads li[data-state="failed"]');
     await row.waitFor({ timeout: 900_000 });
     if ((await row.getAttribute('data-state')) !== 'done') {
       throw new Error(`the page's upload failed: ${await row.innerText()}`);
     }
-    const doneAt = await page.evaluate<number>('globalThis.doneAt');
-    return { ms: doneAt - started, sha256: (await row.getAttribute('data-sha256')) ?? '' };
+    const [rowAt, doneAt] = await page.evaluate<[number, number]>('[globalThis.rowAt, globalThis.doneAt]');
+    return { ms: doneAt - rowAt, sha256: (await row.getAttribute('data-sha256')) ?? '' };
   } finally {
     await context.close();
   }
@@ -247,8 +271,12 @@ async function compare(mib: number, runs: number): Promise<void> {
     for (const via of ['s3', 'service'] as const) {
       const row: Row = { via, page: [], cli: [] };
       for (let run = 0; run < runs; run++) {
+        await stack.room?.waitFor(2 * data.length);
         row.page.push(await pageUpload(browser, stack, via, file));
+        await emptyBucket(stack);
+        await stack.room?.waitFor(2 * data.length);
         row.cli.push(await cliUpload(stack, via, file));
+        await emptyBucket(stack);
       }
       for (const { sha256 } of [...row.page, ...row.cli]) {
         if (sha256 !== expected) {

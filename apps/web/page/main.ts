@@ -6,6 +6,7 @@ import {
   browserLanguage,
   ApiError,
   listResumes,
+  prepareUpload,
   upload,
   type UploadProgress,
   type UploadResult,
@@ -272,4 +273,5 @@ function listen(): void {
 localize();
 applyFragment();
 listen();
+prepareUpload();
 void showUnfinished();

@@ -4,6 +4,26 @@
 import { abortError, type FilePart, type FileSource } from '@koodrive/upload-client';
 import type { HashEvent, HashRequest } from './hash-messages.js';
 
+// A hashing worker made ahead of the next upload (its script loaded and its WebAssembly compiled
+// meanwhile), and where it came from.
+let spare: { readonly url: string; readonly worker: Worker } | undefined;
+
+// Makes the hashing worker of the next upload now, so that its start costs the upload nothing.
+export function prepareHashWorker(workerUrl: string | URL): void {
+  const url = String(workerUrl);
+  if (spare?.url !== url) {
+    spare?.worker.terminate();
+    spare = { url, worker: new Worker(url, { type: 'module', name: 'koodrive-hash' }) };
+  }
+}
+
+function takeWorker(workerUrl: string | URL): Worker {
+  prepareHashWorker(workerUrl);
+  const { worker } = spare!;
+  spare = undefined;
+  return worker;
+}
+
 export class BrowserFileSource implements FileSource<Blob> {
   constructor(
     private readonly file: File,
@@ -28,10 +48,12 @@ export class BrowserFileSource implements FileSource<Blob> {
   ): Promise<string> {
     return new Promise<string>((resolve, reject) => {
       signal.throwIfAborted();
-      const worker = new Worker(this.workerUrl, { type: 'module', name: 'koodrive-hash' });
+      const worker = takeWorker(this.workerUrl);
       const onAbort = (): void => finish(() => reject(abortError(signal)));
       const finish = (settle: () => void): void => {
         worker.terminate();
+        // the next upload's, made now
+        prepareHashWorker(this.workerUrl);
         signal.removeEventListener('abort', onAbort);
         settle();
       };

@@ -16,6 +16,8 @@ interface WorkerScope {
 }
 
 const scope = self as unknown as WorkerScope;
+// compiled as soon as the worker starts: a worker made ahead of an upload is ready when it comes
+const sha256 = createSHA256();
 
 scope.onmessage = (event) => {
   hashFile(event.data).catch((error: unknown) => {
@@ -24,7 +26,7 @@ scope.onmessage = (event) => {
 };
 
 async function hashFile({ file, partOffsets }: HashRequest): Promise<void> {
-  const hasher = await createSHA256();
+  const hasher = await sha256;
   hasher.init();
   let position = 0;
   let next = 0;

@@ -23,6 +23,9 @@ export interface UploadProgress {
 
 // the rate is measured over this window
 const WINDOW_MS = 3_000;
+// the figures are told at most this often while the phase, the percentage and the parts done stay
+// (each telling redraws the page's row)
+const TELL_EVERY_MS = 250;
 
 // A rate over the last WINDOW_MS of a growing count.
 class Rate {
@@ -54,6 +57,7 @@ export class ProgressTracker {
   private partsTotal = 0;
   private resumedParts = 0;
   private percent = 0;
+  private told: { phase: Phase; percent: number; partsDone: number; at: number } | undefined;
   private readonly hashRate = new Rate();
   private readonly sendRate = new Rate();
 
@@ -109,6 +113,13 @@ export class ProgressTracker {
     const remaining = this.size - (sending ? this.bytesSent : this.bytesHashed);
     const halves = this.size === 0 ? 0 : (this.bytesHashed + Math.max(0, this.bytesSent)) / (2 * this.size);
     this.percent = this.phase === 'done' ? 100 : Math.max(this.percent, Math.min(99, Math.floor(halves * 100)));
+    const at = performance.now();
+    const told = this.told;
+    const same = told?.phase === this.phase && told.percent === this.percent && told.partsDone === this.partsDone;
+    if (same && at - told.at < TELL_EVERY_MS) {
+      return;
+    }
+    this.told = { phase: this.phase, percent: this.percent, partsDone: this.partsDone, at };
     this.emit({
       phase: this.phase,
       size: this.size,

@@ -38,16 +38,24 @@ function open(): Promise<IDBDatabase> {
   });
 }
 
+function transact<T>(
+  db: IDBDatabase,
+  mode: IDBTransactionMode,
+  act: (store: IDBObjectStore) => IDBRequest,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const transaction = db.transaction(STORE, mode);
+    const request = act(transaction.objectStore(STORE));
+    transaction.oncomplete = () => resolve(request.result as T);
+    transaction.onerror = () => reject(transaction.error ?? new Error('IndexedDB transaction failed'));
+    transaction.onabort = () => reject(transaction.error ?? new Error('IndexedDB transaction aborted'));
+  });
+}
+
 async function run<T>(mode: IDBTransactionMode, act: (store: IDBObjectStore) => IDBRequest): Promise<T> {
   const db = await open();
   try {
-    return await new Promise<T>((resolve, reject) => {
-      const transaction = db.transaction(STORE, mode);
-      const request = act(transaction.objectStore(STORE));
-      transaction.oncomplete = () => resolve(request.result as T);
-      transaction.onerror = () => reject(transaction.error ?? new Error('IndexedDB transaction failed'));
-      transaction.onabort = () => reject(transaction.error ?? new Error('IndexedDB transaction aborted'));
-    });
+    return await transact<T>(db, mode, act);
   } finally {
     db.close();
   }
@@ -73,15 +81,18 @@ export interface ResumeIdentity {
   readonly parts: number;
 }
 
-// The records as the core's ResumeStore, for one file; one write at a time, each of the latest state.
+// The records as the core's ResumeStore, for one file, on one connection: a part done is queued
+// (the sending goes on meanwhile), one write at a time, each of the latest state; flush() waits
+// for them all.
 export class IndexedDbResumeStore implements ResumeStore {
   private record: ResumeRecord | undefined;
   private saving: Promise<void> = Promise.resolve();
+  private db: Promise<IDBDatabase> | undefined;
 
   constructor(private readonly identity: ResumeIdentity) {}
 
   async load(): Promise<UploadState | undefined> {
-    const record = await run<ResumeRecord | undefined>('readonly', (store) => store.get(this.identity.key));
+    const record = await this.run<ResumeRecord | undefined>('readonly', (store) => store.get(this.identity.key));
     const { url, partSize, parts } = this.identity;
     if (record === undefined || record.url !== url || record.partSize !== partSize || record.parts !== parts) {
       return undefined;
@@ -97,9 +108,12 @@ export class IndexedDbResumeStore implements ResumeStore {
     return this.write({ key, url, uploadVia, fileId, fileName, size, partSize, parts, sha256, done, updatedAt: 0 });
   }
 
-  partDone(partNumber: number): Promise<void> {
+  partDone(partNumber: number): void {
     const record = this.record;
-    return record === undefined ? Promise.resolve() : this.write({ ...record, done: [...record.done, partNumber] });
+    if (record !== undefined) {
+      // a failed write is thrown by flush()
+      this.write({ ...record, done: [...record.done, partNumber] }).catch(() => undefined);
+    }
   }
 
   flush(): Promise<void> {
@@ -109,13 +123,23 @@ export class IndexedDbResumeStore implements ResumeStore {
   async remove(): Promise<void> {
     this.record = undefined;
     await this.saving.catch(() => undefined);
-    await removeResume(this.identity.key);
+    await this.run<unknown>('readwrite', (store) => store.delete(this.identity.key));
+    const db = this.db;
+    this.db = undefined;
+    (await db)?.close();
   }
 
   private write(record: ResumeRecord): Promise<void> {
     this.record = { ...record, updatedAt: Date.now() };
     const latest = this.record;
-    this.saving = this.saving.then(() => run<unknown>('readwrite', (store) => store.put(latest)).then(() => undefined));
+    this.saving = this.saving.then(() =>
+      this.run<unknown>('readwrite', (store) => store.put(latest)).then(() => undefined),
+    );
     return this.saving;
+  }
+
+  private async run<T>(mode: IDBTransactionMode, act: (store: IDBObjectStore) => IDBRequest): Promise<T> {
+    this.db ??= open();
+    return transact<T>(await this.db, mode, act);
   }
 }

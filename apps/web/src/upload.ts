@@ -18,7 +18,7 @@ import {
   type UploadOutcome,
   type UploadVia,
 } from '@koodrive/upload-client';
-import { BrowserFileSource } from './file-source.js';
+import { BrowserFileSource, prepareHashWorker } from './file-source.js';
 import { ProgressTracker, type UploadProgress } from './progress.js';
 import { IndexedDbResumeStore, resumeKey } from './resume-store.js';
 import { xhrTransport } from './xhr-transport.js';
@@ -61,6 +61,17 @@ export interface UploadResult extends Omit<UploadOutcome, 'exist'> {
   readonly traceId: string;
 }
 
+// Where the hashing worker's script is, by default: beside this module.
+function defaultWorkerUrl(): URL {
+  return new URL('./hash-worker.js', import.meta.url);
+}
+
+// Gets the next upload ready ahead of time (its hashing worker loaded and compiled), for a page
+// that will upload: a worker's start is otherwise a part of the first upload's time.
+export function prepareUpload(options: Pick<UploadOptions, 'workerUrl'> = {}): void {
+  prepareHashWorker(options.workerUrl ?? defaultWorkerUrl());
+}
+
 export async function upload(file: File, options: UploadOptions = {}): Promise<UploadResult> {
   const url = (options.url ?? globalThis.location?.origin ?? '').replace(/\/+$/, '');
   const traceId = randomTraceId();
@@ -83,9 +94,7 @@ export async function upload(file: File, options: UploadOptions = {}): Promise<U
     partSize,
     parallel: Math.max(1, options.parallel ?? DEFAULT_PARALLEL),
     hashFirst: file.size <= (options.hashFirstUpTo ?? DEFAULT_HASH_FIRST_UP_TO),
-    source: new BrowserFileSource(file, options.workerUrl ?? new URL('./hash-worker.js', import.meta.url), (bytes) =>
-      progress.hashed(bytes),
-    ),
+    source: new BrowserFileSource(file, options.workerUrl ?? defaultWorkerUrl(), (bytes) => progress.hashed(bytes)),
     transport: xhrTransport(),
     store: new IndexedDbResumeStore({
       key: resumeKey(file),

@@ -75,7 +75,12 @@ export class PartScheduler<B> {
   constructor(private readonly options: PartSchedulerOptions<B>) {
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.signal = options.signal === undefined ? this.stop.signal : AbortSignal.any([options.signal, this.stop.signal]);
-    for (const url of options.known ?? []) {
+    this.know(options.known ?? []);
+  }
+
+  // URLs handed out meanwhile (by a create answered after the scheduler began), used while fresh.
+  know(urls: readonly PartUrl[]): void {
+    for (const url of urls) {
       this.urls.set(url.partNumber, url);
     }
   }

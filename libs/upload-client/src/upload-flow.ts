@@ -121,6 +121,12 @@ interface Hashed {
   readonly states: readonly (readonly number[])[];
 }
 
+// A hashing pass feeding a part scheduler (see UploadRun.stream).
+interface Stream {
+  send(known: readonly PartUrl[]): Promise<string>;
+  abandon(error: unknown): Promise<never>;
+}
+
 // An earlier run's task the service no longer has, or will not complete.
 class StartOver extends Error {
   constructor(
@@ -171,7 +177,7 @@ class UploadRun<B> {
     const known = hashedOf(stored);
     const sha256 =
       known === undefined
-        ? await this.streamParts(stored.fileId, parts, done, [])
+        ? await this.stream(() => stored.fileId, parts, done).send([])
         : await this.sendParts(stored.fileId, parts, done, known, []);
     if (stored.sha256 !== undefined && sha256 !== stored.sha256) {
       throw new StartOver('the file is not the one hashed when its upload began', false);
@@ -208,15 +214,24 @@ class UploadRun<B> {
     return this.complete(created.fileId, fileName, hashed.sha256, parts, 0, false);
   }
 
-  // Create at once (part 1's URL with it: its state is SHA-256's initial one), then the parts as
-  // the hashing pass gets past them.
+  // The hashing pass starts at once, and create beside it (part 1's URL with it: its state is
+  // SHA-256's initial one); then each part goes as the pass gets past it.
   private async freshStreamed(parts: readonly FilePart[]): Promise<UploadOutcome> {
-    const created = await this.create(undefined, parts.slice(0, 1), []);
-    const fileName = created.fileName ?? this.job.fileName;
-    await this.job.store.save({ fileId: created.fileId, fileName, partSize: this.job.partSize, done: [] });
-    this.started(created.fileId, parts, new Set(), false, this.job.partSize);
-    const sha256 = await this.streamParts(created.fileId, parts, new Set(), created.multiParts);
-    return this.complete(created.fileId, fileName, sha256, parts, 0, false);
+    let fileId = '';
+    const stream = this.stream(() => fileId, parts, new Set());
+    let created;
+    let fileName;
+    try {
+      created = await this.create(undefined, parts.slice(0, 1), []);
+      fileName = created.fileName ?? this.job.fileName;
+      await this.job.store.save({ fileId: created.fileId, fileName, partSize: this.job.partSize, done: [] });
+    } catch (error) {
+      return stream.abandon(error);
+    }
+    fileId = created.fileId;
+    this.started(fileId, parts, new Set(), false, this.job.partSize);
+    const sha256 = await stream.send(created.multiParts);
+    return this.complete(fileId, fileName, sha256, parts, 0, false);
   }
 
   private create(sha256: string | undefined, first: readonly FilePart[], states: readonly (readonly number[])[]) {
@@ -247,20 +262,16 @@ class UploadRun<B> {
     known: readonly PartUrl[],
   ): Promise<string> {
     const pending = parts.filter((part) => !done.has(part.partNumber));
-    await this.scheduler(fileId, known).sendAll(
+    await this.scheduler(() => fileId, known).sendAll(
       pending.map((part) => partRequestOf(part, hashed.states[part.partNumber - 1])),
     );
     return hashed.sha256;
   }
 
-  // One hashing pass; each part not `done` offered once the pass is past it. Answers the SHA-256.
-  private async streamParts(
-    fileId: string,
-    parts: readonly FilePart[],
-    done: ReadonlySet<number>,
-    known: readonly PartUrl[],
-  ): Promise<string> {
-    const scheduler = this.scheduler(fileId, known);
+  // One hashing pass, started now; each part not `done` offered once the pass is past it, and sent
+  // once send() runs (with the URLs known then). send() answers the SHA-256; abandon() stops the pass.
+  private stream(fileId: () => string, parts: readonly FilePart[], done: ReadonlySet<number>): Stream {
+    const scheduler = this.scheduler(fileId, []);
     const states: (readonly number[])[] = [];
     const offer = (index: number): void => {
       const part = parts[index]!;
@@ -269,42 +280,44 @@ class UploadRun<B> {
       }
     };
     const stop = new AbortController();
-    const hashing = this.job.source
-      .hash(
-        parts,
-        (index, words) => {
-          states[index] = words;
-          if (index > 0) {
-            offer(index - 1);
-          }
-        },
-        AbortSignal.any([this.signal, stop.signal]),
-      )
-      .then(
-        (sha256) => {
-          offer(parts.length - 1);
-          scheduler.close();
-          return sha256;
-        },
-        (error: unknown) => {
-          scheduler.fail(error);
-          throw error;
-        },
-      );
-    try {
-      await scheduler.run();
-    } catch (error) {
+    const onState = (index: number, words: readonly number[]): void => {
+      states[index] = words;
+      if (index > 0) {
+        offer(index - 1);
+      }
+    };
+    const hashing = this.job.source.hash(parts, onState, AbortSignal.any([this.signal, stop.signal])).then(
+      (sha256) => {
+        offer(parts.length - 1);
+        scheduler.close();
+        return sha256;
+      },
+      (error: unknown) => {
+        scheduler.fail(error);
+        throw error;
+      },
+    );
+    // handled when send() or abandon() runs; a failure before then must not count as unhandled
+    hashing.catch(() => undefined);
+    const abandon = async (error: unknown): Promise<never> => {
       stop.abort(error);
       await hashing.catch(() => undefined);
       throw error;
-    }
-    return hashing;
+    };
+    return {
+      send: async (known) => {
+        scheduler.know(known);
+        await scheduler.run().catch(abandon);
+        return hashing;
+      },
+      abandon,
+    };
   }
 
-  private scheduler(fileId: string, known: readonly PartUrl[]): PartScheduler<B> {
+  private scheduler(fileId: () => string, known: readonly PartUrl[]): PartScheduler<B> {
     const { job } = this;
     return new PartScheduler({
-      urls: (parts) => job.api.uploadUrl(fileId, parts),
+      urls: (parts) => job.api.uploadUrl(fileId(), parts),
       transport: job.transport,
       bytesOf: (part) => job.source.bytes(part),
       parallel: job.parallel,
