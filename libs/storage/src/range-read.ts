@@ -144,6 +144,10 @@ class RangeRead {
   }
 
   private cut(): void {
+    // a read over is closed by finish() itself: no error to make (a stack trace costs)
+    if (this.settled) {
+      return;
+    }
     const what = `connection closed after ${this.filled} of ${this.into.length} bytes`;
     this.finish(connectionError(`GET ${redactedTarget(this.url)}: ${what}`, 'ECONNRESET'));
   }
