@@ -161,32 +161,40 @@ const report: string[] = [
     `${beforeRoot === undefined ? '' : `; before: ${beforeRoot}`})`,
 ];
 
+// A section that fails is said in the report; the others still run.
+async function section(name: Section, run: () => Promise<void>): Promise<void> {
+  if (!sections.has(name)) {
+    return;
+  }
+  try {
+    await run();
+  } catch (error) {
+    console.error(`${name} failed:`, error);
+    report.push(`\n## ${name}: failed\n\n${String(error)}`);
+  }
+}
+
 try {
-  if (sections.has('small')) {
+  await section('small', async () => {
     results.small = await smallFiles();
     report.push(smallTable(results.small));
-  }
-  if (sections.has('per-byte')) {
+  });
+  await section('per-byte', async () => {
     results.perByte = await perByte();
     report.push(perByteTable(results.perByte));
-  }
-  if (sections.has('memory')) {
-    results.memory = await measureMemory(
-      [...sides.map((side) => service('traced', side)), floor],
-      redis,
-      room,
-      hashing,
-      {
-        size: parseSize(values['memory-size']),
-        partSize: parseSize(values['part-size']),
-        port,
-        idleSettleMs: 2_000,
-        smallUploads: whole('memory-uploads', values['memory-uploads']),
-      },
-    );
+  });
+  await section('memory', async () => {
+    const contenders = [...sides.map((side) => service('traced', side)), floor];
+    results.memory = await measureMemory(contenders, redis, room, hashing, {
+      size: parseSize(values['memory-size']),
+      partSize: parseSize(values['part-size']),
+      port,
+      idleSettleMs: 2_000,
+      smallUploads: whole('memory-uploads', values['memory-uploads']),
+    });
     report.push(memoryTable(results.memory));
-  }
-  if (sections.has('heap')) {
+  });
+  await section('heap', async () => {
     results.idle = [];
     for (const side of sides) {
       results.idle.push(
@@ -198,11 +206,11 @@ try {
       );
     }
     report.push(idleMemoryTable(results.idle));
-  }
-  if (sections.has('transport')) {
+  });
+  await section('transport', async () => {
     results.transport = await measureTransport(realEnv, runs);
     report.push(transportTable(results.transport));
-  }
+  });
 } finally {
   redis.disconnect();
   await sink.stop();

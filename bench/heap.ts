@@ -46,6 +46,26 @@ async function smaps(pid: number): Promise<{ anonymousKiB: number; fileKiB: numb
   return { anonymousKiB: field('Anonymous'), fileKiB: field('Pss_File') };
 }
 
+// The snapshot once the process has written all of it (the file appears as it starts): its size no
+// longer changes and it parses.
+async function whenWritten(file: string): Promise<HeapBreakdown> {
+  for (let attempt = 0; ; attempt++) {
+    let size = -1;
+    for (let now = 0; now === 0 || size !== now;) {
+      size = now;
+      await sleep(1000);
+      now = (await stat(file)).size;
+    }
+    try {
+      return await heapBreakdown(file);
+    } catch (error) {
+      if (!(error instanceof SyntaxError) || attempt === 30) {
+        throw error;
+      }
+    }
+  }
+}
+
 export async function measureIdleMemory(
   contender: Contender,
   redis: Redis,
@@ -72,13 +92,7 @@ export async function measureIdleMemory(
     if (file === undefined) {
       throw new Error(`${contender.label}: no heap snapshot in ${dir}`);
     }
-    // written once the process is done with it: its size stops changing
-    for (let size = -1, now = 0; size !== now;) {
-      size = now;
-      await sleep(1000);
-      now = (await stat(path.join(dir, file))).size;
-    }
-    const snapshot = await heapBreakdown(path.join(dir, file));
+    const snapshot = await whenWritten(path.join(dir, file));
     return {
       process: contender.label,
       side: contender.side,
