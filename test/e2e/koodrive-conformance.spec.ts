@@ -1,7 +1,8 @@
 // KooDrive conformance: the requests of KooDrive's documentation (docs/api.md and the original
 // complete page it cites, docs/seed/) read out of those files and sent verbatim, and their answers
 // checked field by field, JSON types included; then one full upload per edition (standard: a string fileType and Bearer+;
-// carrier: an integer fileType, the carrier createdTime and app authentication). The suite runs
+// carrier: an integer fileType, the carrier createdTime and app authentication), and one new
+// version of a file per edition (createRevision, the parts, completeRevision). The suite runs
 // against the built service on the real stack (PostgreSQL, Redis, Ceph RGW) and on the embedded
 // defaults (PGlite, the local-disk store, in process), as the service a KooDrive client talks to.
 import '../support/test-env.ts';
@@ -14,9 +15,9 @@ import { after, before, describe, it } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { formatXDate, signAppRequest } from '@koodrive/protocol';
-import { Sha256State } from '@koodrive/hashing';
 import { closeTestDb, closeTestRedis, fileRow, sha256Hex, testBytes, testDb, testRedis } from '../support/harness.ts';
 import { repositoryRoot } from '../support/repository-root.ts';
+import { parallelParts } from '../support/revisions.ts';
 import { ServiceProcess } from '../support/service-process.ts';
 import { sessionKey } from '@koodrive/protocol';
 import { MIB } from '@koodrive/limits';
@@ -158,13 +159,18 @@ const STACKS: Stack[] = [
   },
 ];
 
+// A route's path: files/<route>, or revision/<endpoint> as given.
+function apiPath(route: string): string {
+  return route.startsWith('revision/') ? `/koodrive/ose/v1/${route}` : `/koodrive/ose/v1/files/${route}`;
+}
+
 async function send(
   baseUrl: string,
   route: string,
   body: string,
   headers: Record<string, string> = { authorization: SEED_AUTHORIZATION },
 ): Promise<Answer> {
-  const response = await fetch(`${baseUrl}/koodrive/ose/v1/files/${route}`, {
+  const response = await fetch(`${baseUrl}${apiPath(route)}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body,
@@ -174,7 +180,7 @@ async function send(
 
 // An app-signed call, as a carrier-edition server would make it (signed afresh every time).
 async function sendSigned(baseUrl: string, route: string, body: string, userId: string): Promise<Answer> {
-  const url = new URL(`${baseUrl}/koodrive/ose/v1/files/${route}`);
+  const url = new URL(`${baseUrl}${apiPath(route)}`);
   const headers = {
     host: url.host,
     'x-date': formatXDate(new Date()),
@@ -197,24 +203,6 @@ function assertSuccess(answer: Answer): void {
   assert.equal(answer.body.code, 0, JSON.stringify(answer.body));
   assert.equal(answer.body.msg, 'success.');
   assert.ok(answer.headers.get('x-traceid'), 'X-Traceid on every answer');
-}
-
-// Every part of `data` cut at `partSize`, as a parallel-mode KooDrive client sends them: part 1
-// without hashCtx, the others with the state words before them and their partOffset.
-function parallelParts(data: Buffer, partSize: number): object[] {
-  const parts: object[] = [];
-  const hash = Sha256State.initial();
-  for (let offset = 0, partNumber = 1; offset < data.length; offset += partSize, partNumber++) {
-    const size = Math.min(partSize, data.length - offset);
-    parts.push({
-      partNumber,
-      partSize: size,
-      partOffset: offset,
-      ...(partNumber === 1 ? {} : { hashCtx: hash.state().h }),
-    });
-    hash.update(data.subarray(offset, offset + size));
-  }
-  return parts;
 }
 
 async function putParts(data: Buffer, multiParts: unknown): Promise<void> {
@@ -392,6 +380,132 @@ for (const stack of STACKS) {
       assertSuccess(completed);
       assert.equal(completed.body.sha256, sha256Hex(data));
       const stored = await stack.storedMetadata(created.body.fileId as string);
+      assert.equal(stored.fileType, '35');
+      assert.equal(stored.createdTime?.toISOString(), '2023-08-18T05:43:49.000Z');
+    });
+
+    it('uploads a new version as the standard edition does: Bearer+, part URLs from createRevision, keepPolicy', async () => {
+      const first = testBytes(100, 63);
+      const created = await send(
+        service.baseUrl,
+        'create',
+        JSON.stringify({
+          fileName: `v-${randomUUID()}.docx`,
+          fileType: 'document',
+          length: first.length,
+          multiParts: parallelParts(first, 5 * MIB),
+        }),
+      );
+      assertSuccess(created);
+      await putParts(first, created.body.multiParts);
+      assertSuccess(await send(service.baseUrl, 'complete', JSON.stringify({ fileId: created.body.fileId })));
+      const { fileId, containerId } = created.body;
+
+      const data = testBytes(2 * 5 * MIB + 99, 64);
+      const revision = await send(
+        service.baseUrl,
+        'revision/createRevision',
+        JSON.stringify({
+          fileId,
+          containerId,
+          length: data.length,
+          uploadMode: 'multipart',
+          uploadType: 1,
+          sha256: sha256Hex(data),
+          preHash: sha256Hex(data.subarray(0, 1024)),
+          multiParts: parallelParts(data, 5 * MIB),
+          keepPolicy: 1,
+          mimeType: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+          createdTime: '2024-02-29T23:59:58Z',
+        }),
+      );
+      assertSuccess(revision);
+      // create's answer without fileName, parentFolder and exist, with revisionId
+      assert.deepEqual(Object.keys(revision.body), [
+        'code',
+        'msg',
+        'fileId',
+        'uploadId',
+        'containerId',
+        'rapidUpload',
+        'multiParts',
+        'revisionId',
+      ]);
+      assert.equal(revision.body.fileId, fileId);
+      assert.equal(typeof revision.body.uploadId, 'string');
+      assert.notEqual(revision.body.uploadId, '');
+      assert.equal(revision.body.containerId, containerId);
+      assert.equal(revision.body.rapidUpload, false);
+      assert.match(revision.body.revisionId as string, /^\d{1,20}\.\d{1,20}$/);
+      const parts = revision.body.multiParts as Record<string, unknown>[];
+      assert.equal(parts.length, 3);
+      parts.forEach((part, i) =>
+        assertPartUrl(part, { partNumber: i + 1, partSize: Math.min(5 * MIB, data.length - i * 5 * MIB) }),
+      );
+      await putParts(data, parts);
+      const completed = await send(service.baseUrl, 'revision/completeRevision', JSON.stringify({ fileId }));
+      assertSuccess(completed);
+      assert.deepEqual(completed.body, {
+        code: 0,
+        msg: 'success.',
+        fileId,
+        sha256: sha256Hex(data),
+        length: data.length,
+        revisionId: revision.body.revisionId,
+        revisionVersion: 2,
+      });
+      const stored = await stack.storedMetadata(fileId as string);
+      assert.equal(stored.fileType, 'document', "the file's type stays");
+      assert.equal(stored.createdTime?.toISOString(), '2024-02-29T23:59:58.000Z');
+    });
+
+    it('uploads a new version as the carrier edition does: app authentication, its createdTime, uploadUrl', async () => {
+      const userId = await stack.appUserId();
+      const first = testBytes(64, 65);
+      const created = await sendSigned(
+        service.baseUrl,
+        'create',
+        JSON.stringify({ fileName: `cv-${randomUUID()}.zip`, fileType: 35, length: first.length, uploadMode: 'put' }),
+        userId,
+      );
+      assertSuccess(created);
+      await putParts(first, created.body.multiParts);
+      assertSuccess(
+        await sendSigned(service.baseUrl, 'complete', JSON.stringify({ fileId: created.body.fileId }), userId),
+      );
+      const { fileId, containerId } = created.body;
+
+      const data = testBytes(5 * MIB + 1234, 66);
+      const revision = await sendSigned(
+        service.baseUrl,
+        'revision/createRevision',
+        JSON.stringify({ fileId, containerId, length: data.length, createdTime: '2023-08-18 05:43:49' }),
+        userId,
+      );
+      assertSuccess(revision);
+      assert.deepEqual(revision.body.multiParts, []);
+      // KooDrive has no revision uploadUrl: the file's id names its pending version
+      const urls = await sendSigned(
+        service.baseUrl,
+        'multipart/uploadUrl',
+        JSON.stringify({ fileId, multiParts: parallelParts(data, 5 * MIB) }),
+        userId,
+      );
+      assertSuccess(urls);
+      await putParts(data, urls.body.multiParts);
+      const completed = await sendSigned(
+        service.baseUrl,
+        'revision/completeRevision',
+        JSON.stringify({ fileId, sha256: sha256Hex(data) }),
+        userId,
+      );
+      assertSuccess(completed);
+      assert.equal(completed.body.fileId, fileId);
+      assert.equal(completed.body.sha256, sha256Hex(data));
+      assert.equal(completed.body.length, data.length);
+      assert.equal(completed.body.revisionId, revision.body.revisionId);
+      assert.equal(completed.body.revisionVersion, 2);
+      const stored = await stack.storedMetadata(fileId as string);
       assert.equal(stored.fileType, '35');
       assert.equal(stored.createdTime?.toISOString(), '2023-08-18T05:43:49.000Z');
     });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { ApiCode } from '@koodrive/errors';
-import { call, newUser, useTestApp } from '../support/harness.ts';
+import { newUser, useTestApp } from '../support/harness.ts';
 
 describe('OpenAPI', () => {
   const app = useTestApp();
@@ -31,6 +31,8 @@ describe('OpenAPI', () => {
       '/koodrive/ose/v1/files/create',
       '/koodrive/ose/v1/files/multipart/parts/{fileId}/{partNumber}',
       '/koodrive/ose/v1/files/multipart/uploadUrl',
+      '/koodrive/ose/v1/revision/completeRevision',
+      '/koodrive/ose/v1/revision/createRevision',
     ]);
     const user = await newUser();
     for (const [route, methods] of Object.entries(served.paths)) {
@@ -45,7 +47,11 @@ describe('OpenAPI', () => {
         continue;
       }
       assert.deepEqual(Object.keys(methods), ['post']);
-      const answer = await call(app().baseUrl, route.replace('/koodrive/ose/v1/files/', ''), {}, { token: user.token });
+      const answer = await fetch(`${app().baseUrl}${route}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
       assert.notEqual(answer.status, 404, `${route} is routed`);
     }
     const text = JSON.stringify(served);

@@ -1,14 +1,24 @@
 // Every scan the background jobs run (reconciler, reaper, the uploads gauge, outbox relay) reads
 // the partial index of live rows made for it, on a files table that is mostly history (97 % of
 // 200,000 rows terminal, tools/testing/file-history.ts) after VACUUM ANALYZE: no sequential scan of
-// files or outbox_events. The statements checked are the ones the repositories send, recorded on
-// the way to the server (pg's Client.query), then EXPLAINed with the same values.
+// files or outbox_events. Versions of files are there too (30,000 rows of 10,000 files, a tenth of
+// those with a version pending), some of the due work is versions', and the lookups of a file's
+// versions (uploadUrl's and completeRevision's newest, createRevision's check and supersede,
+// completing one) read their own indexes. The statements checked are the ones the repositories
+// send, recorded on the way to the server (pg's Client.query), then EXPLAINed with the same values.
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { loadConfig } from '@koodrive/config';
-import { MaintenanceRepository, OutboxRepository, PrismaService } from '@koodrive/database';
+import {
+  CompletionRepository,
+  MaintenanceRepository,
+  OutboxRepository,
+  PrismaService,
+  UploadTaskRepository,
+  VersionRepository,
+} from '@koodrive/database';
 import { applyMigrations, prismaSources } from '@koodrive/migrations';
 import { loadFileHistory } from '../../tools/testing/file-history.ts';
 import { newUploadFile } from '../support/factories.ts';
@@ -25,6 +35,29 @@ const databaseName = `${serverUrl.pathname.slice(1).replace(/_test$/, '')}_scans
 const databaseUrl = Object.assign(new URL(serverUrl), { pathname: `/${databaseName}` }).toString();
 
 const SCANNED_TABLES = new Set(['files', 'outbox_events']);
+// files with versions, each with VERSIONS_EACH of them (the last one pending for one in ten)
+const VERSIONED_FILES = 10_000;
+const VERSIONS_EACH = 3;
+
+// Versions of the first `files` completed files of the history: completed but for the last of one
+// file in ten, pending; made a day apart, the newest a day ago.
+const INSERT_VERSIONS = `
+  INSERT INTO files (id, owner_id, container_id, parent_folder, file_name, length, storage_key, upload_id,
+                     upload_token, status, actual_sha256, verified_by, completed_at, expires_at, created_at,
+                     updated_at, revision_of, revision_id, revision_version)
+  SELECT 'Fv' || substr(md5(f.id || ':v' || n), 1, 31), f.owner_id, f.container_id, f.parent_folder, f.file_name,
+         f.length, f.storage_key || '.v' || n,
+         CASE WHEN pending THEN 'v-upload-' || md5(f.id) END, md5(f.id || ':v' || n || ':token'),
+         (CASE WHEN pending THEN 'UPLOADING' ELSE 'COMPLETED' END)::file_status,
+         CASE WHEN NOT pending THEN md5(f.id || n) || md5(f.id || n || 'x') END,
+         CASE WHEN NOT pending THEN 'hash_chain' END, CASE WHEN NOT pending THEN now() - interval '1 day' END,
+         now() + interval '1 day', now() - (${VERSIONS_EACH + 1} - n) * interval '1 day', now(),
+         f.id, '1.' || n, n + 1
+    FROM (SELECT id, owner_id, container_id, parent_folder, file_name, length, storage_key,
+                 row_number() OVER (ORDER BY id) AS r
+            FROM files WHERE status = 'COMPLETED' AND revision_of IS NULL ORDER BY id LIMIT ${VERSIONED_FILES}) f,
+         generate_series(1, ${VERSIONS_EACH}) n,
+         LATERAL (SELECT n = ${VERSIONS_EACH} AND f.r % 10 = 0 AS pending) p`;
 
 describe('the background scans at scale', () => {
   let admin: pg.Client;
@@ -32,6 +65,11 @@ describe('the background scans at scale', () => {
   let prisma: PrismaService;
   let maintenance: MaintenanceRepository;
   let outbox: OutboxRepository;
+  let tasks: UploadTaskRepository;
+  let versions: VersionRepository;
+  let completions: CompletionRepository;
+  // completed files with no version, to be parents of the versions the tests make
+  let parents: { id: string; owner_id: string; container_id: string }[];
 
   // The plan of each statement `run` sends; none reads files or outbox_events sequentially, and one
   // of them scans `index` (an Index Scan or Index Only Scan).
@@ -72,6 +110,14 @@ describe('the background scans at scale', () => {
     });
     maintenance = new MaintenanceRepository(prisma);
     outbox = new OutboxRepository(prisma);
+    tasks = new UploadTaskRepository(prisma);
+    versions = new VersionRepository(prisma);
+    completions = new CompletionRepository(prisma);
+    await db.query(INSERT_VERSIONS);
+    ({ rows: parents } = await db.query<{ id: string; owner_id: string; container_id: string }>(
+      `SELECT id, owner_id, container_id FROM files WHERE status = 'COMPLETED' AND revision_of IS NULL
+        ORDER BY id DESC LIMIT ${3 * DUE + 10}`,
+    ));
     // the work each scan finds: overdue uploads, lapsed completions, expired uploads not yet
     // aborted, unpublished events
     for (const [status, set] of [
@@ -99,6 +145,10 @@ describe('the background scans at scale', () => {
           ],
         );
         await db.query(`UPDATE files SET ${set} WHERE id = $1`, [file.id]);
+        // half of the due work is versions'
+        if (i % 2 === 0) {
+          await db.query('UPDATE files SET revision_of = $2 WHERE id = $1', [file.id, parents.pop()!.id]);
+        }
         if (status === 'EXPIRED') {
           await db.query(
             `INSERT INTO outbox_events (type, file_id, payload) VALUES ('file.completed', $1, '{}'::jsonb)`,
@@ -147,9 +197,73 @@ describe('the background scans at scale', () => {
     }
   });
 
+  it("finds a file's pending version (uploadUrl with the file's id) on files_revision_of_created_at_idx", async () => {
+    const { rows } = await db.query<{ parent: string; owner: string; version: string }>(
+      `SELECT revision_of AS parent, owner_id AS owner, id AS version FROM files
+        WHERE status = 'UPLOADING' AND revision_of IS NOT NULL AND upload_id LIKE 'v-upload-%' LIMIT 1`,
+    );
+    const [{ parent, owner, version }] = rows as [(typeof rows)[number]];
+    await assertScansOn('files_revision_of_created_at_idx', async () => {
+      assert.equal((await tasks.findWithPlans(parent, owner))?.file.id, version);
+    });
+  });
+
+  it("finds a file's newest version (completeRevision) on files_revision_of_created_at_idx", async () => {
+    const { rows } = await db.query<{ parent: string; owner: string }>(
+      `SELECT revision_of AS parent, owner_id AS owner FROM files
+        WHERE revision_of IS NOT NULL AND revision_version = ${VERSIONS_EACH + 1} LIMIT 1`,
+    );
+    const [{ parent, owner }] = rows as [(typeof rows)[number]];
+    await assertScansOn('files_revision_of_created_at_idx', async () => {
+      const found = await versions.findWithNewestVersion(parent, owner);
+      assert.equal(found?.version?.revisionVersion, VERSIONS_EACH + 1);
+    });
+  });
+
+  it('creates a version, superseding the pending one (createRevision), on files_pending_revision_key', async () => {
+    const { rows } = await db.query<{ parent: string; owner: string; container: string }>(
+      `SELECT v.revision_of AS parent, v.owner_id AS owner, v.container_id AS container FROM files v
+        WHERE v.status = 'UPLOADING' AND v.upload_id LIKE 'v-upload-%' LIMIT 1`,
+    );
+    const [{ parent, owner, container }] = rows as [(typeof rows)[number]];
+    const version = {
+      ...newUploadFile({ ownerId: owner, containerId: container, revisionId: '1.9' }),
+      revisionOf: parent,
+    };
+    await assertScansOn('files_pending_revision_key', async () => {
+      const superseded = await versions.createVersion(version, [], false, {
+        quota: { used: 0, limit: Number.MAX_SAFE_INTEGER },
+        maxOpenPerUser: 1000,
+      });
+      assert.equal(superseded.length, 1);
+    });
+  });
+
   it('takes unpublished events (the outbox relay) on outbox_events_unpublished_id_idx', async () => {
     await assertScansOn('outbox_events_unpublished_id_idx', async () => {
       assert.equal(await outbox.relayBatch(BATCH, () => Promise.resolve()), DUE);
     });
+  });
+
+  it('completes a version: its file, its history and its event by primary keys (markCompleted)', async () => {
+    const parent = parents.pop()!;
+    const version = {
+      ...newUploadFile({ ownerId: parent.owner_id, containerId: parent.container_id, revisionId: '1.10' }),
+      revisionOf: parent.id,
+    };
+    await versions.createVersion(version, [], false, { quota: null, maxOpenPerUser: null });
+    await db.query(`UPDATE files SET revision_id = '1.0' WHERE id = $1`, [parent.id]);
+    await db.query(`UPDATE files SET status = 'COMPLETING', claim = 1 WHERE id = $1`, [version.id]);
+    await assertScansOn('files_pkey', async () => {
+      const trace = { traceId: undefined, xTraceid: null };
+      assert.equal(
+        await completions.markCompleted(version.id, 1, { sha256: 'a'.repeat(64), by: 'hash_chain' }, trace),
+        true,
+      );
+    });
+    const { rows } = await db.query<{ revision_id: string }>('SELECT revision_id FROM files WHERE id = $1', [
+      parent.id,
+    ]);
+    assert.equal(rows[0]?.revision_id, '1.10');
   });
 });

@@ -118,7 +118,13 @@ export interface CallOptions {
   readonly rawBody?: string;
 }
 
-export async function call(
+// POST /koodrive/ose/v1/files/<path>.
+export function call(baseUrl: string, path: string, body: unknown, options: CallOptions = {}): Promise<ApiResponse> {
+  return apiCall(baseUrl, `files/${path}`, body, options);
+}
+
+// POST /koodrive/ose/v1/<path> (files/create, revision/createRevision...).
+export async function apiCall(
   baseUrl: string,
   path: string,
   body: unknown,
@@ -128,7 +134,7 @@ export async function call(
   if (options.token !== undefined) {
     headers.authorization = `Bearer ${options.token}`;
   }
-  const response = await fetch(`${baseUrl}/koodrive/ose/v1/files/${path}`, {
+  const response = await fetch(`${baseUrl}/koodrive/ose/v1/${path}`, {
     method: 'POST',
     headers,
     body: options.rawBody ?? JSON.stringify(body),

@@ -2,6 +2,7 @@
 // so a worker whose claim was taken over changes nothing.
 import { Injectable } from '@nestjs/common';
 import { type EventTrace, insertCompletedEvent } from './file-events.js';
+import { nextRevisionVersion, replaceFileContent } from './file-revisions.js';
 import { fileColumns, type FileRow, toUploadFile } from './file-rows.js';
 import { PrismaService } from './prisma.service.js';
 import { sql, type SqlFragment } from './sql.js';
@@ -22,12 +23,14 @@ export class CompletionRepository {
   // X-Traceid, so whoever finishes the completion (this caller, a retry or the reconciler) checks
   // the same thing and tells the same trace. Answers the file as claimed, or null when it is not
   // claimable now (or not the claimant's).
+  // `revisionOf`: the row must be a version of that file (null: a file, no version).
   async claimForCompletion(
     id: string,
     claimant: Claimant,
     leaseSeconds: number,
     sha256: string | null,
     xTraceid: string | null,
+    revisionOf: string | null = null,
   ): Promise<UploadFile | null> {
     const [row] = await this.prisma.sql.query<FileRow>(sql`
       UPDATE files f
@@ -36,6 +39,7 @@ export class CompletionRepository {
              expected_sha256 = COALESCE(${sha256}, declared_sha256), claim_traceid = ${xTraceid}, updated_at = now()
        WHERE id = ${id} AND owner_id = ${claimant.userId}
          AND share_folder_id IS NOT DISTINCT FROM ${claimant.shareFolderId}
+         AND revision_of IS NOT DISTINCT FROM ${revisionOf}
          AND expires_at > now()
          AND (status = 'UPLOADING' OR (status = 'COMPLETING' AND claim_expires_at < now()))
       RETURNING ${fileColumns('f')}`);
@@ -63,8 +67,10 @@ export class CompletionRepository {
     return this.fenced(id, claim, sql`combined_at = now(), chain_sha256 = ${chainSha256}`);
   }
 
-  // Completed, and the file.completed event, in one statement: the event exists exactly when the
-  // status does. `verifiedBy`: how the digest of the stored bytes was established.
+  // Completed, and its event, in one statement: the event exists exactly when the status does.
+  // `verifiedBy`: how the digest of the stored bytes was established. A file announces
+  // file.completed; a version (revision_of set) becomes its file's content, the content it
+  // replaces recorded as history, and announces file.revision.completed (file-revisions.ts).
   async markCompleted(
     id: string,
     claim: number,
@@ -76,10 +82,13 @@ export class CompletionRepository {
         UPDATE files
            SET status = 'COMPLETED', actual_sha256 = ${verified.sha256}, verified_by = ${verified.by},
                completed_at = now(), claim_expires_at = NULL, result_code = NULL, result_detail = NULL,
+               revision_version = CASE WHEN revision_of IS NULL THEN revision_version
+                                       ELSE ${nextRevisionVersion(sql`files.revision_of`)} END,
                updated_at = now()
          WHERE id = ${id} AND claim = ${claim} AND status = 'COMPLETING'
         RETURNING *
-      ), announced AS (${insertCompletedEvent('file', trace)})
+      ), completed_file AS (SELECT * FROM file WHERE revision_of IS NULL),
+      announced AS (${insertCompletedEvent('completed_file', trace)})${replaceFileContent('file', trace)}
       SELECT 1 FROM file`);
     return rows.length === 1;
   }

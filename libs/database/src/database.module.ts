@@ -5,6 +5,7 @@ import { CompletionRepository } from './completion.repository.js';
 import { MaintenanceRepository } from './maintenance.repository.js';
 import { PartPutRepository } from './part-put.repository.js';
 import { UploadTaskRepository } from './upload-task.repository.js';
+import { VersionRepository } from './version.repository.js';
 import { type DatabaseConnection, DATABASE_CONNECTION, externalConnection, PrismaService } from './prisma.service.js';
 import { OutboxPartitionsRepository } from './outbox-partitions.repository.js';
 import { OutboxRepository } from './outbox.repository.js';
@@ -34,6 +35,7 @@ async function embeddedConnection(config: AppConfig): Promise<DatabaseConnection
     },
     PrismaService,
     UploadTaskRepository,
+    VersionRepository,
     PartPutRepository,
     CompletionRepository,
     MaintenanceRepository,
@@ -43,6 +45,7 @@ async function embeddedConnection(config: AppConfig): Promise<DatabaseConnection
   exports: [
     PrismaService,
     UploadTaskRepository,
+    VersionRepository,
     PartPutRepository,
     CompletionRepository,
     MaintenanceRepository,

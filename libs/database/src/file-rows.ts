@@ -35,6 +35,10 @@ export function fileColumns(from: string): SqlFragment {
       c('result_detail', 'resultDetail'),
       c('expires_at', 'expiresAt'),
       c('completed_at', 'completedAt'),
+      c('revision_of', 'revisionOf'),
+      c('revision_id', 'revisionId'),
+      c('revision_version', 'revisionVersion'),
+      c('keep_policy', 'keepPolicy'),
     ].join(', '),
   );
 }

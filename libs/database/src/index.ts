@@ -5,7 +5,7 @@ export {
   type EmbeddedPostgresOptions,
   startEmbeddedPostgres,
 } from './embedded-postgres-loader.js';
-export { type EventTrace, FILE_COMPLETED } from './file-events.js';
+export { type EventTrace, FILE_COMPLETED, FILE_REVISION_COMPLETED } from './file-events.js';
 export { type ExpiredUpload, MaintenanceRepository } from './maintenance.repository.js';
 export { type OutboxPartitionsReport, OutboxPartitionsRepository } from './outbox-partitions.repository.js';
 export { type OutboxMessage, OutboxRepository } from './outbox.repository.js';
@@ -20,10 +20,6 @@ export type {
   UploadedPartHash,
   UploadFile,
 } from './upload-file.js';
-export {
-  type CompletedMatch,
-  FileNameTakenError,
-  type UploadLimits,
-  UploadRefusedError,
-  UploadTaskRepository,
-} from './upload-task.repository.js';
+export { type UploadLimits, UploadRefusedError } from './new-rows.js';
+export { type CompletedMatch, FileNameTakenError, UploadTaskRepository } from './upload-task.repository.js';
+export { type NewVersion, type SupersededUpload, VersionBusyError, VersionRepository } from './version.repository.js';

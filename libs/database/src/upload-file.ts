@@ -31,6 +31,13 @@ export interface UploadFile {
   readonly resultDetail: string | null;
   readonly expiresAt: Date;
   readonly completedAt: Date | null;
+  // a version of this file (createRevision); null: a file
+  readonly revisionOf: string | null;
+  // KooDrive's revisionId of the row's content (null: a file from before versions, not yet given one)
+  readonly revisionId: string | null;
+  // the file's completed versions; a version row's number once completed
+  readonly revisionVersion: number;
+  readonly keepPolicy: number;
 }
 
 export interface NewUploadFile {
@@ -51,6 +58,11 @@ export interface NewUploadFile {
   readonly uploadId: string | null;
   readonly uploadToken: string;
   readonly expiresAt: Date;
+  // KooDrive's revisionId of the content the row uploads
+  readonly revisionId?: string | undefined;
+  // a new version of this file: the row takes no name in a folder
+  readonly revisionOf?: string | undefined;
+  readonly keepPolicy?: number | undefined;
 }
 
 export interface PartPlan {

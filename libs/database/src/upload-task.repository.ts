@@ -1,7 +1,7 @@
 // Upload tasks as create, uploadUrl and complete find and record them: the file, its name in its
-// folder, its part plans; and completed content for flash uploads. Each change is one statement
-// (a new file's, under the locks of its container's quota and its owner's open tasks).
-import { createHash } from 'node:crypto';
+// folder, its part plans (a completed file's id naming its newest version, for uploadUrl); and
+// completed content for flash uploads. Each change is one statement (a new file's, under the locks
+// of its container's quota and its owner's open tasks: new-rows.ts).
 import { Injectable } from '@nestjs/common';
 import { type EventTrace, insertCompletedEvent } from './file-events.js';
 import {
@@ -13,8 +13,17 @@ import {
   toUploadFile,
   upsertPlans,
 } from './file-rows.js';
+import {
+  COPIED_FROM_VERIFIED,
+  insertFileRow,
+  type LimitsVerdict,
+  limitLocks,
+  limitsCtes,
+  refuseUnlessFits,
+  type UploadLimits,
+} from './new-rows.js';
 import { PrismaService } from './prisma.service.js';
-import { isSqlUniqueViolation, raw, sql, type SqlFragment } from './sql.js';
+import { isSqlUniqueViolation, sql, type SqlFragment } from './sql.js';
 import type { NewUploadFile, PartPlan, PartRecord, UploadFile } from './upload-file.js';
 
 export class FileNameTakenError extends Error {
@@ -24,36 +33,7 @@ export class FileNameTakenError extends Error {
   }
 }
 
-// A new file refused by its limits: the container's quota (what it uses, with what its open tasks
-// hold, and the file would pass the limit), or its owner's open tasks (as many as allowed already).
-export class UploadRefusedError extends Error {
-  constructor(
-    readonly limit: 'quota' | 'open-tasks',
-    // bytes the container's open tasks hold, and the tasks the owner holds open, as counted
-    readonly held: number,
-    readonly open: number,
-  ) {
-    super(`upload refused by its ${limit} limit`);
-    this.name = 'UploadRefusedError';
-  }
-}
-
-// What a new file must fit in, checked in the same step that inserts it.
-export interface UploadLimits {
-  // KooDrive's accounting of the file's container; null: no limit
-  readonly quota: { readonly used: number; readonly limit: number } | null;
-  // the open upload tasks its owner may hold; null: none is opened (a file created completed)
-  readonly maxOpenPerUser: number | null;
-}
-
 const NO_LIMITS: UploadLimits = { quota: null, maxOpenPerUser: null };
-
-// verifiedBy of a flash-upload copy: its digest is that of the verified file it points at
-const COPIED_FROM_VERIFIED = 'copy';
-
-// What an open upload task is: it holds its length against its container and counts against its
-// owner, from create until it completes, fails or expires (its completion, once begun, runs on).
-const OPEN_TASK = raw(`(status = 'COMPLETING' OR (status = 'UPLOADING' AND expires_at > now()))`);
 
 export interface CompletedMatch {
   readonly id: string;
@@ -111,13 +91,25 @@ export class UploadTaskRepository {
     return row === undefined ? null : toUploadFile(row);
   }
 
-  // The file and the parts planned so far (in part-number order), in one statement.
+  // The upload task a client names with a file's id, and the parts planned so far (in part-number
+  // order), in one statement: the file's own row, or once the file is completed its newest version's
+  // (the pending one, if any: a newer version supersedes it), if it has one. A version's own row id
+  // names nothing here.
   async findWithPlans(id: string, ownerId: string): Promise<{ file: UploadFile; plans: PartRecord[] } | null> {
     const [row] = await this.prisma.sql.query<FileRow & { parts: PartRow[] }>(sql`
+      WITH named AS (
+        SELECT * FROM files WHERE id = ${id} AND owner_id = ${ownerId} AND revision_of IS NULL
+      ), newest AS (
+        SELECT v.* FROM files v
+         WHERE v.revision_of = ${id} AND (SELECT status FROM named) = 'COMPLETED'
+         ORDER BY v.created_at DESC LIMIT 1
+      ), target AS (
+        SELECT * FROM newest UNION ALL SELECT * FROM named
+      )
       SELECT ${fileColumns('f')},
              COALESCE((SELECT json_agg(p ORDER BY p."partNumber")
                          FROM (SELECT ${PART_COLUMNS} FROM file_parts WHERE file_id = f.id) p), '[]') AS parts
-        FROM files f WHERE f.id = ${id} AND f.owner_id = ${ownerId}`);
+        FROM target f ORDER BY f.revision_of IS NULL LIMIT 1`);
     if (row === undefined) {
       return null;
     }
@@ -189,9 +181,7 @@ export class UploadTaskRepository {
   }
 
   // The file's row and its name's entry (and `more`, CTEs that may read `file`), in one statement,
-  // inserted only when the file fits `limits`: what the container's open tasks hold and how many
-  // its owner has open are counted under locks every create of that container and owner takes, so
-  // two creates cannot both take the last bytes or the last task.
+  // inserted only when the file fits `limits` (see limitsCtes).
   // `state`: status, actual_sha256, rapid_upload, completed_at, verified_by.
   private async insertWithEntry(
     file: NewUploadFile,
@@ -199,59 +189,23 @@ export class UploadTaskRepository {
     state: SqlFragment,
     more: SqlFragment,
   ): Promise<void> {
-    const { quota, maxOpenPerUser } = limits;
-    const locks = [
-      ...(quota === null ? [] : [lockKey('quota', file.containerId)]),
-      ...(maxOpenPerUser === null ? [] : [lockKey('open-tasks', file.ownerId)]),
-    ];
     const statement = sql`
-      WITH held AS (
-        SELECT COALESCE(sum(length), 0) AS bytes FROM files
-         WHERE ${quota !== null} AND container_id = ${file.containerId} AND ${OPEN_TASK}
-      ), open AS (
-        SELECT count(*)::int AS tasks FROM files
-         WHERE ${maxOpenPerUser !== null} AND owner_id = ${file.ownerId} AND ${OPEN_TASK}
-      ), fits AS (
-        SELECT (${quota?.used ?? null}::numeric IS NULL
-                  OR ${quota?.used ?? null}::numeric + held.bytes + ${file.length}::numeric
-                       <= ${quota?.limit ?? null}::numeric) AS quota,
-               (${maxOpenPerUser}::int IS NULL OR open.tasks < ${maxOpenPerUser}::int) AS tasks
-          FROM held, open
-      ), file AS (
-        INSERT INTO files (id, owner_id, container_id, parent_folder, file_name, length, declared_sha256,
-                           pre_hash, share_folder_id, file_type, mime_type, description, client_created_at,
-                           storage_key, upload_id, upload_token, expires_at,
-                           status, actual_sha256, rapid_upload, completed_at, verified_by, updated_at)
-        SELECT ${file.id}, ${file.ownerId}, ${file.containerId}, ${file.parentFolder}, ${file.fileName},
-               ${file.length}, ${file.declaredSha256 ?? null}, ${file.preHash ?? null},
-               ${file.shareFolderId ?? null}, ${file.fileType ?? null}, ${file.mimeType ?? null},
-               ${file.description ?? null}, ${file.clientCreatedAt ?? null}, ${file.storageKey},
-               ${file.uploadId}, ${file.uploadToken}, ${file.expiresAt}, ${state}, now()
-          FROM fits WHERE fits.quota AND fits.tasks
-        RETURNING *
+      WITH ${limitsCtes(file, limits, sql``)}, file AS (
+        ${insertFileRow(file, state, sql`fits.quota AND fits.tasks`)}
       ), entry AS (
         INSERT INTO folder_entries (container_id, parent_folder, file_name, file_id)
         SELECT container_id, parent_folder, file_name, id FROM file
       )${more}
       SELECT held.bytes::float8 AS held, open.tasks AS open, fits.quota AS "fitsQuota", fits.tasks AS "fitsTasks"
         FROM held, open, fits`;
-    let verdict: { held: number; open: number; fitsQuota: boolean; fitsTasks: boolean } | undefined;
+    let verdict: LimitsVerdict | undefined;
     try {
-      [verdict] = await this.prisma.sql.transaction(locks, (tx) =>
-        tx.query<{ held: number; open: number; fitsQuota: boolean; fitsTasks: boolean }>(statement),
+      [verdict] = await this.prisma.sql.transaction(limitLocks(file, limits), (tx) =>
+        tx.query<LimitsVerdict>(statement),
       );
     } catch (error) {
       throw isSqlUniqueViolation(error) ? new FileNameTakenError() : error;
     }
-    if (verdict === undefined || !verdict.fitsQuota || !verdict.fitsTasks) {
-      const limit = verdict?.fitsQuota === false ? 'quota' : 'open-tasks';
-      throw new UploadRefusedError(limit, verdict?.held ?? 0, verdict?.open ?? 0);
-    }
+    refuseUnlessFits(verdict);
   }
-}
-
-// An advisory lock's key: 64 bits of the SHA-256 of what it guards (a collision only serializes
-// two creates that need not be).
-function lockKey(limit: 'quota' | 'open-tasks', id: string): bigint {
-  return createHash('sha256').update(`koodrive:${limit}:${id}`).digest().readBigInt64BE(0);
 }

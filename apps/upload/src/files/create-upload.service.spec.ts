@@ -20,6 +20,7 @@ import {
 import { CreateUploadService } from './create-upload.service.js';
 import type { CreateUploadDto } from './dto/create-upload.dto.js';
 import { PartUrlIssuer } from './part-urls.js';
+import { UploadOpener } from './upload-opener.service.js';
 
 const ORIGIN = 'http://upload.unit.test';
 
@@ -55,7 +56,8 @@ describe(CreateUploadService.name, () => {
   const proofFailures = new MemoryProofFailures();
   const service = () => {
     const { tasks, storage, config } = parts();
-    return new CreateUploadService(tasks, new PartUrlIssuer(storage, config), storage, quotas, proofFailures, config);
+    const opener = new UploadOpener(tasks, new PartUrlIssuer(storage, config), storage, quotas, proofFailures, config);
+    return new CreateUploadService(tasks, opener);
   };
   const create = (principal: Principal, request: CreateUploadDto) =>
     service().create(principal, request, `trace-${randomUUID()}`, ORIGIN);

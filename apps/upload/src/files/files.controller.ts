@@ -1,5 +1,5 @@
-import { Body, Controller, HttpCode, Post, UseGuards, UseInterceptors, applyDecorators } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, HttpCode, Post, UseGuards, UseInterceptors } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiResponse } from '@nestjs/swagger';
 import { CurrentPrincipal, type Principal, UploadAuthGuard } from '@koodrive/auth';
 import { type CompleteUploadResult, CompleteUploadService } from './complete-upload.service.js';
 import { type CreateUploadResult, CreateUploadService } from './create-upload.service.js';
@@ -13,36 +13,9 @@ import { CompleteUploadResponse, CreateUploadResponse, UploadUrlResponse } from 
 import { ErrorEnvelope } from '../http/envelope.dto.js';
 import { UploadUrlService } from './upload-url.service.js';
 import type { PartUrl } from './part-urls.js';
+import { ApiController, REQUEST_ERRORS } from './controller-docs.js';
 
-const REQUEST_ERRORS =
-  '13000101 malformed request (JSON, content type, size, nesting); 13000102 invalid parameter (named in msg); 13000410 no file.upload scope, the shared folder (x-hw-share-folder-id) not granted, or no record of the app-authenticated user';
-
-const COMMON_ERRORS = [
-  ApiResponse({
-    status: 401,
-    type: ErrorEnvelope,
-    description:
-      '13000901 missing, malformed, unknown or expired credentials: a session token, or an app signature that is wrong, stale, from the future or replayed (WWW-Authenticate)',
-  }),
-  ApiResponse({ status: 429, type: ErrorEnvelope, description: '13000903 over the per-user rate limit (Retry-After)' }),
-  ApiResponse({ status: 500, type: ErrorEnvelope, description: '13000201 internal error' }),
-  ApiResponse({
-    status: 503,
-    type: ErrorEnvelope,
-    description: '13000201 a dependency is unavailable (Retry-After); retry',
-  }),
-];
-
-@ApiTags('files')
-@ApiBearerAuth()
-@ApiHeader({ name: 'X-Traceid', required: false, description: 'trace id, echoed (1-64 of A-Z a-z 0-9 _ -)' })
-@ApiHeader({ name: 'language', required: false, description: 'en-US (default) or zh-CN: the language of msg' })
-@ApiHeader({
-  name: 'x-hw-share-folder-id',
-  required: false,
-  description: 'act in this shared folder (granted file.upload in the session or user record)',
-})
-@applyDecorators(...COMMON_ERRORS)
+@ApiController('files')
 @Controller('koodrive/ose/v1/files')
 @UseGuards(UploadAuthGuard)
 @UseInterceptors(SuccessEnvelopeInterceptor)
@@ -78,7 +51,7 @@ export class FilesController {
   @ApiResponse({
     status: 400,
     type: ErrorEnvelope,
-    description: `${REQUEST_ERRORS}; 13000401 no such task for this caller; 13000403 the task is no longer open`,
+    description: `${REQUEST_ERRORS}; 13000401 no such task for this caller; 13000403 the task is no longer open (a completed file's id names its pending version, if any)`,
   })
   uploadUrl(
     @CurrentPrincipal() principal: Principal,

@@ -48,9 +48,12 @@ export class PartUrlIssuer {
 
   // A URL for each planned part of `file` (its plans already recorded with `via`). Up to 10,000 of
   // them: the answers are built a slice at a time, giving the event loop a turn between slices, so
-  // probes and other requests are answered meanwhile.
+  // probes and other requests are answered meanwhile. A version's parts are named (partId) under its
+  // file's id; the service's own URL names the version's row.
   async sign(
-    file: Pick<UploadFile, 'id' | 'storageKey' | 'uploadId' | 'length'>,
+    file: Pick<UploadFile, 'id' | 'storageKey' | 'uploadId' | 'length'> & {
+      readonly revisionOf?: string | null | undefined;
+    },
     plans: readonly PlannedPart[],
     via: PartUploadVia,
     origin: string,
@@ -78,7 +81,7 @@ export class PartUrlIssuer {
         // split's: every part before it of this part's size (within the file)
         partOffset: plan.partOffset ?? Math.min((plan.partNumber - 1) * plan.partSize, length - plan.partSize),
         ...(plan.hashWords === null ? {} : { hashCtx: plan.hashWords }),
-        partId: `${file.id}-${plan.partNumber}`,
+        partId: `${file.revisionOf ?? file.id}-${plan.partNumber}`,
         uploadUrl:
           storageUrls?.[i] ??
           partUploadUrl(publicUrl ?? origin, partUrlSecret, { fileId: file.id, partNumber: plan.partNumber, expires }),

@@ -14,6 +14,8 @@ export class UploadUrlService {
   ) {}
 
   // `origin`: where the client reached this service, for its own part URLs when PUBLIC_URL is unset.
+  // A completed file's id addresses its newest version (createRevision), if it has one: the pending
+  // one; one expired or superseded answers 13000401, as its own id would.
   async presign(principal: Principal, dto: UploadUrlDto, origin: string): Promise<{ multiParts: PartUrl[] }> {
     const found = await this.tasks.findWithPlans(dto.fileId, principal.userId);
     const file = callersOpenFile(principal, found?.file ?? null);

@@ -1,5 +1,5 @@
 // CORS for web clients, on the origins of CORS_ORIGINS only (exact matches; none by default):
-// a browser's preflight (OPTIONS) of create, uploadUrl, complete and the part PUT is answered, and
+// a browser's preflight (OPTIONS) of the API's endpoints and the part PUT is answered, and
 // their answers to such an origin say it may read them, X-Traceid included. Other origins get no
 // CORS header, so a browser keeps their pages from calling the service.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -16,11 +16,13 @@ export interface CorsRoute {
   readonly method: 'POST' | 'PUT';
 }
 
-// The three endpoints; the part PUT's route comes from parts/.
+// The API's endpoints; the part PUT's route comes from parts/.
 export const API_CORS_ROUTES: readonly CorsRoute[] = [
   { url: '/koodrive/ose/v1/files/create', method: 'POST' },
   { url: '/koodrive/ose/v1/files/multipart/uploadUrl', method: 'POST' },
   { url: '/koodrive/ose/v1/files/complete', method: 'POST' },
+  { url: '/koodrive/ose/v1/revision/createRevision', method: 'POST' },
+  { url: '/koodrive/ose/v1/revision/completeRevision', method: 'POST' },
 ];
 
 export function registerCors(fastify: FastifyInstance, origins: readonly string[], routes: readonly CorsRoute[]): void {

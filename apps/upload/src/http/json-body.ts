@@ -1,8 +1,8 @@
 // Request bodies: JSON only, parsed by Fastify's own (prototype-poisoning safe) parser after two
-// checks of ours, and the part PUT's raw stream. create and uploadUrl take up to 4 MiB (a full
-// 10,000-part list), every other route 64 KiB; JSON nested deeper than MAX_DEPTH is refused before it
-// is parsed (a deep body would otherwise overflow the stack of whatever walks it). All of that is
-// 13000101. The bytes are kept for app signatures (their HashedPayload).
+// checks of ours, and the part PUT's raw stream. create, createRevision and uploadUrl take up to
+// 4 MiB (a full 10,000-part list), every other route 64 KiB; JSON nested deeper than MAX_DEPTH is
+// refused before it is parsed (a deep body would otherwise overflow the stack of whatever walks
+// it). All of that is 13000101. The bytes are kept for app signatures (their HashedPayload).
 import type { FastifyInstance } from 'fastify';
 import { errorCodes } from 'fastify';
 import { contextOf } from '@koodrive/context';
@@ -11,7 +11,11 @@ import { ApiCode, ApiException } from '@koodrive/errors';
 export const LARGE_BODY_LIMIT_BYTES = 4 * 1024 * 1024;
 export const BODY_LIMIT_BYTES = 64 * 1024;
 const MAX_DEPTH = 32;
-const LARGE_BODY_ROUTES = new Set(['/koodrive/ose/v1/files/create', '/koodrive/ose/v1/files/multipart/uploadUrl']);
+const LARGE_BODY_ROUTES = new Set([
+  '/koodrive/ose/v1/files/create',
+  '/koodrive/ose/v1/files/multipart/uploadUrl',
+  '/koodrive/ose/v1/revision/createRevision',
+]);
 
 // Call before the routes are registered (the body limits are set per route as it is added).
 // `streamedRoute`: the route whose body is handed to its handler as the raw stream, whatever

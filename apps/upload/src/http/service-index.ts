@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 
 export const SERVICE_INDEX = {
   service: 'koodrive-upload',
-  api: '/koodrive/ose/v1/files (create, multipart/uploadUrl, complete)',
+  api: '/koodrive/ose/v1/files (create, multipart/uploadUrl, complete), /koodrive/ose/v1/revision (createRevision, completeRevision)',
   upload: '/upload (the browser uploader)',
   docs: '/docs (the API, OpenAPI)',
   readme: "README.md and docs/ in the service's repository",

@@ -79,3 +79,37 @@ export class CompleteUploadResponse extends SuccessEnvelope {
   @ApiProperty()
   length!: number;
 }
+
+export class CreateRevisionResponse extends SuccessEnvelope {
+  @ApiProperty({ description: 'the file, whose id stays its own across versions' })
+  fileId!: string;
+
+  @ApiProperty({ description: "the storage's multipart upload id; empty when none is needed (rapidUpload)" })
+  uploadId!: string;
+
+  @ApiProperty()
+  containerId!: string;
+
+  @ApiProperty({ description: 'the content is held already: the version is complete, upload nothing' })
+  rapidUpload!: boolean;
+
+  @ApiProperty({
+    type: () => [PartUrlResponse],
+    description: 'the URLs of the parts asked for (multiParts), or of the one part of uploadMode put; [] otherwise',
+  })
+  multiParts!: PartUrlResponse[];
+
+  @ApiProperty({
+    description: "the new version's id, KooDrive's <assetId>.<versionId>",
+    example: '1618739290026578816.1763131768673766528',
+  })
+  revisionId!: string;
+}
+
+export class CompleteRevisionResponse extends CompleteUploadResponse {
+  @ApiProperty({ description: "the file's current version, KooDrive's <assetId>.<versionId>" })
+  revisionId!: string;
+
+  @ApiProperty({ description: "the file's completed versions, its first upload included" })
+  revisionVersion!: number;
+}
