@@ -17,6 +17,7 @@ import { assertCompletedOnce } from '../support/promises.ts';
 import { MIB } from '@koodrive/limits';
 
 const API = '/koodrive/ose/v1/files';
+const REVISION_API = '/koodrive/ose/v1/revision';
 const APP_ID = 'app-1';
 const APP_SECRET = '0123456789abcdef0123';
 // .out/test/e2e → .out/apps/client/src/main.js (the same out dir as this spec)
@@ -111,6 +112,8 @@ describe('koodrive client (put)', () => {
     const listener = (request: IncomingMessage): void => {
       if (request.url?.startsWith(API) === true) {
         calls.push(request.url.slice(API.length + 1));
+      } else if (request.url?.startsWith(REVISION_API) === true) {
+        calls.push(request.url.slice(REVISION_API.length - 'revision'.length));
       }
     };
     server.on('request', listener);
@@ -122,9 +125,13 @@ describe('koodrive client (put)', () => {
   }
 
   // Runs the client until at least one part is recorded done, then interrupts it as Ctrl-C would.
-  async function interruptedUpload(path: string, token = user.token): Promise<StoredState> {
+  async function interruptedUpload(
+    path: string,
+    token = user.token,
+    extra: readonly string[] = [],
+  ): Promise<StoredState> {
     const statePath = `${path}.koodrive-upload.json`;
-    const run = startClient(['put', path, '--part-size', '5MiB', '--parallel', '1'], {
+    const run = startClient(['put', path, '--part-size', '5MiB', '--parallel', '1', ...extra], {
       ...env(),
       KOODRIVE_TOKEN: token,
       KOODRIVE_CLIENT_PART_DELAY_MS: '500',
@@ -192,6 +199,60 @@ describe('koodrive client (put)', () => {
     assert.equal(field(result.stdout, 'sha256'), sha256Hex(data));
     await assertCompletedOnce(interrupted.fileId, data);
     assert.equal(await exists(`${path}.koodrive-upload.json`), false);
+  });
+
+  it('uploads a new version of a file (--revision-of), resuming it after SIGINT as a first upload resumes', async () => {
+    const first = await newFile('versioned.bin', 6 * MIB + 5);
+    const created = await startClient(['put', first.path, '--part-size', '5MiB'], env()).finished;
+    assert.equal(created.code, 0, created.stderr);
+    const fileId = field(created.stdout, 'fileId');
+    const { path, data } = await newFile('versioned-2.bin', 24 * MIB);
+    const asVersion = ['--revision-of', fileId, '--container', user.containerId, '--keep-policy', '1'];
+    const interrupted = await interruptedUpload(path, user.token, asVersion);
+    assert.equal(interrupted.fileId, fileId, "the task is named by the file's id");
+    assert.equal((interrupted as StoredState & { revisionOf?: string }).revisionOf, fileId);
+    const doneBefore = interrupted.done.length;
+
+    const { result, calls } = await apiCallsDuring(
+      () => startClient(['put', path, '--part-size', '5MiB', '--parallel', '3', ...asVersion], env()).finished,
+    );
+    assert.equal(result.code, 0, result.stderr);
+    // uploadUrl with the file's id names its pending version
+    assert.deepEqual(calls, ['multipart/uploadUrl', 'revision/completeRevision']);
+    assert.equal(field(result.stdout, 'fileId'), fileId);
+    assert.equal(field(result.stdout, 'sha256'), sha256Hex(data));
+    assert.equal(field(result.stdout, 'parts'), `5 (uploaded ${5 - doneBefore}, resumed ${doneBefore})`);
+    const row = await fileRow(fileId);
+    assert.equal(row.actualSha256, sha256Hex(data));
+    assert.equal(row.revisionVersion, 2);
+    assert.equal(row.keepPolicy, 1);
+    assert.equal(await exists(`${path}.koodrive-upload.json`), false);
+  });
+
+  it('uploads a new version as an app for a user, every call signed', async () => {
+    const userId = `u-${randomUUID()}`;
+    const containerId = `c-${randomUUID()}`;
+    await testRedis().set(`koodrive:user:${userId}`, JSON.stringify({ containerId }), 'EX', 600);
+    const asApp = ['--app-id', APP_ID, '--user', userId];
+    const appEnv = { KOODRIVE_URL: app().baseUrl, KOODRIVE_TOKEN: undefined, KOODRIVE_APP_SECRET: APP_SECRET };
+    const first = await newFile('app-versioned.bin', 100);
+    const created = await startClient(['put', first.path, ...asApp], appEnv).finished;
+    assert.equal(created.code, 0, created.stderr);
+    const fileId = field(created.stdout, 'fileId');
+    const { path, data } = await newFile('app-versioned-2.bin', 11 * MIB);
+    const { result, calls } = await apiCallsDuring(
+      () =>
+        startClient(['put', path, '--part-size', '5MiB', '--revision-of', fileId, ...asApp], {
+          ...appEnv,
+          KOODRIVE_CONTAINER: containerId,
+        }).finished,
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(calls, ['revision/createRevision', 'revision/completeRevision']);
+    assert.equal(field(result.stdout, 'sha256'), sha256Hex(data));
+    const row = await fileRow(fileId);
+    assert.equal(row.actualSha256, sha256Hex(data));
+    assert.equal(row.revisionVersion, 2);
   });
 
   it('starts over when the service does not know the stored fileId (expired, or another user)', async () => {

@@ -61,6 +61,7 @@ describe(parseCommand.name, () => {
         partSize: 8 * MIB,
         name: 'a.bin',
         autoRename: 2,
+        revision: null,
       },
     });
   });
@@ -149,6 +150,35 @@ describe(parseCommand.name, () => {
     );
     const renamed = parseCommand(['put', 'dir/what?.txt', '--name', 'what.txt'], env);
     assert.equal(renamed.kind === 'put' && renamed.options.name, 'what.txt');
+  });
+
+  it('takes --revision-of with its container (--container or KOODRIVE_CONTAINER) and keep policy, and no name', () => {
+    const version = parseCommand(['put', 'dir/what?.txt', '--revision-of', 'FiAbc', '--keep-policy', '1'], {
+      ...env,
+      KOODRIVE_CONTAINER: 'c-1',
+    });
+    assert.deepEqual(version.kind === 'put' && version.options.revision, {
+      fileId: 'FiAbc',
+      containerId: 'c-1',
+      keepPolicy: 1,
+    });
+    const given = parseCommand(['put', 'a.bin', '--revision-of', 'FiAbc', '--container', 'c-2'], env);
+    assert.deepEqual(given.kind === 'put' && given.options.revision, {
+      fileId: 'FiAbc',
+      containerId: 'c-2',
+      keepPolicy: 0,
+    });
+    for (const argv of [
+      ['put', 'a.bin', '--revision-of', 'FiAbc'],
+      ['put', 'a.bin', '--revision-of', 'Fi/../x', '--container', 'c'],
+      ['put', 'a.bin', '--revision-of', 'FiAbc', '--container', 'c', '--keep-policy', '2'],
+      ['put', 'a.bin', '--revision-of', 'FiAbc', '--container', 'c', '--name', 'b.bin'],
+      ['put', 'a.bin', '--revision-of', 'FiAbc', '--container', 'c', '--auto-rename', '3'],
+      ['put', 'a.bin', '--container', 'c'],
+      ['put', 'a.bin', '--keep-policy', '1'],
+    ]) {
+      assert.throws(() => parseCommand(argv, env), UsageError, argv.join(' '));
+    }
   });
 
   it('refuses bad usage', () => {

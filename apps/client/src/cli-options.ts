@@ -19,6 +19,7 @@ export const MAX_PARALLEL = 64;
 
 export const USAGE = `usage: koodrive put <file> [--parallel N] [--part-size 8MiB] [--url URL] [--name NAME]
                      [--auto-rename 2|3|4] [--share-folder FOLDER_ID] [--upload-via s3|service]
+                     [--revision-of FILE_ID --container CONTAINER_ID [--keep-policy 0|1]]
                      (--token TOKEN | --app-id ID --app-secret SECRET --user USER_ID)
 
   --url           server, default $KOODRIVE_URL or ${DEFAULT_URL}
@@ -33,6 +34,9 @@ export const USAGE = `usage: koodrive put <file> [--parallel N] [--part-size 8Mi
   --part-size     bytes per part, e.g. 8MiB, 5M, 1GiB (min 5 MiB, rounded up to 64 bytes), default 8MiB
   --name          the file's name in KooDrive, default the file's base name
   --auto-rename   on a name clash: 2 add a timestamp (default), 3 fail, 4 reuse an identical file
+  --revision-of   upload the file as a new version of this completed file (it keeps its id and name)
+  --container     the container of the --revision-of file, default $KOODRIVE_CONTAINER
+  --keep-policy   the new version's history: 0 KooDrive may clear it by its rules (default), 1 kept forever
 
 Give either a token or the three app options, not both.
 Interrupted (Ctrl-C) uploads resume when the same command runs again (state in <file>.koodrive-upload.json).
@@ -57,6 +61,14 @@ export interface PutOptions {
   // --name, or the file's base name: checked against KooDrive's rules
   readonly name: string;
   readonly autoRename: 2 | 3 | 4;
+  // a new version of this file (--revision-of); null: a new file
+  readonly revision: Revision | null;
+}
+
+export interface Revision {
+  readonly fileId: string;
+  readonly containerId: string;
+  readonly keepPolicy: 0 | 1;
 }
 
 export type Command = { readonly kind: 'help' } | { readonly kind: 'put'; readonly options: PutOptions };
@@ -127,6 +139,9 @@ export function parseCommand(argv: readonly string[], env: Env): Command {
         'part-size': { type: 'string' },
         name: { type: 'string' },
         'auto-rename': { type: 'string' },
+        'revision-of': { type: 'string' },
+        container: { type: 'string' },
+        'keep-policy': { type: 'string' },
       },
     });
   } catch (error) {
@@ -146,10 +161,49 @@ export function parseCommand(argv: readonly string[], env: Env): Command {
   if (extra.length > 0) {
     throw new UsageError(`one file at a time (also given: ${extra.join(' ')})`);
   }
+  const newVersion = revision(values, env);
   return {
     kind: 'put',
-    options: { file, ...connection(values, env), ...transfer(values), name: fileName(values, file) },
+    options: {
+      file,
+      ...connection(values, env),
+      ...transfer(values),
+      // a new version has the file's name, whatever this file is called here
+      name: newVersion === null ? fileName(values, file) : basename(file),
+      revision: newVersion,
+    },
   };
+}
+
+// --revision-of with its file's container (KooDrive's createRevision names both) and keep policy;
+// a new version takes no name and no rename rule of its own.
+function revision(values: Values, env: Env): Revision | null {
+  const fileId = nonEmpty(typeof values['revision-of'] === 'string' ? values['revision-of'] : undefined);
+  if (fileId === undefined) {
+    for (const only of ['container', 'keep-policy']) {
+      if (values[only] !== undefined) {
+        throw new UsageError(`--${only} goes with --revision-of`);
+      }
+    }
+    return null;
+  }
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(fileId)) {
+    throw new UsageError('--revision-of must be a fileId (1-64 of A-Z, a-z, 0-9, _ or -)');
+  }
+  for (const not of ['name', 'auto-rename']) {
+    if (values[not] !== undefined) {
+      throw new UsageError(`--${not} does not go with --revision-of: a new version keeps the file's name`);
+    }
+  }
+  const containerId = option(values, env, 'container', 'KOODRIVE_CONTAINER');
+  if (containerId === undefined || !HEADER_TOKEN.test(containerId)) {
+    throw new UsageError("--revision-of needs the file's container: --container (KOODRIVE_CONTAINER)");
+  }
+  const keepPolicy = Number(values['keep-policy'] ?? 0);
+  if (keepPolicy !== 0 && keepPolicy !== 1) {
+    throw new UsageError('--keep-policy must be 0 or 1');
+  }
+  return { fileId, containerId, keepPolicy };
 }
 
 // Where the calls go and as whom.

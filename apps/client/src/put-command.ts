@@ -1,4 +1,5 @@
-// `put <file>`: the core's upload (@koodrive/upload-client) with the CLI's platform parts: the file
+// `put <file>`: the core's upload (@koodrive/upload-client), of a new file or (--revision-of) a new
+// version of one, with the CLI's platform parts: the file
 // hashed first by the native SHA-256 (its digest and every part's hashCtx: a flash upload is worth
 // that wait at about 2 GB/s), its parts streamed from disk, progress on stderr, the result on stdout.
 // Interrupted or failed runs leave a state file that the next run of the same command continues
@@ -6,7 +7,16 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { MAX_PARTS } from '@koodrive/limits';
-import { ApiCode, ApiError, describeError, KooDriveApi, upload, type UploadOutcome } from '@koodrive/upload-client';
+import {
+  ApiCode,
+  ApiError,
+  describeError,
+  FILE_UPLOAD,
+  KooDriveApi,
+  REVISION_UPLOAD,
+  upload,
+  type UploadOutcome,
+} from '@koodrive/upload-client';
 import { authenticatorFor } from './app-signer.js';
 import { type PutOptions, partSizeFor, UsageError } from './cli-options.js';
 import { FileChangedError, NodeFileSource } from './file-source.js';
@@ -65,6 +75,7 @@ class PutRun {
       const identity = {
         url: this.options.url,
         shareFolder: this.options.shareFolder,
+        revisionOf: this.options.revision?.fileId ?? null,
         size: info.size,
         mtimeMs: info.mtimeMs,
       };
@@ -105,9 +116,15 @@ class PutRun {
         this.progress.finish();
       },
     });
+    const { revision } = options;
     return upload({
       api,
-      createFields: { fileName: options.name, autoRename: options.autoRename },
+      // a new version: createRevision and completeRevision, the parts as for a file
+      endpoints: revision === null ? FILE_UPLOAD : REVISION_UPLOAD,
+      createFields:
+        revision === null
+          ? { fileName: options.name, autoRename: options.autoRename }
+          : { fileId: revision.fileId, containerId: revision.containerId, keepPolicy: revision.keepPolicy },
       fileName: options.name,
       partSize,
       parallel: options.parallel,
@@ -147,10 +164,12 @@ class PutRun {
   }
 
   private result(outcome: UploadOutcome): void {
+    // a new version keeps the file's name, which the service does not answer
+    const named: Record<string, string> = this.options.revision === null ? { fileName: outcome.fileName } : {};
     if (outcome.rapidUpload || outcome.exist) {
       this.print({
         fileId: outcome.fileId,
-        fileName: outcome.fileName,
+        ...named,
         sha256: outcome.sha256,
         length: outcome.length,
         parts: '0 (the service already holds this content)',
@@ -162,7 +181,7 @@ class PutRun {
     const seconds = this.transfer.ms / 1000;
     this.print({
       fileId: outcome.fileId,
-      fileName: outcome.fileName,
+      ...named,
       sha256: outcome.sha256,
       length: outcome.length,
       parts: `${outcome.parts} (uploaded ${outcome.uploadedParts}, resumed ${outcome.resumedParts})`,

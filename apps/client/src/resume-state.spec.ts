@@ -14,6 +14,7 @@ function sampleState(overrides: Partial<ResumeState> = {}): ResumeState {
   return {
     url: 'http://127.0.0.1:3000',
     shareFolder: null,
+    revisionOf: null,
     fileId: 'FiSample',
     fileName: 'a.bin',
     size,
@@ -34,11 +35,14 @@ describe(parseState.name, () => {
     assert.deepEqual(parseState(serializeState(state)), { ...state, done: [1, 3] });
     const shared = sampleState({ shareFolder: 'sf-1' });
     assert.deepEqual(parseState(serializeState(shared)), shared);
+    const version = sampleState({ revisionOf: 'FiOfTheFile' });
+    assert.deepEqual(parseState(serializeState(version)), version);
   });
 
   it('reads a state written before shared folders as one without', () => {
     const stored = JSON.parse(serializeState(sampleState())) as Record<string, unknown>;
     assert.equal('shareFolder' in stored, false);
+    assert.equal('revisionOf' in stored, false);
     assert.deepEqual(parseState(JSON.stringify(stored)), sampleState());
   });
 
@@ -54,6 +58,7 @@ describe(parseState.name, () => {
       [JSON.stringify({ ...good, version: 0 }), 'state version 0, this client reads 1'],
       [JSON.stringify({ ...good, fileId: 7 }), 'url, fileId or fileName missing'],
       [JSON.stringify({ ...good, shareFolder: 7 }), 'shareFolder is not a string'],
+      [JSON.stringify({ ...good, revisionOf: 7 }), 'revisionOf is not a string'],
       [JSON.stringify({ ...good, size: -1 }), 'size, mtimeMs or partSize missing'],
       [JSON.stringify({ ...good, sha256: 'xyz' }), 'sha256 missing'],
       [JSON.stringify({ ...good, partSize: 1 }), 'more than 10000 parts'],
@@ -114,6 +119,19 @@ describe(readState.name, () => {
     });
   });
 
+  it('ignores a state of a new file for a new version of one, and the other way round', async () => {
+    const path = join(dir, 'version.bin.koodrive-upload.json');
+    const version = sampleState({ revisionOf: 'FiOfTheFile' });
+    await writeFile(path, serializeState(version));
+    assert.deepEqual(await readState(path, version), { kind: 'found', state: version });
+    assert.deepEqual(await readState(path, { ...version, revisionOf: null }), {
+      kind: 'ignored',
+      reason: 'it is for an upload of a new version of FiOfTheFile',
+    });
+    await writeFile(path, serializeState(sampleState()));
+    assert.deepEqual(await readState(path, version), { kind: 'ignored', reason: 'it is for an upload of a new file' });
+  });
+
   it('ignores a corrupt or foreign state file', async () => {
     const path = join(dir, 'c.bin.koodrive-upload.json');
     await writeFile(path, '\u0000\u0001garbage');
@@ -134,8 +152,8 @@ describe(StateFile.name, () => {
 
   it('keeps the done parts on disk, replacing the file whole, and removes it', async () => {
     const path = join(dir, 'd.bin.koodrive-upload.json');
-    const { url, shareFolder, size, mtimeMs, ...task } = sampleState({ done: [] });
-    const file = new StateFile(path, { url, shareFolder, size, mtimeMs });
+    const { url, shareFolder, revisionOf, size, mtimeMs, ...task } = sampleState({ done: [] });
+    const file = new StateFile(path, { url, shareFolder, revisionOf, size, mtimeMs });
     assert.equal(file.kept, false);
     assert.equal(await file.load(), undefined);
     await file.save(task);

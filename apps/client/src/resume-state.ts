@@ -1,5 +1,6 @@
 // What lets an interrupted upload go on: a small JSON file beside the uploaded file
-// (`<file>.koodrive-upload.json`) naming the task (server, shared folder, fileId), the file as it
+// (`<file>.koodrive-upload.json`) naming the task (server, shared folder, fileId, the file it is a
+// new version of), the file as it
 // was hashed (size, mtime), the plan (part size, sha256, the SHA-256 state before each part) and the
 // parts already uploaded. Written whole to a temporary file and renamed over the old one, so a reader
 // never sees half a state. Anything unreadable, foreign or stale is ignored: the upload starts over.
@@ -16,6 +17,8 @@ export interface ResumeState extends UploadState {
   readonly url: string;
   // the shared folder the task was created in (it is reached only through it); null: none
   readonly shareFolder: string | null;
+  // the file the task uploads a new version of; null: a new file
+  readonly revisionOf: string | null;
   readonly size: number;
   readonly mtimeMs: number;
   readonly sha256: string;
@@ -27,6 +30,7 @@ export interface ResumeState extends UploadState {
 export interface FileIdentity {
   readonly url: string;
   readonly shareFolder: string | null;
+  readonly revisionOf: string | null;
   readonly size: number;
   readonly mtimeMs: number;
 }
@@ -41,13 +45,14 @@ export function statePathFor(file: string): string {
 }
 
 // The state file as stored: each part's starting state as 64 hex digits (the 8 words of its
-// hashCtx), its offset and size following from the size and part size. `shareFolder` is left out
-// for none, as the states written before shared folders were.
+// hashCtx), its offset and size following from the size and part size. `shareFolder` and
+// `revisionOf` are left out for none, as the states written before them were.
 interface StoredState {
   kind: typeof KIND;
   version: typeof VERSION;
   url: string;
   shareFolder?: string;
+  revisionOf?: string;
   fileId: string;
   fileName: string;
   size: number;
@@ -64,6 +69,7 @@ export function serializeState(state: ResumeState): string {
     version: VERSION,
     url: state.url,
     ...(state.shareFolder === null ? {} : { shareFolder: state.shareFolder }),
+    ...(state.revisionOf === null ? {} : { revisionOf: state.revisionOf }),
     fileId: state.fileId,
     fileName: state.fileName,
     size: state.size,
@@ -83,12 +89,27 @@ export function parseState(text: string): ResumeState | string {
   if (typeof stored === 'string') {
     return stored;
   }
-  const { url, shareFolder = null, fileId, fileName, size, mtimeMs, partSize, sha256, states, done } = stored;
+  const {
+    url,
+    shareFolder = null,
+    revisionOf = null,
+    fileId,
+    fileName,
+    size,
+    mtimeMs,
+    partSize,
+    sha256,
+    states,
+    done,
+  } = stored;
   if (typeof url !== 'string' || typeof fileId !== 'string' || fileId === '' || typeof fileName !== 'string') {
     return 'url, fileId or fileName missing';
   }
   if (shareFolder !== null && typeof shareFolder !== 'string') {
     return 'shareFolder is not a string';
+  }
+  if (revisionOf !== null && typeof revisionOf !== 'string') {
+    return 'revisionOf is not a string';
   }
   if (!isWhole(size) || !isWhole(partSize) || partSize === 0 || typeof mtimeMs !== 'number') {
     return 'size, mtimeMs or partSize missing';
@@ -109,6 +130,7 @@ export function parseState(text: string): ResumeState | string {
   return {
     url,
     shareFolder,
+    revisionOf,
     fileId,
     fileName,
     size,
@@ -180,6 +202,10 @@ export async function readState(path: string, now: FileIdentity): Promise<StateR
   if (state.shareFolder !== now.shareFolder) {
     const where = state.shareFolder === null ? 'outside any shared folder' : `into shared folder ${state.shareFolder}`;
     return { kind: 'ignored', reason: `it is for an upload ${where}` };
+  }
+  if (state.revisionOf !== now.revisionOf) {
+    const what = state.revisionOf === null ? 'a new file' : `a new version of ${state.revisionOf}`;
+    return { kind: 'ignored', reason: `it is for an upload of ${what}` };
   }
   if (state.size !== now.size || state.mtimeMs !== now.mtimeMs) {
     return { kind: 'ignored', reason: 'the file changed since (size or modification time)' };

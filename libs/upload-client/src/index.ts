@@ -62,6 +62,7 @@ export {
   endpointName,
   endpointPath,
   FILE_UPLOAD,
+  REVISION_UPLOAD,
   type PartRequest,
   type PartUrl,
   partUrlsOf,

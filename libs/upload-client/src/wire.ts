@@ -17,6 +17,13 @@ export interface UploadEndpoints {
 // a new file: create with fileName (autoRename, parentFolder...), complete
 export const FILE_UPLOAD: UploadEndpoints = { create: 'files/create', complete: 'files/complete' };
 
+// a new version of a completed file: createRevision with fileId and containerId (keepPolicy...),
+// completeRevision; the parts' URLs from uploadUrl with the file's id, as for a file
+export const REVISION_UPLOAD: UploadEndpoints = {
+  create: 'revision/createRevision',
+  complete: 'revision/completeRevision',
+};
+
 export function endpointPath(endpoint: string): string {
   return `${API_PREFIX}/${endpoint}`;
 }
