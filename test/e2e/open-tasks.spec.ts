@@ -6,7 +6,17 @@ import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { call, newUser, sha256Hex, testBytes, testDb, type TestUser, upload, useTestApp } from '../support/harness.ts';
+import {
+  apiCall,
+  call,
+  newUser,
+  sha256Hex,
+  testBytes,
+  testDb,
+  type TestUser,
+  upload,
+  useTestApp,
+} from '../support/harness.ts';
 
 const MAX_OPEN = 3;
 
@@ -57,5 +67,27 @@ describe('open upload tasks per user', () => {
     const flash = await create(user, { sha256: sha256Hex(data) });
     assert.equal(flash.body.code, 0, JSON.stringify(flash.body));
     assert.equal(flash.body.rapidUpload, true);
+  });
+  it('counts a pending version as an open task; a createRevision that supersedes one takes its place', async () => {
+    const user = await newUser();
+    const data = testBytes(10, 83);
+    const { fileId } = await upload(app().baseUrl, user, data);
+    assert.equal((await call(app().baseUrl, 'complete', { fileId }, { token: user.token })).body.code, 0);
+    const createRevision = () =>
+      apiCall(
+        app().baseUrl,
+        'revision/createRevision',
+        { fileId, containerId: user.containerId, length: 10 },
+        { token: user.token },
+      );
+    for (let i = 1; i < MAX_OPEN; i++) {
+      assert.equal((await create(user)).body.code, 0, `task ${i}`);
+    }
+    assert.equal((await createRevision()).body.code, 0, 'the version: task 3');
+    assert.equal((await create(user)).body.code, 13000903, 'the version counts');
+    // the older version's place is freed by the statement that supersedes it
+    assert.equal((await createRevision()).body.code, 0, "a newer version, in the older one's place");
+    assert.equal((await createRevision()).body.code, 0);
+    assert.equal((await create(user)).body.code, 13000903);
   });
 });

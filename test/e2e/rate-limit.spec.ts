@@ -82,4 +82,33 @@ describe('per-user rate limit', () => {
       13000903,
     );
   });
+  it('weighs a createRevision as a create: 1 + ceil(parts / 100) units, counted before the file is looked at', async () => {
+    const user = await harness.newUser();
+    const createRevision = (n: number) =>
+      harness.apiCall(
+        app().baseUrl,
+        'revision/createRevision',
+        {
+          fileId: 'FiNope',
+          containerId: user.containerId,
+          length: 200 * 5 * MIB,
+          ...(n === 0
+            ? {}
+            : {
+                multiParts: Array.from({ length: n }, (_, i) => ({
+                  partNumber: i + 1,
+                  partSize: 5 * MIB,
+                  partOffset: i * 5 * MIB,
+                })),
+              }),
+        },
+        { token: user.token },
+      );
+    const spent = async () => Number(await harness.testRedis().get(`koodrive:ratelimit:${user.userId}`));
+    assert.equal((await createRevision(100)).body.code, 13000401);
+    assert.equal(await spent(), 2, '100 parts: 2 units');
+    assert.equal((await createRevision(101)).body.code, 13000401);
+    assert.equal(await spent(), 5, '101 parts: 3 units');
+    assert.equal((await createRevision(0)).body.code, 13000903, '1 more unit, 6 of 5');
+  });
 });
