@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import type { Principal } from '@koodrive/auth';
-import type { NewUploadFile } from '@koodrive/database';
+import type { NewUploadFile, PartRecord } from '@koodrive/database';
 import { ApiCode } from '@koodrive/errors';
 import { MIB } from '@koodrive/limits';
 import { S3ObjectStorage } from '@koodrive/storage';
@@ -20,7 +20,7 @@ import {
 } from '../../../../test/support/embedded-parts.js';
 import type { PartRequestDto, PartUploadVia } from './dto/upload-url.dto.js';
 import { PartUrlIssuer } from './part-urls.js';
-import { UploadUrlService } from './upload-url.service.js';
+import { unsaved, UploadUrlService } from './upload-url.service.js';
 
 const ORIGIN = 'http://upload.unit.test';
 const S3_ENDPOINT = 'http://s3.unit.invalid:7480';
@@ -237,5 +237,30 @@ describe(UploadUrlService.name, () => {
       );
       assert.equal((await ask(onDisk(), owner, file.id, part)).multiParts.length, 1);
     });
+  });
+});
+
+describe(unsaved.name, () => {
+  const stored: PartRecord[] = [
+    { partNumber: 1, partSize: 10, partOffset: 0, hashCtx: null, viaServiceOnly: true, uploaded: null },
+    { partNumber: 2, partSize: 10, partOffset: 10, hashCtx: 'AAAA', viaServiceOnly: false, uploaded: null },
+  ];
+  const plan = (partNumber: number, partSize: number, partOffset: number | null, hashCtx: string | null) => ({
+    partNumber,
+    partSize,
+    partOffset,
+    hashCtx,
+    hashWords: null,
+  });
+
+  it('keeps out plans asked again as they are stored, the same way or through the service again', () => {
+    assert.deepEqual(unsaved([plan(1, 10, 0, null), plan(2, 10, 10, 'AAAA')], stored, true), []);
+    assert.deepEqual(unsaved([plan(2, 10, 10, 'AAAA')], stored, false), []);
+  });
+
+  it('writes a new part, another size, offset or hashCtx, and a first URL straight to storage', () => {
+    const changed = [plan(3, 10, 20, null), plan(2, 11, 10, 'AAAA'), plan(2, 10, 11, 'AAAA'), plan(2, 10, 10, 'BBBB')];
+    assert.deepEqual(unsaved(changed, stored, true), changed);
+    assert.deepEqual(unsaved([plan(1, 10, 0, null)], stored, false), [plan(1, 10, 0, null)]);
   });
 });

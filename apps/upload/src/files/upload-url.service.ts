@@ -5,6 +5,8 @@ import { ApiCode, ApiException } from '@koodrive/errors';
 import type { UploadUrlDto } from './dto/upload-url.dto.js';
 import { callersOpenFile } from './open-file.js';
 import { type PartUrl, PartUrlIssuer } from './part-urls.js';
+import type { PlannedPart } from './part-rules.js';
+import type { PartRecord } from '@koodrive/database';
 
 @Injectable()
 export class UploadUrlService {
@@ -24,9 +26,34 @@ export class UploadUrlService {
     }
     const plans = this.partUrls.plan(file.length, dto.multiParts, found!.plans);
     const via = this.partUrls.via(dto.uploadVia);
-    if (!(await this.tasks.savePartPlans(file.id, plans, via === 'service'))) {
+    // the file must still be open; only what changed is written (asking again for the same
+    // 10,000 parts writes none of them)
+    if (
+      !(await this.tasks.savePartPlans(file.id, unsaved(plans, found!.plans, via === 'service'), via === 'service'))
+    ) {
       throw ApiException.notOpenForUpload();
     }
     return { multiParts: await this.partUrls.sign(file, plans, via, origin) };
   }
+}
+
+// The plans that differ from the stored ones: a part not planned before, another size, offset or
+// hashCtx, or a part so far through the service only now given a URL straight to storage (which
+// clears viaServiceOnly for good; see savePartPlans).
+export function unsaved(
+  plans: readonly PlannedPart[],
+  stored: readonly PartRecord[],
+  viaService: boolean,
+): PlannedPart[] {
+  const byNumber = new Map(stored.map((plan) => [plan.partNumber, plan]));
+  return plans.filter((plan) => {
+    const before = byNumber.get(plan.partNumber);
+    return (
+      before === undefined ||
+      before.partSize !== plan.partSize ||
+      before.partOffset !== plan.partOffset ||
+      before.hashCtx !== plan.hashCtx ||
+      (before.viaServiceOnly && !viaService)
+    );
+  });
 }
