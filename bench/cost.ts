@@ -1,4 +1,4 @@
-// npm run bench [-- --only small,per-byte,memory,heap,transport] [--before-root <checkout>]
+// npm run bench [-- --only small,per-byte,memory,heap,transport,large] [--large-rounds 5] [--before-root <checkout>]
 //   [--service-root <checkout>] [--modes multipart,put] [--small-rounds 2] [--uploads 200]
 //   [--concurrency 8] [--file-size 100KiB] [--count-uploads 20] [--per-byte-size 256MiB]
 //   [--part-size 16MiB] [--runs 3] [--memory-size 1GiB] [--memory-uploads 1000] [--profile] [--port 3997]
@@ -18,7 +18,8 @@
 //   --memory-size complete, beside the floor and a bare Fastify;
 // - heap (bench/heap.ts): where the idle MiB go: RSS, the V8 heap and external memory, and a heap
 //   snapshot by package with the clients' retained sizes (bench/heap-breakdown.ts);
-// - transport (bench/transport.ts): the lean data path's GET and PUT beside node:http and undici.
+// - transport (bench/transport.ts): the lean data path's GET and PUT beside node:http and undici;
+// - large (bench/large-requests.ts): service CPU ms of a 10,000-part create and uploadUrl (issue 23).
 // Every CPU figure is from /proc (utime + stime) or process.cpuUsage, with the load average beside
 // it: a noisy neighbour slows the run without moving its results much. --profile writes the CPU
 // profile of the first round's windows (under bench/tmp) and its summary by package
@@ -48,6 +49,7 @@ import { measurePerByte, measureReceiveFloor, type PerByteResult } from './per-b
 import { profileSummary, formatProfileSummary } from './profile.ts';
 import { RgwRoom } from './rgw-room.ts';
 import { measureSmallFiles, type SmallFileOptions, type SmallFileResult } from './small-files.ts';
+import { largeRequestTable, type LargeRequestResult, measureLargeRequests } from './large-requests.ts';
 import { measureTableScale, tableScaleReport } from './table-scale.ts';
 import { measureTransport, type TransportResult, transportTable } from './transport.ts';
 import { SpanSink } from './span-sink.ts';
@@ -58,7 +60,7 @@ type HashingModule = typeof import('@koodrive/hashing');
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const RESULTS = path.join(ROOT, 'bench/results');
-const SECTIONS = ['small', 'per-byte', 'memory', 'heap', 'transport'] as const;
+const SECTIONS = ['small', 'per-byte', 'memory', 'heap', 'transport', 'large'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({
@@ -75,6 +77,7 @@ const { values } = parseArgs({
     'memory-uploads': { type: 'string', default: '1000' },
     modes: { type: 'string', default: 'multipart,put' },
     'small-rounds': { type: 'string', default: '2' },
+    'large-rounds': { type: 'string', default: '5' },
     'service-root': { type: 'string', default: ROOT },
     'before-root': { type: 'string' },
     profile: { type: 'boolean', default: false },
@@ -155,11 +158,14 @@ const results: {
   memory?: MemoryResult;
   idle?: IdleMemory[];
   transport?: TransportResult;
+  large?: LargeRequestResult[];
 } = { started: new Date().toISOString(), serviceRoot, beforeRoot };
 const report: string[] = [
   `# npm run bench (${results.started}; after: ${serviceRoot === ROOT ? 'this tree' : serviceRoot}` +
     `${beforeRoot === undefined ? '' : `; before: ${beforeRoot}`})`,
 ];
+
+const largeProfileDir = (side: string): string => path.join(ROOT, 'bench/tmp', `${stamp}-${side}-large-profile`);
 
 // A section that fails is said in the report; the others still run.
 async function section(name: Section, run: () => Promise<void>): Promise<void> {
@@ -210,6 +216,26 @@ try {
   await section('transport', async () => {
     results.transport = await measureTransport(realEnv, runs);
     report.push(transportTable(results.transport));
+  });
+  await section('large', async () => {
+    results.large = await measureLargeRequests(
+      sides.map((side) => service('quiet', side)),
+      redis,
+      {
+        rounds: whole('large-rounds', values['large-rounds']),
+        port,
+        nodeArgs: (side) => (values.profile ? ['--cpu-prof', `--cpu-prof-dir=${largeProfileDir(side)}`] : []),
+      },
+    );
+    report.push(largeRequestTable(results.large));
+    if (values.profile) {
+      for (const side of sides) {
+        for (const file of await readdir(largeProfileDir(side))) {
+          const summary = await profileSummary(path.join(largeProfileDir(side), file));
+          report.push(`\n### Profile of the ${side} service (all rounds)\n\n${formatProfileSummary(summary)}\n`);
+        }
+      }
+    }
   });
 } finally {
   redis.disconnect();
