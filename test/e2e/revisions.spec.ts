@@ -296,6 +296,27 @@ for (const stack of await revisionStacks()) {
       assert.equal(await stack.stored(superseded!.storage_key), null, 'nothing of the older one was stored');
     });
 
+    it("fails a version whose digest differs (13000402, for good), deleting its own object only: the file's stays", async () => {
+      const first = testBytes(5 * MIB + 13, 93);
+      const file = await completedFile(service.baseUrl, user, first);
+      const before = await fileRow(file.fileId);
+      const data = testBytes(5 * MIB + 14, 94);
+      await uploadVersion(service.baseUrl, user, file, data, { sha256: 'ab'.repeat(32), via: stack.vias[0] });
+      const failed = await completeRevision(file.fileId);
+      assert.equal(failed.body.code, 13000402, JSON.stringify(failed.body));
+      assert.equal((await completeRevision(file.fileId)).body.code, 13000402, 'for good');
+      const [version] = await versionRows(file.fileId);
+      assert.equal(version!.status, 'FAILED');
+      assert.equal(await stack.stored(version!.storage_key), null, "the failed version's object is gone");
+      const after = await fileRow(file.fileId);
+      assert.deepEqual(after, before, 'the file is as it was');
+      assert.equal(sha256Of((await stack.stored(after.storage_key))!), sha256Of(first), 'and so are its bytes');
+      // a new version may follow
+      const next = testBytes(100, 95);
+      await uploadVersion(service.baseUrl, user, file, next);
+      assert.equal((await completeRevision(file.fileId)).body.sha256, sha256Of(next));
+    });
+
     it('answers 13000403 to createRevision while an older version is being completed, a lapsed claim too', async () => {
       const file = await completedFile(service.baseUrl, user, testBytes(400, 83));
       const data = testBytes(64 * 1024, 84);
