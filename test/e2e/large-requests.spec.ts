@@ -127,6 +127,10 @@ describe('large requests', () => {
     assert.equal((await create('not-a-token', '120')).stdout, '401');
     // three clients that give up after 50 ms, while their creates wait or run
     const left = await Promise.allSettled(users.slice(0, 3).map((user) => create(user.token, '0.05')));
-    assert.ok(left.every((outcome) => outcome.status === 'rejected'), 'curl gave up on each');
+    assert.ok(
+      left.every((outcome) => outcome.status === 'rejected'),
+      'curl gave up on each',
+    );
     assert.equal((await create(users[3]!.token, '60')).stdout, '200');
   });
+});
