@@ -44,8 +44,16 @@ export async function globalSetup(): Promise<void> {
 // the local RGW keeps objects in memory, so a run leaves nothing behind.
 const TEST_PREFIXES = [process.env.S3_KEY_PREFIX!, 'test/'];
 
+// A teardown that throws leaves node's test runner waiting for good (a TRUNCATE refused by a new
+// foreign key kept CI running past its 90 minutes): its failure is said, and fails the run.
 export async function globalTeardown(): Promise<void> {
-  await Promise.all([removeTestObjects(), removeTestRows(), removeTestKeys()]);
+  const results = await Promise.allSettled([removeTestObjects(), removeTestRows(), removeTestKeys()]);
+  for (const result of results) {
+    if (result.status === 'rejected') {
+      console.error('global teardown failed:', result.reason);
+      process.exitCode = 1;
+    }
+  }
 }
 
 // the Redis keys the tests make: sessions expire by themselves (20 min); the rest is removed
@@ -77,7 +85,7 @@ async function removeTestRows(): Promise<void> {
   const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
   await client.connect();
   try {
-    await client.query('TRUNCATE files, file_parts, folder_entries, outbox_events');
+    await client.query('TRUNCATE files, file_parts, file_versions, folder_entries, outbox_events');
   } finally {
     await client.end();
   }
