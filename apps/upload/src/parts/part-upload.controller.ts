@@ -24,7 +24,7 @@ export class PartUploadController {
     summary: "PUT a part's bytes to a part URL of this service (uploadVia service): streamed to storage and hashed",
   })
   @ApiConsumes('application/octet-stream')
-  @ApiHeader({ name: 'Content-Length', required: true, description: "the part's size, as planned by uploadUrl" })
+  @ApiHeader({ name: 'content-length', required: true, description: "the part's size, as planned by uploadUrl" })
   @ApiOkResponse({ type: PartUploadResponse, headers: { ETag: { description: "the stored part's ETag" } } })
   @ApiResponse({
     status: 400,
