@@ -47,7 +47,7 @@ import { type IdleMemory, measureIdleMemory } from './heap.ts';
 import { type MemoryResult, measureMemory } from './memory.ts';
 import { measurePerByte, measureReceiveFloor, type PerByteResult } from './per-byte.ts';
 import { profileSummary, formatProfileSummary } from './profile.ts';
-import { RgwRoom } from './rgw-room.ts';
+import { RgwRoom } from '../tools/testing/rgw-room.ts';
 import { measureSmallFiles, type SmallFileOptions, type SmallFileResult } from './small-files.ts';
 import { largeRequestTable, type LargeRequestResult, measureLargeRequests } from './large-requests.ts';
 import { measureTableScale, tableScaleReport } from './table-scale.ts';

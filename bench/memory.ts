@@ -12,7 +12,7 @@ import { BenchFile } from './bench-file.ts';
 import { type Contender, startProcess } from './contenders.ts';
 import { removeUploads } from './cleanup.ts';
 import { uploadAndComplete } from './per-byte.ts';
-import type { RgwRoom } from './rgw-room.ts';
+import type { RgwRoom } from '../tools/testing/rgw-room.ts';
 import { uploadSmallFiles } from './small-files.ts';
 import { loadAverage, processMemoryKiB, serviceEnv, stopService } from './support.ts';
 

@@ -13,7 +13,7 @@ import type { Redis } from 'ioredis';
 import { BenchFile, type PartTarget } from './bench-file.ts';
 import path from 'node:path';
 import { type Contender, startProcess } from './contenders.ts';
-import type { RgwRoom } from './rgw-room.ts';
+import type { RgwRoom } from '../tools/testing/rgw-room.ts';
 import type { Window } from './profile.ts';
 import { removeUploads } from './cleanup.ts';
 import { benchApi, type Env, newSession, processCpuSeconds, serviceEnv, stopService } from './support.ts';

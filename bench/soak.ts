@@ -29,7 +29,7 @@ import { dropDatabase, ensureBucket, freshDatabase, removeBucket } from './soak/
 import { settle, verify } from './soak/verify.ts';
 import { MIB } from '@koodrive/limits';
 import { sessionKey } from '@koodrive/protocol';
-import { RgwRoom } from './rgw-room.ts';
+import { RgwRoom } from '../tools/testing/rgw-room.ts';
 import { type Session, newSession, parseSize, processCpuSeconds, s3Client, serviceEnv, servicesUp } from './support.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');

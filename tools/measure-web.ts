@@ -45,7 +45,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { MIB } from '@koodrive/limits';
 import { SESSION_TTL_SECONDS, sessionKey, UPLOAD_SCOPE } from '@koodrive/protocol';
 import type { UploadVia } from '@koodrive/upload-client';
-import { RgwRoom } from '../bench/rgw-room.ts';
+import { RgwRoom } from './testing/rgw-room.ts';
 import { buildWeb } from './build-web.ts';
 import { migrate } from './db/migrate.ts';
 import { LOCAL_SERVICES_ENV } from './services/local-env.ts';
