@@ -89,7 +89,8 @@ describe('Dockerfile', () => {
     assert.doesNotMatch(dockerfile, /^HEALTHCHECK/m);
     assert.match(dockerfile, /^ARG NODE_IMAGE=node:24\.[\d.]+-[\w-]*slim$/m);
     // what CMD starts is what the build writes (tsconfig.build.json's outDir)
-    const cmd = /^CMD \["node", "([^"]+)"\]$/m.exec(runtime)?.[1];
+    // (node's own flags, such as the young generation's cap, may come before it)
+    const cmd = /^CMD \["node", (?:"--[\w=-]+", )*"([^"]+)"\]$/m.exec(runtime)?.[1];
     const build = JSON.parse(await readFile(path.join(ROOT, 'tsconfig.build.json'), 'utf8')) as {
       compilerOptions: { outDir: string };
       include: string[];
