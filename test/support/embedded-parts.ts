@@ -30,6 +30,8 @@ import { type ApiCode, ApiException, DependencyUnavailableError } from '@koodriv
 import { prismaSources } from '@koodrive/migrations';
 import { DiskObjectStorage, type PartBody, partBodyOf, type StoredPart, UploadNotFoundError } from '@koodrive/storage';
 import { UPLOAD_TOKEN_METADATA } from '../../apps/upload/src/files/file-id.ts';
+import type { PartUrl, PartUrlList } from '../../apps/upload/src/files/part-urls.ts';
+import { SerializedJson } from '../../apps/upload/src/http/large-answers.ts';
 import { newUploadFile } from './factories.ts';
 
 // Lines the services log at `log` level (the reaper's report) would only clutter the test output.
@@ -437,4 +439,9 @@ export async function rejectsWithCode(work: Promise<unknown>, code: ApiCode): Pr
     return error;
   }
   assert.fail(`expected ApiException ${code}, but it succeeded`);
+}
+
+// A create's or uploadUrl's part URLs as a list, a long one (serialized as it was signed) parsed back.
+export function partUrlsOf(list: PartUrlList): readonly PartUrl[] {
+  return list instanceof SerializedJson ? (JSON.parse(Buffer.concat(list.chunks).toString('utf8')) as PartUrl[]) : list;
 }

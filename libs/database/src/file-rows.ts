@@ -103,7 +103,16 @@ export function upsertPlans(fileIdQuery: SqlFragment, plans: readonly PartPlan[]
     ON CONFLICT (file_id, part_number) DO UPDATE
        SET part_size = EXCLUDED.part_size, part_offset = EXCLUDED.part_offset, hash_ctx = EXCLUDED.hash_ctx,
            requested_at = EXCLUDED.requested_at,
-           via_service_only = file_parts.via_service_only AND EXCLUDED.via_service_only`;
+           via_service_only = file_parts.via_service_only AND EXCLUDED.via_service_only
+     -- a plan asked for again as it stands is left as it is (no row version written)
+     WHERE (file_parts.part_size, file_parts.part_offset, file_parts.hash_ctx)
+             IS DISTINCT FROM (EXCLUDED.part_size, EXCLUDED.part_offset, EXCLUDED.hash_ctx)
+        OR (file_parts.via_service_only AND NOT EXCLUDED.via_service_only)`;
+}
+
+// A PostgreSQL int[] literal of these numbers.
+export function intArrayLiteral(numbers: readonly number[]): string {
+  return arrayLiteral(numbers, (n) => n);
 }
 
 // A PostgreSQL array literal of values that need no quoting (integers; base64 text), or NULL.

@@ -16,7 +16,7 @@ import { ApiCode, ApiException } from '@koodrive/errors';
 import { activeTraceId } from '@koodrive/telemetry';
 import type { CreateRevisionDto } from './dto/create-revision.dto.js';
 import { callersFile } from './open-file.js';
-import type { PartUrl } from './part-urls.js';
+import type { PartUrlList } from './part-urls.js';
 import { legacyRevisionId, newVersionId, versionRevisionId } from './revision-id.js';
 import { type ContentInsert, type ContentRow, UploadOpener } from './upload-opener.service.js';
 
@@ -25,7 +25,7 @@ export interface CreateRevisionResult {
   readonly uploadId: string;
   readonly containerId: string;
   readonly rapidUpload: boolean;
-  readonly multiParts: PartUrl[];
+  readonly multiParts: PartUrlList;
   readonly revisionId: string;
 }
 

@@ -11,6 +11,7 @@ import { NO_QUOTA_RECORD, type QuotaRecord, type QuotaStore } from '@koodrive/qu
 import {
   bytesOf,
   completedFile,
+  partUrlsOf,
   principalFor,
   rejectsWithCode,
   sha256Hex,
@@ -59,8 +60,10 @@ describe(CreateUploadService.name, () => {
     const opener = new UploadOpener(tasks, new PartUrlIssuer(storage, config), storage, quotas, proofFailures, config);
     return new CreateUploadService(tasks, opener);
   };
-  const create = (principal: Principal, request: CreateUploadDto) =>
-    service().create(principal, request, `trace-${randomUUID()}`, ORIGIN);
+  const create = async (principal: Principal, request: CreateUploadDto) => {
+    const created = await service().create(principal, request, `trace-${randomUUID()}`, ORIGIN);
+    return { ...created, multiParts: partUrlsOf(created.multiParts) };
+  };
   const row = (id: string) => parts().prisma.file.findUniqueOrThrow({ where: { id } });
   const filesIn = (containerId: string) => parts().prisma.file.count({ where: { containerId } });
 
@@ -223,6 +226,53 @@ describe(CreateUploadService.name, () => {
     // exactly what is left still fits
     const created = await create(principal, dto({ length: 10 }));
     assert.equal((await row(created.fileId)).status, 'UPLOADING');
+  });
+
+  it('signs, builds and serializes a long list a slice at a time: the answers of a short one, in order', async () => {
+    const count = 2_345;
+    const hashCtx = (n: number) => [1, 2, 3, 4, 5, 6, 7, n];
+    const multiParts = Array.from({ length: count }, (_, i) => ({
+      partNumber: i + 1,
+      partSize: 5 * MIB,
+      partOffset: i * 5 * MIB,
+      ...(i % 2 === 1 ? { hashCtx: hashCtx(i) } : {}),
+    }));
+    const raw = await service().create(
+      principalFor(),
+      dto({ length: count * 5 * MIB, multiParts }),
+      `trace-${randomUUID()}`,
+      ORIGIN,
+    );
+    assert.ok(!Array.isArray(raw.multiParts), 'a long list comes serialized');
+    const answers = partUrlsOf(raw.multiParts);
+    assert.equal(answers.length, count);
+    answers.forEach((answer, i) => {
+      const { uploadUrl, expiresAt, ...rest } = answer;
+      assert.deepEqual(
+        Object.keys(answer),
+        [
+          'partNumber',
+          'partSize',
+          'partOffset',
+          ...(i % 2 === 1 ? ['hashCtx'] : []),
+          'partId',
+          'uploadUrl',
+          'uploadVia',
+          'expiresAt',
+        ],
+        `the fields of part ${i + 1}, in their order`,
+      );
+      assert.deepEqual(rest, {
+        partNumber: i + 1,
+        partSize: 5 * MIB,
+        partOffset: i * 5 * MIB,
+        ...(i % 2 === 1 ? { hashCtx: hashCtx(i) } : {}),
+        partId: `${raw.fileId}-${i + 1}`,
+        uploadVia: 'service',
+      });
+      assert.ok(uploadUrl.startsWith(`${ORIGIN}/koodrive/ose/v1/files/multipart/parts/${raw.fileId}/${i + 1}?`));
+      assert.equal(expiresAt, answers[0]!.expiresAt);
+    });
   });
 
   it('plans the parts asked for at create, with their URLs (through the service, on the disk store)', async () => {

@@ -8,7 +8,7 @@ import { ApiCode, ApiException } from '@koodrive/errors';
 import { activeTraceId } from '@koodrive/telemetry';
 import { AUTO_RENAME_REJECT, AUTO_RENAME_REUSE, type CreateUploadDto } from './dto/create-upload.dto.js';
 import { timestampedName } from './file-name.js';
-import type { PartUrl } from './part-urls.js';
+import type { PartUrlList } from './part-urls.js';
 import { newRevisionId } from './revision-id.js';
 import { type ContentInsert, type ContentRow, UploadOpener } from './upload-opener.service.js';
 
@@ -20,7 +20,7 @@ export interface CreateUploadResult {
   readonly containerId: string;
   readonly rapidUpload: boolean;
   readonly exist: boolean;
-  readonly multiParts: PartUrl[];
+  readonly multiParts: PartUrlList;
 }
 
 const NAME_ATTEMPTS = 3;

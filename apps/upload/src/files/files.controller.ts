@@ -12,7 +12,7 @@ import { UploadUrlDto } from './dto/upload-url.dto.js';
 import { CompleteUploadResponse, CreateUploadResponse, UploadUrlResponse } from './dto/responses.js';
 import { ErrorEnvelope } from '../http/envelope.dto.js';
 import { UploadUrlService } from './upload-url.service.js';
-import type { PartUrl } from './part-urls.js';
+import type { PartUrlList } from './part-urls.js';
 import { ApiController, REQUEST_ERRORS } from './controller-docs.js';
 
 @ApiController('files')
@@ -57,7 +57,7 @@ export class FilesController {
     @CurrentPrincipal() principal: Principal,
     @Body() dto: UploadUrlDto,
     @RequestOrigin() origin: string,
-  ): Promise<{ multiParts: PartUrl[] }> {
+  ): Promise<{ multiParts: PartUrlList }> {
     return this.uploadUrls.presign(principal, dto, origin);
   }
 

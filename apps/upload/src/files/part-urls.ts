@@ -10,6 +10,10 @@ import { OBJECT_STORAGE, type ObjectStorage } from '@koodrive/storage';
 import type { PartUploadVia } from './dto/upload-url.dto.js';
 import { PartRuleError, planParts, type PlannedPart, type RequestedPart } from './part-rules.js';
 import { partUploadUrl } from '../parts/part-url.js';
+import { JsonListWriter, type SerializedJson } from '../http/large-answers.js';
+
+// The part URLs of an answer: a list, or a long one already serialized (large-answers.ts).
+export type PartUrlList = readonly PartUrl[] | SerializedJson;
 
 export interface PartUrl {
   readonly partNumber: number;
@@ -47,9 +51,11 @@ export class PartUrlIssuer {
   }
 
   // A URL for each planned part of `file` (its plans already recorded with `via`). Up to 10,000 of
-  // them: the answers are built a slice at a time, giving the event loop a turn between slices, so
-  // probes and other requests are answered meanwhile. A version's parts are named (partId) under its
-  // file's id; the service's own URL names the version's row.
+  // them: a long list is signed, built and serialized a slice at a time, giving the event loop a
+  // turn between slices (probes and other requests are answered meanwhile), and each slice's URLs
+  // and answers are dropped once serialized: only the list's bytes live until it is sent. A
+  // version's parts are named (partId) under its file's id; the service's own URL names the
+  // version's row.
   async sign(
     file: Pick<UploadFile, 'id' | 'storageKey' | 'uploadId' | 'length'> & {
       readonly revisionOf?: string | null | undefined;
@@ -57,7 +63,7 @@ export class PartUrlIssuer {
     plans: readonly PlannedPart[],
     via: PartUploadVia,
     origin: string,
-  ): Promise<PartUrl[]> {
+  ): Promise<PartUrlList> {
     const { uploadId, length } = file;
     if (uploadId === null) {
       throw new Error(`file ${file.id} has no multipart upload to hand out part URLs for`);
@@ -65,31 +71,43 @@ export class PartUrlIssuer {
     const { partUrlTtlSeconds: ttl, partUrlSecret, publicUrl } = this.config.upload;
     const expires = Math.floor(Date.now() / 1000) + ttl;
     const expiresAt = new Date(expires * 1000).toISOString();
-    const numbers = plans.map((plan) => plan.partNumber);
-    const storageUrls =
-      via === 'service' ? undefined : await this.storage.presignUploadParts(file.storageKey, uploadId, numbers, ttl);
-    const answers = new Array<PartUrl>(plans.length);
-    for (let i = 0; i < plans.length; i++) {
-      if (i > 0 && i % SLICE === 0) {
-        await yieldToLoop();
-      }
-      const plan = plans[i]!;
-      answers[i] = {
-        partNumber: plan.partNumber,
-        partSize: plan.partSize,
+    const answersOf = async (slice: readonly PlannedPart[]): Promise<PartUrl[]> => {
+      const storageUrls =
+        via === 'service'
+          ? undefined
+          : await this.storage.presignUploadParts(
+              file.storageKey,
+              uploadId,
+              slice.map((plan) => plan.partNumber),
+              ttl,
+            );
+      return slice.map((plan, i) => {
+        const { partNumber, partSize } = plan;
         // an offset not known (a part asked for alone, out of order, without one) is the usual
         // split's: every part before it of this part's size (within the file)
-        partOffset: plan.partOffset ?? Math.min((plan.partNumber - 1) * plan.partSize, length - plan.partSize),
-        ...(plan.hashWords === null ? {} : { hashCtx: plan.hashWords }),
-        partId: `${file.revisionOf ?? file.id}-${plan.partNumber}`,
-        uploadUrl:
+        const partOffset = plan.partOffset ?? Math.min((partNumber - 1) * partSize, length - partSize);
+        const partId = `${file.revisionOf ?? file.id}-${partNumber}`;
+        const uploadUrl =
           storageUrls?.[i] ??
-          partUploadUrl(publicUrl ?? origin, partUrlSecret, { fileId: file.id, partNumber: plan.partNumber, expires }),
-        uploadVia: via,
-        expiresAt,
-      };
+          partUploadUrl(publicUrl ?? origin, partUrlSecret, { fileId: file.id, partNumber, expires });
+        // two literals, not a spread: objects of two fixed shapes, which JSON.stringify walks fast;
+        // hashCtx in its place (after partOffset) when the client sent one
+        return plan.hashWords === null
+          ? { partNumber, partSize, partOffset, partId, uploadUrl, uploadVia: via, expiresAt }
+          : { partNumber, partSize, partOffset, hashCtx: plan.hashWords, partId, uploadUrl, uploadVia: via, expiresAt };
+      });
+    };
+    if (plans.length <= SLICE) {
+      return answersOf(plans);
     }
-    return answers;
+    const list = new JsonListWriter();
+    for (let start = 0; start < plans.length; start += SLICE) {
+      if (start > 0) {
+        await yieldToLoop();
+      }
+      list.add(await answersOf(plans.slice(start, start + SLICE)));
+    }
+    return list.done();
   }
 }
 

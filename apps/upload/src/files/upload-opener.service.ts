@@ -24,7 +24,7 @@ import type { UploadContentDto } from './dto/upload-content.dto.js';
 import type { PartUploadVia } from './dto/upload-url.dto.js';
 import { UPLOAD_TOKEN_METADATA, newFileId, newUploadToken } from './file-id.js';
 import type { PlannedPart, RequestedPart } from './part-rules.js';
-import { type PartUrl, PartUrlIssuer } from './part-urls.js';
+import { type PartUrlList, PartUrlIssuer } from './part-urls.js';
 
 // what a caller at its open-task cap is told to wait: tasks close as their uploads complete
 const OPEN_TASKS_RETRY_AFTER_SECONDS = 60;
@@ -56,7 +56,7 @@ export interface OpenedContent<T> {
   // the storage's multipart upload id; '' when none is needed (a flash upload)
   readonly uploadId: string;
   readonly rapidUpload: boolean;
-  readonly multiParts: PartUrl[];
+  readonly multiParts: PartUrlList;
   // what the caller's insert answered
   readonly inserted: T;
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import type { Principal } from '@koodrive/auth';
-import type { NewUploadFile, PartRecord } from '@koodrive/database';
+import type { NewUploadFile } from '@koodrive/database';
 import { ApiCode } from '@koodrive/errors';
 import { MIB } from '@koodrive/limits';
 import { S3ObjectStorage } from '@koodrive/storage';
@@ -13,6 +13,7 @@ import {
   completedFile,
   bytesOf,
   openUpload,
+  partUrlsOf,
   principalFor,
   rejectsWithCode,
   testConfig,
@@ -20,7 +21,7 @@ import {
 } from '../../../../test/support/embedded-parts.js';
 import type { PartRequestDto, PartUploadVia } from './dto/upload-url.dto.js';
 import { PartUrlIssuer } from './part-urls.js';
-import { unsaved, UploadUrlService } from './upload-url.service.js';
+import { UploadUrlService } from './upload-url.service.js';
 
 const ORIGIN = 'http://upload.unit.test';
 const S3_ENDPOINT = 'http://s3.unit.invalid:7480';
@@ -65,7 +66,10 @@ describe(UploadUrlService.name, () => {
     fileId: string,
     multiParts: PartRequestDto[],
     uploadVia?: PartUploadVia,
-  ) => service.presign(principal, { fileId, multiParts, uploadVia }, ORIGIN);
+  ) =>
+    service
+      .presign(principal, { fileId, multiParts, uploadVia }, ORIGIN)
+      .then((answer) => ({ multiParts: partUrlsOf(answer.multiParts) }));
 
   it('records a plan asked for again in place of the earlier one, with a fresh URL', async () => {
     const principal = principalFor();
@@ -86,6 +90,31 @@ describe(UploadUrlService.name, () => {
       { partNumber: 1, partSize: 5 * MIB, partOffset: 0, viaServiceOnly: true },
       { partNumber: 2, partSize: 5 * MIB + 5, partOffset: 5 * MIB, viaServiceOnly: true },
     ]);
+  });
+
+  it('leaves a plan asked for again as it stands untouched, and rewrites one that changed', async () => {
+    const principal = principalFor();
+    const file = await taskOf(principal);
+    const asked = [
+      { partNumber: 1, partSize: 5 * MIB },
+      { partNumber: 2, partSize: 5 * MIB },
+    ];
+    const requestedAt = async () =>
+      (
+        await parts().prisma.$queryRawUnsafe<{ part_number: number; requested_at: Date }[]>(
+          'SELECT part_number, requested_at FROM file_parts WHERE file_id = $1 ORDER BY part_number',
+          file.id,
+        )
+      ).map((row) => row.requested_at.toISOString());
+    await ask(onDisk(), principal, file.id, asked);
+    const first = await requestedAt();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await ask(onDisk(), principal, file.id, asked);
+    assert.deepEqual(await requestedAt(), first, 'the same plans: no row written');
+    await ask(onDisk(), principal, file.id, [{ partNumber: 2, partSize: 5 * MIB + 5 }]);
+    const [one, two] = await requestedAt();
+    assert.equal(one, first[0]);
+    assert.notEqual(two, first[1], 'the changed plan is written');
   });
 
   it('refuses a plan asked for again that would overlap another part with 13000102, changing nothing', async () => {
@@ -237,30 +266,5 @@ describe(UploadUrlService.name, () => {
       );
       assert.equal((await ask(onDisk(), owner, file.id, part)).multiParts.length, 1);
     });
-  });
-});
-
-describe(unsaved.name, () => {
-  const stored: PartRecord[] = [
-    { partNumber: 1, partSize: 10, partOffset: 0, hashCtx: null, viaServiceOnly: true, uploaded: null },
-    { partNumber: 2, partSize: 10, partOffset: 10, hashCtx: 'AAAA', viaServiceOnly: false, uploaded: null },
-  ];
-  const plan = (partNumber: number, partSize: number, partOffset: number | null, hashCtx: string | null) => ({
-    partNumber,
-    partSize,
-    partOffset,
-    hashCtx,
-    hashWords: null,
-  });
-
-  it('keeps out plans asked again as they are stored, the same way or through the service again', () => {
-    assert.deepEqual(unsaved([plan(1, 10, 0, null), plan(2, 10, 10, 'AAAA')], stored, true), []);
-    assert.deepEqual(unsaved([plan(2, 10, 10, 'AAAA')], stored, false), []);
-  });
-
-  it('writes a new part, another size, offset or hashCtx, and a first URL straight to storage', () => {
-    const changed = [plan(3, 10, 20, null), plan(2, 11, 10, 'AAAA'), plan(2, 10, 11, 'AAAA'), plan(2, 10, 10, 'BBBB')];
-    assert.deepEqual(unsaved(changed, stored, true), changed);
-    assert.deepEqual(unsaved([plan(1, 10, 0, null)], stored, false), [plan(1, 10, 0, null)]);
   });
 });

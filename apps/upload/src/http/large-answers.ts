@@ -9,9 +9,9 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 // lists longer than this are serialized in slices of this many items
 export const SLICE = 500;
 
-// A value's JSON, as UTF-8, spliced in where the value would be written.
-class SerializedJson {
-  constructor(readonly bytes: Buffer) {}
+// A value's JSON, as UTF-8 in pieces, spliced in where the value would be written.
+export class SerializedJson {
+  constructor(readonly chunks: readonly Buffer[]) {}
 
   // what JSON.stringify writes in its place: a token the reply serializer then replaces
   toJSON(): string {
@@ -35,20 +35,43 @@ export async function serializeLongLists<T extends object>(body: T): Promise<T> 
   return (out ?? body) as T;
 }
 
+const OPEN = Buffer.from('[');
 const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']');
+
+// A JSON list written a slice at a time: each slice's items are serialized (and may be dropped)
+// as they are added, so a long list's items never all live at once.
+export class JsonListWriter {
+  private readonly chunks: Buffer[] = [OPEN];
+  private count = 0;
+
+  add(items: readonly unknown[]): void {
+    if (items.length === 0) {
+      return;
+    }
+    if (this.count > 0) {
+      this.chunks.push(COMMA);
+    }
+    // `[a,b]` without its brackets
+    const json = JSON.stringify(items);
+    this.chunks.push(Buffer.from(json.slice(1, -1)));
+    this.count += items.length;
+  }
+
+  done(): SerializedJson {
+    return new SerializedJson([...this.chunks, CLOSE]);
+  }
+}
 
 async function serializeInSlices(items: readonly unknown[]): Promise<SerializedJson> {
-  const chunks: Buffer[] = [];
+  const list = new JsonListWriter();
   for (let start = 0; start < items.length; start += SLICE) {
     if (start > 0) {
       await yieldToLoop();
-      chunks.push(COMMA);
     }
-    // `[a,b]` without its brackets
-    const json = JSON.stringify(items.slice(start, start + SLICE));
-    chunks.push(Buffer.from(json.slice(1, -1)));
+    list.add(items.slice(start, start + SLICE));
   }
-  return new SerializedJson(Buffer.concat([Buffer.from('['), ...chunks, Buffer.from(']')]));
+  return list.done();
 }
 
 // Fastify's reply serializer: JSON.stringify, with any serialized list's bytes in its place.
@@ -61,7 +84,8 @@ export function serializeReply(payload: unknown): string | Buffer {
   const pieces = json.split(QUOTED_TOKEN);
   const out: Buffer[] = [Buffer.from(pieces[0]!)];
   for (let i = 1; i < pieces.length; i++) {
-    out.push(lists[i - 1]!.bytes, Buffer.from(pieces[i]!));
+    out.push(...lists[i - 1]!.chunks, Buffer.from(pieces[i]!));
   }
+  // the one copy of the answer's bytes
   return Buffer.concat(out);
 }
