@@ -7,7 +7,7 @@ import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -105,10 +105,11 @@ describe('large requests', () => {
     );
   });
 
-  // Such requests run one at a time (apps/upload/src/http/heavy-requests.ts): one refused, or one
-  // whose client left while it waited or ran, must not keep the next waiting for good.
-  it('serves the next large request after one refused and ones whose clients left', async () => {
-    const create = (token: string, maxSeconds: string) =>
+  // Such requests run one at a time (apps/upload/src/http/heavy-requests.ts): one refused, one whose
+  // body is not JSON, or one whose client left while it waited or ran, must not keep the next waiting
+  // for good.
+  it('serves the next large request after one refused, one not JSON and ones whose clients left', async () => {
+    const create = (token: string, maxSeconds: string, body = bodyFile) =>
       curl([
         '--max-time',
         maxSeconds,
@@ -121,10 +122,14 @@ describe('large requests', () => {
         '-H',
         'content-type: application/json',
         '--data-binary',
-        `@${bodyFile}`,
+        `@${body}`,
         `${service.baseUrl}/koodrive/ose/v1/files/create`,
       ]);
     assert.equal((await create('not-a-token', '120')).stdout, '401');
+    // a large body that is not JSON: refused as it is parsed, in its turn
+    const broken = path.join(tmpdir(), `large-broken-${randomUUID()}.json`);
+    await writeFile(broken, (await readFile(bodyFile, 'utf8')).slice(0, -10));
+    assert.equal((await create(users[4]!.token, '120', broken)).stdout, '400');
     // three clients that give up after 50 ms, while their creates wait or run
     const left = await Promise.allSettled(users.slice(0, 3).map((user) => create(user.token, '0.05')));
     assert.ok(

@@ -18,7 +18,7 @@ import { serveUploadPage } from './web/upload-page.js';
 import { QuietNestLogger } from './quiet-nest-logger.js';
 import { ShutdownState } from './health/shutdown-state.js';
 import { answerClientError } from './http/client-error.js';
-import { LARGE_BODY_LIMIT_BYTES, LARGE_BODY_ROUTES, registerBodyParsers } from './http/json-body.js';
+import { LARGE_BODY_LIMIT_BYTES, registerBodyParsers } from './http/json-body.js';
 import { registerHeavyRequestGate } from './http/heavy-requests.js';
 import { serializeReply } from './http/large-answers.js';
 import { applyBodyLimits, httpServerOptions } from './http/http-limits.js';
@@ -45,12 +45,11 @@ export async function createApp(): Promise<NestFastifyApplication> {
   const fastify = app.getHttpAdapter().getInstance();
   // a part PUT to the service's own part URL is streamed, never parsed; any other body that is
   // not JSON stays 13000101
-  registerBodyParsers(fastify, PART_UPLOAD_ROUTE);
+  // (a large body waits for the requests with one before it: one at a time)
+  registerBodyParsers(fastify, PART_UPLOAD_ROUTE, registerHeavyRequestGate(fastify));
   // JSON, with the long lists the envelope serialized in slices spliced in (as bytes: Fastify sends a
   // Buffer payload as it is, though its types say the serializer answers a string)
   fastify.setReplySerializer(serializeReply as (payload: unknown) => string);
-  // the requests listing thousands of parts, one at a time
-  registerHeavyRequestGate(fastify, LARGE_BODY_ROUTES);
   applyBodyLimits(fastify, config.http);
   // browsers on CORS_ORIGINS: preflights of the endpoints and the part PUT, readable answers
   registerCors(fastify, config.corsOrigins, [...API_CORS_ROUTES, { url: PART_UPLOAD_ROUTE, method: 'PUT' }]);

@@ -1,15 +1,17 @@
-// Requests that list many parts (a create, createRevision or uploadUrl of up to 10,000) run one at a
-// time. Each costs the event loop a few dozen milliseconds at a stretch (planning, the plans' SQL,
-// signing and serializing a slice at a time); six of them interleaved kept /readyz, whose checks need
-// several turns of the loop, waiting 400 ms. Queued here (after the body is parsed, before the
-// handler), the others wait without costing anything, and a probe waits for one slice of one
-// request at most. The gate is held until the answer is serialized (onSend), or the response closes without one.
+// Requests with a large body (a create, createRevision or uploadUrl listing up to 10,000 parts: a
+// body over 64 KiB) run one at a time, from their body's parsing to their answer's serialization.
+// Each costs the event loop a few dozen milliseconds at a stretch (parsing, planning, the plans'
+// SQL, signing and serializing a slice at a time); six of them interleaved kept /readyz, whose
+// checks need several turns of the loop, waiting 400 ms, and their parsed bodies all lived at once.
+// Queued here as bytes, the others wait without costing anything, and a probe waits for one slice
+// of one request at most. The gate is given back once the answer is serialized (onSend), or the
+// request is aborted, or its response closes.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
-// a request listing more parts than this is heavy
-export const HEAVY_PARTS = 1_000;
+// Runs `work` (the body's parsing, which goes on into the handler) once the request holds the gate.
+export type AdmitHeavy = (request: FastifyRequest, work: () => void) => void;
 
-export function registerHeavyRequestGate(fastify: FastifyInstance, routes: ReadonlySet<string>): void {
+export function registerHeavyRequestGate(fastify: FastifyInstance): AdmitHeavy {
   const gate = new Gate();
   const holding = new WeakSet<FastifyRequest>();
   const release = (request: FastifyRequest): void => {
@@ -17,23 +19,32 @@ export function registerHeavyRequestGate(fastify: FastifyInstance, routes: Reado
       gate.release();
     }
   };
-  fastify.addHook('preHandler', async (request, reply) => {
-    if (routes.has(request.routeOptions.url ?? '') && partsListed(request.body) > HEAVY_PARTS) {
-      await gate.acquire();
-      holding.add(request);
+  fastify.addHook('preHandler', (request, reply, done) => {
+    if (holding.has(request)) {
       // the answer sent, or the connection gone before it was
       reply.raw.once('close', () => release(request));
     }
+    done();
   });
   fastify.addHook('onSend', (request, _reply, payload, done) => {
     release(request);
     done(null, payload);
   });
-}
-
-function partsListed(body: unknown): number {
-  const parts = (body as { multiParts?: unknown } | null | undefined)?.multiParts;
-  return Array.isArray(parts) ? parts.length : 0;
+  fastify.addHook('onRequestAbort', (request, done) => {
+    release(request);
+    done();
+  });
+  fastify.addHook('onResponse', (request, _reply, done) => {
+    release(request);
+    done();
+  });
+  return (request, work) => {
+    void gate.acquire().then(() => {
+      holding.add(request);
+      // a turn of the loop of its own: not on the tail of the answer before
+      setImmediate(work);
+    });
+  };
 }
 
 // One holder at a time; the others resumed in the order they came.

@@ -1,17 +1,19 @@
 // Request bodies: JSON only, parsed by Fastify's own (prototype-poisoning safe) parser after two
 // checks of ours, and the part PUT's raw stream. create, createRevision and uploadUrl take up to
-// 4 MiB (a full 10,000-part list), every other route 64 KiB; JSON nested deeper than MAX_DEPTH is
+// 4 MiB (a full 10,000-part list; a body over 64 KiB is parsed in its turn, one at a time:
+// heavy-requests.ts), every other route 64 KiB; JSON nested deeper than MAX_DEPTH is
 // refused before it is parsed (a deep body would otherwise overflow the stack of whatever walks
 // it). All of that is 13000101. The bytes are kept for app signatures (their HashedPayload).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { errorCodes } from 'fastify';
 import { contextOf } from '@koodrive/context';
 import { ApiCode, ApiException } from '@koodrive/errors';
+import type { AdmitHeavy } from './heavy-requests.js';
 
 export const LARGE_BODY_LIMIT_BYTES = 4 * 1024 * 1024;
 export const BODY_LIMIT_BYTES = 64 * 1024;
 const MAX_DEPTH = 32;
-export const LARGE_BODY_ROUTES: ReadonlySet<string> = new Set([
+const LARGE_BODY_ROUTES: ReadonlySet<string> = new Set([
   '/koodrive/ose/v1/files/create',
   '/koodrive/ose/v1/files/multipart/uploadUrl',
   '/koodrive/ose/v1/revision/createRevision',
@@ -20,8 +22,8 @@ export const LARGE_BODY_ROUTES: ReadonlySet<string> = new Set([
 // Call before the routes are registered (the body limits are set per route as it is added).
 // `streamedRoute`: the route whose body is handed to its handler as the raw stream, whatever
 // its Content-Type says.
-export function registerBodyParsers(fastify: FastifyInstance, streamedRoute: string): void {
-  const largeBodies = new TurnQueue();
+// `admitHeavy`: where a large body waits its turn to be parsed (heavy-requests.ts).
+export function registerBodyParsers(fastify: FastifyInstance, streamedRoute: string, admitHeavy: AdmitHeavy): void {
   fastify.addHook('onRoute', (route) => {
     route.bodyLimit ??= LARGE_BODY_ROUTES.has(route.url) ? LARGE_BODY_LIMIT_BYTES : BODY_LIMIT_BYTES;
   });
@@ -39,7 +41,7 @@ export function registerBodyParsers(fastify: FastifyInstance, streamedRoute: str
     if (bytes.length <= BODY_LIMIT_BYTES) {
       parse(request, bytes, done);
     } else {
-      largeBodies.push(() => parse(request, bytes, done));
+      admitHeavy(request, () => parse(request, bytes, done));
     }
   });
   // a body that is not JSON: 13000101, but for the streamed route's
@@ -68,31 +70,6 @@ export function registerBodyParsers(fastify: FastifyInstance, streamedRoute: str
 }
 
 type ParseDone = (error: Error | null, body?: unknown) => void;
-
-// Large bodies (a 10,000-part list is 1.5 MB: ~15 ms to check and parse) are parsed one per turn of
-// the event loop: six arriving together would otherwise hold it ~90 ms at once, a probe waiting.
-class TurnQueue {
-  private readonly tasks: (() => void)[] = [];
-
-  push(task: () => void): void {
-    this.tasks.push(task);
-    if (this.tasks.length === 1) {
-      setImmediate(() => this.runOne());
-    }
-  }
-
-  private runOne(): void {
-    const task = this.tasks[0]!;
-    try {
-      task();
-    } finally {
-      this.tasks.shift();
-      if (this.tasks.length > 0) {
-        setImmediate(() => this.runOne());
-      }
-    }
-  }
-}
 
 // The deepest nesting of objects and arrays in a JSON text (brackets inside strings not counted).
 export function nestingDepth(json: Buffer): number {
