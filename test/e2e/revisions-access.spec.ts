@@ -38,6 +38,29 @@ describe('new versions of a file: access, quota, flash upload', () => {
   const completeRevision = (user: TestUser, fileId: string, headers: Record<string, string> = {}) =>
     revisionCall(app().baseUrl, 'completeRevision', { fileId }, { token: user.token, headers });
 
+  it("answers another user's createRevision, completeRevision and uploadUrl of a file in the owner's own space 13000401", async () => {
+    const owner = await newUser();
+    const other = await newUser();
+    const file = await completedFile(app().baseUrl, owner, testBytes(300, 126));
+    const data = testBytes(40, 127);
+    await uploadVersion(app().baseUrl, owner, file, data);
+    assert.equal((await createRevision(other, { ...file, length: 10 })).body.code, 13000401);
+    assert.equal(
+      (await createRevision(other, { ...file, containerId: other.containerId, length: 10 })).body.code,
+      13000401,
+    );
+    assert.equal((await completeRevision(other, file.fileId)).body.code, 13000401);
+    const urls = await call(
+      app().baseUrl,
+      'multipart/uploadUrl',
+      { fileId: file.fileId, multiParts: [{ partNumber: 1, partSize: 40 }] },
+      { token: other.token },
+    );
+    assert.equal(urls.body.code, 13000401);
+    // the owner's pending version is untouched by it
+    assert.equal((await completeRevision(owner, file.fileId)).body.code, 0);
+  });
+
   it("versions a shared folder's file only for its creator, acting in that folder, against the folder's container", async () => {
     const sharedContainer = `c-shared-${randomUUID()}`;
     const grants = { sharedFolders: [{ folderId: SHARED, containerId: sharedContainer, scopes: ['file.upload'] }] };

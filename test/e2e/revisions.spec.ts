@@ -6,7 +6,7 @@ import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MIB } from '@koodrive/limits';
-import { call, putPart, testBytes, type TestUser, until } from '../support/harness.ts';
+import { apiCall, call, putPart, testBytes, type TestUser, until } from '../support/harness.ts';
 import {
   answerToPut,
   completedFile,
@@ -455,6 +455,44 @@ for (const stack of await revisionStacks()) {
       const [version] = await versionRows(file.fileId);
       const byRow = await create({ fileId: version!.id });
       assert.equal(byRow.body.code, 13000401, 'a version row names no file');
+    });
+
+    it('leaves a version with a part missing open (13000402), keeps keepPolicy 0 by default, and serves no other revision route', async () => {
+      const file = await completedFile(service.baseUrl, user, testBytes(900, 96));
+      // a version of two parts, only the first PUT
+      const data = testBytes(5 * MIB + 20, 97);
+      const created = await revisionCall(
+        service.baseUrl,
+        'createRevision',
+        {
+          fileId: file.fileId,
+          containerId: file.containerId,
+          length: data.length,
+          multiParts: parallelParts(data, 5 * MIB),
+        },
+        { token: user.token },
+      );
+      assert.equal(created.body.code, 0, JSON.stringify(created.body));
+      const [firstPart] = created.body.multiParts as PartAnswer[];
+      await putParts(data, [firstPart!]);
+      const incomplete = await completeRevision(file.fileId);
+      assert.equal(incomplete.body.code, 13000402, JSON.stringify(incomplete.body));
+      assert.match(incomplete.body.msg, /^File upload incomplete\. missing parts: 2/);
+      const [version] = await stack.rows<{ status: string; keep_policy: number }>(
+        `SELECT status, keep_policy FROM files WHERE revision_of = ${literal(file.fileId)}`,
+      );
+      assert.deepEqual(version, { status: 'UPLOADING', keep_policy: 0 }, 'still open, keepPolicy 0 when not sent');
+      assert.equal((await fileRow(file.fileId)).revision_version, 1, 'the file is as it was');
+
+      for (const route of ['listRevision', 'getRevision', 'updateRevision', 'deleteRevision', 'restoreRevision']) {
+        const answer = await apiCall(
+          service.baseUrl,
+          `revision/${route}`,
+          { fileId: file.fileId },
+          { token: user.token },
+        );
+        assert.equal(answer.status, 404, route);
+      }
     });
 
     it('a SIGKILL mid-completeRevision is finished by the reconciler of another process', async () => {
