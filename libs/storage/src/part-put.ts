@@ -186,7 +186,14 @@ class PartPut {
       // a FIN the store could take for the body's end (a TLS socket cannot be reset; its record
       // layer makes a cut body fail to decrypt anyway)
       if (this.socket !== undefined && this.socket.constructor.name === 'Socket' && !this.socket.destroyed) {
-        this.socket.resetAndDestroy();
+        // but not once the socket's end is under way (node's client ends it after a store's answer
+        // with Connection: close): libuv refuses to reset a handle that is shutting down, and node
+        // then leaves it open, its descriptor leaked (and a process that ends spins in its cleanup)
+        if (this.socket.writableEnded) {
+          this.socket.destroy();
+        } else {
+          this.socket.resetAndDestroy();
+        }
       }
       this.request?.destroy();
       this.reject(error);

@@ -25,6 +25,9 @@ const SPARE_SLABS = 32;
 const MIN_ROOM = 16 * 1024;
 const spares: Buffer[] = [];
 
+// how long a body answered early is drained before its connection is closed anyway
+const DRAIN_MS = 2_000;
+
 export function requestBody(request: IncomingMessage, size: number): RequestBody {
   const parser = (request.socket as Socket & { parser?: { unconsume?: () => void; _consumed?: boolean } }).parser;
   const plain = request.socket.constructor.name === 'Socket' && parser !== undefined && parser !== null;
@@ -141,8 +144,14 @@ class SocketBody implements RequestBody {
       // a body not taken whole is drained, as node's server drains one it answered early
       if (error === undefined) {
         this.reads?.end();
-      } else {
-        this.reads?.drain();
+      } else if (this.reads !== null) {
+        this.reads.drain();
+        // for a while: the socket left node's server with its parser, so neither the server's
+        // close nor its timeouts reach it, and a client that goes on sending would keep it open
+        // (and a process that ends with it open spins in its cleanup)
+        const socket = this.request.socket;
+        const timer = setTimeout(() => socket.destroy(), DRAIN_MS);
+        socket.once('close', () => clearTimeout(timer));
       }
       this.slabs.forEach(giveBack);
     }
