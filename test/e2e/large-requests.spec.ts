@@ -15,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { MIB } from '@koodrive/limits';
 import { closeTestDb, closeTestRedis, newUser, type TestUser } from '../support/harness.ts';
 import { ServiceProcess } from '../support/service-process.ts';
+import { MAX_WAITING } from '../../apps/upload/src/http/heavy-requests.ts';
 
 const run = promisify(execFile);
 const PARTS = 10_000;
@@ -137,5 +138,36 @@ describe('large requests', () => {
       'curl gave up on each',
     );
     assert.equal((await create(users[3]!.token, '60')).stdout, '200');
+  });
+
+  // Waiting large requests hold their bodies (up to 4 MiB each): past MAX_WAITING of them the next is
+  // refused at once, 429/13000903 with Retry-After.
+  it(`refuses a large request with 429/13000903 while ${MAX_WAITING} wait already`, async () => {
+    const many = await Promise.all(Array.from({ length: MAX_WAITING + 8 }, () => newUser()));
+    const answers = await Promise.all(
+      many.map(async (user) => {
+        const { stdout } = await curl([
+          '-o',
+          '/dev/null',
+          '-D',
+          '-',
+          '-w',
+          '%{http_code}',
+          '-H',
+          `authorization: Bearer ${user.token}`,
+          '-H',
+          'content-type: application/json',
+          '--data-binary',
+          `@${bodyFile}`,
+          `${service.baseUrl}/koodrive/ose/v1/files/create`,
+        ]);
+        return { status: stdout.slice(-3), retryAfter: /^retry-after: *(\d+)/im.exec(stdout)?.[1] };
+      }),
+    );
+    const refused = answers.filter((answer) => answer.status === '429');
+    assert.ok(refused.length > 0, `sent ${answers.length} at once: ${answers.map((a) => a.status).join(' ')}`);
+    assert.ok(refused.every((answer) => answer.retryAfter === '1'));
+    assert.ok(answers.every((answer) => answer.status === '200' || answer.status === '429'));
+    assert.ok(answers.filter((answer) => answer.status === '200').length >= MAX_WAITING);
   });
 });

@@ -1,15 +1,22 @@
 // Requests with a large body (a create, createRevision or uploadUrl listing up to 10,000 parts: a
 // body over 64 KiB) run one at a time, from their body's parsing to their answer's serialization.
 // Each costs the event loop a few dozen milliseconds at a stretch (parsing, planning, the plans'
-// SQL, signing and serializing a slice at a time); six of them interleaved kept /readyz, whose
-// checks need several turns of the loop, waiting 400 ms, and their parsed bodies all lived at once.
-// Queued here as bytes, the others wait without costing anything, and a probe waits for one slice
-// of one request at most. The gate is given back once the answer is serialized (onSend), or the
-// request is aborted, or its response closes.
+// SQL, signing and serializing a slice at a time); six of them interleaved kept /readyz waiting
+// 400 ms, and their parsed bodies all lived at once. Queued here as bytes (at most MAX_WAITING of
+// them: the next is 429/13000903 with Retry-After), the others wait without costing anything, and
+// a probe waits for one slice of one request at most. A request whose client left while it waited
+// is refused at its turn, not run. The gate is given back once the answer is serialized (onSend)
+// or, failing that, the response is done (onResponse): never while a handler still runs.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ApiCode, ApiException } from '@koodrive/errors';
 
-// Runs `work` (the body's parsing, which goes on into the handler) once the request holds the gate.
-export type AdmitHeavy = (request: FastifyRequest, work: () => void) => void;
+// requests with a large body waiting for the one running (each holds its body, up to 4 MiB)
+export const MAX_WAITING = 16;
+const RETRY_AFTER_SECONDS = 1;
+
+// Runs `work` (the body's parsing, which goes on into the handler) once the request holds the gate;
+// `refuse` answers it with an error instead.
+export type AdmitHeavy = (request: FastifyRequest, work: () => void, refuse: (error: Error) => void) => void;
 
 export function registerHeavyRequestGate(fastify: FastifyInstance): AdmitHeavy {
   const gate = new Gate();
@@ -19,30 +26,38 @@ export function registerHeavyRequestGate(fastify: FastifyInstance): AdmitHeavy {
       gate.release();
     }
   };
-  fastify.addHook('preHandler', (request, reply, done) => {
-    if (holding.has(request)) {
-      // the answer sent, or the connection gone before it was
-      reply.raw.once('close', () => release(request));
-    }
-    done();
-  });
   fastify.addHook('onSend', (request, _reply, payload, done) => {
     release(request);
     done(null, payload);
-  });
-  fastify.addHook('onRequestAbort', (request, done) => {
-    release(request);
-    done();
   });
   fastify.addHook('onResponse', (request, _reply, done) => {
     release(request);
     done();
   });
-  return (request, work) => {
+  return (request, work, refuse) => {
+    if (gate.waiting >= MAX_WAITING) {
+      refuse(
+        new ApiException(ApiCode.TooManyRequests, {
+          detail: `${MAX_WAITING} large requests are waiting already`,
+          retryAfterSeconds: RETRY_AFTER_SECONDS,
+        }),
+      );
+      return;
+    }
     void gate.acquire().then(() => {
       holding.add(request);
       // a turn of the loop of its own: not on the tail of the answer before
-      setImmediate(work);
+      setImmediate(() => {
+        if (request.raw.socket === null || request.raw.socket.destroyed) {
+          refuse(new ApiException(ApiCode.RequestError, { detail: 'the client left while its request waited' }));
+          return;
+        }
+        try {
+          work();
+        } catch (error) {
+          refuse(error as Error);
+        }
+      });
     });
   };
 }
@@ -50,18 +65,22 @@ export function registerHeavyRequestGate(fastify: FastifyInstance): AdmitHeavy {
 // One holder at a time; the others resumed in the order they came.
 export class Gate {
   private held = false;
-  private readonly waiting: (() => void)[] = [];
+  private readonly queue: (() => void)[] = [];
+
+  get waiting(): number {
+    return this.queue.length;
+  }
 
   async acquire(): Promise<void> {
     if (!this.held) {
       this.held = true;
       return;
     }
-    await new Promise<void>((resume) => this.waiting.push(resume));
+    await new Promise<void>((resume) => this.queue.push(resume));
   }
 
   release(): void {
-    const next = this.waiting.shift();
+    const next = this.queue.shift();
     if (next === undefined) {
       this.held = false;
     } else {

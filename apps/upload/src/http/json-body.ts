@@ -38,10 +38,19 @@ export function registerBodyParsers(fastify: FastifyInstance, streamedRoute: str
   fastify.removeContentTypeParser('application/json');
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     const bytes = body as Buffer;
-    if (bytes.length <= BODY_LIMIT_BYTES) {
+    // a large body: only create, createRevision and uploadUrl take one (POST)
+    if (
+      bytes.length <= BODY_LIMIT_BYTES ||
+      request.method !== 'POST' ||
+      !LARGE_BODY_ROUTES.has(request.routeOptions.url ?? '')
+    ) {
       parse(request, bytes, done);
     } else {
-      admitHeavy(request, () => parse(request, bytes, done));
+      admitHeavy(
+        request,
+        () => parse(request, bytes, done),
+        (error) => done(error, undefined),
+      );
     }
   });
   // a body that is not JSON: 13000101, but for the streamed route's
