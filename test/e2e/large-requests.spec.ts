@@ -30,7 +30,10 @@ describe('large requests', () => {
   let bodyFile: string;
 
   before(async () => {
-    service = await ServiceProcess.start({ LOG_LEVEL: 'warn', PART_UPLOAD_VIA: 's3' });
+    // without the coverage instrumentation npm run test:coverage gives every process (its counters
+    // in every block of the hot loops make the turns of the loop what production never sees); the
+    // code it runs is covered by the other specs
+    service = await ServiceProcess.start({ LOG_LEVEL: 'warn', PART_UPLOAD_VIA: 's3' }, ['NODE_V8_COVERAGE']);
     users = await Promise.all(Array.from({ length: IN_FLIGHT }, () => newUser()));
     const multiParts = Array.from({ length: PARTS }, (_, i) => ({
       partNumber: i + 1,

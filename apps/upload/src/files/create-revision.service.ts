@@ -48,7 +48,7 @@ export class CreateRevisionService {
     origin: string,
   ): Promise<CreateRevisionResult> {
     // checked before anything is looked up or created: bad parts change nothing
-    const plans = this.opener.plan(dto);
+    const plans = await this.opener.plan(dto);
     const file = await this.revisableFile(principal, dto);
     const fileRevisionId =
       file.revisionId ?? (await this.versions.assignRevisionId(file.id, legacyRevisionId(file.id)));

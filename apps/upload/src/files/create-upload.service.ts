@@ -41,7 +41,7 @@ export class CreateUploadService {
   ): Promise<CreateUploadResult> {
     const parentFolder = targetFolder(principal, dto.parentFolder?.[0]);
     // checked before anything is created: bad parts change nothing
-    const plans = this.opener.plan(dto);
+    const plans = await this.opener.plan(dto);
     if (dto.autoRename === AUTO_RENAME_REUSE && dto.sha256 !== undefined) {
       // in a shared folder, only the caller's own files: the others' are not the caller's to learn of
       const existing = await this.tasks.findCompletedByNameAndDigest(
