@@ -8,6 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import {
   call,
+  closeTestDb,
+  closeTestRedis,
   fileRow,
   newUser,
   sha256Hex,
@@ -131,6 +133,10 @@ describe('a malformed quota record', () => {
   });
   after(async () => {
     await service.stop();
+    // the connections this describe opened again (the one above closed its own): else the
+    // process never ends
+    await closeTestRedis();
+    await closeTestDb();
   });
 
   const malformed: [string, (key: string) => Promise<unknown>, RegExp][] = [
