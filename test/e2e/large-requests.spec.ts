@@ -59,23 +59,23 @@ describe('large requests', () => {
   });
 
   const curl = (args: string[]) => run('curl', ['-sS', '--max-time', '120', ...args], { maxBuffer: 64 * MIB });
+  // a create with `body` (a file) by curl, `options` saying what to print
+  const curlCreate = (token: string, options: string[], body = bodyFile) =>
+    curl([
+      ...options,
+      '-H',
+      `authorization: Bearer ${token}`,
+      '-H',
+      'content-type: application/json',
+      '--data-binary',
+      `@${body}`,
+      `${service.baseUrl}/koodrive/ose/v1/files/create`,
+    ]);
 
   it(`answers /healthz and /readyz while ${IN_FLIGHT} creates of ${PARTS} parts are in flight: 95 % within ${PROBE_BOUND_MS} ms, every one within ${PROBE_CEILING_MS} ms`, async (t) => {
     let inFlight = IN_FLIGHT;
     const creates = users.map(async (user) => {
-      const { stdout } = await curl([
-        '-o',
-        '-',
-        '-w',
-        '\n%{http_code}',
-        '-H',
-        `authorization: Bearer ${user.token}`,
-        '-H',
-        'content-type: application/json',
-        '--data-binary',
-        `@${bodyFile}`,
-        `${service.baseUrl}/koodrive/ose/v1/files/create`,
-      ]).finally(() => {
+      const { stdout } = await curlCreate(user.token, ['-o', '-', '-w', '\n%{http_code}']).finally(() => {
         inFlight -= 1;
       });
       const status = stdout.slice(stdout.lastIndexOf('\n') + 1);
@@ -124,21 +124,7 @@ describe('large requests', () => {
   // for good.
   it('serves the next large request after one refused, one not JSON and ones whose clients left', async () => {
     const create = (token: string, maxSeconds: string, body = bodyFile) =>
-      curl([
-        '--max-time',
-        maxSeconds,
-        '-o',
-        '/dev/null',
-        '-w',
-        '%{http_code}',
-        '-H',
-        `authorization: Bearer ${token}`,
-        '-H',
-        'content-type: application/json',
-        '--data-binary',
-        `@${body}`,
-        `${service.baseUrl}/koodrive/ose/v1/files/create`,
-      ]);
+      curlCreate(token, ['--max-time', maxSeconds, '-o', '/dev/null', '-w', '%{http_code}'], body);
     assert.equal((await create('not-a-token', '120')).stdout, '401');
     // a large body that is not JSON: refused as it is parsed, in its turn
     const broken = path.join(tmpdir(), `large-broken-${randomUUID()}.json`);
@@ -159,21 +145,7 @@ describe('large requests', () => {
     const many = await Promise.all(Array.from({ length: MAX_WAITING + 8 }, () => newUser()));
     const answers = await Promise.all(
       many.map(async (user) => {
-        const { stdout } = await curl([
-          '-o',
-          '/dev/null',
-          '-D',
-          '-',
-          '-w',
-          '%{http_code}',
-          '-H',
-          `authorization: Bearer ${user.token}`,
-          '-H',
-          'content-type: application/json',
-          '--data-binary',
-          `@${bodyFile}`,
-          `${service.baseUrl}/koodrive/ose/v1/files/create`,
-        ]);
+        const { stdout } = await curlCreate(user.token, ['-o', '/dev/null', '-D', '-', '-w', '%{http_code}']);
         return { status: stdout.slice(-3), retryAfter: /^retry-after: *(\d+)/im.exec(stdout)?.[1] };
       }),
     );
