@@ -36,7 +36,10 @@ export class HealthController implements OnModuleInit, OnModuleDestroy {
     private readonly shutdown: ShutdownState,
   ) {}
 
+  // The first check starts at once: a /readyz soon after the start finds it done, or waits for it
+  // alone (not for a busy loop's turns as well).
   onModuleInit(): void {
+    void this.refresh();
     this.timer = setInterval(() => void this.refresh(), CHECK_INTERVAL_MS).unref();
   }
 
