@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encodeHashCtx, SHA256_INITIAL_STATE } from '@koodrive/hashing';
-import { describeIncompleteParts, PartRuleError, planParts } from './part-rules.js';
+import { describeIncompleteParts, PartRuleError, planParts, startsOf } from './part-rules.js';
 import { MIB } from '@koodrive/limits';
 
 describe(planParts.name, () => {
@@ -134,6 +134,26 @@ describe(describeIncompleteParts.name, () => {
       describeIncompleteParts([part(1, 5 * MIB)], 6 * MIB)!,
       /hold 5242880 bytes, the file's length is 6291456/,
     );
+  });
+});
+
+describe(startsOf.name, () => {
+  it('gives the starts planParts works out itself, a slice at a time, and the same error for a bad hashCtx', async () => {
+    const length = 2_500 * 5 * MIB;
+    // parts 2.. from the state words a client sends (offset and the initial state: only the offset
+    // is checked against the part), every other one without hashCtx
+    const requested = Array.from({ length: 2_500 }, (_, i) => ({
+      partNumber: i + 1,
+      partSize: 5 * MIB,
+      ...(i % 2 === 1
+        ? { partOffset: i * 5 * MIB, hashCtx: encodeHashCtx({ h: SHA256_INITIAL_STATE, offset: i * 5 * MIB }) }
+        : {}),
+    }));
+    const starts = await startsOf(requested, 1_000);
+    assert.deepEqual(planParts(length, requested, [], starts), planParts(length, requested, []));
+    const bad = requested.map((part, i) => (i === 1_777 ? { ...part, hashCtx: 'not base64 at all' } : part));
+    await assert.rejects(startsOf(bad, 1_000), /multiParts\[1777\]\.hashCtx/);
+    assert.throws(() => planParts(length, bad, []), /multiParts\[1777\]\.hashCtx/);
   });
 });
 

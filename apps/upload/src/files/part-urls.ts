@@ -8,7 +8,7 @@ import type { PartPlan, UploadFile } from '@koodrive/database';
 import { ApiException } from '@koodrive/errors';
 import { OBJECT_STORAGE, type ObjectStorage } from '@koodrive/storage';
 import type { PartUploadVia } from './dto/upload-url.dto.js';
-import { PartRuleError, planParts, type PlannedPart, type RequestedPart } from './part-rules.js';
+import { PartRuleError, planParts, type PlannedPart, type RequestedPart, startsOf } from './part-rules.js';
 import { partUploadUrl } from '../parts/part-url.js';
 import { JsonListWriter, type SerializedJson } from '../http/large-answers.js';
 
@@ -42,9 +42,11 @@ export class PartUrlIssuer {
 
   // The requested parts checked against a file of `length` and its parts planned before:
   // 13000102 naming the part at fault.
-  plan(length: number, requested: readonly RequestedPart[], stored: readonly PartPlan[]): PlannedPart[] {
+  // A long list's starts are worked out SLICE parts a turn.
+  async plan(length: number, requested: readonly RequestedPart[], stored: readonly PartPlan[]): Promise<PlannedPart[]> {
     try {
-      return planParts(length, requested, stored);
+      const starts = requested.length > SLICE ? await startsOf(requested, SLICE) : undefined;
+      return planParts(length, requested, stored, starts);
     } catch (error) {
       throw error instanceof PartRuleError ? ApiException.invalidParameter(error.message) : error;
     }
@@ -111,5 +113,5 @@ export class PartUrlIssuer {
   }
 }
 
-// part answers built between two turns of the event loop
+// parts planned, or their answers built, between two turns of the event loop
 const SLICE = 1000;

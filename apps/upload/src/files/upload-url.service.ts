@@ -27,7 +27,7 @@ export class UploadUrlService {
     if (file.uploadId === null) {
       throw new ApiException(ApiCode.StatusChangeFailed, { detail: 'the file needs no parts' });
     }
-    const plans = this.partUrls.plan(file.length, dto.multiParts, found!.plans);
+    const plans = await this.partUrls.plan(file.length, dto.multiParts, found!.plans);
     const via = this.partUrls.via(dto.uploadVia);
     // the file must still be open; only what changed is written (savePartPlans: asking again for
     // the same 10,000 parts rewrites none of them)
