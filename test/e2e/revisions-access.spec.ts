@@ -118,6 +118,54 @@ describe('new versions of a file: access, quota, flash upload', () => {
     assert.equal((await createRevision(user, { ...file, length: 1 })).body.code, 13000311);
   });
 
+  it("releases a version's hold when it fails (a digest that does not match) and when it expires, before the reaper", async () => {
+    const user = await newUser();
+    const file = await completedFile(app().baseUrl, user, testBytes(10, 128));
+    await testRedis().set(`koodrive:quota:${user.containerId}`, JSON.stringify({ used: 0, limit: 150 }));
+    const newFile = (length: number) =>
+      call(app().baseUrl, 'create', { fileName: `q-${randomUUID()}.bin`, length }, { token: user.token });
+    const data = testBytes(100, 129);
+
+    // a version whose bytes are not the digest it names: completeRevision fails it
+    const failing = await createRevision(user, {
+      ...file,
+      length: 100,
+      sha256: sha256Hex(testBytes(100, 130)),
+      uploadMode: 'put',
+    });
+    assert.equal(failing.body.code, 0, JSON.stringify(failing.body));
+    assert.equal((await newFile(51)).body.code, 13000311, 'held while pending');
+    await putParts(data, failing.body.multiParts as PartAnswer[]);
+    assert.equal((await completeRevision(user, file.fileId)).body.code, 13000402);
+    const [failed] = await testDbRows<{ status: string }>(
+      'SELECT status FROM files WHERE revision_of = $1 ORDER BY created_at DESC LIMIT 1',
+      [file.fileId],
+    );
+    assert.equal(failed?.status, 'FAILED');
+    const whileFailed = await newFile(150);
+    assert.equal(whileFailed.body.code, 0, `released once failed: ${JSON.stringify(whileFailed.body)}`);
+    await testDb().file.update({
+      where: { id: whileFailed.body.fileId as string },
+      data: { expiresAt: new Date(Date.now() - 1000) },
+    });
+
+    // a version past its expiry, the reaper not yet by: its hold is gone
+    const expiring = await createRevision(user, { ...file, length: 100, sha256: sha256Hex(data), uploadMode: 'put' });
+    assert.equal(expiring.body.code, 0, JSON.stringify(expiring.body));
+    assert.equal((await newFile(51)).body.code, 13000311, 'held while pending');
+    const pending = await testDb().$executeRawUnsafe(
+      `UPDATE files SET expires_at = now() - interval '1 second' WHERE revision_of = $1 AND status = 'UPLOADING'`,
+      file.fileId,
+    );
+    assert.equal(pending, 1, 'one pending version');
+    const [expired] = await testDbRows<{ status: string }>(
+      'SELECT status FROM files WHERE revision_of = $1 ORDER BY created_at DESC LIMIT 1',
+      [file.fileId],
+    );
+    assert.equal(expired?.status, 'UPLOADING', 'not reaped yet');
+    assert.equal((await newFile(150)).body.code, 0, 'released once expired');
+  });
+
   it('takes a flash upload of content another container holds only with a valid proofCode', async () => {
     const holder = await newUser();
     const held = testBytes(6 * 1024 * 1024, 124);

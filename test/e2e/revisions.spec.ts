@@ -457,6 +457,47 @@ for (const stack of await revisionStacks()) {
       assert.equal(byRow.body.code, 13000401, 'a version row names no file');
     });
 
+    it("takes no name, folder or autoRename (the version keeps the file's), and requires fileId, containerId and length", async () => {
+      const file = await completedFile(service.baseUrl, user, testBytes(800, 91));
+      const placeOf = async () =>
+        (
+          await stack.rows<{ file_name: string; parent_folder: string }>(
+            `SELECT file_name, parent_folder FROM files WHERE id = ${literal(file.fileId)}`,
+          )
+        )[0];
+      const place = await placeOf();
+      assert.ok(place, 'the file has a name and a folder');
+      const required = { fileId: file.fileId, containerId: file.containerId, length: 10 };
+      for (const field of ['fileId', 'containerId', 'length'] as const) {
+        const body: Partial<typeof required> = { ...required };
+        delete body[field];
+        const answer = await revisionCall(service.baseUrl, 'createRevision', body, { token: user.token });
+        assert.equal(answer.body.code, 13000102, `without ${field}: ${JSON.stringify(answer.body)}`);
+        assert.ok(answer.body.msg.includes(field), answer.body.msg);
+      }
+      assert.deepEqual(await versionRows(file.fileId), [], 'a refused createRevision opens nothing');
+      const data = testBytes(900, 92);
+      const created = await revisionCall(
+        service.baseUrl,
+        'createRevision',
+        {
+          ...required,
+          length: data.length,
+          multiParts: parallelParts(data, 5 * MIB),
+          fileName: 'renamed.bin',
+          parentFolder: 'Fo0123456789abcdefghijABCDEFGHIJk',
+          autoRename: 3,
+        },
+        { token: user.token },
+      );
+      assert.equal(created.body.code, 0, JSON.stringify(created.body));
+      assert.equal('fileName' in created.body, false, 'the answer names no file name');
+      await putParts(data, created.body.multiParts as PartAnswer[]);
+      const done = await completeRevision(file.fileId, sha256Of(data));
+      assert.equal(done.body.code, 0, JSON.stringify(done.body));
+      assert.deepEqual(await placeOf(), place, "the file's name and folder, as they were");
+    });
+
     it('leaves a version with a part missing open (13000402), keeps keepPolicy 0 by default, and serves no other revision route', async () => {
       const file = await completedFile(service.baseUrl, user, testBytes(900, 96));
       // a version of two parts, only the first PUT
