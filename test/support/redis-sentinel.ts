@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { deadPort } from './dead-port.ts';
+import { deadPorts } from './dead-port.ts';
 
 const NAME = 'koodrive-test';
 // how long a primary may not answer before a sentinel thinks it down, and how long a failover may take
@@ -68,7 +68,7 @@ export class SentinelGroup {
       }
     }
     const dir = mkdtempSync(path.join(tmpdir(), 'koodrive-sentinel-'));
-    const ports = await Promise.all(Array.from({ length: 5 }, () => deadPort()));
+    const ports = await deadPorts(5);
     const group = new SentinelGroup(dir, ports.slice(0, 2), ports.slice(2));
     const [primary, replica] = group.nodes as [Node, Node];
     await group.startNode(primary);
@@ -193,7 +193,10 @@ export class SentinelGroup {
       ].join('\n'),
     );
     sentinel.process = this.spawn('redis-sentinel', [conf]);
-    await waitFor(`redis-sentinel on ${sentinel.port} answers`, async () => (await ask(sentinel.port, 'PING')) === 'PONG');
+    await waitFor(
+      `redis-sentinel on ${sentinel.port} answers`,
+      async () => (await ask(sentinel.port, 'PING')) === 'PONG',
+    );
   }
 
   private spawn(command: string, args: readonly string[]): ChildProcess {

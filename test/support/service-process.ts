@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { deadPort } from './dead-port.ts';
+import { deadPorts } from './dead-port.ts';
 
 // node's arguments that run the service: .out/test/support → .out/apps/upload/src/main.js; from
 // source (a spec run with tools/register-sources.mjs), apps/upload/src/main.ts under the same loader
@@ -37,8 +37,7 @@ export class ServiceProcess {
     env: Readonly<Record<string, string>>,
     unset: readonly string[] | 'all' = [],
   ): Promise<ServiceProcess> {
-    const port = await deadPort();
-    const metricsPort = await deadPort();
+    const [port, metricsPort] = (await deadPorts(2)) as [number, number];
     const inherited =
       unset === 'all'
         ? {
