@@ -293,6 +293,21 @@ describe('dependencies that stall or fail, with small bounds set', () => {
     assert.equal((await create()).body.code, 0);
   });
 
+  // Neither silent nor done: only the call's own deadline (STORAGE_REQUEST_TIMEOUT_MS) ends it, the
+  // idle bound never does.
+  it('storage trickling its answer, a byte every half idle bound: create answers 503 within the call bound; all works after', async (t) => {
+    s3.inject(() => true, { kind: 'trickle', everyMs: Number(BOUNDS.STORAGE_IDLE_TIMEOUT_MS) / 2 }, 100);
+    try {
+      assertUnavailable(
+        'create, storage trickling',
+        await within(t, 'create, storage trickling', bounds.storageCall, () => create().then(asAnswer)),
+      );
+    } finally {
+      s3.clearFaults();
+    }
+    assert.equal((await create()).body.code, 0);
+  });
+
   it('a PostgreSQL lock held on the file: complete answers 503 within the statement bound; all works after', async (t) => {
     const data = harness.testBytes(5 * MIB + 20, 96);
     const { fileId } = await harness.upload(app().baseUrl, user, data);

@@ -38,6 +38,9 @@ export type Fault =
   | { readonly kind: 'reset-mid-response'; readonly afterBytes: number }
   // the full response is held back until `release` resolves, then passed on
   | { readonly kind: 'hold'; readonly release: Promise<void>; readonly onHeld?: () => void }
+  // upstream never sees the request: the proxy answers 200 with a long body and sends one byte of
+  // it every `everyMs`, never the whole (a store that is slow but never idle)
+  | { readonly kind: 'trickle'; readonly everyMs: number }
   // upstream never sees the request: the proxy answers it with this status, body and headers
   // (Content-Length and Connection are the proxy's own); see HttpExchange.answer()
   | {
@@ -444,6 +447,10 @@ class HttpExchange {
       this.connection.upstream.destroy();
       return false;
     }
+    if (fault?.kind === 'trickle') {
+      this.trickle(fault.everyMs);
+      return false;
+    }
     if (fault?.kind === 'answer') {
       const heldBack = this.bodyLeft > 0 && /\r\nexpect:\s*100-continue/i.test(text);
       return this.answer(fault, method === 'HEAD', chunked || heldBack);
@@ -457,6 +464,26 @@ class HttpExchange {
       return false;
     }
     return true;
+  }
+
+  // The proxy answers 200 with a body it never finishes, a byte at a time; whatever else the client
+  // sends is dropped. The bytes stop when the client's connection closes.
+  private trickle(everyMs: number): void {
+    this.fault = undefined;
+    this.mode = 'drop';
+    this.pending = Buffer.alloc(0);
+    const client = this.connection.client;
+    this.connection.answer(
+      Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: 1048576\r\n\r\n<', 'latin1'),
+    );
+    const timer = setInterval(() => {
+      if (client.destroyed) {
+        clearInterval(timer);
+      } else {
+        this.connection.answer(Buffer.from(' '));
+      }
+    }, everyMs).unref();
+    client.once('close', () => clearInterval(timer));
   }
 
   // The proxy answers at once, from the head. A Content-Length body is then read and dropped, so
