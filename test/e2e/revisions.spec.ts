@@ -537,15 +537,18 @@ for (const stack of await revisionStacks()) {
     });
 
     it('a SIGKILL mid-completeRevision is finished by the reconciler of another process', async () => {
-      const data = testBytes(32 * MIB, 90);
       await service.stop();
       let file: { fileId: string; containerId: string } | undefined;
-      // the version caught in the middle of its completion (an attempt that finished first goes again)
+      // the version caught in the middle of its completion, and its bytes: an attempt that finished
+      // first goes again with other bytes (with the same ones, the file would already hold them, and
+      // the wait below for the reconciler would end before it had done anything)
       let killed: string | undefined;
+      let data: Buffer = Buffer.alloc(0);
       for (let attempt = 0; attempt < 5 && killed === undefined; attempt++) {
         const first = await stack.start({ COMPLETE_LEASE_SECONDS: '2' });
         try {
           file ??= await completedFile(first.baseUrl, user, testBytes(800, 91));
+          data = testBytes(32 * MIB, 200 + attempt);
           killed = await killedMidCompleteRevision(first, file, data);
         } finally {
           await first.stop();
