@@ -12,7 +12,7 @@ import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { FaultProxy, s3ErrorAnswer } from '../../tools/testing/fault-proxy.ts';
+import { type Fault, FaultProxy, s3ErrorAnswer } from '../../tools/testing/fault-proxy.ts';
 import type { ApiResponse, TestUser } from '../support/harness.ts';
 import { ServiceProcess } from '../support/service-process.ts';
 import { loadConfig } from '@koodrive/config';
@@ -267,6 +267,17 @@ describe('dependencies that stall or fail, with small bounds set', () => {
   const create = (length = 5 * MIB + 10) =>
     harness.call(app().baseUrl, 'create', { fileName: `s-${randomUUID()}.bin`, length }, { token: user.token });
   const complete = (fileId: string) => harness.call(app().baseUrl, 'complete', { fileId }, { token: user.token });
+  // while storage answers every request with `fault`, a create is 503 within the call bound; once it
+  // stops, creates work again
+  const createUnavailableWhile = async (t: TestContext, what: string, fault: Fault): Promise<void> => {
+    s3.inject(() => true, fault, 100);
+    try {
+      assertUnavailable(what, await within(t, what, bounds.storageCall, () => create().then(asAnswer)));
+    } finally {
+      s3.clearFaults();
+    }
+    assert.equal((await create()).body.code, 0);
+  };
 
   for (const [seed, dependency] of [
     [95, 'storage'],
@@ -281,31 +292,20 @@ describe('dependencies that stall or fail, with small bounds set', () => {
   it('storage answering 503 SlowDown or 500: retried once, then 503 within the call bound; all works after', async (t) => {
     s3.inject(() => true, s3ErrorAnswer(500, 'InternalError', 'We encountered an internal error.'), 1);
     assert.equal((await create()).body.code, 0, 'one 500 is retried by the client and not seen');
-    s3.inject(() => true, s3ErrorAnswer(503, 'SlowDown', 'Please reduce your request rate.'), 100);
-    try {
-      assertUnavailable(
-        'create, storage SlowDown',
-        await within(t, 'create, storage SlowDown', bounds.storageCall, () => create().then(asAnswer)),
-      );
-    } finally {
-      s3.clearFaults();
-    }
-    assert.equal((await create()).body.code, 0);
+    await createUnavailableWhile(
+      t,
+      'create, storage SlowDown',
+      s3ErrorAnswer(503, 'SlowDown', 'Please reduce your request rate.'),
+    );
   });
 
   // Neither silent nor done: only the call's own deadline (STORAGE_REQUEST_TIMEOUT_MS) ends it, the
   // idle bound never does.
   it('storage trickling its answer, a byte every half idle bound: create answers 503 within the call bound; all works after', async (t) => {
-    s3.inject(() => true, { kind: 'trickle', everyMs: Number(BOUNDS.STORAGE_IDLE_TIMEOUT_MS) / 2 }, 100);
-    try {
-      assertUnavailable(
-        'create, storage trickling',
-        await within(t, 'create, storage trickling', bounds.storageCall, () => create().then(asAnswer)),
-      );
-    } finally {
-      s3.clearFaults();
-    }
-    assert.equal((await create()).body.code, 0);
+    await createUnavailableWhile(t, 'create, storage trickling', {
+      kind: 'trickle',
+      everyMs: Number(BOUNDS.STORAGE_IDLE_TIMEOUT_MS) / 2,
+    });
   });
 
   it('a PostgreSQL lock held on the file: complete answers 503 within the statement bound; all works after', async (t) => {

@@ -92,12 +92,19 @@ describe('new versions of a file: access, quota, flash upload', () => {
     assert.equal(completed.body.sha256, sha256Hex(data));
   });
 
-  it('holds a pending version against the quota until it completes; a superseded one releases its hold at once', async () => {
+  // A user with a completed file (of bytes from `seed`) and a quota record of `limit` bytes, none
+  // used, and a create of a new file of `length` bytes for it.
+  const withQuota = async (limit: number, seed: number) => {
     const user = await newUser();
-    const file = await completedFile(app().baseUrl, user, testBytes(10, 122));
-    await testRedis().set(`koodrive:quota:${user.containerId}`, JSON.stringify({ used: 0, limit: 150 }));
+    const file = await completedFile(app().baseUrl, user, testBytes(10, seed));
+    await testRedis().set(`koodrive:quota:${user.containerId}`, JSON.stringify({ used: 0, limit }));
     const newFile = (length: number) =>
       call(app().baseUrl, 'create', { fileName: `q-${randomUUID()}.bin`, length }, { token: user.token });
+    return { user, file, newFile };
+  };
+
+  it('holds a pending version against the quota until it completes; a superseded one releases its hold at once', async () => {
+    const { user, file, newFile } = await withQuota(150, 122);
     const data = testBytes(100, 123);
     const version = { ...file, length: 100, sha256: sha256Hex(data), uploadMode: 'put' };
 
@@ -119,11 +126,7 @@ describe('new versions of a file: access, quota, flash upload', () => {
   });
 
   it("releases a version's hold when it fails (a digest that does not match) and when it expires, before the reaper", async () => {
-    const user = await newUser();
-    const file = await completedFile(app().baseUrl, user, testBytes(10, 128));
-    await testRedis().set(`koodrive:quota:${user.containerId}`, JSON.stringify({ used: 0, limit: 150 }));
-    const newFile = (length: number) =>
-      call(app().baseUrl, 'create', { fileName: `q-${randomUUID()}.bin`, length }, { token: user.token });
+    const { user, file, newFile } = await withQuota(150, 128);
     const data = testBytes(100, 129);
 
     // a version whose bytes are not the digest it names: completeRevision fails it

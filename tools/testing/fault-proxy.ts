@@ -467,7 +467,7 @@ class HttpExchange {
   }
 
   // The proxy answers 200 with a body it never finishes, a byte at a time; whatever else the client
-  // sends is dropped. The bytes stop when the client's connection closes.
+  // sends is dropped. The bytes stop once the client's connection is gone.
   private trickle(everyMs: number): void {
     this.fault = undefined;
     this.mode = 'drop';
@@ -483,7 +483,6 @@ class HttpExchange {
         this.connection.answer(Buffer.from(' '));
       }
     }, everyMs).unref();
-    client.once('close', () => clearInterval(timer));
   }
 
   // The proxy answers at once, from the head. A Content-Length body is then read and dropped, so

@@ -81,12 +81,13 @@ function at(index: number): string {
 }
 
 // Where each requested part starts, its hashCtx decoded and encoded as stored (most of planning's
-// cost: about 2 µs a part), `slice` parts between two turns of the event loop, so that a list of
-// 10,000 never holds the loop for long.
+// cost: about 2 µs a part), `slice` parts a turn of the event loop, each in a turn of its own (the
+// first not on the tail of the list's validation), so that a list of 10,000 never holds the loop
+// for long.
 export async function startsOf(requested: readonly RequestedPart[], slice: number): Promise<PartStart[]> {
   const starts = new Array<PartStart>(requested.length);
   for (let i = 0; i < requested.length; i++) {
-    if (i > 0 && i % slice === 0) {
+    if (i % slice === 0) {
       await yieldToLoop();
     }
     starts[i] = startOf(requested[i]!, i);

@@ -42,7 +42,7 @@ export class PartUrlIssuer {
 
   // The requested parts checked against a file of `length` and its parts planned before:
   // 13000102 naming the part at fault.
-  // A long list's starts are worked out SLICE parts a turn.
+  // A long list is planned SLICE parts a turn, beginning in a turn of its own.
   async plan(length: number, requested: readonly RequestedPart[], stored: readonly PartPlan[]): Promise<PlannedPart[]> {
     try {
       const starts = requested.length > SLICE ? await startsOf(requested, SLICE) : undefined;

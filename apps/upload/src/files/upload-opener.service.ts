@@ -3,7 +3,6 @@
 // of content already held (own container, or a valid proofCode), else a multipart upload opened for
 // it; the row inserted by the caller's statement under the quota and open-task limits; the part
 // URLs signed.
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { type Principal, PROOF_FAILURES, type ProofFailures } from '@koodrive/auth';
 import { APP_CONFIG, type AppConfig } from '@koodrive/config';
@@ -62,9 +61,6 @@ export interface OpenedContent<T> {
   readonly inserted: T;
 }
 
-// part lists longer than this are planned in a turn of their own
-const LONG_LIST = 1_000;
-
 @Injectable()
 export class UploadOpener {
   private readonly logger = new Logger(UploadOpener.name);
@@ -80,14 +76,8 @@ export class UploadOpener {
 
   // The parts to hand out URLs for, checked against the content's length: 13000102 naming the
   // part at fault. Done before anything is looked up or created: bad parts change nothing.
-  // A long list is planned in a turn of the event loop of its own, not on the tail of its validation
-  // (each is tens of milliseconds for 10,000 parts: a probe would wait for both).
   async plan(dto: UploadContentDto): Promise<PlannedPart[]> {
-    const requested = requestedParts(dto);
-    if (requested.length > LONG_LIST) {
-      await yieldToLoop();
-    }
-    return this.partUrls.plan(dto.length, requested, []);
+    return this.partUrls.plan(dto.length, requestedParts(dto), []);
   }
 
   // The object key of a row's own bytes in `containerId`.

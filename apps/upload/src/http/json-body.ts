@@ -48,7 +48,7 @@ export function registerBodyParsers(fastify: FastifyInstance, streamedRoute: str
     } else {
       admitHeavy(
         request,
-        () => parse(request, bytes, done),
+        () => parse(request, bytes, done, true),
         (error) => done(error, undefined),
       );
     }
@@ -62,7 +62,9 @@ export function registerBodyParsers(fastify: FastifyInstance, streamedRoute: str
     }
   });
 
-  function parse(request: FastifyRequest, bytes: Buffer, done: ParseDone): void {
+  // `large`: the scan and the parse each take a turn of the event loop (about 10 ms each for
+  // 1.5 MiB): a probe waits for one, not both
+  function parse(request: FastifyRequest, bytes: Buffer, done: ParseDone, large = false): void {
     if (nestingDepth(bytes) > MAX_DEPTH) {
       done(
         new ApiException(ApiCode.RequestError, { detail: `JSON nested deeper than ${MAX_DEPTH} levels` }),
@@ -74,12 +76,10 @@ export function registerBodyParsers(fastify: FastifyInstance, streamedRoute: str
     if (context !== undefined) {
       context.rawBody = bytes;
     }
-    if (bytes.length <= BODY_LIMIT_BYTES) {
-      void parseJson(request, bytes.toString('utf8'), done);
-    } else {
-      // a large body's scan and its parse each take a turn of the event loop (about 10 ms each
-      // for 1.5 MiB): a probe waits for one, not both
+    if (large) {
       setImmediate(() => void parseJson(request, bytes.toString('utf8'), done));
+    } else {
+      void parseJson(request, bytes.toString('utf8'), done);
     }
   }
 }
