@@ -62,6 +62,28 @@ describe('the repositories of files', () => {
     assert.equal(await claimNumber(completions, file.id, file.ownerId, 30, null, null), null);
   });
 
+  it('keeps a lease given up given up: a renewal that reached the row after the abandon renews nothing', async () => {
+    const file = newUploadFile();
+    await tasks.createUpload(file);
+    const claim = (await claimNumber(completions, file.id, file.ownerId, 30, null, null))!;
+    assert.equal(await completions.renewLease(file.id, claim, 30), true, 'a live lease is renewed');
+    // the renewal is sent while the abandon holds the row, and applied once the abandon commits
+    let renewal!: Promise<boolean>;
+    await prisma.$transaction(async (tx) => {
+      await tx.$queryRaw`SELECT id FROM files WHERE id = ${file.id} FOR UPDATE`;
+      renewal = completions.renewLease(file.id, claim, 30);
+      await waitForLockWaiters(1);
+      await tx.$executeRaw`UPDATE files SET claim_expires_at = now() WHERE id = ${file.id} AND claim = ${claim}`;
+    });
+    assert.equal(await renewal, false, 'the renewal that waited');
+    assert.equal(await completions.renewLease(file.id, claim, 30), false, 'a renewal after');
+    const [row] = await prisma.$queryRaw<{ given_up: boolean }[]>`
+      SELECT claim_expires_at <= now() AS given_up FROM files WHERE id = ${file.id}`;
+    assert.equal(row!.given_up, true, 'the lease stays given up');
+    // a retry takes it over at once
+    assert.equal(await claimNumber(completions, file.id, file.ownerId, 30, null, null), claim + 1);
+  });
+
   it('gives 50 concurrent claims exactly one winner', async () => {
     const file = newUploadFile();
     await tasks.createUpload(file);
@@ -228,3 +250,17 @@ describe('the repositories of files', () => {
     }
   });
 });
+
+// Until `count` statements of this database wait for a lock (pg_stat_activity).
+async function waitForLockWaiters(count: number): Promise<void> {
+  for (let tries = 0; tries < 500; tries++) {
+    const [row] = await prisma.$queryRaw<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM pg_stat_activity
+       WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+    if (row!.n >= count) {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`no ${count} statements waited for a lock within 5 s`);
+}

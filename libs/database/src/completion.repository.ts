@@ -58,8 +58,16 @@ export class CompletionRepository {
     return row === undefined ? null : toUploadFile(row);
   }
 
+  // Extends the lease `claim` holds while it is live. One given up (abandonClaim) or lapsed is not
+  // taken back: a renewal sent just before the abandon and applied after it (it waited for the
+  // row) would otherwise hold off a retry or the reconciler for a whole lease. The clock is read
+  // when the row is, not when the statement began, so such a renewal sees the abandon's time.
   async renewLease(id: string, claim: number, leaseSeconds: number): Promise<boolean> {
-    return this.fenced(id, claim, sql`claim_expires_at = now() + make_interval(secs => ${leaseSeconds})`);
+    const rows = await this.prisma.sql.query(sql`
+      UPDATE files SET claim_expires_at = now() + make_interval(secs => ${leaseSeconds}), updated_at = now()
+       WHERE id = ${id} AND claim = ${claim} AND status = 'COMPLETING' AND claim_expires_at > clock_timestamp()
+      RETURNING 1`);
+    return rows.length === 1;
   }
 
   // The parts are combined; `chainSha256` is the digest their hash chain proved, when it did.
