@@ -180,17 +180,35 @@ describe('Redis failover through Sentinel, under load', () => {
       () => undefined,
       (error: unknown) => error,
     );
-    const loadFailed = async (): Promise<void> => {
-      const error = await Promise.race([failed, Promise.resolve('running')]);
-      if (error !== 'running') {
+    // Until `enough` uploads have completed, or a worker has failed: its error is thrown then, not
+    // left to the wait (harness.until takes a probe's error for "not yet", and the wait would only
+    // time out without it).
+    const uploadsUntil = async (what: string, enough: () => boolean, timeoutMs?: number): Promise<void> => {
+      const running = Symbol('running');
+      const workerError = async (): Promise<unknown> => Promise.race([failed, Promise.resolve(running)]);
+      await harness
+        .until(what, async () => ((await workerError()) !== running || enough() ? true : undefined), timeoutMs)
+        .catch((error: unknown) => {
+          // what the workers were answered lately, and what the service said
+          const lately = answers.filter((answer) => answer.endedAt > performance.now() - 10_000);
+          const tally = new Map<string, number>();
+          for (const answer of lately) {
+            const key = `${answer.path} ${answer.status}/${answer.code}`;
+            tally.set(key, (tally.get(key) ?? 0) + 1);
+          }
+          const counts = [...tally].map(([key, n]) => `${key}: ${n}`);
+          throw new Error(
+            `${String(error)}; ${completed.length} uploads completed; answers in the last 10 s: ` +
+              `${counts.join(', ') || 'none'}; the service's last lines:\n${service.output.split('\n').slice(-30).join('\n')}`,
+          );
+        });
+      const error = await workerError();
+      if (error !== running) {
         throw error;
       }
     };
 
-    await harness.until('uploads run before the kill', async () => {
-      await loadFailed();
-      return completed.length >= UPLOADS_BEFORE ? true : undefined;
-    });
+    await uploadsUntil('uploads run before the kill', () => completed.length >= UPLOADS_BEFORE);
     // the relay has published through WAIT, the replica connected: events out before the kill
     const db = harness.testDb();
     await harness.until('the relay publishes, WAIT answered by the connected replica', async () =>
@@ -203,12 +221,9 @@ describe('Redis failover through Sentinel, under load', () => {
     const newPort = await group.waitForFailover(oldPort);
     const promotedAt = performance.now();
     const completedAtPromotion = completed.length;
-    await harness.until(
+    await uploadsUntil(
       'uploads complete on the new primary',
-      async () => {
-        await loadFailed();
-        return completed.length >= completedAtPromotion + UPLOADS_AFTER ? true : undefined;
-      },
+      () => completed.length >= completedAtPromotion + UPLOADS_AFTER,
       120_000,
     );
     stop = true;
