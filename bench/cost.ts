@@ -20,8 +20,9 @@
 //   snapshot by package with the clients' retained sizes (bench/heap-breakdown.ts);
 // - transport (bench/transport.ts): the lean data path's GET and PUT beside node:http and undici;
 // - large (bench/large-requests.ts): service CPU ms of a 10,000-part create and uploadUrl (issue 23).
-// Every CPU figure is from /proc (the scheduler's per-thread nanoseconds, schedstat) or process.cpuUsage, with the load average beside
-// it: a noisy neighbour slows the run without moving its results much. --profile writes the CPU
+// Every CPU figure is from /proc (the scheduler's nanoseconds per thread, schedstat) or
+// process.cpuUsage, with the load average beside it: a noisy neighbour slows the run without moving
+// its results much. --profile writes the CPU
 // profile of the first round's windows (under bench/tmp) and its summary by package
 // (bench/profile.ts). Writes bench/results/<time>-cost.json and .md (not tracked).
 // --table-scale measures instead the files table at scale (bench/table-scale.ts): create, complete and the

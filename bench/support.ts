@@ -141,8 +141,6 @@ export async function loadAverage(): Promise<number> {
   return Number((await readFile('/proc/loadavg', 'utf8')).split(' ')[0]);
 }
 
-// The CPU time a process has used so far, user and system, in seconds (/proc/<pid>/stat; clock
-// ticks of 1/100 s).
 // The CPU time process `pid` has used so far, in seconds: the scheduler's count (nanoseconds) of
 // each of its threads' time on a CPU, where the kernel keeps it (/proc/<pid>/task/*/schedstat);
 // else utime + stime from /proc/<pid>/stat, counted in 10 ms ticks.

@@ -63,11 +63,12 @@ export class CompletionRepository {
   // row) would otherwise hold off a retry or the reconciler for a whole lease. The clock is read
   // when the row is, not when the statement began, so such a renewal sees the abandon's time.
   async renewLease(id: string, claim: number, leaseSeconds: number): Promise<boolean> {
-    const rows = await this.prisma.sql.query(sql`
-      UPDATE files SET claim_expires_at = now() + make_interval(secs => ${leaseSeconds}), updated_at = now()
-       WHERE id = ${id} AND claim = ${claim} AND status = 'COMPLETING' AND claim_expires_at > clock_timestamp()
-      RETURNING 1`);
-    return rows.length === 1;
+    return this.fenced(
+      id,
+      claim,
+      sql`claim_expires_at = now() + make_interval(secs => ${leaseSeconds})`,
+      sql`claim_expires_at > clock_timestamp()`,
+    );
   }
 
   // The parts are combined; `chainSha256` is the digest their hash chain proved, when it did.
@@ -129,11 +130,12 @@ export class CompletionRepository {
     return rows.length === 1;
   }
 
-  // One guarded update under the claim `claim`: false when the claim is no longer the file's.
-  private async fenced(id: string, claim: number, set: SqlFragment): Promise<boolean> {
+  // One guarded update under the claim `claim`: false when the claim is no longer the file's (or
+  // the row fails `only`).
+  private async fenced(id: string, claim: number, set: SqlFragment, only: SqlFragment = sql`TRUE`): Promise<boolean> {
     const rows = await this.prisma.sql.query(sql`
       UPDATE files SET ${set}, updated_at = now()
-       WHERE id = ${id} AND claim = ${claim} AND status = 'COMPLETING'
+       WHERE id = ${id} AND claim = ${claim} AND status = 'COMPLETING' AND ${only}
       RETURNING 1`);
     return rows.length === 1;
   }
