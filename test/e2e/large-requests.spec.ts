@@ -1,14 +1,14 @@
 // Large requests (issue 23, finding 4): a 10,000-part create or uploadUrl took about a second of
 // CPU, and six at once kept /healthz waiting 1.8 s, so a readiness probe failed. With six such
 // requests in flight, 95 % of the probes of /healthz and /readyz answer within PROBE_BOUND_MS (the
-// bound the issue sets) plus PROBE_SLACK_MS, and every one within PROBE_CEILING_MS. The requests and
-// the probes are sent by curl, processes of their own, so that what is timed is the service's wait
-// and not this test's.
+// bound the issue sets), and every one within it plus PROBE_SLACK_MS. The requests and the probes
+// are sent by curl, processes of their own, so that what is timed is the service's wait and not
+// this test's.
 import '../support/test-env.ts';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -22,15 +22,11 @@ const run = promisify(execFile);
 const PARTS = 10_000;
 const IN_FLIGHT = 6;
 const PROBE_BOUND_MS = 100;
-// for the probe's own client on a shared 2-core machine: curl's start, its connect over loopback,
-// and its turn on a CPU that PostgreSQL and RGW share with the service for the same creates (the
-// slowest probe: quiet, 28-41 ms in three runs; with two processes spinning on both cores, 59-96 ms)
+// For the probe's own client on a shared 2-core machine: curl's start, its connect over loopback,
+// and its turn on a CPU that PostgreSQL and RGW share with the service for the same creates. The
+// slowest probe at this test's commit, five runs under npm run test:coverage's conditions: 31-49 ms
+// quiet; 87-92 ms with two processes spinning on both cores (95th percentile 44-50 ms).
 const PROBE_SLACK_MS = 50;
-// Every probe, the slowest included. The slowest probe, at ddb25a6: quiet, 28-41 ms in three runs;
-// with two processes spinning on both cores, 59-96 ms; in CI (the coverage run, PostgreSQL and RGW
-// working for the same creates), 177 ms, with one probe in about fifteen at 100-132 ms. Before the
-// gate (3d05d79) it was 411 ms quiet and 528 ms in CI.
-const PROBE_CEILING_MS = 300;
 
 describe('large requests', () => {
   let service: ServiceProcess;
@@ -39,8 +35,9 @@ describe('large requests', () => {
 
   before(async () => {
     // without the coverage instrumentation npm run test:coverage gives every process (its counters
-    // in every block of the hot loops make the turns of the loop what production never sees); the
-    // code it runs is covered by the other specs
+    // in every block of the hot loops made the turns of the loop what production never sees: the
+    // slowest probe 84-115 ms where it is 31-49 ms without); the code it runs is covered by the
+    // other specs
     service = await ServiceProcess.start({ LOG_LEVEL: 'warn', PART_UPLOAD_VIA: 's3' }, ['NODE_V8_COVERAGE']);
     users = await Promise.all(Array.from({ length: IN_FLIGHT }, () => newUser()));
     const multiParts = Array.from({ length: PARTS }, (_, i) => ({
@@ -74,15 +71,16 @@ describe('large requests', () => {
       `${service.baseUrl}/koodrive/ose/v1/files/create`,
     ]);
 
-  it(`answers /healthz and /readyz while ${IN_FLIGHT} creates of ${PARTS} parts are in flight: 95 % within ${PROBE_BOUND_MS} ms (+ ${PROBE_SLACK_MS} ms), every one within ${PROBE_CEILING_MS} ms`, async (t) => {
+  it(`answers /healthz and /readyz while ${IN_FLIGHT} creates of ${PARTS} parts are in flight: 95 % within ${PROBE_BOUND_MS} ms, every one within ${PROBE_BOUND_MS} ms + ${PROBE_SLACK_MS} ms`, async (t) => {
     let inFlight = IN_FLIGHT;
+    // each answer (7 MiB) goes to a file, read once the probing is over: this process's own work on
+    // it (a pipe's chunks, the parse) would take a core from the service while it is probed
     const creates = users.map(async (user) => {
-      const { stdout } = await curlCreate(user.token, ['-o', '-', '-w', '\n%{http_code}']).finally(() => {
+      const answerFile = path.join(tmpdir(), `large-answer-${randomUUID()}.json`);
+      const { stdout: status } = await curlCreate(user.token, ['-o', answerFile, '-w', '%{http_code}']).finally(() => {
         inFlight -= 1;
       });
-      const status = stdout.slice(stdout.lastIndexOf('\n') + 1);
-      const answer = JSON.parse(stdout.slice(0, stdout.lastIndexOf('\n'))) as { code: number; multiParts: unknown[] };
-      return { status, code: answer.code, urls: answer.multiParts.length };
+      return { status, answerFile };
     });
     const probes: { path: string; ms: number }[] = [];
     while (inFlight > 0) {
@@ -101,7 +99,13 @@ describe('large requests', () => {
         }
       }
     }
-    const answers = await Promise.all(creates);
+    const answers = await Promise.all(
+      (await Promise.all(creates)).map(async ({ status, answerFile }) => {
+        const answer = JSON.parse(await readFile(answerFile, 'utf8')) as { code: number; multiParts: unknown[] };
+        await rm(answerFile);
+        return { status, code: answer.code, urls: answer.multiParts.length };
+      }),
+    );
     assert.deepEqual(
       answers,
       users.map(() => ({ status: '200', code: 0, urls: PARTS })),
@@ -114,10 +118,10 @@ describe('large requests', () => {
     t.diagnostic(
       `${probes.length} probes: median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(0)} ms, 95th percentile ${p95.toFixed(0)} ms, slowest ${slowest.path} ${slowest.ms.toFixed(0)} ms; in order: ${all}`,
     );
-    assert.ok(p95 <= PROBE_BOUND_MS + PROBE_SLACK_MS, `95th percentile ${p95.toFixed(0)} ms; all: ${all}`);
+    assert.ok(p95 <= PROBE_BOUND_MS, `95th percentile ${p95.toFixed(0)} ms; all: ${all}`);
     assert.ok(
-      slowest.ms <= PROBE_CEILING_MS,
-      `${slowest.path} took ${slowest.ms.toFixed(0)} ms (ceiling ${PROBE_CEILING_MS} ms); all: ${all}`,
+      slowest.ms <= PROBE_BOUND_MS + PROBE_SLACK_MS,
+      `${slowest.path} took ${slowest.ms.toFixed(0)} ms (bound ${PROBE_BOUND_MS} ms + ${PROBE_SLACK_MS} ms); all: ${all}`,
     );
   });
 

@@ -45,7 +45,12 @@ export class ServiceProcess {
             HOME: process.env.HOME ?? '',
             ...(process.env.NODE_V8_COVERAGE === undefined ? {} : { NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE }),
           }
-        : Object.fromEntries(Object.entries(process.env).filter(([name]) => !unset.includes(name)));
+        : {
+            ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !unset.includes(name))),
+            // node gives every child its own NODE_V8_COVERAGE unless the child's environment names
+            // it: unset, it is named empty, which a node process takes as no coverage
+            ...(unset.includes('NODE_V8_COVERAGE') ? { NODE_V8_COVERAGE: '' } : {}),
+          };
     const child = spawn(process.execPath, SERVICE_MAIN, {
       env: { ...inherited, ...env, PORT: String(port), METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
