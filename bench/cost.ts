@@ -19,7 +19,8 @@
 // - heap (bench/heap.ts): where the idle MiB go: RSS, the V8 heap and external memory, and a heap
 //   snapshot by package with the clients' retained sizes (bench/heap-breakdown.ts);
 // - transport (bench/transport.ts): the lean data path's GET and PUT beside node:http and undici;
-// - large (bench/large-requests.ts): service CPU ms of a 10,000-part create and uploadUrl (issue 23).
+// - large (bench/large-requests.ts): service CPU ms of a 10,000-part create and uploadUrl (issue 23),
+//   traced (the target configuration) and quiet.
 // Every CPU figure is from /proc (the scheduler's nanoseconds per thread, schedstat) or
 // process.cpuUsage, with the load average beside it: a noisy neighbour slows the run without moving
 // its results much. --profile writes the CPU
@@ -220,7 +221,7 @@ try {
   });
   await section('large', async () => {
     results.large = await measureLargeRequests(
-      sides.map((side) => service('quiet', side)),
+      sides.flatMap((side) => [service('traced', side), service('quiet', side)]),
       redis,
       {
         rounds: whole('large-rounds', values['large-rounds']),
