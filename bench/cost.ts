@@ -47,7 +47,7 @@ import {
 } from './cost-report.ts';
 import { type IdleMemory, measureIdleMemory } from './heap.ts';
 import { type MemoryResult, measureMemory } from './memory.ts';
-import { measurePerByte, measureReceiveFloor, type PerByteResult } from './per-byte.ts';
+import { fromSamples, measurePerByte, measureReceiveFloor, type PerByteResult } from './per-byte.ts';
 import { profileSummary, formatProfileSummary } from './profile.ts';
 import { RgwRoom } from '../tools/testing/rgw-room.ts';
 import { measureSmallFiles, type SmallFileOptions, type SmallFileResult } from './small-files.ts';
@@ -358,27 +358,16 @@ async function perByteProfile(dir: string, result: PerByteResult, side: string):
 // Single runs of one side as one result: medians over the runs.
 function mergeRuns(results: readonly PerByteResult[]): PerByteResult {
   const all = (pick: (result: PerByteResult) => readonly number[]): number[] => results.flatMap(pick);
-  const median = (values: readonly number[]): number => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const middle = Math.floor(sorted.length / 2);
-    return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-  };
-  const samples = {
-    readBack: all((r) => r.samples.readBack),
-    throughService: all((r) => r.samples.throughService),
-    sha256: all((r) => r.samples.sha256),
-    readBackKernel: all((r) => r.samples.readBackKernel),
-    throughServiceKernel: all((r) => r.samples.throughServiceKernel),
-  };
   return {
     ...results[0]!,
     runs: results.length,
-    readBackNsPerByte: median(samples.readBack),
-    throughServiceNsPerByte: median(samples.throughService),
-    sha256NsPerByte: median(samples.sha256),
-    readBackKernelNsPerByte: median(samples.readBackKernel),
-    throughServiceKernelNsPerByte: median(samples.throughServiceKernel),
-    samples,
+    ...fromSamples({
+      readBack: all((r) => r.samples.readBack),
+      throughService: all((r) => r.samples.throughService),
+      sha256: all((r) => r.samples.sha256),
+      readBackKernel: all((r) => r.samples.readBackKernel),
+      throughServiceKernel: all((r) => r.samples.throughServiceKernel),
+    }),
     windowsUs: {
       readBack: results.flatMap((r) => r.windowsUs.readBack),
       throughService: results.flatMap((r) => r.windowsUs.throughService),

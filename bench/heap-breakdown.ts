@@ -9,6 +9,7 @@
 //   node --max-old-space-size=4096 bench/heap-breakdown.ts <file.heapsnapshot>
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { packageOfScript } from './profile.ts';
 
 interface Snapshot {
   readonly snapshot: {
@@ -47,20 +48,6 @@ const NAMED_CLASSES = [
 ];
 
 const mib = (bytes: number): number => Number((bytes / 1024 / 1024).toFixed(1));
-
-// The package a script belongs to (as bench/profile.ts names them).
-export function packageOfScript(url: string): string {
-  if (url.startsWith('node:')) {
-    return 'node (built-in modules)';
-  }
-  const path = url.startsWith('file://') ? fileURLToPath(url) : url;
-  const inModules = path.lastIndexOf('/node_modules/');
-  if (inModules !== -1) {
-    const [first, second] = path.slice(inModules + '/node_modules/'.length).split('/');
-    return first!.startsWith('@') ? `${first}/${second}` : first!;
-  }
-  return /\/(apps|libs)\//.test(path) ? 'koodrive (apps/, libs/)' : '(other scripts)';
-}
 
 class Graph {
   readonly count: number;

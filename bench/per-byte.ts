@@ -212,16 +212,19 @@ export async function measurePerByte(
   } finally {
     await stopService(child);
   }
+  return { sizeBytes: file.size, partSizeBytes: file.partSize, runs: options.runs, ...fromSamples(samples), windowsUs };
+}
+
+// A result's figures, each the median of its samples, and the samples.
+export function fromSamples(
+  samples: PerByteResult['samples'],
+): Omit<PerByteResult, 'sizeBytes' | 'partSizeBytes' | 'runs' | 'windowsUs'> {
   return {
-    sizeBytes: file.size,
-    partSizeBytes: file.partSize,
-    runs: options.runs,
     readBackNsPerByte: median(samples.readBack),
     throughServiceNsPerByte: median(samples.throughService),
     sha256NsPerByte: median(samples.sha256),
     readBackKernelNsPerByte: median(samples.readBackKernel),
     throughServiceKernelNsPerByte: median(samples.throughServiceKernel),
     samples,
-    windowsUs,
   };
 }

@@ -29,12 +29,18 @@ export interface ProfileSummary {
   readonly byPackage: readonly { readonly name: string; readonly ms: number; readonly share: number }[];
 }
 
-// The package a script belongs to.
+// The package a function belongs to, by its script.
 export function packageOf(url: string, functionName: string): string {
   if (url === '') {
     // V8's pseudo frames, and native functions without a script
     return functionName.startsWith('(') ? functionName : '(native)';
   }
+  return packageOfScript(url, (path) => path);
+}
+
+// The package a script (a URL or a path) belongs to; `other` names one outside node_modules, apps/
+// and libs/ (bench/heap-breakdown.ts names them the same way).
+export function packageOfScript(url: string, other: (path: string) => string = () => '(other scripts)'): string {
   if (url.startsWith('node:')) {
     return 'node (built-in modules)';
   }
@@ -44,7 +50,7 @@ export function packageOf(url: string, functionName: string): string {
     const [first, second] = path.slice(inModules + '/node_modules/'.length).split('/');
     return first!.startsWith('@') ? `${first}/${second}` : first!;
   }
-  return /\/(apps|libs)\//.test(path) ? 'koodrive (apps/, libs/)' : path;
+  return /\/(apps|libs)\//.test(path) ? 'koodrive (apps/, libs/)' : other(path);
 }
 
 // A span of monotonic microseconds (process.hrtime's clock, which V8's profile timestamps share on
