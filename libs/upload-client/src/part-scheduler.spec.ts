@@ -183,6 +183,38 @@ describe(PartScheduler.name, () => {
     assert.ok(urls.asked.length <= 3, `the waiting parts asked for together: ${JSON.stringify(urls.asked)}`);
   });
 
+  // With a file read once, a part is offered while the PUTs before it run: its URL is asked for
+  // then, not once a PUT has ended and a worker is free for it (a round trip before every part).
+  it('asks for the URL of the next part in line while the PUT before it runs', async () => {
+    const urls = new FakeUrls(store);
+    let askedWhenFirstDone: number[][] = [];
+    const sending = scheduler(urls, {
+      parallel: 1,
+      onPartDone: (partNumber) => {
+        if (partNumber === 1) {
+          askedWhenFirstDone = urls.asked.map((batch) => [...batch]);
+        }
+      },
+    });
+    const running = sending.run();
+    const [one, two, ...rest] = parts();
+    sending.offer(one!);
+    while (store.inFlight === 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    sending.offer(two!);
+    for (const part of rest) {
+      sending.offer(part);
+    }
+    sending.close();
+    await running;
+    assertAllReceived();
+    // part 1's PUT was still running (the store holds each for 5 ms) when part 2, next in line, was
+    // asked for; the others, offered while that batch was on its way, as part 2's PUT began
+    assert.deepEqual(askedWhenFirstDone, [[1], [2]]);
+    assert.deepEqual(urls.asked, [[1], [2], [3, 4, 5, 6, 7, 8]]);
+  });
+
   it('stops with the error of what feeds it', async () => {
     const sending = scheduler(new FakeUrls(store));
     const running = sending.run();

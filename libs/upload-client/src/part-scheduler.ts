@@ -1,7 +1,10 @@
 // The parts PUT to their URLs, `parallel` at a time, as they are offered: all at once when the file
 // was hashed first, one by one as a hashing pass reaches them otherwise. URLs come with the task
-// (create's answer) or are asked for in batches when a part needs one (the part and every other
-// waiting part without a fresh URL, up to 100), so none expires in a queue. A part is retried with
+// (create's answer) or are asked for in batches (a part and every other waiting part without a
+// fresh URL, up to 100) once the part is among the next `parallel` in line: asked ahead, while the
+// PUTs before it run, so that a PUT that ends finds the next part's URL in hand rather than waiting
+// a round trip for it (with a file read once, that wait came before nearly every part), and none
+// is asked so early that it expires in a queue. A part is retried with
 // backoff on a lost connection, 408, 429 and 5xx, and with a fresh URL at once when its URL is
 // close to expiry or refused (403). How the bytes travel is the platform's (PartTransport).
 import { ApiCode } from './api-code.js';
@@ -71,6 +74,12 @@ export class PartScheduler<B> {
   private readonly retry: RetryPolicy;
   private closed = false;
   private failure: { error: unknown } | undefined;
+  // run() has begun: the task exists, so URLs can be asked for
+  private running = false;
+  // a batch asked ahead is on its way (one at a time: the parts offered meanwhile make the next)
+  private askingAhead = false;
+  // a batch asked ahead failed: the workers ask for themselves from then on (and meet its error)
+  private aheadFailed = false;
 
   constructor(private readonly options: PartSchedulerOptions<B>) {
     this.retry = options.retry ?? DEFAULT_RETRY;
@@ -90,6 +99,7 @@ export class PartScheduler<B> {
     this.pending.set(part.partNumber, part);
     this.queue.push(part);
     this.waiting.shift()?.();
+    this.askAhead();
   }
 
   // No more parts: run() ends once the offered ones are sent.
@@ -108,6 +118,8 @@ export class PartScheduler<B> {
   // Sends what is offered until close(); the first failure stops the others and is what this
   // throws (the signal's reason when the caller's signal stopped it).
   async run(): Promise<void> {
+    this.running = true;
+    this.askAhead();
     const worker = async (): Promise<void> => {
       for (let part = await this.next(); part !== undefined; part = await this.next()) {
         try {
@@ -141,6 +153,7 @@ export class PartScheduler<B> {
       }
       const part = this.queue.shift();
       if (part !== undefined || this.closed) {
+        this.askAhead();
         return part;
       }
       await new Promise<void>((resolve) => this.waiting.push(resolve));
@@ -216,6 +229,32 @@ export class PartScheduler<B> {
       throw new PartUploadError(part.partNumber, null, 'uploadUrl gave no URL for this part');
     }
     return url.uploadUrl;
+  }
+
+  // Asks for the URLs of the next `parallel` parts in line (with the other waiting parts), unless
+  // they have them or are asked for already.
+  private askAhead(): void {
+    if (!this.running || this.askingAhead || this.aheadFailed || this.signal.aborted) {
+      return;
+    }
+    const next = this.queue
+      .slice(0, Math.max(1, this.options.parallel))
+      .find((part) => !this.asking.has(part.partNumber) && !this.hasFreshUrl(part));
+    if (next === undefined) {
+      return;
+    }
+    this.askingAhead = true;
+    this.ask(next).then(
+      () => {
+        this.askingAhead = false;
+        this.askAhead();
+      },
+      () => {
+        // the worker that takes one of its parts asks again, and fails with the error if it stays
+        this.askingAhead = false;
+        this.aheadFailed = true;
+      },
+    );
   }
 
   private ask(part: PartRequest): Promise<void> {
