@@ -53,7 +53,11 @@ class FakeUrls {
   readonly asked: number[][] = [];
   private generation = 0;
 
-  constructor(private readonly store: FakeStore) {}
+  constructor(
+    private readonly store: FakeStore,
+    // how long the URLs it hands out last
+    private readonly lifetimeMs = 3_600_000,
+  ) {}
 
   readonly source = (multiParts: readonly PartRequest[]): Promise<PartUrl[]> => {
     this.asked.push(multiParts.map((part) => part.partNumber));
@@ -62,7 +66,7 @@ class FakeUrls {
       multiParts.map((part) => ({
         partNumber: part.partNumber,
         uploadUrl: `${this.store.baseUrl}/${part.partNumber}/${this.generation}`,
-        expiresAt: Date.now() + 3_600_000,
+        expiresAt: Date.now() + this.lifetimeMs,
       })),
     );
   };
@@ -213,6 +217,19 @@ describe(PartScheduler.name, () => {
     // asked for; the others, offered while that batch was on its way, as part 2's PUT began
     assert.deepEqual(askedWhenFirstDone, [[1], [2]]);
     assert.deepEqual(urls.asked, [[1], [2], [3, 4, 5, 6, 7, 8]]);
+  });
+
+  // URLs that are not fresh as they come (a PART_URL_TTL_SECONDS at or under the client's margin, or
+  // a client clock ahead): asked ahead once, then by each worker as it takes a part, never in a loop
+  // (asking ahead again for a part whose URL came back stale never ended), and every part gets the
+  // URL its batch brought.
+  it('asks for URLs that come back already close to expiry a bounded number of times', async () => {
+    const urls = new FakeUrls(store, 60_000);
+    await scheduler(urls).sendAll(parts());
+    assertAllReceived();
+    // one batch ahead, then at most one per part
+    assert.ok(urls.asked.length <= parts().length + 1, JSON.stringify(urls.asked));
+    assert.deepEqual(urls.asked[0], [1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
   it('stops with the error of what feeds it', async () => {

@@ -3,8 +3,9 @@
 // (create's answer) or are asked for in batches (a part and every other waiting part without a
 // fresh URL, up to 100) once the part is among the next `parallel` in line: asked ahead, while the
 // PUTs before it run, so that a PUT that ends finds the next part's URL in hand rather than waiting
-// a round trip for it (with a file read once, that wait came before nearly every part), and none
-// is asked so early that it expires in a queue. A part is retried with
+// a round trip for it (with a file read once, that wait came before nearly every part). A part
+// is asked ahead once at most; a URL that is no longer fresh when its PUT starts is asked for
+// again then. A part is retried with
 // backoff on a lost connection, 408, 429 and 5xx, and with a fresh URL at once when its URL is
 // close to expiry or refused (403). How the bytes travel is the platform's (PartTransport).
 import { ApiCode } from './api-code.js';
@@ -78,8 +79,11 @@ export class PartScheduler<B> {
   private running = false;
   // a batch asked ahead is on its way (one at a time: the parts offered meanwhile make the next)
   private askingAhead = false;
-  // a batch asked ahead failed: the workers ask for themselves from then on (and meet its error)
+  // a batch asked ahead failed: the workers ask for themselves from then on
   private aheadFailed = false;
+  // the parts a batch asked ahead held: never asked ahead again (a URL that came back stale, one
+  // uploadUrl left out, is the worker's to ask for, once, as it takes the part)
+  private readonly askedAhead = new Set<number>();
 
   constructor(private readonly options: PartSchedulerOptions<B>) {
     this.retry = options.retry ?? DEFAULT_RETRY;
@@ -239,41 +243,54 @@ export class PartScheduler<B> {
     }
     const next = this.queue
       .slice(0, Math.max(1, this.options.parallel))
-      .find((part) => !this.asking.has(part.partNumber) && !this.hasFreshUrl(part));
+      .find(
+        (part) => !this.askedAhead.has(part.partNumber) && !this.asking.has(part.partNumber) && !this.hasFreshUrl(part),
+      );
     if (next === undefined) {
       return;
     }
     this.askingAhead = true;
-    this.ask(next).then(
+    this.ask(next, this.askedAhead).then(
       () => {
         this.askingAhead = false;
         this.askAhead();
       },
       () => {
-        // the worker that takes one of its parts asks again, and fails with the error if it stays
+        // a worker waiting for this batch fails with its error; the others ask for themselves
         this.askingAhead = false;
         this.aheadFailed = true;
       },
     );
   }
 
-  private ask(part: PartRequest): Promise<void> {
+  // A batch of the part and the other waiting parts without a fresh URL; `record` notes its parts.
+  private ask(part: PartRequest, record?: Set<number>): Promise<void> {
     const others = [...this.pending.values()].filter(
       (other) => other !== part && !this.asking.has(other.partNumber) && !this.hasFreshUrl(other),
     );
     const batch = [part, ...others.slice(0, URL_BATCH - 1)];
-    const settled = this.options
-      .urls(batch)
-      .then((urls) => {
+    for (const asked of batch) {
+      record?.add(asked.partNumber);
+    }
+    // the batch's URLs are kept and its parts stop being asked for in one step: a part found in
+    // `asking` has no URL from that batch yet, so a worker may drop the one it has and wait
+    const done = (): void => {
+      for (const asked of batch) {
+        this.asking.delete(asked.partNumber);
+      }
+    };
+    const settled = this.options.urls(batch).then(
+      (urls) => {
         for (const url of urls) {
           this.urls.set(url.partNumber, url);
         }
-      })
-      .finally(() => {
-        for (const asked of batch) {
-          this.asking.delete(asked.partNumber);
-        }
-      });
+        done();
+      },
+      (error: unknown) => {
+        done();
+        throw error;
+      },
+    );
     for (const asked of batch) {
       this.asking.set(asked.partNumber, settled);
     }
