@@ -536,7 +536,7 @@ for (const stack of await revisionStacks()) {
       }
     });
 
-    it('a SIGKILL mid-completeRevision is finished by the reconciler of another process', async () => {
+    it('a SIGKILL mid-completeRevision is finished by the reconciler of another process', async (t) => {
       await service.stop();
       let file: { fileId: string; containerId: string } | undefined;
       // the version caught in the middle of its completion, and its bytes: an attempt that finished
@@ -544,7 +544,8 @@ for (const stack of await revisionStacks()) {
       // the wait below for the reconciler would end before it had done anything)
       let killed: string | undefined;
       let data: Buffer = Buffer.alloc(0);
-      for (let attempt = 0; attempt < 5 && killed === undefined; attempt++) {
+      let attempt = 0;
+      for (; attempt < 5 && killed === undefined; attempt++) {
         const first = await stack.start({ COMPLETE_LEASE_SECONDS: '2' });
         try {
           file ??= await completedFile(first.baseUrl, user, testBytes(800, 91));
@@ -554,7 +555,11 @@ for (const stack of await revisionStacks()) {
           await first.stop();
         }
       }
-      assert.ok(killed !== undefined && file !== undefined, 'the service was killed mid-completeRevision');
+      assert.ok(
+        killed !== undefined && file !== undefined,
+        `the service was killed mid-completeRevision (${attempt} attempts)`,
+      );
+      t.diagnostic(`killed mid-completeRevision at attempt ${attempt}`);
       const [before] = await stack.rowsStopped<{ revision_version: number }>(
         `SELECT revision_version FROM files WHERE id = ${literal(file.fileId)}`,
       );
@@ -612,10 +617,13 @@ for (const stack of await revisionStacks()) {
         { fileId: file.fileId },
         { token: user.token },
       );
+      // probed every 5 ms: a 32 MiB version's completion (combine, read-back) can be over in 100 ms
+      // here, the interval of the harness's usual probe, and then every attempt comes too late
       await until(
         'the version is claimed',
         async () => ((await versionRows(file.fileId)).at(-1)?.status !== 'UPLOADING' ? true : undefined),
         30_000,
+        5,
       );
       process.signal('SIGKILL');
       await completing.catch(() => undefined);

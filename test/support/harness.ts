@@ -287,7 +287,13 @@ export async function streamEntries(fileId: string): Promise<Record<string, stri
 }
 
 // Polls `probe` until it gives a value (a throw counts as "not yet"); fails after `timeoutMs`.
-export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+  // between probes
+  intervalMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe().catch(() => undefined);
@@ -297,6 +303,6 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
     if (Date.now() >= deadline) {
       throw new Error(`timed out waiting until ${what}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
