@@ -7,6 +7,7 @@ import {
   CompletionRepository,
   FileNameTakenError,
   MaintenanceRepository,
+  PartPutRepository,
   PrismaService,
   UploadTaskRepository,
 } from '@koodrive/database';
@@ -16,6 +17,7 @@ const prisma = new PrismaService(loadConfig(process.env));
 const tasks = new UploadTaskRepository(prisma);
 const completions = new CompletionRepository(prisma);
 const maintenance = new MaintenanceRepository(prisma);
+const partPuts = new PartPutRepository(prisma);
 const NO_TRACE = { traceId: undefined, xTraceid: null };
 
 // Time passes for a file by the database's clock: its lease (and, with `expiry`, the upload's own
@@ -82,6 +84,28 @@ describe('the repositories of files', () => {
     assert.equal(row!.given_up, true, 'the lease stays given up');
     // a retry takes it over at once
     assert.equal(await claimNumber(completions, file.id, file.ownerId, 30, null, null), claim + 1);
+  });
+
+  // Two PUTs of one part at once: the second's statement starts before the first's lease is
+  // committed, and waits for the part's row. It must find the lease taken (hardening.spec saw all
+  // ten of ten concurrent PUTs take it, then most refused by the per-user cap instead of the lease).
+  it("gives a part's put lease to one PUT only, also to one that waited for the part's row", async () => {
+    const file = newUploadFile();
+    await tasks.createUpload(file);
+    await prisma.$executeRaw`INSERT INTO file_parts (file_id, part_number, part_size) VALUES (${file.id}, 1, 42)`;
+    let second!: ReturnType<PartPutRepository['beginPartPut']>;
+    await prisma.$transaction(async (tx) => {
+      // the first PUT's lease, as beginPartPut takes it, not yet committed
+      await tx.$executeRaw`UPDATE file_parts SET put_seq = put_seq + 1, put_lease_until = now() + interval '60 seconds'
+                            WHERE file_id = ${file.id} AND part_number = 1`;
+      second = partPuts.beginPartPut(file.id, 1, 42, 60);
+      await waitForLockWaiters(1);
+    });
+    assert.equal(await second, 'busy', 'the PUT that waited for the row');
+    assert.equal(await partPuts.beginPartPut(file.id, 1, 42, 60), 'busy', 'a PUT after');
+    const [row] = await prisma.$queryRaw<{ put_seq: number }[]>`
+      SELECT put_seq FROM file_parts WHERE file_id = ${file.id} AND part_number = 1`;
+    assert.equal(row!.put_seq, 1, "only the first PUT's lease was taken");
   });
 
   it('gives 50 concurrent claims exactly one winner', async () => {

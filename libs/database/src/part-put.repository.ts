@@ -31,6 +31,10 @@ export class PartPutRepository {
   // recorded is cleared: the part counts as hashed only once this PUT records what it hashed
   // (recordPartPut, under `seq`). Taking over a lease its PUT never released (a process that died
   // or stalled mid-upload) marks the part to be read back for good: that PUT's bytes may still land.
+  // The lease is judged on the part's row as the UPDATE finds it (`p`), never on `target`'s copy:
+  // a PUT whose statement began before another's lease was committed waits for that row, and
+  // PostgreSQL then checks the UPDATE's conditions on the row as it is now, but `target` keeps what
+  // the statement first saw (no lease), so two PUTs both took it.
   async beginPartPut(
     fileId: string,
     partNumber: number,
@@ -39,7 +43,7 @@ export class PartPutRepository {
   ): Promise<PartPut | PartPutRefusal> {
     const rows = await this.prisma.sql.query<PartPutRow>(sql`
         WITH target AS (
-          SELECT p.file_id, p.part_number, p.part_size, p.part_offset, p.hash_ctx, p.put_lease_until,
+          SELECT p.file_id, p.part_number, p.part_size, p.part_offset, p.hash_ctx,
                  f.status, f.expires_at, f.owner_id, f.storage_key, f.upload_id, f.length
             FROM file_parts p JOIN files f ON f.id = p.file_id
            WHERE p.file_id = ${fileId} AND p.part_number = ${partNumber}
@@ -47,14 +51,14 @@ export class PartPutRepository {
         ), taken AS (
           UPDATE file_parts p
              SET put_seq = p.put_seq + 1, put_lease_until = now() + make_interval(secs => ${leaseSeconds}),
-                 via_service_only = p.via_service_only AND t.put_lease_until IS NULL,
+                 via_service_only = p.via_service_only AND p.put_lease_until IS NULL,
                  uploaded_etag = NULL, uploaded_size = NULL, hashed_from = NULL, hashed_to = NULL,
                  hashed_sha256 = NULL, uploaded_at = NULL
             FROM target t
            WHERE p.file_id = t.file_id AND p.part_number = t.part_number
              AND t.status = 'UPLOADING' AND t.expires_at > now() AND t.upload_id IS NOT NULL
              AND t.part_size = ${bodyBytes}
-             AND (t.put_lease_until IS NULL OR t.put_lease_until < now())
+             AND (p.put_lease_until IS NULL OR p.put_lease_until < now())
           RETURNING p.put_seq
         )
         SELECT t.part_size AS "partSize", t.part_offset AS "partOffset", t.hash_ctx AS "hashCtx",
