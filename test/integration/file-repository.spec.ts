@@ -10,6 +10,8 @@ import {
   PartPutRepository,
   PrismaService,
   UploadTaskRepository,
+  VersionBusyError,
+  VersionRepository,
 } from '@koodrive/database';
 import { DependencyUnavailableError } from '@koodrive/errors';
 
@@ -18,6 +20,7 @@ const tasks = new UploadTaskRepository(prisma);
 const completions = new CompletionRepository(prisma);
 const maintenance = new MaintenanceRepository(prisma);
 const partPuts = new PartPutRepository(prisma);
+const versions = new VersionRepository(prisma);
 const NO_TRACE = { traceId: undefined, xTraceid: null };
 
 // Time passes for a file by the database's clock: its lease (and, with `expiry`, the upload's own
@@ -106,6 +109,35 @@ describe('the repositories of files', () => {
     const [row] = await prisma.$queryRaw<{ put_seq: number }[]>`
       SELECT put_seq FROM file_parts WHERE file_id = ${file.id} AND part_number = 1`;
     assert.equal(row!.put_seq, 1, "only the first PUT's lease was taken");
+  });
+
+  // A flash-upload version (createCompletedVersion) while an older version's completion claim
+  // commits: the statement began when the older one was still uploading. It must find that version
+  // being completed (13000403 to the client), not slip past it and become the file's content while
+  // the older one completes after it.
+  it('refuses a flash-upload version while an older version is being claimed, also when the claim commits mid-statement', async () => {
+    const parent = newUploadFile();
+    await tasks.createUpload(parent);
+    await prisma.$executeRaw`UPDATE files SET status = 'COMPLETED', actual_sha256 = ${'a'.repeat(64)}, revision_id = '1.1',
+                               completed_at = now() WHERE id = ${parent.id}`;
+    const version = (overrides: object) =>
+      newUploadFile({ ownerId: parent.ownerId, containerId: parent.containerId, ...overrides });
+    const older = { ...version({}), revisionOf: parent.id };
+    await versions.createVersion(older, [], false, { quota: null, maxOpenPerUser: null });
+    let flash!: Promise<unknown>;
+    await prisma.$transaction(async (tx) => {
+      // the older version's completion claim, as claimForCompletion takes it, not yet committed
+      await tx.$executeRaw`UPDATE files SET status = 'COMPLETING', claim = claim + 1,
+                                  claim_expires_at = now() + interval '30 seconds' WHERE id = ${older.id}`;
+      flash = versions
+        .createCompletedVersion({ ...version({}), revisionOf: parent.id }, 'b'.repeat(64), NO_TRACE)
+        .catch((error: unknown) => error);
+      await waitForLockWaiters(1);
+    });
+    assert.ok((await flash) instanceof VersionBusyError, `the flash-upload version: ${String(await flash)}`);
+    const [file] = await prisma.$queryRaw<{ actual_sha256: string }[]>`
+      SELECT actual_sha256 FROM files WHERE id = ${parent.id}`;
+    assert.equal(file!.actual_sha256, 'a'.repeat(64), "the file's content stays");
   });
 
   it('gives 50 concurrent claims exactly one winner', async () => {

@@ -131,7 +131,11 @@ export class VersionRepository {
     const superseding = sql` AND (revision_of IS DISTINCT FROM ${parent} OR status <> 'UPLOADING')`;
     const statement = sql`
       WITH ${limitsCtes(version, limits, superseding)}, busy AS (
-        SELECT count(*)::int AS versions FROM files WHERE revision_of = ${parent} AND status = 'COMPLETING'
+        -- the file's open versions locked, each as it is now: a claim committed since this statement
+        -- began (or one it waits for) shows here, where the statement's own view would not see it
+        SELECT count(*) FILTER (WHERE status = 'COMPLETING')::int AS versions
+          FROM (SELECT status FROM files WHERE revision_of = ${parent} AND status IN ('UPLOADING', 'COMPLETING')
+                   FOR UPDATE) open_versions
       ), go AS (
         SELECT fits.quota AND fits.tasks AND busy.versions = 0 AS ok FROM fits, busy
       ), superseded AS (
