@@ -1,6 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { tracing } from './tracing.js';
+import { deferDateTimeFormats } from './lazy-date-formats.js';
 
+// The date formats modules build as they load are built when first used (lazy-date-formats.ts).
+const restoreDateTimeFormats = deferDateTimeFormats();
+const { tracing } = await import('./tracing.js');
 // Loaded only now, so the instrumentations see every module they patch.
 const { isEmbedded, loadAppConfig } = await import('@koodrive/config');
 const { createApp } = await import('./bootstrap.js');
@@ -10,6 +13,7 @@ const { Logger } = await import('nestjs-pino');
 const { ensurePortFree, exitOnBootFailure, portError } = await import('./boot-failure.js');
 const { ShutdownState } = await import('./health/shutdown-state.js');
 const { MetricsServer } = await import('./health/metrics-server.js');
+restoreDateTimeFormats();
 
 // at the shutdown deadline, traces get this long to go out
 const TRACE_FLUSH_MS = 1_000;
