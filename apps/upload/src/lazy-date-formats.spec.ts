@@ -41,6 +41,30 @@ describe('deferDateTimeFormats', () => {
     assert.deepEqual(Intl.DateTimeFormat.supportedLocalesOf(['en-US']), ['en-US']);
   });
 
+  it('builds the real format at its first use, and once', () => {
+    const intl = Intl as { DateTimeFormat: typeof Intl.DateTimeFormat };
+    const Original = intl.DateTimeFormat;
+    let built = 0;
+    const Counting = function DateTimeFormat(...args: ConstructorParameters<typeof Intl.DateTimeFormat>) {
+      built += 1;
+      return new Original(...args);
+    };
+    Object.defineProperties(Counting, Object.getOwnPropertyDescriptors(Original));
+    intl.DateTimeFormat = Counting as unknown as typeof Intl.DateTimeFormat;
+    try {
+      const restore = deferDateTimeFormats();
+      const deferred = new Intl.DateTimeFormat('en-US', OPTIONS);
+      restore();
+      assert.equal(built, 0, 'built before its first use');
+      assert.equal(deferred.format(INSTANT), WRITTEN);
+      assert.equal(deferred.format(INSTANT), WRITTEN);
+      assert.equal(deferred.resolvedOptions().locale, 'en-US');
+      assert.equal(built, 1);
+    } finally {
+      intl.DateTimeFormat = Original;
+    }
+  });
+
   it('keeps the constructor static methods while deferred', () => {
     const restore = deferDateTimeFormats();
     try {

@@ -3,6 +3,10 @@
 // Building one makes ICU load its date-time data: 8 MiB of resident memory in an idle process of
 // 175 (`npm run bench -- --only heap`, docs/performance.md). While deferred, a DateTimeFormat built
 // is a stand-in that builds the real one the first time it is used, and behaves as it from then on.
+// What differs (nothing loaded in the window depends on it; a second reader checked node_modules): a
+// bad locale or time zone throws at the first use, not at `new`; the real methods' brand checks
+// refuse the stand-in as a receiver (`Intl.DateTimeFormat.prototype.format.call(standIn)`); a class
+// extending DateTimeFormat in the window gets the stand-in, without its own methods.
 type DateTimeFormatArgs = ConstructorParameters<typeof Intl.DateTimeFormat>;
 
 const intl = Intl as { DateTimeFormat: typeof Intl.DateTimeFormat };
