@@ -1,8 +1,8 @@
 // Presigned UploadPart URLs in bulk: a 10,000-part create or uploadUrl hands out 10,000 of them.
-// @smithy/signature-v4 (S3Presigner.presign) costs about 40 µs of CPU a URL here (a key object
-// made from the signing key, header and query maps and promises per URL): 0.4 s for one request.
+// @smithy/signature-v4 (S3Presigner.presign) costs 40-55 µs of CPU a URL here (a key object
+// made from the signing key, header and query maps and promises per URL): 0.4-0.55 s for one request.
 // The URLs of one upload differ only in partNumber, so here the canonical request is a template
-// and the signing key a KeyObject derived once: about 4 µs a URL (`npm run bench`, "part URLs").
+// and the signing key a KeyObject derived once: about 4 µs a URL (`npm run bench -- --only transport`).
 // The URLs are S3Presigner.presign's, byte for byte (upload-part-urls.spec.ts); anything else the
 // service signs goes through S3Presigner.
 import { createHmac, createSecretKey, hash, type KeyObject } from 'node:crypto';
